@@ -1,0 +1,36 @@
+package io.parley.core.spi;
+
+import io.parley.core.proto.Message;
+import org.osgi.annotation.versioning.ConsumerType;
+
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Validates and normalises the messages of one type. Registered as an OSGi service with the property
+ * {@value #TYPE} naming the type (declare it with {@link MessageType}); when several services name the same
+ * type the one with the highest {@code service.ranking} wins.
+ *
+ * <p>Threading: called on a core worker thread, never on a network event loop, one call at a time per
+ * sending session, concurrently across sessions. Must not block; do slow work asynchronously and complete the
+ * stage later.
+ *
+ * <p>If no processor is registered for a type, the core refuses the send with {@code UNSUPPORTED_TYPE} and
+ * stores nothing. While the bundle providing a type is being updated, sends of that type are held (bounded)
+ * and handed to the new revision.
+ */
+@ConsumerType
+public interface MessageProcessor {
+
+    /** Service property (String): the message type this processor handles, e.g. {@code "text"}. */
+    String TYPE = "parley.message.type";
+
+    /**
+     * @param context who sends, where, when
+     * @param draft   the message as the core will store it, without seq; {@code draft.getBody()} is the
+     *                client's {@code Any}, not yet checked
+     * @return a stage completed with {@link ProcessResult#store} (possibly with a normalised message) or
+     *         {@link ProcessResult#reject}; completing it exceptionally is reported to the client as
+     *         {@code INTERNAL}
+     */
+    CompletionStage<ProcessResult> process(MessageContext context, Message draft);
+}

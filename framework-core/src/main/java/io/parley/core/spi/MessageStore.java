@@ -1,0 +1,78 @@
+package io.parley.core.spi;
+
+import io.parley.core.proto.Message;
+import org.osgi.annotation.versioning.ConsumerType;
+
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Message archive plus the small key-value state delivery needs: per-conversation seq, the dedupe index, each
+ * user's conversation list and per-device delivery watermarks. Registered as an OSGi service with
+ * {@value #NAME}; the core binds the one its configuration names.
+ *
+ * <p>Threading: every method is thread-safe. {@link #append} and {@link #advanceWatermark} must not block;
+ * the read methods may do disk I/O and are only called from core workers, never from a network event loop.
+ *
+ * <p>Contract (checked for every store by the contract suite in this bundle's test jar):
+ * <ul>
+ *   <li>seq starts at 1 and rises by exactly 1 per conversation; a seq is never reused, across restarts too;</li>
+ *   <li>appends submitted from one thread are sequenced in submission order;</li>
+ *   <li>an append stage completes only when the message is durable under the store's documented policy;</li>
+ *   <li>(sender, client_msg_id) is unique: a repeated append returns the original with {@code duplicate};</li>
+ *   <li>watermarks only move forward.</li>
+ * </ul>
+ */
+@ConsumerType
+public interface MessageStore {
+
+    /** Service property (String): the store's name, e.g. {@code "mvstore"}, {@code "memory"}. */
+    String NAME = "parley.store.name";
+
+    /**
+     * @param draft   a message with every core field but {@code seq} set (id, client_msg_id, sender,
+     *                sender_device, conversation, server_time, type, body)
+     * @param members the users of the conversation, the sender included; each gets it in {@link #conversations}
+     * @return the stored message (with seq) and whether it was a duplicate; completed on a store thread, so
+     *         callers hop to their own executor for real work
+     */
+    CompletionStage<Appended> append(Message draft, Collection<String> members);
+
+    /** @return the message an earlier append stored for this idempotency key, if any */
+    Optional<Message> findByClientId(String sender, String clientMsgId);
+
+    /**
+     * @param fromSeq first seq, inclusive (at least 1)
+     * @param toSeq   last seq, inclusive; {@code Long.MAX_VALUE} for "up to the head"
+     * @param limit   maximum number of messages returned
+     * @return the stored messages in that range, in seq order
+     */
+    List<Message> range(String conversation, long fromSeq, long toSeq, int limit);
+
+    /** @return the highest seq of the conversation, 0 if it has none */
+    long head(String conversation);
+
+    /** @return every conversation the user is a member of, with its head */
+    List<ConversationHead> conversations(String userId);
+
+    /** @return conversation → the highest seq this device acknowledged; conversations it never acked are absent */
+    Map<String, Long> watermarks(String userId, String deviceId);
+
+    /**
+     * Raise the device's watermark for a conversation to {@code seq} if it is higher. May be applied
+     * asynchronously and made durable with the next group commit: after a crash a watermark may be a little
+     * behind, which only means some messages are delivered again (clients de-duplicate by seq).
+     */
+    void advanceWatermark(String userId, String deviceId, String conversation, long seq);
+
+    /** The result of {@link #append}. */
+    record Appended(Message message, boolean duplicate) {
+    }
+
+    /** One entry of a user's conversation list. */
+    record ConversationHead(String conversation, long head) {
+    }
+}
