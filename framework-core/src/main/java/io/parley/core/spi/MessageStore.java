@@ -21,6 +21,8 @@ import java.util.concurrent.CompletionStage;
  * <ul>
  *   <li>seq starts at 1 and rises by exactly 1 per conversation; a seq is never reused, across restarts too;</li>
  *   <li>appends submitted from one thread are sequenced in submission order;</li>
+ *   <li>the append stages of one conversation complete in seq order (the core delivers from the completion,
+ *       so this keeps live delivery in order);</li>
  *   <li>an append stage completes only when the message is durable under the store's documented policy;</li>
  *   <li>(sender, client_msg_id) is unique: a repeated append returns the original with {@code duplicate};</li>
  *   <li>watermarks only move forward.</li>

@@ -1,0 +1,530 @@
+package io.parley.core.internal;
+
+import io.parley.core.api.Ids;
+import io.parley.core.api.ParleyException;
+import io.parley.core.api.Principal;
+import io.parley.core.proto.ConversationState;
+import io.parley.core.proto.Deliver;
+import io.parley.core.proto.DeliverAck;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Hello;
+import io.parley.core.proto.HelloOk;
+import io.parley.core.proto.Message;
+import io.parley.core.proto.Notice;
+import io.parley.core.proto.Pong;
+import io.parley.core.proto.Send;
+import io.parley.core.proto.SendAck;
+import io.parley.core.proto.SyncRequest;
+import io.parley.core.proto.SyncResponse;
+import io.parley.core.spi.Authenticator;
+import io.parley.core.spi.Connection;
+import io.parley.core.spi.InboundSession;
+import io.parley.core.spi.MessageContext;
+import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.NotificationDispatcher;
+import io.parley.core.spi.ProcessResult;
+import io.parley.core.spi.Receiver;
+import jakarta.inject.Inject;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The send pipeline and session handling: hello → authentication → authorization → idempotency check →
+ * processor → store (seq) → ack → dispatch. Plain Java; {@link EngineComponent} is its OSGi boundary.
+ *
+ * <p>Threading: frames are handled on {@code workers}, one at a time per session (see {@link ServerSession}).
+ * Acks and online deliveries are sent from the store's completion, which the store contract orders by seq per
+ * conversation; {@link Connection#send} never blocks.
+ */
+@Singleton
+final class Engine implements Receiver {
+    private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+    private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+    private static final int MAX_CLIENT_MSG_ID = 64;
+    private static final int MAX_TYPE_LENGTH = 64;
+
+    private final EngineConfig config;
+    private final ExecutorService workers;
+    private final ScheduledExecutorService timer;
+    private final ProcessorRegistry processors;
+    private final SessionRegistry sessions = new SessionRegistry();
+    private final MessageIds ids;
+    private final AtomicLong sessionCounter = new AtomicLong();
+    private final List<DispatchChannel> channels = new CopyOnWriteArrayList<>();
+    private volatile MessageStore store;
+    private volatile Authenticator authenticator;
+    private volatile boolean stopping;
+
+    @Inject
+    Engine(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer) {
+        this.config = config;
+        this.workers = workers;
+        this.timer = timer;
+        this.processors = new ProcessorRegistry(timer, config.hold_millis(), config.hold_max_sends());
+        this.ids = new MessageIds(config.node_id());
+    }
+
+    ProcessorRegistry processors() {
+        return processors;
+    }
+
+    void store(MessageStore s) {
+        this.store = s;
+    }
+
+    MessageStore store() {
+        return store;
+    }
+
+    void authenticator(Authenticator a) {
+        this.authenticator = a;
+    }
+
+    Authenticator authenticator() {
+        return authenticator;
+    }
+
+    void addChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency) {
+        channels.add(new DispatchChannel(name, allRecipients, dispatcher, concurrency, config.dispatch_queue(), workers));
+    }
+
+    void removeChannel(Object dispatcher) {
+        channels.removeIf(c -> c.dispatcher() == dispatcher);
+    }
+
+    // ---------------------------------------------------------------- Receiver
+
+    @Override
+    public InboundSession open(Connection connection) {
+        ServerSession session = new ServerSession(this, connection, workers, config.session_max_pending(),
+                config.node_id() + "-s" + Long.toString(sessionCounter.incrementAndGet(), 36));
+        if (stopping) {
+            session.close(null, reconnectNotice("server is stopping"));
+        }
+        return session;
+    }
+
+    @Override
+    public int maxFrameBytes() {
+        return config.max_frame_bytes();
+    }
+
+    // ---------------------------------------------------------------- frames
+
+    /** @return completed when the frame is admitted (see {@link ServerSession}) */
+    CompletionStage<Void> handle(ServerSession session, Frame frame) {
+        long rid = frame.getRequestId();
+        if (!session.isAuthenticated()) {
+            if (frame.getOpCase() == Frame.OpCase.HELLO) {
+                hello(session, rid, frame.getHello());
+            } else {
+                LOG.info("Closing {}: {} before hello", session, frame.getOpCase());
+                session.close(ServerSession.error(rid, ErrorCode.ERROR_CODE_UNAUTHENTICATED,
+                        "the first frame must be hello"), null);
+            }
+            return DONE;
+        }
+        switch (frame.getOpCase()) {
+            case SEND:
+                return send(session, rid, frame.getSend());
+            case DELIVER_ACK:
+                deliverAck(session, frame.getDeliverAck());
+                return DONE;
+            case SYNC:
+                sync(session, rid, frame.getSync());
+                return DONE;
+            case PING:
+                session.send(Frame.newBuilder().setRequestId(rid).setPong(Pong.newBuilder()
+                        .setClientTime(frame.getPing().getClientTime()).setServerTime(System.currentTimeMillis())).build());
+                return DONE;
+            case HELLO:
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "already authenticated");
+            default:
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                        "a client may not send " + frame.getOpCase());
+        }
+    }
+
+    void reject(ServerSession session, long requestId, ParleyException e) {
+        LOG.debug("{}: request {} refused: {}", session, requestId, e);
+        session.send(ServerSession.error(requestId, e));
+    }
+
+    void internalError(ServerSession session, Frame frame, Throwable e) {
+        LOG.error("{}: internal error on {}", session, frame.getOpCase(), e);
+        session.send(ServerSession.error(frame.getRequestId(), ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+    }
+
+    void sessionClosed(ServerSession session) {
+        if (session.isAuthenticated()) {
+            sessions.remove(session);
+            LOG.debug("{} closed", session);
+        }
+    }
+
+    private void hello(ServerSession session, long rid, Hello hello) {
+        ParleyException refusal = null;
+        Principal principal = null;
+        if (hello.getProtocolVersion() != 1) {
+            refusal = new ParleyException(ErrorCode.ERROR_CODE_PROTOCOL_VERSION,
+                    "protocol version " + hello.getProtocolVersion() + " is not supported; this server speaks 1");
+        } else if (!Ids.isValidId(hello.getDeviceId())) {
+            refusal = new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "hello needs a valid device_id");
+        } else {
+            Authenticator auth = authenticator;
+            if (auth == null) {
+                refusal = new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, "no authenticator is running", true);
+            } else {
+                try {
+                    principal = auth.authenticate(hello.getToken(), hello.getDeviceId());
+                } catch (ParleyException e) {
+                    refusal = e;
+                } catch (RuntimeException e) {
+                    LOG.error("Authenticator failed", e);
+                    refusal = new ParleyException(ErrorCode.ERROR_CODE_INTERNAL, "authentication failed");
+                }
+            }
+        }
+        if (refusal != null) {
+            LOG.info("Refusing hello from {}: {}", session.connection().remoteAddress(), refusal);
+            session.close(ServerSession.error(rid, refusal), null);
+            return;
+        }
+        session.authenticated(principal);
+        sessions.add(session);
+        if (session.isClosed()) { // closed while authenticating
+            sessions.remove(session);
+            return;
+        }
+        LOG.debug("{} authenticated", session);
+        session.send(Frame.newBuilder().setRequestId(rid).setHelloOk(HelloOk.newBuilder()
+                .setUserId(principal.userId()).setDeviceId(principal.deviceId()).setSessionId(session.sessionId())
+                .setServerTime(System.currentTimeMillis()).setHeartbeatSeconds(config.heartbeat_seconds())
+                .setMaxFrameBytes(config.max_frame_bytes())).build());
+    }
+
+    // ---------------------------------------------------------------- send
+
+    private CompletionStage<Void> send(ServerSession session, long rid, Send send) {
+        String sender = session.userId();
+        String clientMsgId = send.getClientMsgId();
+        if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id must have 1-64 characters");
+        }
+        if (send.getType().isEmpty() || send.getType().length() > MAX_TYPE_LENGTH) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "type must have 1-64 characters");
+        }
+        String conversation;
+        List<String> members;
+        switch (send.getToCase()) {
+            case PEER -> {
+                if (!Ids.isValidId(send.getPeer())) {
+                    throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "invalid peer user id");
+                }
+                conversation = Ids.direct(sender, send.getPeer());
+                members = Ids.directMembers(conversation);
+            }
+            case CONVERSATION -> {
+                conversation = send.getConversation();
+                members = authorize(sender, conversation);
+            }
+            default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "send needs a peer or a conversation");
+        }
+        if (send.getBody().getSerializedSize() > config.max_body_bytes()) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_BODY_TOO_LARGE,
+                    "body is larger than " + config.max_body_bytes() + " bytes");
+        }
+        MessageStore s = requireStore();
+        Optional<Message> original = s.findByClientId(sender, clientMsgId);
+        if (original.isPresent()) {
+            session.send(ack(rid, original.get(), true));
+            return DONE;
+        }
+        Message draft = Message.newBuilder()
+                .setId(ids.next())
+                .setClientMsgId(clientMsgId)
+                .setSender(sender)
+                .setSenderDevice(session.deviceId())
+                .setConversation(conversation)
+                .setServerTime(System.currentTimeMillis())
+                .setType(send.getType())
+                .setBody(send.getBody())
+                .putAllExt(send.getExtMap())
+                .build();
+        Context context = new Context(session, conversation, members, Instant.now());
+        CompletableFuture<Void> admitted = new CompletableFuture<>();
+        processors.lookup(send.getType())
+                .thenCompose(p -> p.process(context, draft))
+                .whenComplete((result, error) -> {
+                    try {
+                        if (error != null) {
+                            fail(session, rid, error, draft);
+                        } else if (result == null) {
+                            fail(session, rid, new IllegalStateException("processor returned null"), draft);
+                        } else if (result.isRejected()) {
+                            reject(session, rid, new ParleyException(result.code(), result.reason()));
+                        } else {
+                            append(session, rid, restoreCoreFields(result.message(), draft), members, result.preview());
+                        }
+                    } finally {
+                        admitted.complete(null);
+                    }
+                });
+        return admitted;
+    }
+
+    private void append(ServerSession origin, long rid, Message message, List<String> members, String preview) {
+        MessageStore s = store;
+        if (s == null) {
+            reject(origin, rid, storeUnavailable());
+            return;
+        }
+        s.append(message, members).whenComplete((appended, error) -> {
+            if (error != null) {
+                fail(origin, rid, error, message);
+                return;
+            }
+            origin.send(ack(rid, appended.message(), appended.duplicate()));
+            if (!appended.duplicate()) {
+                dispatch(origin, appended.message(), members, preview);
+            }
+        });
+    }
+
+    /**
+     * Online delivery to every session of every member except the sending one, then the notification channels.
+     * One registry lookup per member serves all of its devices; the frame is built once.
+     */
+    private void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
+        Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
+        String sender = message.getSender();
+        for (String member : members) {
+            ServerSession[] targets = sessions.sessions(member);
+            for (ServerSession target : targets) {
+                if (target != origin) {
+                    target.send(deliver);
+                }
+            }
+            if (!member.equals(sender)) {
+                for (DispatchChannel channel : channels) {
+                    if (channel.allRecipients || targets.length == 0) {
+                        channel.submit(member, message, preview);
+                    }
+                }
+            }
+        }
+    }
+
+    private static Message restoreCoreFields(Message processed, Message draft) {
+        if (processed == draft) {
+            return draft;
+        }
+        return processed.toBuilder()
+                .setId(draft.getId()).setClientMsgId(draft.getClientMsgId())
+                .setSender(draft.getSender()).setSenderDevice(draft.getSenderDevice())
+                .setConversation(draft.getConversation()).setSeq(0)
+                .setServerTime(draft.getServerTime()).setType(draft.getType())
+                .build();
+    }
+
+    private static Frame ack(long rid, Message m, boolean duplicate) {
+        return Frame.newBuilder().setRequestId(rid).setSendAck(SendAck.newBuilder()
+                .setMessageId(m.getId()).setConversation(m.getConversation()).setSeq(m.getSeq())
+                .setServerTime(m.getServerTime()).setDuplicate(duplicate)).build();
+    }
+
+    private void fail(ServerSession session, long rid, Throwable error, Message draft) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof ParleyException pe) {
+            reject(session, rid, pe);
+        } else {
+            LOG.error("{}: send of {} message {} failed", session, draft.getType(), draft.getClientMsgId(), cause);
+            session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+        }
+    }
+
+    // ---------------------------------------------------------------- acks and sync
+
+    private void deliverAck(ServerSession session, DeliverAck ack) {
+        authorize(session.userId(), ack.getConversation());
+        if (ack.getSeq() > 0) {
+            requireStore().advanceWatermark(session.userId(), session.deviceId(), ack.getConversation(), ack.getSeq());
+        }
+    }
+
+    private void sync(ServerSession session, long rid, SyncRequest request) {
+        MessageStore s = requireStore();
+        switch (request.getKindCase()) {
+            case RANGE -> range(session, rid, s, request.getRange());
+            case RESUME -> workers.execute(() -> resume(session, rid, s, request.getResume().getPageSize()));
+            default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "sync needs resume or range");
+        }
+    }
+
+    private void range(ServerSession session, long rid, MessageStore s, SyncRequest.Range range) {
+        authorize(session.userId(), range.getConversation());
+        int limit = range.getLimit() == 0 ? config.page_size() : Math.min(range.getLimit(), config.page_size());
+        long from = Math.max(1, range.getFromSeq());
+        long to = range.getToSeq() == 0 ? Long.MAX_VALUE : range.getToSeq();
+        SyncResponse.Builder response = SyncResponse.newBuilder();
+        if (from <= to) {
+            List<Message> messages = s.range(range.getConversation(), from, to, limit + 1);
+            response.setHasMore(messages.size() > limit);
+            response.addAllMessages(messages.size() > limit ? messages.subList(0, limit) : messages);
+        }
+        session.send(Frame.newBuilder().setRequestId(rid).setSyncResponse(response).build());
+    }
+
+    /**
+     * Lists the user's conversations with this device's watermarks, then streams what the device missed one page
+     * at a time, each page sent only after the previous one reached the socket, so memory stays bounded whatever
+     * the backlog. Runs beside the session's frame queue: the client may send while it catches up.
+     */
+    private void resume(ServerSession session, long rid, MessageStore s, int requestedPage) {
+        try {
+            int page = requestedPage == 0 ? config.page_size() : Math.min(requestedPage, config.page_size());
+            List<MessageStore.ConversationHead> heads = s.conversations(session.userId());
+            Map<String, Long> watermarks = s.watermarks(session.userId(), session.deviceId());
+            SyncResponse.Builder states = SyncResponse.newBuilder();
+            List<long[]> todo = new ArrayList<>();
+            List<String> todoIds = new ArrayList<>();
+            for (MessageStore.ConversationHead h : heads) {
+                long wm = watermarks.getOrDefault(h.conversation(), 0L);
+                states.addConversations(ConversationState.newBuilder()
+                        .setConversation(h.conversation()).setWatermark(wm).setHead(h.head()));
+                if (h.head() > wm) {
+                    todo.add(new long[]{wm + 1, h.head()});
+                    todoIds.add(h.conversation());
+                }
+            }
+            session.send(Frame.newBuilder().setRequestId(rid).setSyncResponse(states).build());
+            streamPages(session, s, todoIds.iterator(), todo.iterator(), null, 0, 0, page)
+                    .whenComplete((v, e) -> {
+                        if (e == null) {
+                            session.send(Frame.newBuilder().setRequestId(rid)
+                                    .setSyncResponse(SyncResponse.newBuilder().setDone(true)).build());
+                        } else if (!session.isClosed()) {
+                            LOG.warn("{}: resume failed", session, e);
+                            session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));
+                        }
+                    });
+        } catch (ParleyException e) {
+            reject(session, rid, e);
+        } catch (RuntimeException e) {
+            LOG.error("{}: resume failed", session, e);
+            session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));
+        }
+    }
+
+    private CompletionStage<Void> streamPages(ServerSession session, MessageStore s, Iterator<String> ids,
+                                              Iterator<long[]> ranges, String conversation, long from, long to, int page) {
+        while (conversation == null || from > to) {
+            if (!ids.hasNext()) {
+                return DONE;
+            }
+            conversation = ids.next();
+            long[] r = ranges.next();
+            from = r[0];
+            to = r[1];
+        }
+        if (session.isClosed()) {
+            return DONE;
+        }
+        List<Message> messages = s.range(conversation, from, to, page);
+        if (messages.isEmpty()) {
+            return streamPages(session, s, ids, ranges, null, 0, 0, page);
+        }
+        long next = messages.get(messages.size() - 1).getSeq() + 1;
+        String conv = conversation;
+        long end = to;
+        return session.sendFlushed(Frame.newBuilder().setDeliver(Deliver.newBuilder().addAllMessages(messages)).build())
+                .thenComposeAsync(v -> streamPages(session, s, ids, ranges, conv, next, end, page), workers);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** @return the members of {@code conversation}; @throws ParleyException unless {@code user} is one of them */
+    private static List<String> authorize(String user, String conversation) {
+        List<String> members = Ids.directMembers(conversation);
+        if (members.isEmpty()) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such conversation");
+        }
+        if (!members.contains(user)) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "not a member of this conversation");
+        }
+        return members;
+    }
+
+    private MessageStore requireStore() {
+        MessageStore s = store;
+        if (s == null) {
+            throw storeUnavailable();
+        }
+        return s;
+    }
+
+    private static ParleyException storeUnavailable() {
+        return new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, "the message store is not available", true);
+    }
+
+    private static Notice reconnectNotice(String text) {
+        return Notice.newBuilder().setKind(Notice.Kind.KIND_RECONNECT).setText(text).setReconnectAfterMs(1000).build();
+    }
+
+    /** Tells every client to reconnect, fails held sends, and stops the engine's threads (bounded wait). */
+    void shutdown() {
+        stopping = true;
+        processors.close();
+        for (ServerSession s : sessions.all()) {
+            s.close(null, reconnectNotice("server is stopping"));
+        }
+        workers.shutdown();
+        timer.shutdownNow();
+        try {
+            if (!workers.awaitTermination(5, TimeUnit.SECONDS)) {
+                workers.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            workers.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private record Context(ServerSession session, String conversation, List<String> members, Instant receivedAt)
+            implements MessageContext {
+        @Override
+        public String senderUserId() {
+            return session.userId();
+        }
+
+        @Override
+        public String senderDeviceId() {
+            return session.deviceId();
+        }
+
+        @Override
+        public List<String> recipients() {
+            List<String> r = new ArrayList<>(members);
+            r.remove(session.userId());
+            return r;
+        }
+    }
+}

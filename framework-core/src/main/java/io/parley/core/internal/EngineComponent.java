@@ -1,0 +1,166 @@
+package io.parley.core.internal;
+
+import com.google.inject.Guice;
+import io.parley.core.spi.Authenticator;
+import io.parley.core.spi.Connection;
+import io.parley.core.spi.InboundSession;
+import io.parley.core.spi.MessageProcessor;
+import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.NotificationDispatcher;
+import io.parley.core.spi.Receiver;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleEvent;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceReference;
+import org.osgi.framework.SynchronousBundleListener;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Map;
+
+/**
+ * OSGi boundary of the core: registers the {@link Receiver} and feeds the engine with the processors, store,
+ * authenticator and dispatchers as they come and go. Which store is used is chosen by the reference target
+ * {@code store.target} in {@code conf/parley.core.cfg}.
+ */
+@Component(service = Receiver.class, immediate = true, configurationPid = "parley.core")
+@Designate(ocd = EngineConfig.class)
+public final class EngineComponent implements Receiver, SynchronousBundleListener {
+    private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
+
+    private final BundleContext context;
+    private final Engine engine;
+
+    @Activate
+    public EngineComponent(BundleContext context, EngineConfig config) {
+        this.context = context;
+        this.engine = Guice.createInjector(new EngineModule(config)).getInstance(Engine.class);
+        context.addBundleListener(this);
+        LOG.info("Parley core engine started (node {})", config.node_id());
+    }
+
+    @Deactivate
+    void deactivate() {
+        context.removeBundleListener(this);
+        engine.shutdown();
+        LOG.info("Parley core engine stopped");
+    }
+
+    @Override
+    public InboundSession open(Connection connection) {
+        return engine.open(connection);
+    }
+
+    @Override
+    public int maxFrameBytes() {
+        return engine.maxFrameBytes();
+    }
+
+    // ---------------------------------------------------------------- processors (whiteboard)
+
+    @Reference(name = "processor", service = MessageProcessor.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addProcessor(ServiceReference<MessageProcessor> ref, MessageProcessor processor) {
+        String type = typeOf(ref);
+        if (type == null) {
+            LOG.warn("Ignoring a MessageProcessor without the {} property from bundle {}", MessageProcessor.TYPE,
+                    ref.getBundle() == null ? "?" : ref.getBundle().getSymbolicName());
+            return;
+        }
+        engine.processors().add(type, serviceId(ref), ranking(ref), bundleId(ref), processor);
+    }
+
+    void removeProcessor(ServiceReference<MessageProcessor> ref) {
+        String type = typeOf(ref);
+        if (type == null) {
+            return;
+        }
+        Bundle bundle = ref.getBundle();
+        boolean stopping = bundle != null && bundle.getState() == Bundle.STOPPING;
+        engine.processors().remove(type, serviceId(ref), stopping);
+    }
+
+    @Override
+    public void bundleChanged(BundleEvent event) {
+        long id = event.getBundle().getBundleId();
+        switch (event.getType()) {
+            case BundleEvent.STOPPED -> engine.processors().bundleStopped(id);
+            case BundleEvent.UNRESOLVED, BundleEvent.UPDATED -> engine.processors().bundleUpdating(id);
+            case BundleEvent.UNINSTALLED -> engine.processors().bundleUninstalled(id);
+            default -> {
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- store and authenticator
+
+    @Reference(name = "store", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, target = "(parley.store.name=mvstore)")
+    void setStore(MessageStore store, Map<String, Object> props) {
+        engine.store(store);
+        LOG.info("Using message store '{}'", props.get(MessageStore.NAME));
+    }
+
+    void unsetStore(MessageStore store) {
+        if (engine.store() == store) {
+            engine.store(null);
+            LOG.warn("Message store left; sends are refused as UNAVAILABLE until one is back");
+        }
+    }
+
+    @Reference(name = "authenticator", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void setAuthenticator(Authenticator authenticator) {
+        engine.authenticator(authenticator);
+    }
+
+    void unsetAuthenticator(Authenticator authenticator) {
+        if (engine.authenticator() == authenticator) {
+            engine.authenticator(null);
+        }
+    }
+
+    // ---------------------------------------------------------------- notification channels
+
+    @Reference(name = "dispatcher", service = NotificationDispatcher.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addDispatcher(NotificationDispatcher dispatcher, Map<String, Object> props) {
+        String channel = String.valueOf(props.getOrDefault(NotificationDispatcher.CHANNEL, "unnamed"));
+        boolean all = NotificationDispatcher.SCOPE_ALL.equals(props.get(NotificationDispatcher.SCOPE));
+        Object c = props.get(NotificationDispatcher.CONCURRENCY);
+        int concurrency = c instanceof Number n ? n.intValue() : c != null ? Integer.parseInt(c.toString()) : 16;
+        engine.addChannel(channel, all, dispatcher, concurrency);
+        LOG.info("Notification channel '{}' added ({} recipients, concurrency {})", channel, all ? "all" : "offline", concurrency);
+    }
+
+    void removeDispatcher(NotificationDispatcher dispatcher) {
+        engine.removeChannel(dispatcher);
+    }
+
+    private static String typeOf(ServiceReference<?> ref) {
+        Object t = ref.getProperty(MessageProcessor.TYPE);
+        return t instanceof String s && !s.isEmpty() ? s : null;
+    }
+
+    private static long serviceId(ServiceReference<?> ref) {
+        return (Long) ref.getProperty(Constants.SERVICE_ID);
+    }
+
+    private static int ranking(ServiceReference<?> ref) {
+        return ref.getProperty(Constants.SERVICE_RANKING) instanceof Integer i ? i : 0;
+    }
+
+    private static long bundleId(ServiceReference<?> ref) {
+        Bundle b = ref.getBundle();
+        return b == null ? -1 : b.getBundleId();
+    }
+}

@@ -1,0 +1,39 @@
+package io.parley.core.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** Configuration of the core engine, PID {@code parley.core}; defaults mirror {@code conf/parley.core.cfg}. */
+@ObjectClassDefinition(id = "parley.core", name = "Parley core engine")
+public @interface EngineConfig {
+
+    @AttributeDefinition(description = "Worker threads that run processors and the send pipeline; 0 = number of cores")
+    int workers() default 0;
+
+    @AttributeDefinition(description = "Largest inbound frame in bytes; transports refuse bigger frames before parsing")
+    int max_frame_bytes() default 65536;
+
+    @AttributeDefinition(description = "Largest message body (the serialized Any) in bytes")
+    int max_body_bytes() default 32768;
+
+    @AttributeDefinition(description = "How long sends of a type are held while its bundle is updated, in ms")
+    long hold_millis() default 10000;
+
+    @AttributeDefinition(description = "How many sends of one type may be held at once; further ones are refused as UNAVAILABLE")
+    int hold_max_sends() default 10000;
+
+    @AttributeDefinition(description = "Heartbeat interval announced to clients in HelloOk, seconds")
+    int heartbeat_seconds() default 30;
+
+    @AttributeDefinition(description = "Messages per Deliver frame while resuming; also the default and maximum range page")
+    int page_size() default 200;
+
+    @AttributeDefinition(description = "Frames a session may have waiting for the engine before further ones are refused as RATE_LIMITED")
+    int session_max_pending() default 1024;
+
+    @AttributeDefinition(description = "Notifications a dispatcher may have queued beyond its concurrency before overflow is dropped and logged")
+    int dispatch_queue() default 10000;
+
+    @AttributeDefinition(description = "This node's id, a prefix of every server message id (1-8 characters [a-z0-9])")
+    String node_id() default "n1";
+}

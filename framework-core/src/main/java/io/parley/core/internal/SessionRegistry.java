@@ -1,0 +1,55 @@
+package io.parley.core.internal;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Authenticated sessions on this node by user id. Thread-safe; lookups are lock-free and return an immutable
+ * snapshot array, so one lookup serves every recipient device of a user.
+ */
+final class SessionRegistry {
+    private static final ServerSession[] NONE = new ServerSession[0];
+    private final ConcurrentHashMap<String, ServerSession[]> byUser = new ConcurrentHashMap<>();
+
+    void add(ServerSession session) {
+        byUser.compute(session.userId(), (u, current) -> {
+            if (current == null) {
+                return new ServerSession[]{session};
+            }
+            ServerSession[] next = Arrays.copyOf(current, current.length + 1);
+            next[current.length] = session;
+            return next;
+        });
+    }
+
+    void remove(ServerSession session) {
+        byUser.computeIfPresent(session.userId(), (u, current) -> {
+            int n = 0;
+            ServerSession[] next = new ServerSession[current.length];
+            for (ServerSession s : current) {
+                if (s != session) {
+                    next[n++] = s;
+                }
+            }
+            return n == 0 ? null : Arrays.copyOf(next, n);
+        });
+    }
+
+    /** @return the user's sessions on this node; never null; do not modify */
+    ServerSession[] sessions(String userId) {
+        ServerSession[] s = byUser.get(userId);
+        return s == null ? NONE : s;
+    }
+
+    List<ServerSession> all() {
+        List<ServerSession> out = new ArrayList<>();
+        byUser.values().forEach(a -> out.addAll(Arrays.asList(a)));
+        return out;
+    }
+
+    int users() {
+        return byUser.size();
+    }
+}

@@ -1,0 +1,58 @@
+package io.parley.type.text;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.ProcessResult;
+import io.parley.type.text.proto.Text;
+
+/**
+ * The rules of a text message, in plain Java: the body must be a {@code parley.text.v1.Text} with valid UTF-8
+ * (protobuf checks it while parsing), not blank, at most {@code maxLength} code points. Immutable, thread-safe.
+ */
+public final class TextRules {
+    static final int PREVIEW_CODE_POINTS = 100;
+
+    private final int maxLength;
+
+    public TextRules(int maxLength) {
+        if (maxLength < 1) {
+            throw new IllegalArgumentException("max.length must be at least 1");
+        }
+        this.maxLength = maxLength;
+    }
+
+    public ProcessResult check(Message draft) {
+        Any body = draft.getBody();
+        if (!body.is(Text.class)) {
+            return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY,
+                    "a text message needs a parley.text.v1.Text body, not '" + body.getTypeUrl() + "'");
+        }
+        Text text;
+        try {
+            text = body.unpack(Text.class);
+        } catch (InvalidProtocolBufferException e) {
+            return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "text body is malformed or not valid UTF-8");
+        }
+        String s = text.getText();
+        if (s.isBlank()) {
+            return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "text is empty");
+        }
+        int length = s.codePointCount(0, s.length());
+        if (length > maxLength) {
+            return ProcessResult.reject(ErrorCode.ERROR_CODE_BODY_TOO_LARGE,
+                    "text has " + length + " characters; at most " + maxLength + " are allowed");
+        }
+        return ProcessResult.store(draft, preview(s));
+    }
+
+    /** The first line-folded {@value #PREVIEW_CODE_POINTS} code points, for push notifications. */
+    static String preview(String s) {
+        String flat = s.strip().replaceAll("\\s+", " ");
+        if (flat.codePointCount(0, flat.length()) <= PREVIEW_CODE_POINTS) {
+            return flat;
+        }
+        return flat.substring(0, flat.offsetByCodePoints(0, PREVIEW_CODE_POINTS)) + "…";
+    }
+}

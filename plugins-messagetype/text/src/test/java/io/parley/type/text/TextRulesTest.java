@@ -1,0 +1,73 @@
+package io.parley.type.text;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.ProcessResult;
+import io.parley.type.text.proto.Text;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class TextRulesTest {
+    private final TextRules rules = new TextRules(10);
+
+    private static Message draft(Any body) {
+        return Message.newBuilder().setType("text").setBody(body).build();
+    }
+
+    private static Any text(String s) {
+        return Any.pack(Text.newBuilder().setText(s).build());
+    }
+
+    @Test
+    void acceptsTextAndKeepsTheDraft() {
+        Message m = draft(text("héllo 👋"));
+        ProcessResult r = rules.check(m);
+        assertFalse(r.isRejected());
+        assertSame(m, r.message());
+        assertEquals("héllo 👋", r.preview());
+    }
+
+    @Test
+    void countsCodePointsNotChars() {
+        assertFalse(rules.check(draft(text("👋👋👋👋👋👋👋👋👋👋"))).isRejected());
+        ProcessResult r = rules.check(draft(text("👋👋👋👋👋👋👋👋👋👋👋")));
+        assertEquals(ErrorCode.ERROR_CODE_BODY_TOO_LARGE, r.code());
+    }
+
+    @Test
+    void refusesBlankText() {
+        assertEquals(ErrorCode.ERROR_CODE_INVALID_BODY, rules.check(draft(text(" \n\t"))).code());
+    }
+
+    @Test
+    void refusesOtherBodyTypes() {
+        Any other = Any.newBuilder().setTypeUrl("type.googleapis.com/parley.emoji.v1.Emoji").build();
+        ProcessResult r = rules.check(draft(other));
+        assertTrue(r.isRejected());
+        assertEquals(ErrorCode.ERROR_CODE_INVALID_BODY, r.code());
+    }
+
+    @Test
+    void refusesInvalidUtf8() {
+        // field 1, length 2, bytes C3 28: an invalid two-byte sequence
+        ByteString bad = ByteString.copyFrom(new byte[]{0x0a, 0x02, (byte) 0xc3, 0x28});
+        Any body = Any.newBuilder().setTypeUrl("type.googleapis.com/parley.text.v1.Text").setValue(bad).build();
+        ProcessResult r = rules.check(draft(body));
+        assertEquals(ErrorCode.ERROR_CODE_INVALID_BODY, r.code());
+    }
+
+    @Test
+    void previewFoldsWhitespaceAndTruncates() {
+        assertEquals("a b c", TextRules.preview("  a\n b\t\tc "));
+        String longText = "x".repeat(150);
+        String p = TextRules.preview(longText);
+        assertEquals(TextRules.PREVIEW_CODE_POINTS + 1, p.codePointCount(0, p.length()));
+        assertTrue(p.endsWith("…"));
+    }
+}
