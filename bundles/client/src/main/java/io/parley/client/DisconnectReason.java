@@ -1,0 +1,23 @@
+package io.parley.client;
+
+/** Why a connection of a {@link ParleyClient} ended. */
+public enum DisconnectReason {
+    /** {@link ParleyClient#close()} was called. */
+    CLOSED_BY_CLIENT,
+    /** The TCP connection could not be established. */
+    CONNECT_FAILED,
+    /** The connection was closed or broke without a notice from the server. */
+    CONNECTION_LOST,
+    /** No frame arrived within two heartbeat intervals, or no answer to {@code Hello} or the resume sync in time. */
+    TIMEOUT,
+    /** The server asked clients to reconnect ({@code Notice KIND_RECONNECT}). */
+    SERVER_RECONNECT,
+    /** The server closed the session because this client read too slowly ({@code Notice KIND_SLOW_CONSUMER}). */
+    SLOW_CONSUMER,
+    /** The session was ended by an operator or a newer login ({@code Notice KIND_KICKED}); no automatic reconnect. */
+    KICKED,
+    /** The token was refused (also after fetching a fresh one); no automatic reconnect. */
+    AUTH_FAILED,
+    /** The server sent an error frame and closed, or the stream was not valid protocol v1. */
+    PROTOCOL_ERROR
+}

@@ -1,0 +1,1180 @@
+package io.parley.client;
+
+import com.google.protobuf.Any;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import io.parley.client.internal.DeliveryOrdering;
+import io.parley.client.internal.FrameDecoder;
+import io.parley.client.internal.FrameEncoder;
+import io.parley.core.proto.DeliverAck;
+import io.parley.core.proto.Error;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Hello;
+import io.parley.core.proto.HelloOk;
+import io.parley.core.proto.Message;
+import io.parley.core.proto.Notice;
+import io.parley.core.proto.Ping;
+import io.parley.core.proto.Send;
+import io.parley.core.proto.SendAck;
+import io.parley.core.proto.SyncRequest;
+import io.parley.core.proto.SyncResponse;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * A connection to a Parley server speaking protocol v1 over TCP, for one user on one device.
+ *
+ * <pre>{@code
+ * ParleyClient client = ParleyClient.builder()
+ *         .host("chat.example.com").port(7700)
+ *         .deviceId("laptop-1")
+ *         .tokenSupplier(() -> appServer.fetchToken())
+ *         .messageListener(m -> System.out.println(m.getSender() + ": " + Bodies.textOf(m)))
+ *         .build();
+ * client.connect().join();                       // HelloOk received and missed messages delivered
+ * SendAck ack = client.sendText("bob", "hi").join();
+ * client.close();
+ * }</pre>
+ *
+ * <p><b>Delivery.</b> Received messages reach the {@link MessageListener} once each, in seq order per
+ * conversation, with no gaps: duplicates (seq at or below the last delivered seq) are dropped, early messages are
+ * buffered and, if the missing seqs do not arrive within 100 ms, fetched with a Range sync. The per-conversation
+ * position starts at this device's watermark from the resume sync and survives reconnects; this device's own
+ * sends advance it through their acks without reaching the listener. Delivered seqs are acknowledged to the
+ * server automatically, coalesced per conversation.
+ *
+ * <p><b>Sending.</b> Every send has a client message id (generated unless given). Sends not yet acknowledged
+ * are kept while disconnected and sent again after a reconnect with the same client message id (the server
+ * returns the original ack). A send fails with {@link TimeoutException} when no ack arrives within the request
+ * timeout of its last transmission or within the send timeout of the call; with {@link ParleyClientException}
+ * when the server refuses it (retryable refusals are retried first, a bounded number of times). A failed send may
+ * still have been stored: retrying with the same client message id is always safe.
+ *
+ * <p><b>Connection.</b> After the first successful {@link #connect()}, lost connections are re-established with
+ * exponential backoff and jitter, except after {@code KICKED} or a refused token (a fresh token is fetched once
+ * first). Heartbeats run at the server's {@code heartbeat_seconds}; two intervals without any frame count as a
+ * dead connection.
+ *
+ * <p><b>Threading.</b> All methods are thread-safe. Each client is pinned to one event loop thread of its
+ * {@link ClientResources}; listeners are called and returned futures are completed on that thread, never
+ * concurrently for one client, so listeners and dependent stages must not block.
+ */
+public final class ParleyClient implements AutoCloseable {
+    /** The protocol version this client speaks. */
+    public static final int PROTOCOL_VERSION = 1;
+    /** The {@code Hello.client} value unless the builder sets another. */
+    public static final String DEFAULT_CLIENT_NAME = "parley-java/0.1.0";
+
+    private static final System.Logger LOG = System.getLogger(ParleyClient.class.getName());
+    private static final int RANGE_LIMIT = 500;
+    private static final long GAP_RETRY_MILLIS = 1000;
+    /**
+     * How long an out-of-order delivery waits before its gap is fetched: the missing seqs are most often this
+     * device's own sends whose acks are still on the way.
+     */
+    private static final long GAP_GRACE_MILLIS = 100;
+    private static final AtomicLong INSTANCE_COUNTER = new AtomicLong();
+
+    private enum State { IDLE, CONNECTING, HELLO, READY, WAITING, CLOSED }
+
+    /** A send until it is acknowledged or fails. Event loop only. */
+    private static final class OutgoingSend {
+        final Send send;
+        final CompletableFuture<SendAck> future;
+        long requestId;
+        int errorRetries;
+        ScheduledFuture<?> requestTimer;
+        ScheduledFuture<?> retryTimer;
+        ScheduledFuture<?> deadlineTimer;
+
+        OutgoingSend(Send send, CompletableFuture<SendAck> future) {
+            this.send = send;
+            this.future = future;
+        }
+    }
+
+    /** A range sync in flight: for a gap ({@code gap != null}) or for the application ({@code future}). */
+    private static final class RangeCall {
+        final DeliveryOrdering.Gap gap;
+        final CompletableFuture<SyncResponse> future;
+        ScheduledFuture<?> timer;
+
+        RangeCall(DeliveryOrdering.Gap gap, CompletableFuture<SyncResponse> future) {
+            this.gap = gap;
+            this.future = future;
+        }
+    }
+
+    // configuration (immutable)
+    private final String host;
+    private final int port;
+    private final String deviceId;
+    private final String clientName;
+    private final TokenProvider tokens;
+    private final long requestTimeoutNanos;
+    private final long sendTimeoutNanos;
+    private final int maxSendRetries;
+    private final long backoffInitialMillis;
+    private final long backoffMaxMillis;
+    private final long ackDelayNanos;
+    private final int resumePageSize;
+    private final int defaultHeartbeatSeconds;
+    private final List<MessageListener> messageListeners;
+    private final List<ConnectionListener> connectionListeners;
+    private final ClientResources resources;
+    private final boolean ownsResources;
+    private final EventLoop loop;
+    private final Bootstrap bootstrap;
+    private final String clientMsgIdPrefix;
+    private final AtomicLong clientMsgIdCounter = new AtomicLong();
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+
+    // state confined to the event loop
+    private State state = State.IDLE;
+    private Channel channel;
+    private long attemptEpoch;
+    private long nextRequestId = 1;
+    private long helloRequestId;
+    private long resumeRequestId;
+    private boolean resumeListed;
+    private boolean resumeDone;
+    private boolean everConnected;
+    private int reconnectAttempt;
+    private boolean refreshToken;
+    private boolean authRetried;
+    private DisconnectReason pendingReason;
+    private Boolean pendingRetry;
+    private long pendingDelayMillis = -1;
+    private ParleyClientException pendingError;
+    private ParleyClientException terminalError;
+    private long lastReadNanos;
+    private long heartbeatNanos;
+    private int maxOutboundFrameBytes;
+    private ScheduledFuture<?> handshakeTimer;
+    private ScheduledFuture<?> heartbeatTimer;
+    private ScheduledFuture<?> reconnectTimer;
+    private ScheduledFuture<?> ackTimer;
+    private ScheduledFuture<?> gapTimer;
+    private final LinkedHashSet<OutgoingSend> unacked = new LinkedHashSet<>();
+    private final Map<Long, Object> inFlight = new HashMap<>();
+    private final Map<String, Long> ackDue = new LinkedHashMap<>();
+    private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
+    private final DeliveryOrdering ordering;
+
+    // read from any thread
+    private volatile HelloOk session;
+    private volatile boolean connected;
+
+    private ParleyClient(Builder b) {
+        this.host = b.host;
+        this.port = b.port;
+        this.deviceId = b.deviceId;
+        this.clientName = b.clientName;
+        this.tokens = b.tokens;
+        this.requestTimeoutNanos = b.requestTimeout.toNanos();
+        this.sendTimeoutNanos = b.sendTimeout.toNanos();
+        this.maxSendRetries = b.maxSendRetries;
+        this.backoffInitialMillis = Math.max(1, b.backoffInitial.toMillis());
+        this.backoffMaxMillis = Math.max(backoffInitialMillis, b.backoffMax.toMillis());
+        this.ackDelayNanos = b.ackDelay.toNanos();
+        this.resumePageSize = b.resumePageSize;
+        this.defaultHeartbeatSeconds = b.defaultHeartbeatSeconds;
+        this.messageListeners = List.copyOf(b.messageListeners);
+        this.connectionListeners = List.copyOf(b.connectionListeners);
+        this.ownsResources = b.resources == null;
+        this.resources = ownsResources ? ClientResources.nio(1) : b.resources;
+        this.loop = resources.group().next();
+        this.ordering = new DeliveryOrdering(b.maxBufferedPerConversation, RANGE_LIMIT);
+        this.clientMsgIdPrefix = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36)
+                + Long.toString(INSTANCE_COUNTER.incrementAndGet(), 36) + '-';
+        ChannelHandler handler = new InboundHandler();
+        int maxInbound = b.maxInboundFrameBytes;
+        this.bootstrap = new Bootstrap()
+                .group(loop)
+                .channel(resources.channelType())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+                        TimeUnit.NANOSECONDS.toMillis(requestTimeoutNanos)))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(new FlushConsolidationHandler(64, true),
+                                new FrameDecoder(maxInbound), FrameEncoder.INSTANCE, handler);
+                    }
+                });
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------------------------------------ public API
+
+    /**
+     * Connects, authenticates and runs the resume sync. Calling it while connected, or again while a connection
+     * is being established, returns a future for the same outcome.
+     *
+     * @return completes once the server accepted the {@code Hello} and the resume sync is done (every missed
+     *     message has been handed to the listener); fails with {@link ParleyClientException} if the server refused
+     *     the token (after one refresh) or the protocol, or with the I/O error if the first connection attempt
+     *     fails (no automatic retries before the first success). Once a connection has succeeded, a later call
+     *     waits through reconnects.
+     */
+    public CompletableFuture<Void> connect() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        execute(() -> {
+            if (state == State.CLOSED) {
+                f.completeExceptionally(closedException());
+                return;
+            }
+            if (state == State.READY && resumeDone) {
+                f.complete(null);
+                return;
+            }
+            readyWaiters.add(f);
+            if (state == State.IDLE) {
+                terminalError = null;
+                authRetried = false;
+                startAttempt();
+            }
+        }, f);
+        return f;
+    }
+
+    /** Sends a message of {@code type} to the 1:1 conversation with user {@code peer}. See {@link #send(Send)}. */
+    public CompletableFuture<SendAck> send(String peer, String type, Any body) {
+        return send(Send.newBuilder().setPeer(peer).setType(type).setBody(body).build());
+    }
+
+    /** Sends a text message to user {@code peer}. See {@link #send(Send)}. */
+    public CompletableFuture<SendAck> sendText(String peer, String text) {
+        return send(peer, Bodies.TEXT_TYPE, Bodies.text(text));
+    }
+
+    /** Sends a message of {@code type} to an existing conversation. See {@link #send(Send)}. */
+    public CompletableFuture<SendAck> sendToConversation(String conversation, String type, Any body) {
+        return send(Send.newBuilder().setConversation(conversation).setType(type).setBody(body).build());
+    }
+
+    /**
+     * Sends a message, with full control over its fields.
+     *
+     * @param send the message; it must name a peer or a conversation, and a type. An empty
+     *     {@code client_msg_id} is replaced by a {@linkplain #newClientMsgId() generated} one; pass the same id again
+     *     to retry a send safely.
+     * @return completes with the server's ack (possibly {@code duplicate}); fails as described in the class
+     *     documentation. Sends issued before {@link #connect()} wait for the connection (within the send timeout).
+     * @throws IllegalArgumentException if the recipient or the type is missing
+     */
+    public CompletableFuture<SendAck> send(Send send) {
+        Objects.requireNonNull(send, "send");
+        if (send.getToCase() == Send.ToCase.TO_NOT_SET) {
+            throw new IllegalArgumentException("a send needs a peer or a conversation");
+        }
+        if (send.getType().isEmpty()) {
+            throw new IllegalArgumentException("a send needs a type");
+        }
+        Send s = send.getClientMsgId().isEmpty() ? send.toBuilder().setClientMsgId(newClientMsgId()).build() : send;
+        CompletableFuture<SendAck> f = new CompletableFuture<>();
+        execute(() -> {
+            if (state == State.CLOSED) {
+                f.completeExceptionally(closedException());
+                return;
+            }
+            if (terminalError != null) {
+                f.completeExceptionally(terminalError);
+                return;
+            }
+            OutgoingSend os = new OutgoingSend(s, f);
+            unacked.add(os);
+            os.deadlineTimer = loop.schedule(() -> failSend(os, new TimeoutException(
+                    "no SendAck for " + s.getClientMsgId() + " within the send timeout")),
+                    sendTimeoutNanos, TimeUnit.NANOSECONDS);
+            if (state == State.READY) {
+                transmit(os);
+            }
+        }, f);
+        return f;
+    }
+
+    /**
+     * Reads messages of a conversation (history). The messages go to the returned future only, not to the
+     * {@link MessageListener}, and do not move the delivery position.
+     *
+     * @param toSeq the last seq to read, 0 for the head
+     * @param limit at most this many messages, 0 for the server's default
+     * @return the server's response ({@code messages}, {@code has_more}); fails with a retryable
+     *     {@link ParleyClientException} ({@code UNAVAILABLE}) when not connected, or {@link TimeoutException}
+     */
+    public CompletableFuture<SyncResponse> syncRange(String conversation, long fromSeq, long toSeq, int limit) {
+        CompletableFuture<SyncResponse> f = new CompletableFuture<>();
+        execute(() -> {
+            if (state != State.READY) {
+                f.completeExceptionally(new ParleyClientException(ErrorCode.ERROR_CODE_UNAVAILABLE,
+                        "not connected", true, 0));
+                return;
+            }
+            sendRange(new RangeCall(null, f), conversation, fromSeq, toSeq, limit);
+        }, f);
+        return f;
+    }
+
+    /** @return a new client message id, unique for this client instance and random across instances */
+    public String newClientMsgId() {
+        return clientMsgIdPrefix + Long.toString(clientMsgIdCounter.incrementAndGet(), 36);
+    }
+
+    /** @return true between the server's {@code HelloOk} and the end of that connection */
+    public boolean isConnected() {
+        return connected;
+    }
+
+    /** @return the {@code HelloOk} of the current or last connection, null before the first */
+    public HelloOk session() {
+        return session;
+    }
+
+    /** @return the device id sent in every {@code Hello} */
+    public String deviceId() {
+        return deviceId;
+    }
+
+    /**
+     * Closes the connection (after sending pending delivery acks), fails pending sends and syncs with a
+     * {@link ParleyClientException} ({@code ERROR_CODE_UNSPECIFIED}), stops reconnecting, and shuts down the
+     * event loop group if the client created it. Idempotent.
+     *
+     * @return completes when the connection is closed and owned resources are released
+     */
+    public CompletableFuture<Void> closeAsync() {
+        try {
+            loop.execute(this::doClose);
+        } catch (RejectedExecutionException e) {
+            closeFuture.complete(null);
+        }
+        return closeFuture;
+    }
+
+    /**
+     * {@link #closeAsync()}, waiting up to 10 s for it unless called on the client's own event loop thread
+     * (from a listener), where it does not wait.
+     */
+    @Override
+    public void close() {
+        CompletableFuture<Void> f = closeAsync();
+        if (!loop.inEventLoop()) {
+            try {
+                f.get(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "close did not finish in time", e);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ connection
+
+    private void startAttempt() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        state = State.CONNECTING;
+        reconnectTimer = null;
+        long epoch = ++attemptEpoch;
+        boolean refresh = refreshToken;
+        refreshToken = false;
+        CompletableFuture<String> token;
+        try {
+            token = tokens.token(refresh).toCompletableFuture();
+        } catch (RuntimeException e) {
+            token = CompletableFuture.failedFuture(e);
+        }
+        token.whenComplete((t, err) -> execute(() -> {
+            if (epoch != attemptEpoch || state != State.CONNECTING) {
+                return;
+            }
+            if (err != null || t == null) {
+                attemptEnded(DisconnectReason.CONNECT_FAILED, new ParleyClientException(
+                        ErrorCode.ERROR_CODE_UNSPECIFIED, "token provider failed: " + err, true, 0));
+                return;
+            }
+            bootstrap.connect(host, port).addListener((ChannelFuture cf) -> execute(() -> connected(epoch, cf, t)));
+        }));
+    }
+
+    private void connected(long epoch, ChannelFuture cf, String token) {
+        if (epoch != attemptEpoch || state != State.CONNECTING) {
+            cf.channel().close();
+            return;
+        }
+        if (!cf.isSuccess()) {
+            attemptEnded(DisconnectReason.CONNECT_FAILED, new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED,
+                    "cannot connect to " + host + ':' + port + ": " + cf.cause(), true, 0));
+            return;
+        }
+        channel = cf.channel();
+        state = State.HELLO;
+        lastReadNanos = System.nanoTime();
+        resumeListed = false;
+        resumeDone = false;
+        ordering.beginSession();
+        helloRequestId = nextRequestId++;
+        channel.writeAndFlush(Frame.newBuilder().setRequestId(helloRequestId).setHello(Hello.newBuilder()
+                .setProtocolVersion(PROTOCOL_VERSION).setToken(token).setDeviceId(deviceId).setClient(clientName))
+                .build());
+        Channel ch = channel;
+        handshakeTimer = loop.schedule(() -> {
+            if (ch == channel && state == State.HELLO) {
+                closeChannel(DisconnectReason.TIMEOUT, null, null, -1);
+            }
+        }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Closes the current channel, recording why; {@link #channelClosed} then decides about reconnecting. */
+    private void closeChannel(DisconnectReason reason, ParleyClientException error, Boolean retry, long delayMillis) {
+        if (pendingReason == null) {
+            pendingReason = reason;
+            pendingError = error;
+            pendingRetry = retry;
+            pendingDelayMillis = delayMillis;
+        }
+        if (channel != null) {
+            channel.close();
+        }
+    }
+
+    private void channelClosed(Channel ch) {
+        if (ch != channel) {
+            return;
+        }
+        channel = null;
+        DisconnectReason reason = pendingReason == null ? DisconnectReason.CONNECTION_LOST : pendingReason;
+        ParleyClientException error = pendingError != null ? pendingError
+                : new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED, "connection " + reason, true, 0);
+        attemptEnded(reason, error);
+    }
+
+    /** The current connection or connection attempt is over; reconnect or give up. */
+    private void attemptEnded(DisconnectReason reason, ParleyClientException error) {
+        Boolean retryOverride = pendingRetry;
+        long delayOverride = pendingDelayMillis;
+        pendingReason = null;
+        pendingError = null;
+        pendingRetry = null;
+        pendingDelayMillis = -1;
+        connected = false;
+        cancel(handshakeTimer);
+        cancel(heartbeatTimer);
+        handshakeTimer = null;
+        heartbeatTimer = null;
+        for (Object p : inFlight.values()) {
+            if (p instanceof OutgoingSend os) {
+                cancel(os.requestTimer);
+                os.requestTimer = null;
+                os.requestId = 0;
+            } else if (p instanceof RangeCall rc) {
+                cancel(rc.timer);
+                if (rc.future != null) {
+                    rc.future.completeExceptionally(new ParleyClientException(ErrorCode.ERROR_CODE_UNAVAILABLE,
+                            "connection lost", true, 0));
+                }
+            }
+        }
+        inFlight.clear();
+        if (state == State.CLOSED) {
+            return;
+        }
+        boolean retry = retryOverride != null ? retryOverride : everConnected;
+        if (!retry) {
+            state = State.IDLE;
+            boolean terminal = reason == DisconnectReason.KICKED || reason == DisconnectReason.AUTH_FAILED
+                    || reason == DisconnectReason.PROTOCOL_ERROR;
+            if (terminal) {
+                terminalError = error;
+                for (OutgoingSend os : new ArrayList<>(unacked)) {
+                    failSend(os, error);
+                }
+            }
+            failWaiters(error);
+            for (ConnectionListener l : connectionListeners) {
+                safely(() -> l.onDisconnected(reason, false));
+            }
+            return;
+        }
+        state = State.WAITING;
+        int attempt = ++reconnectAttempt;
+        long delay = delayOverride >= 0 ? delayOverride : backoffMillis(attempt);
+        for (ConnectionListener l : connectionListeners) {
+            safely(() -> l.onDisconnected(reason, true));
+        }
+        for (ConnectionListener l : connectionListeners) {
+            safely(() -> l.onReconnecting(attempt, Duration.ofMillis(delay)));
+        }
+        reconnectTimer = loop.schedule(this::startAttempt, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** Equal jitter: half of the exponential delay plus a random part of up to the other half. */
+    private long backoffMillis(int attempt) {
+        long base = backoffInitialMillis << Math.min(attempt - 1, 30);
+        base = Math.min(backoffMaxMillis, base <= 0 ? backoffMaxMillis : base);
+        long half = base / 2;
+        return half + ThreadLocalRandom.current().nextLong(base - half + 1);
+    }
+
+    // ------------------------------------------------------------------------------------------------ inbound
+
+    private void onFrame(Channel ch, Frame frame) {
+        if (ch != channel) {
+            return;
+        }
+        lastReadNanos = System.nanoTime();
+        long id = frame.getRequestId();
+        switch (frame.getOpCase()) {
+            case HELLO_OK -> onHelloOk(id, frame.getHelloOk());
+            case SEND_ACK -> onSendAck(id, frame.getSendAck());
+            case DELIVER -> onDeliver(frame.getDeliver().getMessagesList());
+            case SYNC_RESPONSE -> onSyncResponse(id, frame.getSyncResponse());
+            case ERROR -> onError(id, frame.getError());
+            case NOTICE -> onNotice(frame.getNotice());
+            case PONG -> {
+            }
+            default -> LOG.log(System.Logger.Level.DEBUG, "ignoring unexpected frame {0}", frame.getOpCase());
+        }
+    }
+
+    private void onHelloOk(long id, HelloOk ok) {
+        if (id != helloRequestId || state != State.HELLO) {
+            return;
+        }
+        cancel(handshakeTimer);
+        state = State.READY;
+        session = ok;
+        connected = true;
+        everConnected = true;
+        reconnectAttempt = 0;
+        authRetried = false;
+        maxOutboundFrameBytes = ok.getMaxFrameBytes();
+        int hb = ok.getHeartbeatSeconds() > 0 ? ok.getHeartbeatSeconds() : defaultHeartbeatSeconds;
+        heartbeatNanos = TimeUnit.SECONDS.toNanos(hb);
+        heartbeatTimer = loop.scheduleAtFixedRate(this::heartbeat, heartbeatNanos, heartbeatNanos,
+                TimeUnit.NANOSECONDS);
+
+        resumeRequestId = nextRequestId++;
+        channel.write(Frame.newBuilder().setRequestId(resumeRequestId).setSync(SyncRequest.newBuilder()
+                .setResume(SyncRequest.Resume.newBuilder().setPageSize(resumePageSize))).build());
+        Channel ch = channel;
+        handshakeTimer = loop.schedule(() -> {
+            if (ch == channel && !resumeListed) {
+                closeChannel(DisconnectReason.TIMEOUT, null, null, -1);
+            }
+        }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
+        writeAcks();
+        for (OutgoingSend os : new ArrayList<>(unacked)) {
+            if (os.requestId == 0 && os.retryTimer == null) {
+                transmit(os);
+            }
+        }
+        channel.flush();
+        for (ConnectionListener l : connectionListeners) {
+            safely(() -> l.onConnected(ok));
+        }
+    }
+
+    private void onSendAck(long id, SendAck ack) {
+        if (inFlight.remove(id) instanceof OutgoingSend os) {
+            os.requestId = 0;
+            finishSend(os);
+            os.future.complete(ack);
+            // The own message occupies its seq; it moves the position without reaching the listener.
+            ordering.offer(Message.newBuilder().setId(ack.getMessageId()).setConversation(ack.getConversation())
+                    .setSeq(ack.getSeq()).setSender(session.getUserId()).setSenderDevice(deviceId)
+                    .setServerTime(ack.getServerTime()).setType(os.send.getType()).build(), this::deliver);
+        }
+    }
+
+    private void onDeliver(List<Message> messages) {
+        for (Message m : messages) {
+            ordering.offer(m, this::deliver);
+        }
+        if (resumeDone && gapTimer == null && ordering.hasGapCandidates()) {
+            gapTimer = loop.schedule(() -> {
+                gapTimer = null;
+                requestGaps();
+            }, GAP_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void onSyncResponse(long id, SyncResponse resp) {
+        if (id == resumeRequestId && state == State.READY) {
+            if (!resumeListed) {
+                resumeListed = true;
+                cancel(handshakeTimer);
+                handshakeTimer = null;
+                ordering.onResumeList(resp.getConversationsList(), this::deliver).forEach(this::ackLater);
+            }
+            if (resp.getDone() && !resumeDone) {
+                resumeDone = true;
+                ordering.enableGapRequests();
+                requestGaps();
+                List<CompletableFuture<Void>> waiters = new ArrayList<>(readyWaiters);
+                readyWaiters.clear();
+                waiters.forEach(w -> w.complete(null));
+            }
+            return;
+        }
+        if (inFlight.remove(id) instanceof RangeCall rc) {
+            cancel(rc.timer);
+            if (rc.gap == null) {
+                rc.future.complete(resp);
+                return;
+            }
+            for (Message m : resp.getMessagesList()) {
+                ordering.offer(m, this::deliver);
+            }
+            ordering.rangeFinished(rc.gap, resp.getMessagesCount(), resp.getHasMore(), false, this::deliver);
+            requestGaps();
+        }
+    }
+
+    private void onError(long id, Error error) {
+        ParleyClientException ex = ParleyClientException.of(error);
+        ErrorCode code = error.getCode();
+        boolean authCode = code == ErrorCode.ERROR_CODE_UNAUTHENTICATED || code == ErrorCode.ERROR_CODE_TOKEN_EXPIRED;
+        if (id == 0) {
+            LOG.log(System.Logger.Level.DEBUG, "server error {0}: {1}", code, error.getMessage());
+            if (authCode) {
+                refreshToken = true;
+                closeChannel(DisconnectReason.AUTH_FAILED, ex, null, -1);
+            } else {
+                closeChannel(DisconnectReason.PROTOCOL_ERROR, ex, null,
+                        error.getRetryAfterMs() > 0 ? error.getRetryAfterMs() : -1);
+            }
+            return;
+        }
+        if (id == helloRequestId && state == State.HELLO) {
+            if (authCode && !authRetried) {
+                authRetried = true;
+                refreshToken = true;
+                closeChannel(DisconnectReason.AUTH_FAILED, ex, Boolean.TRUE, 0);
+            } else if (authCode) {
+                closeChannel(DisconnectReason.AUTH_FAILED, ex, Boolean.FALSE, -1);
+            } else if (isRetryable(error)) {
+                closeChannel(DisconnectReason.PROTOCOL_ERROR, ex, null,
+                        error.getRetryAfterMs() > 0 ? error.getRetryAfterMs() : -1);
+            } else {
+                closeChannel(DisconnectReason.PROTOCOL_ERROR, ex, Boolean.FALSE, -1);
+            }
+            return;
+        }
+        if (id == resumeRequestId && state == State.READY && !resumeDone) {
+            closeChannel(DisconnectReason.PROTOCOL_ERROR, ex, null, -1);
+            return;
+        }
+        Object p = inFlight.remove(id);
+        if (p instanceof OutgoingSend os) {
+            onSendError(os, error, ex);
+        } else if (p instanceof RangeCall rc) {
+            cancel(rc.timer);
+            if (rc.gap == null) {
+                rc.future.completeExceptionally(ex);
+            } else {
+                gapFailed(rc.gap);
+            }
+        }
+    }
+
+    private void onNotice(Notice notice) {
+        switch (notice.getKind()) {
+            case KIND_KICKED -> closeChannel(DisconnectReason.KICKED, new ParleyClientException(
+                    ErrorCode.ERROR_CODE_UNSPECIFIED, "kicked: " + notice.getText(), false, 0), Boolean.FALSE, -1);
+            case KIND_RECONNECT -> {
+                long after = notice.getReconnectAfterMs();
+                long jitter = after > 0 ? ThreadLocalRandom.current().nextLong(after / 5 + 1) : 0;
+                closeChannel(DisconnectReason.SERVER_RECONNECT, null, everConnected, after + jitter);
+            }
+            case KIND_SLOW_CONSUMER -> closeChannel(DisconnectReason.SLOW_CONSUMER, null, null, -1);
+            default -> LOG.log(System.Logger.Level.DEBUG, "ignoring notice {0}", notice.getKind());
+        }
+    }
+
+    private void heartbeat() {
+        if (state != State.READY || channel == null) {
+            return;
+        }
+        if (System.nanoTime() - lastReadNanos > 2 * heartbeatNanos) {
+            closeChannel(DisconnectReason.TIMEOUT, null, null, -1);
+            return;
+        }
+        channel.writeAndFlush(Frame.newBuilder().setRequestId(nextRequestId++)
+                .setPing(Ping.newBuilder().setClientTime(System.currentTimeMillis())).build());
+    }
+
+    // ------------------------------------------------------------------------------------------------ delivery
+
+    /** Hands {@code m} to the listeners unless this device sent it, and schedules its delivery ack. */
+    private void deliver(Message m) {
+        HelloOk s = session;
+        boolean own = s != null && deviceId.equals(m.getSenderDevice()) && s.getUserId().equals(m.getSender());
+        if (!own) {
+            for (MessageListener l : messageListeners) {
+                try {
+                    l.onMessage(m);
+                } catch (Throwable t) {
+                    LOG.log(System.Logger.Level.WARNING, "message listener failed", t);
+                }
+            }
+        }
+        ackLater(m.getConversation(), m.getSeq());
+    }
+
+    private void ackLater(String conversation, long seq) {
+        ackDue.merge(conversation, seq, Math::max);
+        if (ackTimer == null && state != State.CLOSED) {
+            ackTimer = loop.schedule(() -> {
+                ackTimer = null;
+                if (state == State.READY) {
+                    writeAcks();
+                    channel.flush();
+                }
+            }, ackDelayNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Writes (without flushing) one cumulative DeliverAck per conversation with newly delivered messages. */
+    private void writeAcks() {
+        for (Map.Entry<String, Long> e : ackDue.entrySet()) {
+            channel.write(Frame.newBuilder().setRequestId(nextRequestId++).setDeliverAck(DeliverAck.newBuilder()
+                    .setConversation(e.getKey()).setSeq(e.getValue())).build(), channel.voidPromise());
+        }
+        ackDue.clear();
+    }
+
+    private void requestGaps() {
+        if (state != State.READY || !resumeDone) {
+            return;
+        }
+        for (DeliveryOrdering.Gap gap : ordering.takeGaps()) {
+            sendRange(new RangeCall(gap, null), gap.conversation(), gap.fromSeq(), gap.toSeq(), gap.limit());
+        }
+    }
+
+    private void sendRange(RangeCall rc, String conversation, long from, long to, int limit) {
+        long id = nextRequestId++;
+        inFlight.put(id, rc);
+        channel.writeAndFlush(Frame.newBuilder().setRequestId(id).setSync(SyncRequest.newBuilder()
+                .setRange(SyncRequest.Range.newBuilder().setConversation(conversation).setFromSeq(from)
+                        .setToSeq(to).setLimit(limit))).build());
+        rc.timer = loop.schedule(() -> {
+            if (inFlight.remove(id) == rc) {
+                if (rc.gap == null) {
+                    rc.future.completeExceptionally(new TimeoutException("no SyncResponse within the request timeout"));
+                } else {
+                    gapFailed(rc.gap);
+                }
+            }
+        }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void gapFailed(DeliveryOrdering.Gap gap) {
+        ordering.rangeFinished(gap, 0, false, true, this::deliver);
+        loop.schedule(this::requestGaps, GAP_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    // ------------------------------------------------------------------------------------------------ sending
+
+    private void transmit(OutgoingSend os) {
+        long id = nextRequestId++;
+        Frame frame = Frame.newBuilder().setRequestId(id).setSend(os.send).build();
+        if (maxOutboundFrameBytes > 0 && frame.getSerializedSize() > maxOutboundFrameBytes) {
+            failSend(os, new ParleyClientException(ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, "frame of "
+                    + frame.getSerializedSize() + " bytes exceeds the server's " + maxOutboundFrameBytes, false, 0));
+            return;
+        }
+        os.requestId = id;
+        inFlight.put(id, os);
+        channel.writeAndFlush(frame, channel.voidPromise());
+        os.requestTimer = loop.schedule(() -> {
+            if (inFlight.get(id) == os) {
+                inFlight.remove(id);
+                failSend(os, new TimeoutException("no SendAck for " + os.send.getClientMsgId()
+                        + " within the request timeout"));
+            }
+        }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void onSendError(OutgoingSend os, Error error, ParleyClientException ex) {
+        os.requestId = 0;
+        cancel(os.requestTimer);
+        os.requestTimer = null;
+        if (isRetryable(error) && os.errorRetries < maxSendRetries) {
+            os.errorRetries++;
+            long delay = error.getRetryAfterMs() > 0 ? error.getRetryAfterMs() : backoffMillis(os.errorRetries);
+            os.retryTimer = loop.schedule(() -> {
+                os.retryTimer = null;
+                if (state == State.READY && unacked.contains(os)) {
+                    transmit(os);
+                }
+            }, delay, TimeUnit.MILLISECONDS);
+            return;
+        }
+        failSend(os, ex);
+    }
+
+    private static boolean isRetryable(Error error) {
+        return error.getRetryable() || error.getCode() == ErrorCode.ERROR_CODE_UNAVAILABLE
+                || error.getCode() == ErrorCode.ERROR_CODE_RATE_LIMITED;
+    }
+
+    private void failSend(OutgoingSend os, Throwable cause) {
+        if (!unacked.contains(os)) {
+            return;
+        }
+        if (os.requestId != 0) {
+            inFlight.remove(os.requestId);
+            os.requestId = 0;
+        }
+        finishSend(os);
+        os.future.completeExceptionally(cause);
+    }
+
+    private void finishSend(OutgoingSend os) {
+        unacked.remove(os);
+        cancel(os.requestTimer);
+        cancel(os.retryTimer);
+        cancel(os.deadlineTimer);
+    }
+
+    // ------------------------------------------------------------------------------------------------ closing
+
+    private void doClose() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        boolean wasActive = state != State.IDLE;
+        if (state == State.READY && channel != null && !ackDue.isEmpty()) {
+            writeAcks();
+            channel.flush();
+        }
+        state = State.CLOSED;
+        connected = false;
+        cancel(reconnectTimer);
+        cancel(ackTimer);
+        cancel(gapTimer);
+        ParleyClientException closed = closedException();
+        for (OutgoingSend os : new ArrayList<>(unacked)) {
+            failSend(os, closed);
+        }
+        attemptEnded(DisconnectReason.CLOSED_BY_CLIENT, closed);
+        failWaiters(closed);
+        Channel ch = channel;
+        channel = null;
+        if (wasActive) {
+            for (ConnectionListener l : connectionListeners) {
+                safely(() -> l.onDisconnected(DisconnectReason.CLOSED_BY_CLIENT, false));
+            }
+        }
+        Runnable release = () -> {
+            if (ownsResources) {
+                resources.group().shutdownGracefully(0, 1, TimeUnit.SECONDS)
+                        .addListener(x -> closeFuture.complete(null));
+            } else {
+                closeFuture.complete(null);
+            }
+        };
+        if (ch != null) {
+            ch.close().addListener(x -> release.run());
+        } else {
+            release.run();
+        }
+    }
+
+    private static ParleyClientException closedException() {
+        return new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED, "client closed", false, 0);
+    }
+
+    private void failWaiters(Throwable cause) {
+        List<CompletableFuture<Void>> waiters = new ArrayList<>(readyWaiters);
+        readyWaiters.clear();
+        waiters.forEach(w -> w.completeExceptionally(cause));
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    /** Runs {@code task} on the event loop (inline when already there); fails {@code onReject} if it cannot. */
+    private void execute(Runnable task, CompletableFuture<?> onReject) {
+        if (loop.inEventLoop()) {
+            task.run();
+            return;
+        }
+        try {
+            loop.execute(task);
+        } catch (RejectedExecutionException e) {
+            onReject.completeExceptionally(closedException());
+        }
+    }
+
+    private void execute(Runnable task) {
+        if (loop.inEventLoop()) {
+            task.run();
+        } else {
+            try {
+                loop.execute(task);
+            } catch (RejectedExecutionException e) {
+                LOG.log(System.Logger.Level.DEBUG, "event loop shut down; dropping a task");
+            }
+        }
+    }
+
+    private static void cancel(ScheduledFuture<?> f) {
+        if (f != null) {
+            f.cancel(false);
+        }
+    }
+
+    private static void safely(Runnable r) {
+        try {
+            r.run();
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.WARNING, "connection listener failed", t);
+        }
+    }
+
+    @ChannelHandler.Sharable
+    private final class InboundHandler extends SimpleChannelInboundHandler<Frame> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, Frame frame) {
+            onFrame(ctx.channel(), frame);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            channelClosed(ctx.channel());
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (ctx.channel() == channel) {
+                boolean protocol = cause instanceof DecoderException;
+                closeChannel(protocol ? DisconnectReason.PROTOCOL_ERROR : DisconnectReason.CONNECTION_LOST,
+                        new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED, String.valueOf(cause), true, 0),
+                        null, -1);
+            } else {
+                ctx.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ builder
+
+    /**
+     * Configures a {@link ParleyClient}. Required: {@link #port}, {@link #deviceId} and a token
+     * ({@link #token}, {@link #tokenSupplier} or {@link #tokenProvider}). Not thread-safe; {@link #build()} may be
+     * called more than once.
+     */
+    public static final class Builder {
+        private String host = "127.0.0.1";
+        private int port = -1;
+        private String deviceId;
+        private String clientName = DEFAULT_CLIENT_NAME;
+        private TokenProvider tokens;
+        private Duration requestTimeout = Duration.ofSeconds(10);
+        private Duration sendTimeout = Duration.ofSeconds(30);
+        private int maxSendRetries = 5;
+        private Duration backoffInitial = Duration.ofMillis(200);
+        private Duration backoffMax = Duration.ofSeconds(10);
+        private Duration ackDelay = Duration.ofMillis(50);
+        private int resumePageSize;
+        private int defaultHeartbeatSeconds = 30;
+        private int maxInboundFrameBytes = 16 * 1024 * 1024;
+        private int maxBufferedPerConversation = 10_000;
+        private ClientResources resources;
+        private final List<MessageListener> messageListeners = new ArrayList<>();
+        private final List<ConnectionListener> connectionListeners = new ArrayList<>();
+
+        private Builder() {
+        }
+
+        /** Server host name or address; default {@code 127.0.0.1}. */
+        public Builder host(String host) {
+            this.host = Objects.requireNonNull(host, "host");
+            return this;
+        }
+
+        public Builder port(int port) {
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("port out of range: " + port);
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** Stable id of this installation; the server keeps delivery watermarks per device. */
+        public Builder deviceId(String deviceId) {
+            this.deviceId = Objects.requireNonNull(deviceId, "deviceId");
+            return this;
+        }
+
+        /** Free text sent as {@code Hello.client}; default {@value #DEFAULT_CLIENT_NAME}. */
+        public Builder clientName(String clientName) {
+            this.clientName = Objects.requireNonNull(clientName, "clientName");
+            return this;
+        }
+
+        /** A token that never changes (tests, tools). */
+        public Builder token(String token) {
+            return tokenProvider(TokenProvider.fixed(Objects.requireNonNull(token, "token")));
+        }
+
+        /**
+         * Fetches a token for every connection attempt. The supplier runs on {@link ForkJoinPool#commonPool()} and
+         * may block.
+         */
+        public Builder tokenSupplier(Supplier<String> supplier) {
+            return tokenProvider(TokenProvider.of(Objects.requireNonNull(supplier, "supplier"),
+                    ForkJoinPool.commonPool()));
+        }
+
+        public Builder tokenProvider(TokenProvider provider) {
+            this.tokens = Objects.requireNonNull(provider, "provider");
+            return this;
+        }
+
+        /**
+         * How long to wait for the answer to one request (a send's ack, a sync, the hello); default 10 s. Also the
+         * TCP connect timeout.
+         */
+        public Builder requestTimeout(Duration timeout) {
+            this.requestTimeout = positive(timeout, "requestTimeout");
+            return this;
+        }
+
+        /** How long a send may wait in total, across reconnects and retries, for its ack; default 30 s. */
+        public Builder sendTimeout(Duration timeout) {
+            this.sendTimeout = positive(timeout, "sendTimeout");
+            return this;
+        }
+
+        /** How often a send refused with a retryable error is tried again before it fails; default 5. */
+        public Builder maxSendRetries(int retries) {
+            if (retries < 0) {
+                throw new IllegalArgumentException("maxSendRetries must not be negative");
+            }
+            this.maxSendRetries = retries;
+            return this;
+        }
+
+        /** Reconnect backoff: the first delay and the cap, doubled per attempt, with jitter; default 200 ms, 10 s. */
+        public Builder reconnectBackoff(Duration initial, Duration max) {
+            this.backoffInitial = positive(initial, "initial");
+            this.backoffMax = positive(max, "max");
+            return this;
+        }
+
+        /** How long delivery acks are coalesced per conversation; default 50 ms. */
+        public Builder ackDelay(Duration delay) {
+            this.ackDelay = Objects.requireNonNull(delay, "delay");
+            return this;
+        }
+
+        /** Messages per Deliver frame in the resume sync; default 0 (the server's choice). */
+        public Builder resumePageSize(int pageSize) {
+            this.resumePageSize = Math.max(0, pageSize);
+            return this;
+        }
+
+        /** Heartbeat interval used when the server's {@code HelloOk} names none; default 30 s. */
+        public Builder defaultHeartbeatSeconds(int seconds) {
+            if (seconds < 1) {
+                throw new IllegalArgumentException("defaultHeartbeatSeconds must be positive");
+            }
+            this.defaultHeartbeatSeconds = seconds;
+            return this;
+        }
+
+        /** Largest frame accepted from the server; default 16 MiB. */
+        public Builder maxInboundFrameBytes(int bytes) {
+            if (bytes < 16) {
+                throw new IllegalArgumentException("maxInboundFrameBytes too small");
+            }
+            this.maxInboundFrameBytes = bytes;
+            return this;
+        }
+
+        /** Out-of-order messages kept per conversation while a gap is fetched; default 10,000. */
+        public Builder maxBufferedPerConversation(int count) {
+            if (count < 1) {
+                throw new IllegalArgumentException("maxBufferedPerConversation must be positive");
+            }
+            this.maxBufferedPerConversation = count;
+            return this;
+        }
+
+        /** The event loop group to run on, owned by the caller; default: a one-thread group owned by the client. */
+        public Builder resources(ClientResources resources) {
+            this.resources = Objects.requireNonNull(resources, "resources");
+            return this;
+        }
+
+        /** Adds a listener for received messages. */
+        public Builder messageListener(MessageListener listener) {
+            messageListeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /** Adds a listener for connection state changes. */
+        public Builder connectionListener(ConnectionListener listener) {
+            connectionListeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /** @throws IllegalStateException if the port, device id or token is missing */
+        public ParleyClient build() {
+            if (port < 0) {
+                throw new IllegalStateException("port is required");
+            }
+            if (deviceId == null) {
+                throw new IllegalStateException("deviceId is required");
+            }
+            if (tokens == null) {
+                throw new IllegalStateException("a token, token supplier or token provider is required");
+            }
+            return new ParleyClient(this);
+        }
+
+        private static Duration positive(Duration d, String name) {
+            Objects.requireNonNull(d, name);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + " must be positive");
+            }
+            return d;
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package io.parley.client.bench;
+
+import java.io.PrintStream;
+
+/**
+ * The load tool.
+ *
+ * <pre>
+ * java -cp ... io.parley.client.bench.BenchMain --port 7700 --secret-file conf/parley.auth.jwt.cfg \
+ *      [--clients 1000] [--rate 0] [--window 32] [--duration 30s] [--warmup 5s]
+ * </pre>
+ *
+ * Prints a table and then one JSON line with the results to stdout; progress to stderr. Exit codes: 0 done,
+ * 1 the run failed, 2 bad arguments or unsupported scenario.
+ */
+public final class BenchMain {
+    private BenchMain() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the tool; returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        BenchOptions options;
+        try {
+            if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+                out.print(BenchOptions.USAGE);
+                return args.length == 0 ? 2 : 0;
+            }
+            options = BenchOptions.parse(args);
+        } catch (RuntimeException e) {
+            err.println("error: " + e.getMessage());
+            err.print(BenchOptions.USAGE);
+            return 2;
+        }
+        if (!"one-to-one".equals(options.scenario())) {
+            if ("group-fanout".equals(options.scenario())) {
+                err.println("error: scenario group-fanout is not implemented yet (the server has no groups)");
+            } else {
+                err.println("error: unknown scenario " + options.scenario());
+            }
+            return 2;
+        }
+        try {
+            TokenMinter minter = options.secretFile() != null
+                    ? JwtTokenMinter.fromConfig(options.secretFile(), options.tokenTtl())
+                    : JwtTokenMinter.fromSecret(options.secret(), options.issuer(), options.tokenTtl());
+            BenchResult result = new OneToOneScenario(options, minter, err).run();
+            out.print(result.toTable());
+            out.println(result.toJson());
+            out.flush();
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        } catch (NoClassDefFoundError e) {
+            err.println("error: minting tokens needs parley-auth-jwt and nimbus-jose-jwt on the class path: " + e);
+            return 1;
+        } catch (RuntimeException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
+        }
+    }
+}

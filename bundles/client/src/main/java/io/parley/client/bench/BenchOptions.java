@@ -1,0 +1,133 @@
+package io.parley.client.bench;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+
+/** Parsed command line of {@link BenchMain}. Immutable. */
+public record BenchOptions(
+        String host,
+        int port,
+        String scenario,
+        String transport,
+        int clients,
+        int rate,
+        int window,
+        Duration duration,
+        Duration warmup,
+        int messageBytes,
+        Path secretFile,
+        String secret,
+        String issuer,
+        String userPrefix,
+        String deviceId,
+        int threads,
+        int connectConcurrency,
+        Duration tokenTtl) {
+
+    static final String USAGE = """
+            usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
+              --host HOST              server host (127.0.0.1)
+              --port PORT              server TCP port (required)
+              --scenario NAME          one-to-one (default) | group-fanout (not implemented yet)
+              --transport tcp          transport (only tcp for now)
+              --clients N              number of clients, even (1000); client i talks to client i^1
+              --rate R                 target total send rate in messages/s (0 = as fast as the window allows)
+              --window W               max unacked sends per client (32)
+              --duration D             measured time, e.g. 30s, 2m, 500ms (30s)
+              --warmup D               unmeasured time before it (5s)
+              --size BYTES             text body size in bytes (64)
+              --secret-file PATH       the server's parley.auth.jwt.cfg (secret + issuer) to mint tokens
+              --secret S               the JWT secret itself; with --issuer I (parley)
+              --user-prefix P          user ids are P00000, P00001, ... (bench-)
+              --device D               device id of every client (bench)
+              --threads T              event loop threads (number of CPUs)
+              --connect-concurrency C  connection attempts in flight while connecting (100)
+              --token-ttl D            lifetime of minted tokens (1h)
+            """;
+
+    /** @throws IllegalArgumentException for an unknown option or a bad value */
+    public static BenchOptions parse(String[] args) {
+        String host = "127.0.0.1";
+        int port = -1;
+        String scenario = "one-to-one";
+        String transport = "tcp";
+        int clients = 1000;
+        int rate = 0;
+        int window = 32;
+        Duration duration = Duration.ofSeconds(30);
+        Duration warmup = Duration.ofSeconds(5);
+        int size = 64;
+        Path secretFile = null;
+        String secret = null;
+        String issuer = null;
+        String prefix = "bench-";
+        String device = "bench";
+        int threads = Runtime.getRuntime().availableProcessors();
+        int connectConcurrency = 100;
+        Duration ttl = Duration.ofHours(1);
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (i + 1 >= args.length) {
+                throw new IllegalArgumentException("missing value for " + a);
+            }
+            String v = args[++i];
+            switch (a) {
+                case "--host" -> host = v;
+                case "--port" -> port = Integer.parseInt(v);
+                case "--scenario" -> scenario = v;
+                case "--transport" -> transport = v;
+                case "--clients" -> clients = Integer.parseInt(v);
+                case "--rate" -> rate = Integer.parseInt(v);
+                case "--window" -> window = Integer.parseInt(v);
+                case "--duration" -> duration = parseDuration(v);
+                case "--warmup" -> warmup = parseDuration(v);
+                case "--size" -> size = Integer.parseInt(v);
+                case "--secret-file" -> secretFile = Path.of(v);
+                case "--secret" -> secret = v;
+                case "--issuer" -> issuer = v;
+                case "--user-prefix" -> prefix = v;
+                case "--device" -> device = v;
+                case "--threads" -> threads = Integer.parseInt(v);
+                case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
+                case "--token-ttl" -> ttl = parseDuration(v);
+                default -> throw new IllegalArgumentException("unknown option " + a);
+            }
+        }
+        if (port < 1) {
+            throw new IllegalArgumentException("--port is required");
+        }
+        if (!"tcp".equals(transport)) {
+            throw new IllegalArgumentException("unsupported transport " + transport + " (only tcp for now)");
+        }
+        if (clients < 2 || clients % 2 != 0) {
+            throw new IllegalArgumentException("--clients must be an even number >= 2");
+        }
+        if (rate < 0 || window < 1 || size < 24 || threads < 1 || connectConcurrency < 1) {
+            throw new IllegalArgumentException("--rate >= 0, --window >= 1, --size >= 24, --threads >= 1 required");
+        }
+        if ((secretFile == null) == (secret == null)) {
+            throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
+        }
+        return new BenchOptions(host, port, scenario, transport, clients, rate, window, duration, warmup, size,
+                secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl);
+    }
+
+    /** Parses {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or a plain number of seconds. */
+    static Duration parseDuration(String s) {
+        String v = s.trim().toLowerCase(Locale.ROOT);
+        if (v.endsWith("ms")) {
+            return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+        }
+        if (v.endsWith("s")) {
+            return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)));
+        }
+        if (v.endsWith("m")) {
+            return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1)));
+        }
+        if (v.endsWith("h")) {
+            return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1)));
+        }
+        return Duration.ofSeconds(Long.parseLong(v));
+    }
+}

@@ -1,0 +1,78 @@
+package io.parley.client.bench;
+
+import java.util.Locale;
+
+/**
+ * Outcome of one load-tool run. Rates are per second of the measured window; latencies in microseconds.
+ * Immutable.
+ */
+public record BenchResult(
+        String scenario,
+        int clients,
+        int targetRate,
+        int window,
+        int messageBytes,
+        double measuredSeconds,
+        long acked,
+        long delivered,
+        long errors,
+        long skipped,
+        long reconnects,
+        LatencySummary endToEnd,
+        LatencySummary ack) {
+
+    /** Percentiles of a latency distribution, in microseconds. */
+    public record LatencySummary(long count, double p50, double p90, double p99, double p999, double max) {
+        static LatencySummary ofNanos(LogLinearHistogram h) {
+            return new LatencySummary(h.count(), h.percentile(50) / 1e3, h.percentile(90) / 1e3,
+                    h.percentile(99) / 1e3, h.percentile(99.9) / 1e3, h.max() / 1e3);
+        }
+    }
+
+    public double ackedPerSecond() {
+        return measuredSeconds <= 0 ? 0 : acked / measuredSeconds;
+    }
+
+    public double deliveredPerSecond() {
+        return measuredSeconds <= 0 ? 0 : delivered / measuredSeconds;
+    }
+
+    /** @return a human-readable table, several lines */
+    public String toTable() {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "scenario %s: %d clients, target rate %s, window %d, %d-byte text, "
+                        + "%.1f s measured%n", scenario, clients, targetRate == 0 ? "max" : targetRate + "/s", window,
+                messageBytes, measuredSeconds));
+        sb.append(String.format(Locale.ROOT, "  %-22s %14s %14s%n", "", "count", "per second"));
+        sb.append(String.format(Locale.ROOT, "  %-22s %14d %14.1f%n", "acked sends", acked, ackedPerSecond()));
+        sb.append(String.format(Locale.ROOT, "  %-22s %14d %14.1f%n", "delivered messages", delivered,
+                deliveredPerSecond()));
+        sb.append(String.format(Locale.ROOT, "  errors %d, sends skipped (window full) %d, reconnects %d%n", errors,
+                skipped, reconnects));
+        sb.append(String.format(Locale.ROOT, "  %-22s %10s %10s %10s %10s %10s%n", "latency (ms)", "p50", "p90",
+                "p99", "p99.9", "max"));
+        row(sb, "send -> delivery", endToEnd);
+        row(sb, "send -> ack", ack);
+        return sb.toString();
+    }
+
+    private static void row(StringBuilder sb, String name, LatencySummary l) {
+        sb.append(String.format(Locale.ROOT, "  %-22s %10.3f %10.3f %10.3f %10.3f %10.3f%n", name, l.p50() / 1e3,
+                l.p90() / 1e3, l.p99() / 1e3, l.p999() / 1e3, l.max() / 1e3));
+    }
+
+    /** @return the result as one line of JSON */
+    public String toJson() {
+        return String.format(Locale.ROOT, "{\"scenario\":\"%s\",\"clients\":%d,\"target_rate\":%d,\"window\":%d,"
+                        + "\"message_bytes\":%d,\"measured_seconds\":%.3f,\"acked\":%d,\"acked_per_second\":%.1f,"
+                        + "\"delivered\":%d,\"delivered_per_second\":%.1f,\"errors\":%d,\"skipped\":%d,"
+                        + "\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s}",
+                scenario, clients, targetRate, window, messageBytes, measuredSeconds, acked, ackedPerSecond(),
+                delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack));
+    }
+
+    private static String json(LatencySummary l) {
+        return String.format(Locale.ROOT, "{\"count\":%d,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
+                + "\"max\":%.1f}", l.count(), l.p50(), l.p90(), l.p99(), l.p999(), l.max());
+    }
+}

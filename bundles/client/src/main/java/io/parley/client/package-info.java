@@ -1,0 +1,9 @@
+/**
+ * The Parley Java client SDK: {@link io.parley.client.ParleyClient} connects to a Parley server over TCP
+ * (protocol v1), sends messages with acknowledgement, and hands received messages to a
+ * {@link io.parley.client.MessageListener} de-duplicated, gapless and in seq order per conversation, resuming
+ * across reconnects.
+ */
+@org.osgi.annotation.bundle.Export
+@org.osgi.annotation.versioning.Version("1.0.0")
+package io.parley.client;

@@ -1,0 +1,75 @@
+package io.parley.client.bench;
+
+import io.parley.client.FakeServerAccess;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class OneToOneScenarioTest {
+    private static BenchOptions options(int port, String... extra) {
+        String[] base = {"--port", String.valueOf(port), "--secret", "s", "--clients", "6", "--window", "4",
+                "--duration", "800ms", "--warmup", "200ms", "--threads", "1"};
+        String[] all = new String[base.length + extra.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return BenchOptions.parse(all);
+    }
+
+    @Test
+    void closedLoopRunMeasuresDeliveriesAcksAndLatency() throws Exception {
+        try (FakeServerAccess server = new FakeServerAccess()) {
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            BenchResult r = new OneToOneScenario(options(server.port()), (user, device) -> user,
+                    new PrintStream(log, true, StandardCharsets.UTF_8)).run();
+            assertEquals(0, r.errors(), log.toString(StandardCharsets.UTF_8));
+            assertTrue(r.acked() > 0 && r.delivered() > 0, r.toTable());
+            assertTrue(r.endToEnd().count() > 0 && r.endToEnd().p50() > 0, r.toTable());
+            assertTrue(r.endToEnd().p50() <= r.endToEnd().p99() && r.endToEnd().p99() <= r.endToEnd().max());
+            assertTrue(r.toJson().startsWith("{\"scenario\":\"one-to-one\",\"clients\":6,"), r.toJson());
+            assertTrue(r.toTable().contains("delivered messages"));
+        }
+    }
+
+    @Test
+    void fixedRateRunSendsAboutTheTargetRate() throws Exception {
+        try (FakeServerAccess server = new FakeServerAccess()) {
+            BenchResult r = new OneToOneScenario(options(server.port(), "--rate", "300"), (user, device) -> user,
+                    new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)).run();
+            assertEquals(0, r.errors());
+            // 300/s over 0.8 s = 240 sends; allow generous slack for a busy 2-core machine
+            assertTrue(r.acked() > 120 && r.acked() < 300, r.toTable());
+        }
+    }
+
+    @Test
+    void payloadCarriesTheSendTime() {
+        assertEquals(123456789L, OneToOneScenario.sentAt("b123456789 xxxx"));
+        assertEquals(-1, OneToOneScenario.sentAt("hello world"));
+    }
+
+    @Test
+    void groupFanoutIsNotImplementedYet() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = BenchMain.run(new String[] {"--port", "12345", "--secret", "s", "--scenario", "group-fanout"},
+                new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(2, code);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("not implemented yet"));
+    }
+
+    @Test
+    void optionsAreValidated() {
+        assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(new String[] {"--port", "1"}));
+        assertThrows(IllegalArgumentException.class,
+                () -> BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--clients", "3"}));
+        assertThrows(IllegalArgumentException.class,
+                () -> BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--transport", "ws"}));
+        assertEquals(1500, BenchOptions.parseDuration("1500ms").toMillis());
+        assertEquals(120, BenchOptions.parseDuration("2m").toSeconds());
+    }
+}

@@ -1,0 +1,77 @@
+package io.parley.client.cli;
+
+import io.parley.client.FakeServerAccess;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ChatMainTest {
+    private FakeServerAccess server;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = new FakeServerAccess();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        server.close();
+    }
+
+    private int run(String input, ByteArrayOutputStream out, ByteArrayOutputStream err, String... args) {
+        return ChatMain.run(args, new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of("PARLEY_TOKEN", "alice"));
+    }
+
+    @Test
+    void printsMissedMessagesSendsLinesAndExitsAfterAcksOnEof() {
+        server.append("d:alice:bob", "bob", "hey alice");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("@bob hello there\nsecond line\n\n", out, err,
+                "--port", String.valueOf(server.port()), "--device", "cli");
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertEquals("[d:alice:bob #1] bob: hey alice", lines.get(0));
+        assertTrue(lines.containsAll(List.of("✓ #2", "✓ #3")), lines.toString());
+        assertEquals(List.of("hello there", "second line"), server.texts("d:alice:bob").subList(1, 3));
+    }
+
+    @Test
+    void quitStopsReading() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("@bob one\n/quit\n@bob two\n", out, err, "--port", String.valueOf(server.port()),
+                "--device", "cli");
+        assertEquals(0, code);
+        assertEquals(List.of("one"), server.texts("d:alice:bob"));
+    }
+
+    @Test
+    void lineWithoutPeerIsAnError() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("nobody to talk to\n", out, err, "--port", String.valueOf(server.port()), "--device", "cli");
+        assertEquals(1, code);
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("no peer"));
+    }
+
+    @Test
+    void missingArgumentsGiveUsage() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(2, run("", out, err, "--port", "12345"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("usage"));
+    }
+}

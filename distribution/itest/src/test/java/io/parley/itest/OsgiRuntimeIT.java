@@ -1,0 +1,294 @@
+package io.parley.itest;
+
+import io.parley.auth.jwt.JwtTokens;
+import io.parley.client.Bodies;
+import io.parley.client.ParleyClient;
+import io.parley.client.ParleyClientException;
+import io.parley.core.api.Ids;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.proto.SendAck;
+import io.parley.core.spi.MessageStore;
+import org.junit.After;
+import org.junit.Before;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.options.UrlProvisionOption;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.cm.Configuration.ConfigurationAttribute;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.util.tracker.ServiceTracker;
+
+import javax.inject.Inject;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+import static org.ops4j.pax.exam.CoreOptions.bundle;
+import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
+import static org.ops4j.pax.exam.CoreOptions.junitBundles;
+import static org.ops4j.pax.exam.CoreOptions.systemProperty;
+
+/**
+ * The real bundles in a real Felix: core, TCP transport, text type, the memory store, JWT auth, and the client SDK
+ * (used from inside the framework, over real TCP sockets).
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class OsgiRuntimeIT {
+    static final String SECRET = "itest-secret-itest-secret-itest-secret-0123456789";
+
+    @Inject
+    private BundleContext context;
+
+    private final List<ParleyClient> clients = new ArrayList<>();
+    private final List<ServiceTracker<?, ?>> trackers = new ArrayList<>();
+    private int port;
+
+    @Configuration
+    public Option[] config() {
+        List<Option> options = new ArrayList<>();
+        File[] jars = new File(System.getProperty("parley.bundles.dir", "target/bundles"))
+                .listFiles((d, n) -> n.endsWith(".jar"));
+        assertNotNull("no bundles: run through maven (pre-integration-test copies them)", jars);
+        Arrays.sort(jars);
+        for (File jar : jars) {
+            String name = jar.getName();
+            UrlProvisionOption option = bundle(jar.toURI().toString());
+            if (name.startsWith("pax-logging")) {
+                option = option.startLevel(1);
+            }
+            if (name.startsWith("netty-transport-native-epoll")) {
+                option = option.start(false);
+            }
+            options.add(option);
+        }
+        options.add(junitBundles());
+        options.add(cleanCaches());
+        options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
+        return options.toArray(new Option[0]);
+    }
+
+    @Before
+    public void configure() throws Exception {
+        Path portFile = Files.createTempFile("parley-itest-port", ".txt");
+        Files.delete(portFile);
+        ConfigurationAdmin cm = service(ConfigurationAdmin.class);
+        update(cm, "parley.auth.jwt", "secret", SECRET, "issuer", "parley");
+        update(cm, "parley.core", "store.target", "(parley.store.name=memory)", "hold.millis", "3000");
+        org.osgi.service.cm.Configuration tcp = cm.getConfiguration("parley.transport.tcp", "?");
+        if (tcp.getProperties() == null || !"0".equals(String.valueOf(tcp.getProperties().get("port")))) {
+            update(cm, "parley.transport.tcp", "host", "127.0.0.1", "port", "0", "port.file", portFile.toString(),
+                    "handshake.timeout.seconds", "2");
+        } else {
+            portFile = Path.of(String.valueOf(tcp.getProperties().get("port.file")));
+        }
+        port = waitForPort(portFile);
+        waitForText();
+    }
+
+    @After
+    public void closeClients() {
+        clients.forEach(ParleyClient::close);
+        trackers.forEach(ServiceTracker::close);
+    }
+
+    @Test
+    public void everyBundleIsActive() {
+        for (Bundle b : context.getBundles()) {
+            boolean fragment = b.getHeaders().get("Fragment-Host") != null;
+            int expected = fragment ? Bundle.RESOLVED : Bundle.ACTIVE;
+            assertEquals(b.getSymbolicName() + " state", expected, b.getState());
+        }
+    }
+
+    @Test
+    public void twoClientsExchangeTextWithAcksAndSeq() throws Exception {
+        LinkedBlockingQueue<Message> aliceInbox = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<Message> bobInbox = new LinkedBlockingQueue<>();
+        ParleyClient alice = client("alice", "a1", aliceInbox);
+        ParleyClient bob = client("bob", "b1", bobInbox);
+
+        SendAck first = alice.sendText("bob", "hello bob").get(10, TimeUnit.SECONDS);
+        assertEquals(Ids.direct("alice", "bob"), first.getConversation());
+        Message got = bobInbox.poll(10, TimeUnit.SECONDS);
+        assertNotNull("bob got nothing", got);
+        assertEquals("alice", got.getSender());
+        assertEquals(first.getSeq(), got.getSeq());
+        assertEquals(first.getMessageId(), got.getId());
+        assertEquals("hello bob", Bodies.textOf(got));
+
+        SendAck reply = bob.sendText("alice", "hi alice").get(10, TimeUnit.SECONDS);
+        assertEquals(first.getSeq() + 1, reply.getSeq());
+        Message back = aliceInbox.poll(10, TimeUnit.SECONDS);
+        assertNotNull("alice got nothing", back);
+        assertEquals("hi alice", Bodies.textOf(back));
+        assertEquals(reply.getSeq(), back.getSeq());
+        assertTrue("the sender's own device gets no delivery of its own send", aliceInbox.isEmpty());
+    }
+
+    @Test
+    public void stoppingTheTextBundleRefusesTextAndStartingItRestoresIt() throws Exception {
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        ParleyClient carol = client("carol", "c1", new LinkedBlockingQueue<>());
+        client("dave", "d1", inbox);
+        String conversation = Ids.direct("carol", "dave");
+        long before = carol.sendText("dave", "before").get(10, TimeUnit.SECONDS).getSeq();
+        MessageStore store = service(MessageStore.class);
+
+        Bundle text = bundleNamed("io.parley.type.text");
+        text.stop();
+        try {
+            ExecutionException e = expectFailure(carol.sendText("dave", "while stopped"));
+            assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, ((ParleyClientException) e.getCause()).code());
+            assertEquals("nothing stored", before, store.head(conversation));
+        } finally {
+            text.start();
+        }
+        waitForText();
+        SendAck after = carol.sendText("dave", "after").get(10, TimeUnit.SECONDS);
+        assertEquals("no seq gap", before + 1, after.getSeq());
+        List<String> received = new ArrayList<>();
+        while (received.size() < 2) {
+            Message m = inbox.poll(10, TimeUnit.SECONDS);
+            assertNotNull("dave is missing messages: " + received, m);
+            received.add(Bodies.textOf(m));
+        }
+        assertEquals(List.of("before", "after"), received);
+    }
+
+    @Test
+    public void unknownTypeIsRefusedAndNothingIsStored() throws Exception {
+        ParleyClient erin = client("erin", "e1", new LinkedBlockingQueue<>());
+        long head = service(MessageStore.class).head(Ids.direct("erin", "frank"));
+        ExecutionException e = expectFailure(erin.send("frank", "no-such-type", Bodies.text("x")));
+        assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, ((ParleyClientException) e.getCause()).code());
+        assertEquals(head, service(MessageStore.class).head(Ids.direct("erin", "frank")));
+    }
+
+    @Test
+    public void badInputGetsErrorsAndTheServerKeepsServing() throws Exception {
+        JwtTokens tokens = tokens();
+        BadInputChecks.run("127.0.0.1", port, tokens, SECRET);
+        // and a well-behaved client is still served
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        ParleyClient gina = client("gina", "g1", new LinkedBlockingQueue<>());
+        client("hank", "h1", inbox);
+        gina.sendText("hank", "still here").get(10, TimeUnit.SECONDS);
+        Message m = inbox.poll(10, TimeUnit.SECONDS);
+        assertNotNull(m);
+        assertEquals("still here", Bodies.textOf(m));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private ParleyClient client(String user, String device, LinkedBlockingQueue<Message> inbox) throws Exception {
+        JwtTokens tokens = tokens();
+        ParleyClient c = ParleyClient.builder()
+                .host("127.0.0.1").port(port).deviceId(device)
+                .token(tokens.mint(user, null, Duration.ofMinutes(10)))
+                .messageListener(inbox::add)
+                .build();
+        clients.add(c);
+        c.connect().get(10, TimeUnit.SECONDS);
+        return c;
+    }
+
+    private static JwtTokens tokens() {
+        return new JwtTokens(SECRET.getBytes(StandardCharsets.UTF_8), "parley");
+    }
+
+    private static ExecutionException expectFailure(CompletableFuture<?> f) throws Exception {
+        try {
+            f.get(10, TimeUnit.SECONDS);
+            fail("expected the send to fail");
+            return null;
+        } catch (ExecutionException e) {
+            assertTrue("expected a ParleyClientException, got " + e.getCause(), e.getCause() instanceof ParleyClientException);
+            return e;
+        }
+    }
+
+    private Bundle bundleNamed(String bsn) {
+        for (Bundle b : context.getBundles()) {
+            if (bsn.equals(b.getSymbolicName())) {
+                return b;
+            }
+        }
+        throw new AssertionError("no bundle " + bsn);
+    }
+
+    /** The service, tracked until the end of the test (closing a tracker invalidates service-factory objects). */
+    private <T> T service(Class<T> type) throws InterruptedException {
+        ServiceTracker<T, T> tracker = new ServiceTracker<>(context, type, null);
+        tracker.open();
+        trackers.add(tracker);
+        T s = tracker.waitForService(10_000);
+        assertNotNull("no " + type.getName() + " service", s);
+        return s;
+    }
+
+    /** Waits until a text processor is registered (the text bundle started and SCR activated it). */
+    private void waitForText() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (context.getServiceReferences(io.parley.core.spi.MessageProcessor.class, "(parley.message.type=text)").isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                fail("the text processor did not register");
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    private static void update(ConfigurationAdmin cm, String pid, String... kv) throws Exception {
+        org.osgi.service.cm.Configuration c = cm.getConfiguration(pid, "?");
+        Hashtable<String, Object> props = new Hashtable<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            props.put(kv[i], kv[i + 1]);
+        }
+        if (c.getProperties() != null && !c.getAttributes().contains(ConfigurationAttribute.READ_ONLY)) {
+            boolean same = true;
+            for (int i = 0; i < kv.length; i += 2) {
+                same &= kv[i + 1].equals(String.valueOf(c.getProperties().get(kv[i])));
+            }
+            if (same) {
+                return;
+            }
+        }
+        c.update(props);
+    }
+
+    private static int waitForPort(Path portFile) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(portFile)) {
+                String s = Files.readString(portFile).trim();
+                if (!s.isEmpty()) {
+                    return Integer.parseInt(s);
+                }
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("the TCP transport did not write " + portFile);
+    }
+}

@@ -1,0 +1,170 @@
+package io.parley.itest;
+
+import io.parley.auth.jwt.JwtTokens;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A copy of the assembled distribution in a temporary directory, run as a separate process with {@code bin/parley run}
+ * exactly as an operator would, on a free port and with a fast FileInstall poll.
+ */
+final class ServerProcess implements AutoCloseable {
+    final Path home;
+    final int port;
+    private Process process;
+    private volatile boolean stopped = true;
+
+    ServerProcess(Path workDir) throws IOException {
+        Path dist = Path.of(System.getProperty("parley.dist.dir", "../server/target/parley-0.1.0-SNAPSHOT"));
+        if (!Files.isRegularFile(dist.resolve("bin/parley"))) {
+            throw new IllegalStateException("no assembled server at " + dist.toAbsolutePath() + ": build distribution/server first");
+        }
+        this.home = workDir.resolve("parley");
+        copyTree(dist, home);
+        home.resolve("bin/parley").toFile().setExecutable(true);
+        this.port = freePort();
+        setKey(home.resolve("conf/parley.transport.tcp.cfg"), "port", Integer.toString(port));
+        setKey(home.resolve("conf/parley.transport.tcp.cfg"), "host", "127.0.0.1");
+        setKey(home.resolve("conf/parley.auth.jwt.cfg"), "secret", "distribution-test-secret-0123456789-abcdefghij");
+        setKey(home.resolve("conf/parley.properties"), "felix.fileinstall.poll", "250");
+    }
+
+    JwtTokens tokens() {
+        return JwtTokens.fromConfig(home.resolve("conf/parley.auth.jwt.cfg"));
+    }
+
+    /** Starts {@code bin/parley run} and waits until the TCP port accepts connections. @return ms until ready */
+    long start() throws Exception {
+        long t0 = System.nanoTime();
+        ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/parley").toString(), "run")
+                .directory(home.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(home.resolve("logs/test-console.log").toFile()));
+        pb.environment().put("JAVA_OPTS", "-Xmx512m");
+        process = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("server exited with " + process.exitValue() + "; see " + home.resolve("logs"));
+            }
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                stopped = false;
+                return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            } catch (IOException notYet) {
+                Thread.sleep(10);
+            }
+        }
+        throw new IllegalStateException("server did not listen on " + port + " within 30 s; see " + home.resolve("logs"));
+    }
+
+    /** @return true between {@link #kill9}/{@link #stop} and the next {@link #start} */
+    boolean isStopped() {
+        return stopped;
+    }
+
+    /** SIGKILL: no shutdown hook, no flush. */
+    void kill9() throws InterruptedException {
+        stopped = true;
+        ProcessHandle handle = process.toHandle();
+        handle.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** SIGTERM and wait for the orderly stop. */
+    void stop() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                kill9();
+            }
+        }
+    }
+
+    /** Copy-then-rename into deploy/, as documented: FileInstall never sees a half-written jar. */
+    void deploy(Path jar, String name) throws IOException {
+        Path tmp = home.resolve("deploy/." + name + ".tmp");
+        Files.copy(jar, tmp, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, home.resolve("deploy").resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    void undeploy(String name) throws IOException {
+        Files.delete(home.resolve("deploy").resolve(name));
+    }
+
+    String log() {
+        try {
+            Path log = home.resolve("logs/parley.log");
+            return Files.exists(log) ? Files.readString(log) : "";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        stop();
+    }
+
+    static void setKey(Path cfg, String key, String value) throws IOException {
+        List<String> lines = Files.exists(cfg) ? Files.readAllLines(cfg) : List.of();
+        Pattern p = Pattern.compile("^\\s*" + Pattern.quote(key) + "\\s*[=:].*$");
+        StringBuilder out = new StringBuilder();
+        boolean found = false;
+        for (String line : lines) {
+            Matcher m = p.matcher(line);
+            if (m.matches()) {
+                out.append(key).append(" = ").append(value).append('\n');
+                found = true;
+            } else {
+                out.append(line).append('\n');
+            }
+        }
+        if (!found) {
+            out.append(key).append(" = ").append(value).append('\n');
+        }
+        Files.writeString(cfg, out.toString());
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws IOException {
+        Files.walkFileTree(from, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                Files.createDirectories(to.resolve(from.relativize(dir).toString()));
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.copy(file, to.resolve(from.relativize(file).toString()), StandardCopyOption.COPY_ATTRIBUTES);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    static Duration since(long nanoTime) {
+        return Duration.ofNanos(System.nanoTime() - nanoTime);
+    }
+}

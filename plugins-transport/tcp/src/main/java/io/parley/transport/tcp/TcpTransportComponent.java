@@ -1,0 +1,63 @@
+package io.parley.transport.tcp;
+
+import io.parley.core.spi.Receiver;
+import io.parley.transport.tcp.internal.TcpServer;
+import io.parley.transport.tcp.internal.TcpServerSettings;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * OSGi boundary of the TCP transport: runs one {@link TcpServer} while the core's {@link Receiver} is present.
+ *
+ * <p>The reference to {@code Receiver} is static and mandatory: when the core goes away (or the configuration
+ * changes) SCR deactivates this component, which tells every client to reconnect and closes it, then shuts the
+ * event loops down before returning. Publishes no service.
+ */
+@Component(name = TcpTransportComponent.PID, configurationPid = TcpTransportComponent.PID,
+        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true, service = {})
+@Designate(ocd = TcpTransportConfig.class)
+public final class TcpTransportComponent {
+
+    /** Configuration PID and component name. */
+    public static final String PID = "parley.transport.tcp";
+
+    private final TcpServer server;
+
+    @Activate
+    public TcpTransportComponent(@Reference Receiver receiver, TcpTransportConfig config) throws IOException {
+        server = new TcpServer(settings(config), receiver);
+        server.start();
+    }
+
+    @Deactivate
+    void deactivate() {
+        server.stop();
+    }
+
+    static TcpServerSettings settings(TcpTransportConfig config) {
+        String portFile = config.port_file().trim();
+        return TcpServerSettings.builder()
+                .host(config.host().trim())
+                .port(config.port())
+                .ioThreads(config.io_threads())
+                .epoll(TcpServerSettings.EpollMode.parse(config.epoll()))
+                .handshakeTimeout(Duration.ofSeconds(config.handshake_timeout_seconds()))
+                .idleTimeout(Duration.ofSeconds(config.idle_timeout_seconds()))
+                .outboundMaxBytes(config.outbound_max_bytes())
+                .maxConnections(config.max_connections())
+                .soBacklog(config.so_backlog())
+                .tcpNoDelay(config.tcp_nodelay())
+                .reconnectAfterMs(config.reconnect_after_ms())
+                .closeTimeout(Duration.ofMillis(config.close_timeout_ms()))
+                .portFile(portFile.isEmpty() ? null : Path.of(portFile))
+                .build();
+    }
+}

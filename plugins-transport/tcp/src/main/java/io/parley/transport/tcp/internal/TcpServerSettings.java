@@ -1,0 +1,148 @@
+package io.parley.transport.tcp.internal;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Settings of one {@link TcpServer}. Immutable; build with {@link #builder()}, whose defaults are those of the
+ * shipped {@code parley.transport.tcp.cfg}.
+ *
+ * @param host              address to bind; {@code 0.0.0.0} for every interface
+ * @param port              port to bind; 0 picks an ephemeral port
+ * @param ioThreads         I/O event loop threads; 0 means one per available processor
+ * @param epoll             whether to use the native epoll transport
+ * @param handshakeTimeout  time a connection has to authenticate (hello) before it is closed
+ * @param idleTimeout       time without any complete frame from the client before it is closed; zero disables
+ * @param outboundMaxBytes  per-connection cap on frames queued for writing; past it the client is a slow consumer
+ * @param maxConnections    open connections accepted at once; further ones are refused with a retryable error
+ * @param soBacklog         listen backlog
+ * @param tcpNoDelay        TCP_NODELAY on accepted connections
+ * @param reconnectAfterMs  {@code reconnect_after_ms} sent in the reconnect notice when the server stops
+ * @param closeTimeout      how long a closing connection may take to write its final error or notice
+ * @param portFile          file to write the bound port into after binding, or null for none
+ */
+public record TcpServerSettings(
+        String host,
+        int port,
+        int ioThreads,
+        EpollMode epoll,
+        Duration handshakeTimeout,
+        Duration idleTimeout,
+        int outboundMaxBytes,
+        int maxConnections,
+        int soBacklog,
+        boolean tcpNoDelay,
+        int reconnectAfterMs,
+        Duration closeTimeout,
+        Path portFile) {
+
+    /** Choice of the I/O transport. */
+    public enum EpollMode {
+        /** native epoll when {@code Epoll.isAvailable()}, otherwise NIO */
+        AUTO,
+        /** native epoll; starting fails if it is unavailable */
+        ON,
+        /** Java NIO */
+        OFF;
+
+        /** Parses {@code auto}, {@code true} or {@code false} (case-insensitive). */
+        public static EpollMode parse(String value) {
+            switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "auto":
+                case "":
+                    return AUTO;
+                case "true":
+                    return ON;
+                case "false":
+                    return OFF;
+                default:
+                    throw new IllegalArgumentException("epoll must be auto, true or false: " + value);
+            }
+        }
+    }
+
+    public TcpServerSettings {
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(epoll, "epoll");
+        Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+        Objects.requireNonNull(closeTimeout, "closeTimeout");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port out of range: " + port);
+        }
+        if (ioThreads < 0) {
+            throw new IllegalArgumentException("io.threads must be >= 0: " + ioThreads);
+        }
+        if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
+            throw new IllegalArgumentException("handshake timeout must be positive: " + handshakeTimeout);
+        }
+        if (idleTimeout.isNegative()) {
+            throw new IllegalArgumentException("idle timeout must be >= 0: " + idleTimeout);
+        }
+        if (outboundMaxBytes <= 0) {
+            throw new IllegalArgumentException("outbound.max.bytes must be positive: " + outboundMaxBytes);
+        }
+        if (maxConnections <= 0) {
+            throw new IllegalArgumentException("max.connections must be positive: " + maxConnections);
+        }
+        if (soBacklog <= 0) {
+            throw new IllegalArgumentException("so.backlog must be positive: " + soBacklog);
+        }
+        if (reconnectAfterMs < 0) {
+            throw new IllegalArgumentException("reconnect.after.ms must be >= 0: " + reconnectAfterMs);
+        }
+        if (closeTimeout.isNegative()) {
+            throw new IllegalArgumentException("close timeout must be >= 0: " + closeTimeout);
+        }
+    }
+
+    /** I/O threads to start: {@link #ioThreads()} or, when 0, the number of available processors. */
+    public int effectiveIoThreads() {
+        return ioThreads > 0 ? ioThreads : Runtime.getRuntime().availableProcessors();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Mutable builder; every field starts at its documented default. */
+    public static final class Builder {
+        private String host = "0.0.0.0";
+        private int port = 7700;
+        private int ioThreads = 0;
+        private EpollMode epoll = EpollMode.AUTO;
+        private Duration handshakeTimeout = Duration.ofSeconds(10);
+        private Duration idleTimeout = Duration.ofSeconds(90);
+        private int outboundMaxBytes = 4 * 1024 * 1024;
+        private int maxConnections = 20_000;
+        private int soBacklog = 1024;
+        private boolean tcpNoDelay = true;
+        private int reconnectAfterMs = 1000;
+        private Duration closeTimeout = Duration.ofSeconds(2);
+        private Path portFile;
+
+        private Builder() {
+        }
+
+        public Builder host(String value) { host = value; return this; }
+        public Builder port(int value) { port = value; return this; }
+        public Builder ioThreads(int value) { ioThreads = value; return this; }
+        public Builder epoll(EpollMode value) { epoll = value; return this; }
+        public Builder handshakeTimeout(Duration value) { handshakeTimeout = value; return this; }
+        public Builder idleTimeout(Duration value) { idleTimeout = value; return this; }
+        public Builder outboundMaxBytes(int value) { outboundMaxBytes = value; return this; }
+        public Builder maxConnections(int value) { maxConnections = value; return this; }
+        public Builder soBacklog(int value) { soBacklog = value; return this; }
+        public Builder tcpNoDelay(boolean value) { tcpNoDelay = value; return this; }
+        public Builder reconnectAfterMs(int value) { reconnectAfterMs = value; return this; }
+        public Builder closeTimeout(Duration value) { closeTimeout = value; return this; }
+        public Builder portFile(Path value) { portFile = value; return this; }
+
+        public TcpServerSettings build() {
+            return new TcpServerSettings(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout,
+                    outboundMaxBytes, maxConnections, soBacklog, tcpNoDelay, reconnectAfterMs, closeTimeout,
+                    portFile);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package io.parley.transport.tcp;
+
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Notice;
+import io.parley.core.spi.Connection;
+import io.parley.core.spi.InboundSession;
+import io.parley.core.spi.Receiver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.Reader;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeSet;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The DS boundary without a framework: the shipped .cfg matches the config type, and activate/deactivate work. */
+class TcpTransportComponentTest {
+
+    private static final Path SHIPPED_CFG = Path.of("src/main/conf/parley.transport.tcp.cfg");
+
+    @Test
+    void shippedCfgListsEveryKeyWithItsDefault() throws IOException {
+        Properties cfg = new Properties();
+        try (Reader reader = Files.newBufferedReader(SHIPPED_CFG)) {
+            cfg.load(reader);
+        }
+        Map<String, String> defaults = new HashMap<>();
+        for (Method method : TcpTransportConfig.class.getDeclaredMethods()) {
+            defaults.put(key(method), String.valueOf(method.getDefaultValue()));
+        }
+        assertEquals(new TreeSet<>(defaults.keySet()), new TreeSet<>(cfg.stringPropertyNames()));
+        defaults.forEach((key, value) -> assertEquals(value, cfg.getProperty(key), key));
+        String text = Files.readString(SHIPPED_CFG);
+        for (String key : defaults.keySet()) {
+            assertTrue(text.matches("(?s).*#[^\\n]*\\n" + key.replace(".", "\\.") + "=.*"),
+                    "no comment line right above " + key);
+        }
+    }
+
+    @Test
+    void activateListensAndDeactivateTellsClientsToReconnect(@TempDir Path dir) throws Exception {
+        Path portFile = dir.resolve("tcp.port");
+        CountDownLatch opened = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Receiver receiver = new Receiver() {
+            @Override
+            public InboundSession open(Connection connection) {
+                opened.countDown();
+                return new InboundSession() {
+                    @Override
+                    public void onFrame(Frame frame) {
+                    }
+
+                    @Override
+                    public void onClosed() {
+                        closed.countDown();
+                    }
+
+                    @Override
+                    public boolean isAuthenticated() {
+                        return false;
+                    }
+                };
+            }
+
+            @Override
+            public int maxFrameBytes() {
+                return 1024;
+            }
+        };
+        TcpTransportComponent component = new TcpTransportComponent(receiver, config(Map.of(
+                "host", "127.0.0.1", "port", 0, "io.threads", 1, "reconnect.after.ms", 250,
+                "port.file", portFile.toString())));
+        try {
+            int port = Integer.parseInt(Files.readString(portFile).trim());
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.setSoTimeout(5_000);
+                assertTrue(opened.await(5, TimeUnit.SECONDS));
+                // the handshake timeout is 10 s, so only the deactivation can produce a frame here
+                Thread stopper = new Thread(component::deactivate, "test-deactivate");
+                component = null;
+                stopper.start();
+                DataInputStream in = new DataInputStream(socket.getInputStream());
+                byte[] body = in.readNBytes(in.readInt());
+                Notice notice = Frame.parseFrom(body).getNotice();
+                assertEquals(Notice.Kind.KIND_RECONNECT, notice.getKind());
+                assertEquals(250, notice.getReconnectAfterMs());
+                assertEquals(-1, in.read());
+                stopper.join(10_000);
+                assertFalse(stopper.isAlive());
+            }
+            assertTrue(closed.await(5, TimeUnit.SECONDS));
+            assertFalse(Files.exists(portFile));
+        } finally {
+            if (component != null) {
+                component.deactivate();
+            }
+        }
+    }
+
+    /** A config instance as SCR would build it: the given properties, the annotation defaults otherwise. */
+    private static TcpTransportConfig config(Map<String, Object> properties) {
+        return (TcpTransportConfig) Proxy.newProxyInstance(TcpTransportConfig.class.getClassLoader(),
+                new Class<?>[] {TcpTransportConfig.class}, (proxy, method, args) -> {
+                    if (method.getDeclaringClass() == Object.class) {
+                        return method.invoke(properties, args);
+                    }
+                    Object value = properties.get(key(method));
+                    return value != null ? value : method.getDefaultValue();
+                });
+    }
+
+    /** The DS mapping of a config method name to its property key. */
+    private static String key(Method method) {
+        return method.getName().replace('_', '.');
+    }
+}
