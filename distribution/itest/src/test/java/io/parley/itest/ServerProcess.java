@@ -27,7 +27,6 @@ final class ServerProcess implements AutoCloseable {
     final Path home;
     final int port;
     private Process process;
-    private volatile boolean stopped = true;
 
     ServerProcess(Path workDir) throws IOException {
         Path dist = Path.of(System.getProperty("parley.dist.dir", "../server/target/parley-0.1.0-SNAPSHOT"));
@@ -64,7 +63,6 @@ final class ServerProcess implements AutoCloseable {
             }
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                stopped = false;
                 return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             } catch (IOException notYet) {
                 Thread.sleep(10);
@@ -73,14 +71,8 @@ final class ServerProcess implements AutoCloseable {
         throw new IllegalStateException("server did not listen on " + port + " within 30 s; see " + home.resolve("logs"));
     }
 
-    /** @return true between {@link #kill9}/{@link #stop} and the next {@link #start} */
-    boolean isStopped() {
-        return stopped;
-    }
-
     /** SIGKILL: no shutdown hook, no flush. */
     void kill9() throws InterruptedException {
-        stopped = true;
         ProcessHandle handle = process.toHandle();
         handle.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
