@@ -1,0 +1,152 @@
+package io.parley.store.memory;
+
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.MessageStore;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A {@link MessageStore} that keeps everything on the heap, for tests, demos and single-node setups that do not
+ * need history across restarts.
+ *
+ * <p>Durability policy: <b>none</b>. An append completes as soon as the message is in memory (before the stage is
+ * returned); everything is lost when the bundle stops or the JVM exits, and seqs restart at 1 afterwards. Nothing
+ * is ever evicted: memory grows with the number of messages and idempotency keys.
+ *
+ * <p>Threading: every method is thread-safe and non-blocking apart from short per-conversation monitors. Seqs are
+ * assigned under the conversation's monitor, so appends from one thread are sequenced in call order. The
+ * idempotency key is claimed with one atomic {@code putIfAbsent} before the seq is assigned, so of several
+ * concurrent appends with the same key exactly one is stored; the others complete with it once it is.
+ */
+public final class MemoryMessageStore implements MessageStore {
+
+    private final ConcurrentHashMap<String, Conversation> conversations = new ConcurrentHashMap<>();
+    /** (sender, client_msg_id) → the stored message; incomplete while its append is running. */
+    private final ConcurrentHashMap<ClientKey, CompletableFuture<Message>> byClientId = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Set<String>> memberships = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<DeviceKey, ConcurrentHashMap<String, Long>> watermarks = new ConcurrentHashMap<>();
+
+    @Override
+    public CompletionStage<Appended> append(Message draft, Collection<String> members) {
+        if (draft.getConversation().isEmpty() || draft.getSender().isEmpty()) {
+            return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "a draft needs a conversation and a sender"));
+        }
+        if (draft.getClientMsgId().isEmpty()) {
+            return CompletableFuture.completedFuture(new Appended(store(draft, members), false));
+        }
+        ClientKey key = new ClientKey(draft.getSender(), draft.getClientMsgId());
+        CompletableFuture<Message> claim = new CompletableFuture<>();
+        CompletableFuture<Message> original = byClientId.putIfAbsent(key, claim);
+        if (original != null) {
+            return original.thenApply(message -> new Appended(message, true));
+        }
+        try {
+            Message stored = store(draft, members);
+            claim.complete(stored);
+            return CompletableFuture.completedFuture(new Appended(stored, false));
+        } catch (RuntimeException e) {
+            byClientId.remove(key, claim);
+            claim.completeExceptionally(e);
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private Message store(Message draft, Collection<String> members) {
+        String conversationId = draft.getConversation();
+        Message stored = conversations.computeIfAbsent(conversationId, id -> new Conversation()).append(draft);
+        for (String member : members) {
+            memberships.computeIfAbsent(member, m -> ConcurrentHashMap.newKeySet()).add(conversationId);
+        }
+        return stored;
+    }
+
+    @Override
+    public Optional<Message> findByClientId(String sender, String clientMsgId) {
+        CompletableFuture<Message> stored = byClientId.get(new ClientKey(sender, clientMsgId));
+        if (stored == null || !stored.isDone() || stored.isCompletedExceptionally()) {
+            return Optional.empty();
+        }
+        return Optional.of(stored.join());
+    }
+
+    @Override
+    public List<Message> range(String conversation, long fromSeq, long toSeq, int limit) {
+        Conversation c = conversations.get(conversation);
+        return c == null ? List.of() : c.range(fromSeq, toSeq, limit);
+    }
+
+    @Override
+    public long head(String conversation) {
+        Conversation c = conversations.get(conversation);
+        return c == null ? 0 : c.head();
+    }
+
+    @Override
+    public List<ConversationHead> conversations(String userId) {
+        Set<String> ids = memberships.get(userId);
+        if (ids == null) {
+            return List.of();
+        }
+        List<ConversationHead> heads = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            heads.add(new ConversationHead(id, head(id)));
+        }
+        heads.sort(Comparator.comparing(ConversationHead::conversation));
+        return heads;
+    }
+
+    @Override
+    public Map<String, Long> watermarks(String userId, String deviceId) {
+        Map<String, Long> device = watermarks.get(new DeviceKey(userId, deviceId));
+        return device == null ? Map.of() : Map.copyOf(device);
+    }
+
+    @Override
+    public void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
+        watermarks.computeIfAbsent(new DeviceKey(userId, deviceId), k -> new ConcurrentHashMap<>())
+                .merge(conversation, seq, Math::max);
+    }
+
+    private record ClientKey(String sender, String clientMsgId) {
+    }
+
+    private record DeviceKey(String userId, String deviceId) {
+    }
+
+    /** One conversation's messages; the message with seq {@code n} is at index {@code n - 1}. */
+    private static final class Conversation {
+        private final ArrayList<Message> messages = new ArrayList<>();
+
+        synchronized Message append(Message draft) {
+            Message stored = draft.toBuilder().setSeq(messages.size() + 1L).build();
+            messages.add(stored);
+            return stored;
+        }
+
+        synchronized long head() {
+            return messages.size();
+        }
+
+        synchronized List<Message> range(long fromSeq, long toSeq, int limit) {
+            long from = Math.max(fromSeq, 1);
+            long to = Math.min(toSeq, messages.size());
+            if (limit <= 0 || from > to) {
+                return List.of();
+            }
+            long end = Math.min(to, from - 1 + limit);
+            return List.copyOf(messages.subList((int) (from - 1), (int) end));
+        }
+    }
+}

@@ -1,0 +1,677 @@
+package io.parley.store.mvstore;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.MessageStore;
+import org.h2.mvstore.Cursor;
+import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
+import org.h2.mvstore.RootReference;
+import org.h2.mvstore.type.ByteArrayDataType;
+import org.h2.mvstore.type.LongDataType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+
+/**
+ * The default persistent {@link MessageStore}: one H2 MVStore file, {@code <dir>/}{@value #FILE_NAME}, written by
+ * a single group-commit writer thread.
+ *
+ * <p><b>Writes.</b> {@link #append} and {@link #advanceWatermark} only enqueue (they never block; a full queue
+ * refuses the append as retryable UNAVAILABLE). The writer thread {@value #WRITER_THREAD} takes up to
+ * {@code maxBatch} queued operations, applies them in queue order (assigning seqs, checking idempotency keys),
+ * commits them as one MVStore version, forces the file to disk when {@code fsync} is on, publishes the new version
+ * to readers and only then completes the batch's stages. Messages with their seqs, idempotency keys, conversation lists
+ * and watermarks of a batch are in the same commit, so a crash loses whole batches of unacknowledged work and
+ * never half of one; the MVStore auto-commit is switched off so that no commit can split a batch.
+ *
+ * <p><b>Reads</b> run on the caller's thread against the last published version (an MVCC snapshot of every map),
+ * so they see only durable data and never a seq that a crash could hand out again. They take no lock the writer
+ * holds; the snapshot's version is registered with the MVStore while it is read, so its pages are not reclaimed.
+ *
+ * <p><b>Layout.</b> Ordered maps with binary keys (see {@link Keys}). Messages go to an append-only {@code log}
+ * (append number → serialized {@link Message}), so a commit rewrites only the log's right edge however many
+ * conversations the batch touched; {@code index} ({@code conversation,seq} → append number) keeps each
+ * conversation's entries adjacent, so a range read is one cursor over adjacent small index entries plus log
+ * lookups (recent messages are in the page cache), and a conversation's head is its last index key. Keying the
+ * messages themselves by {@code conversation,seq} would rewrite a whole leaf of message bodies per conversation
+ * per commit; one map per conversation would bloat the MVStore metadata with millions of 1:1 conversations.
+ * Further maps: {@code dedupe} ({@code sender,clientMsgId} → append number), {@code dedupe.expiry}
+ * ({@code millis,dedupeKey}, appended in time order, for pruning), {@code members} ({@code user,conversation} →
+ * the seq of the first message that listed the user) and {@code watermarks} ({@code user,device,conversation} →
+ * seq). Seqs are never reused because a seq is derived from the index and index entries are never removed.
+ *
+ * <p>Lifecycle: {@link #open} starts the writer; {@link #close} lets it finish everything queued so far (nothing
+ * accepted is dropped), commits and closes the file. Methods called after close fail with retryable UNAVAILABLE.
+ */
+public final class MvMessageStore implements MessageStore, AutoCloseable {
+
+    /** The store file inside the configured directory. */
+    public static final String FILE_NAME = "messages.mv.db";
+    /** Name of the writer thread. */
+    public static final String WRITER_THREAD = "parley-mvstore-writer";
+
+    private static final Logger LOG = LoggerFactory.getLogger(MvMessageStore.class);
+    private static final String FORMAT = "1";
+    private static final int PRUNE_MAX_PER_PASS = 50_000;
+    /** Live bytes one compaction pass (at most one a second) rewrites; old chunks are mostly dead, so it frees more. */
+    private static final int COMPACT_WRITE_BYTES = 16 << 20;
+    private static final long COMPACT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long IDLE_POLL_MILLIS = 1000;
+    /** Chunk retention with fsync: every commit is on disk before the next write, so freed space is safe to reuse. */
+    private static final int FSYNC_RETENTION_MILLIS = 2000;
+
+    private final MvStoreOptions options;
+    /** Wall clock (epoch millis) that dates idempotency keys for pruning. */
+    private final LongSupplier clock;
+    private final Path file;
+    private final MVStore mv;
+    private final MVMap<Long, byte[]> log;
+    private final MVMap<byte[], Long> index;
+    private final MVMap<byte[], Long> dedupe;
+    private final MVMap<byte[], Long> dedupeExpiry;
+    private final MVMap<byte[], Long> members;
+    private final MVMap<byte[], Long> watermarks;
+
+    private final BlockingQueue<Op> queue;
+    private final Thread writer;
+    /** The last durable version of every map; replaced by the writer after each commit. */
+    private volatile Snapshot snapshot;
+    /** Set first by {@link #close}: no new operations are accepted. */
+    private volatile boolean closed;
+    /** Set once the writer has exited: an operation still queued will never be taken by it. */
+    private volatile boolean stopped;
+    // writer thread only: when idempotency keys were last pruned and the file compacted (System.nanoTime),
+    // and the append number of the next message
+    private long lastPrune = System.nanoTime();
+    private long lastCompaction = System.nanoTime();
+    private long nextLogId;
+
+    private MvMessageStore(MvStoreOptions options, LongSupplier clock, Path file, MVStore mv) {
+        this.options = options;
+        this.clock = clock;
+        this.file = file;
+        this.mv = mv;
+        this.log = mv.openMap("log", new MVMap.Builder<Long, byte[]>()
+                .keyType(LongDataType.INSTANCE).valueType(ByteArrayDataType.INSTANCE));
+        this.index = openBinaryMap(mv, "index");
+        this.dedupe = openBinaryMap(mv, "dedupe");
+        this.dedupeExpiry = openBinaryMap(mv, "dedupe.expiry");
+        this.members = openBinaryMap(mv, "members");
+        this.watermarks = openBinaryMap(mv, "watermarks");
+        MVMap<String, String> meta = mv.openMap("parley.meta");
+        String format = meta.putIfAbsent("format", FORMAT);
+        if (format != null && !FORMAT.equals(format)) {
+            throw new IllegalStateException(file + " has store format " + format + ", this bundle reads " + FORMAT);
+        }
+        mv.commit();
+        if (options.fsync()) {
+            mv.sync();
+        }
+        this.snapshot = takeSnapshot();
+        this.nextLogId = nextLogId();
+        this.queue = new LinkedBlockingQueue<>(options.queueMax());
+        this.writer = new Thread(this::runWriter, WRITER_THREAD);
+        this.writer.setDaemon(true);
+    }
+
+    /**
+     * Opens (creating it if needed) the store in {@code options.dir()}, after MVStore has rolled back to the last
+     * complete commit, and starts the writer thread.
+     *
+     * @throws UncheckedIOException if the directory cannot be created
+     * @throws org.h2.mvstore.MVStoreException if the file cannot be opened, e.g. another process has it open
+     */
+    public static MvMessageStore open(MvStoreOptions options) {
+        return open(options, System::currentTimeMillis);
+    }
+
+    /** {@link #open(MvStoreOptions)} with another wall clock, for tests of the dedupe window. */
+    static MvMessageStore open(MvStoreOptions options, LongSupplier clock) {
+        try {
+            Files.createDirectories(options.dir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create store directory " + options.dir(), e);
+        }
+        Path file = options.dir().resolve(FILE_NAME);
+        MVStore mv = new MVStore.Builder()
+                .fileName(file.toString())
+                .cacheSize(options.cacheMb())
+                // no background commits: only the writer commits, once per batch
+                .autoCommitDisabled()
+                .autoCommitBufferSize(0)
+                .open();
+        if (options.fsync()) {
+            mv.setRetentionTime(FSYNC_RETENTION_MILLIS);
+        }
+        MvMessageStore store;
+        try {
+            store = new MvMessageStore(options, clock, file, mv);
+        } catch (RuntimeException | Error e) {
+            mv.closeImmediately();
+            throw e;
+        }
+        store.writer.start();
+        LOG.info("Message store opened: {} ({} messages, fsync={}, max batch {})",
+                file, store.nextLogId - 1, options.fsync(), options.maxBatch());
+        return store;
+    }
+
+    private static MVMap<byte[], Long> openBinaryMap(MVStore mv, String name) {
+        return mv.openMap(name, new MVMap.Builder<byte[], Long>()
+                .keyType(BytesType.INSTANCE).valueType(LongDataType.INSTANCE));
+    }
+
+    /** From the live log: the writer's view. */
+    private long nextLogId() {
+        Long last = log.lastKey();
+        return last == null ? 1 : last + 1;
+    }
+
+    /** The store file. */
+    public Path file() {
+        return file;
+    }
+
+    // ------------------------------------------------------------------------------------------------ writes
+
+    @Override
+    public CompletionStage<Appended> append(Message draft, Collection<String> members) {
+        List<String> memberList;
+        try {
+            Keys.checkPart("conversation", draft.getConversation());
+            Keys.checkPart("sender", draft.getSender());
+            memberList = List.copyOf(members);
+            for (String member : memberList) {
+                Keys.checkPart("member", member);
+            }
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return CompletableFuture.failedFuture(
+                    new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "bad append: " + e.getMessage()));
+        }
+        AppendOp op = new AppendOp(draft, memberList, new CompletableFuture<>());
+        enqueue(op, op.result);
+        return op.result;
+    }
+
+    @Override
+    public void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
+        Keys.checkPart("user", userId);
+        Keys.checkPart("device", deviceId);
+        Keys.checkPart("conversation", conversation);
+        if (seq <= 0 || closed) {
+            return;
+        }
+        WatermarkOp op = new WatermarkOp(Keys.watermark(userId, deviceId, conversation), seq);
+        if (!queue.offer(op)) {
+            // allowed by the contract: the device is only behind and gets some messages again
+            LOG.debug("Write queue full, watermark update dropped");
+        }
+    }
+
+    /**
+     * A barrier: completes once every operation enqueued before this call (appends and watermark updates) is
+     * durable and visible to reads.
+     */
+    public CompletionStage<Void> flush() {
+        BarrierOp op = new BarrierOp(new CompletableFuture<>());
+        enqueue(op, op.done);
+        return op.done;
+    }
+
+    /** Runs a housekeeping pass (pruning, compaction) on the writer now; completes when it is durable. */
+    CompletionStage<Void> housekeepingNow() {
+        HousekeepingOp op = new HousekeepingOp(new CompletableFuture<>());
+        enqueue(op, op.done);
+        return op.done;
+    }
+
+    /** The MVStore version the next commit will write; the number of commits so far, plus a constant. */
+    long currentVersion() {
+        return mv.getCurrentVersion();
+    }
+
+    private void enqueue(Op op, CompletableFuture<?> result) {
+        if (closed) {
+            result.completeExceptionally(unavailable("message store is closed"));
+        } else if (!queue.offer(op)) {
+            result.completeExceptionally(unavailable("message store is overloaded"));
+        } else if (stopped && queue.remove(op)) {
+            // raced close(): the writer has exited and close() drained the queue before this offer
+            result.completeExceptionally(unavailable("message store is closed"));
+        }
+    }
+
+    /**
+     * Stops accepting operations, lets the writer finish everything already queued, then closes the file.
+     * Idempotent; blocks until the writer thread has exited.
+     */
+    @Override
+    public synchronized void close() {
+        if (stopped) {
+            return;
+        }
+        closed = true;
+        boolean interrupted = false;
+        while (true) {
+            try {
+                queue.put(Stop.STOP);
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        while (writer.isAlive()) {
+            try {
+                writer.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        stopped = true;
+        Op late;
+        while ((late = queue.poll()) != null) {
+            fail(late, unavailable("message store is closed"));
+        }
+        try {
+            mv.close();
+        } catch (RuntimeException e) {
+            LOG.error("Closing {} failed; it will be recovered to its last commit when opened", file, e);
+            mv.closeImmediately();
+        }
+        LOG.info("Message store closed: {}", file);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ reads
+
+    @Override
+    public Optional<Message> findByClientId(String sender, String clientMsgId) {
+        byte[] key = Keys.dedupe(Keys.checkPart("sender", sender), clientMsgId);
+        return read(s -> {
+            Long logId = dedupe.get(s.dedupe.root, key);
+            byte[] bytes = logId == null ? null : log.get(s.log.root, logId);
+            return bytes == null ? Optional.<Message>empty() : Optional.of(parse(bytes));
+        });
+    }
+
+    @Override
+    public List<Message> range(String conversation, long fromSeq, long toSeq, int limit) {
+        Keys.checkPart("conversation", conversation);
+        long from = Math.max(fromSeq, 1);
+        if (limit <= 0 || toSeq < from) {
+            return List.of();
+        }
+        byte[] fromKey = Keys.message(conversation, from);
+        byte[] toKey = Keys.message(conversation, toSeq);
+        return read(s -> {
+            List<Message> result = new ArrayList<>(Math.min(limit, 256));
+            Cursor<byte[], Long> cursor = index.cursor(s.index, fromKey, toKey, false);
+            while (result.size() < limit && cursor.hasNext()) {
+                cursor.next();
+                byte[] bytes = log.get(s.log.root, cursor.getValue());
+                if (bytes == null) {
+                    throw new IllegalStateException("index entry without message in " + conversation);
+                }
+                result.add(parse(bytes));
+            }
+            return result;
+        });
+    }
+
+    @Override
+    public long head(String conversation) {
+        Keys.checkPart("conversation", conversation);
+        return read(s -> headIn(s.index, conversation));
+    }
+
+    @Override
+    public List<ConversationHead> conversations(String userId) {
+        byte[] prefix = Keys.prefix(Keys.checkPart("user", userId));
+        return read(s -> {
+            List<ConversationHead> result = new ArrayList<>();
+            Cursor<byte[], Long> cursor = members.cursor(s.members, prefix, null, false);
+            while (cursor.hasNext()) {
+                byte[] key = cursor.next();
+                if (!Keys.startsWith(key, prefix)) {
+                    break;
+                }
+                String conversation = Keys.lastPart(key, prefix.length);
+                result.add(new ConversationHead(conversation, headIn(s.index, conversation)));
+            }
+            return result;
+        });
+    }
+
+    @Override
+    public Map<String, Long> watermarks(String userId, String deviceId) {
+        byte[] prefix = Keys.prefix(Keys.checkPart("user", userId), Keys.checkPart("device", deviceId));
+        return read(s -> {
+            Map<String, Long> result = new HashMap<>();
+            Cursor<byte[], Long> cursor = watermarks.cursor(s.watermarks, prefix, null, false);
+            while (cursor.hasNext()) {
+                byte[] key = cursor.next();
+                if (!Keys.startsWith(key, prefix)) {
+                    break;
+                }
+                result.put(Keys.lastPart(key, prefix.length), cursor.getValue());
+            }
+            return result;
+        });
+    }
+
+    /**
+     * @param root the index version to look in; null for the live index (writer thread only)
+     * @return the highest seq of the conversation in that version, 0 if none
+     */
+    private long headIn(RootReference<byte[], Long> root, String conversation) {
+        byte[] beyond = Keys.message(conversation, Long.MAX_VALUE);
+        byte[] last = root == null ? index.lowerKey(beyond) : index.lowerKey(root, beyond);
+        if (last == null || last.length != beyond.length
+                || !Arrays.equals(last, 0, last.length - Long.BYTES, beyond, 0, beyond.length - Long.BYTES)) {
+            return 0;
+        }
+        return Keys.seqOf(last);
+    }
+
+    /** Runs {@code reader} on the last durable version, keeping that version's pages from being reclaimed. */
+    private <T> T read(Function<Snapshot, T> reader) {
+        if (closed && stopped) {
+            throw unavailable("message store is closed");
+        }
+        MVStore.TxCounter usage = mv.registerVersionUsage();
+        try {
+            return reader.apply(snapshot);
+        } catch (RuntimeException e) {
+            if (mv.isClosed()) {
+                throw unavailable("message store is closed");
+            }
+            throw e;
+        } finally {
+            mv.deregisterVersionUsage(usage);
+        }
+    }
+
+    private static Message parse(byte[] bytes) {
+        try {
+            return Message.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalStateException("corrupt message record", e);
+        }
+    }
+
+    private Snapshot takeSnapshot() {
+        return new Snapshot(log.getRoot(), index.getRoot(), dedupe.getRoot(), members.getRoot(),
+                watermarks.getRoot());
+    }
+
+    // ------------------------------------------------------------------------------------------------ writer thread
+
+    private void runWriter() {
+        List<Op> batch = new ArrayList<>(Math.min(options.maxBatch(), 8192));
+        boolean stop = false;
+        while (!stop) {
+            try {
+                Op first = queue.poll(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+                if (first != null) {
+                    batch.add(first);
+                    gather(batch);
+                    stop = writeBatch(batch);
+                    batch.clear();
+                }
+                long now = System.nanoTime();
+                if (!stop && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
+                    housekeeping(true);
+                } else if (!stop && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
+                    housekeeping(false);
+                }
+            } catch (InterruptedException e) {
+                // nobody interrupts this thread on purpose: an interrupt would close the MVStore file channel
+                LOG.warn("Ignoring an interrupt of the message store writer");
+            } catch (Throwable t) {
+                LOG.error("Message store writer failed; failing its batch", t);
+                for (Op op : batch) {
+                    fail(op, unavailable("message store write failed"));
+                    stop |= op == Stop.STOP;
+                }
+                batch.clear();
+            }
+        }
+    }
+
+    /** Adds whatever is queued, up to the batch limit, waiting up to {@code maxDelayMicros} for more. */
+    private void gather(List<Op> batch) throws InterruptedException {
+        int max = options.maxBatch();
+        queue.drainTo(batch, max - batch.size());
+        if (options.maxDelayMicros() == 0) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MICROSECONDS.toNanos(options.maxDelayMicros());
+        while (batch.size() < max && batch.get(batch.size() - 1) != Stop.STOP) {
+            long left = deadline - System.nanoTime();
+            Op next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : null;
+            if (next == null) {
+                return;
+            }
+            batch.add(next);
+            queue.drainTo(batch, max - batch.size());
+        }
+    }
+
+    /**
+     * Applies, commits, syncs, publishes, then completes the batch.
+     *
+     * @return whether the batch held the stop marker
+     */
+    private boolean writeBatch(List<Op> batch) {
+        Object[] results = new Object[batch.size()];
+        boolean stop = false;
+        long now = clock.getAsLong();
+        boolean housekeeping = false;
+        try {
+            for (int i = 0; i < batch.size(); i++) {
+                Op op = batch.get(i);
+                if (op instanceof AppendOp append) {
+                    results[i] = apply(append, now);
+                } else if (op instanceof WatermarkOp watermark) {
+                    Long current = watermarks.get(watermark.key);
+                    if (current == null || current < watermark.seq) {
+                        watermarks.put(watermark.key, watermark.seq);
+                    }
+                } else if (op instanceof HousekeepingOp) {
+                    housekeeping = true;
+                } else if (op == Stop.STOP) {
+                    stop = true;
+                }
+            }
+            commitDurably();
+        } catch (RuntimeException e) {
+            LOG.error("Message store commit of {} operations failed; rolled back, appends fail as retryable",
+                    batch.size(), e);
+            rollbackQuietly();
+            for (Op op : batch) {
+                fail(op, unavailable("message store write failed"));
+            }
+            return stop;
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            Op op = batch.get(i);
+            if (op instanceof AppendOp append) {
+                append.result.complete((Appended) results[i]);
+            } else if (op instanceof BarrierOp barrier) {
+                barrier.done.complete(null);
+            }
+        }
+        if (housekeeping) {
+            housekeeping(true);
+            for (Op op : batch) {
+                if (op instanceof HousekeepingOp h) {
+                    h.done.complete(null);
+                }
+            }
+        }
+        return stop;
+    }
+
+    private Appended apply(AppendOp op, long now) {
+        Message draft = op.draft;
+        byte[] dedupeKey = null;
+        if (!draft.getClientMsgId().isEmpty()) {
+            dedupeKey = Keys.dedupe(draft.getSender(), draft.getClientMsgId());
+            // the live maps: they hold earlier appends of this batch too
+            Long existing = dedupe.get(dedupeKey);
+            byte[] original = existing == null ? null : log.get(existing);
+            if (original != null) {
+                return new Appended(parse(original), true);
+            }
+        }
+        String conversation = draft.getConversation();
+        long seq = headIn(null, conversation) + 1;
+        Message stored = draft.toBuilder().setSeq(seq).build();
+        long logId = nextLogId++;
+        log.put(logId, stored.toByteArray());
+        index.put(Keys.message(conversation, seq), logId);
+        if (dedupeKey != null) {
+            dedupe.put(dedupeKey, logId);
+            if (options.dedupeWindowHours() > 0) {
+                dedupeExpiry.put(Keys.dedupeExpiry(now, dedupeKey), logId);
+            }
+        }
+        for (String member : op.members) {
+            byte[] key = Keys.member(member, conversation);
+            if (members.get(key) == null) {
+                members.put(key, seq);
+            }
+        }
+        return new Appended(stored, false);
+    }
+
+    private void commitDurably() {
+        mv.commit();
+        if (options.fsync()) {
+            mv.sync();
+        }
+        snapshot = takeSnapshot();
+    }
+
+    private void rollbackQuietly() {
+        try {
+            if (!mv.isClosed()) {
+                mv.rollback();
+                nextLogId = nextLogId();
+            }
+        } catch (RuntimeException e) {
+            LOG.error("Message store rollback failed", e);
+        }
+    }
+
+    /**
+     * Compacts the file (rewrites the live pages of mostly dead chunks so the chunks can be reused; the MVStore
+     * background housekeeping is off with its auto-commit) and, if {@code prune}, drops expired idempotency keys.
+     * Runs on the writer between batches.
+     */
+    private void housekeeping(boolean prune) {
+        lastCompaction = System.nanoTime();
+        if (prune) {
+            lastPrune = lastCompaction;
+        }
+        try {
+            int pruned = 0;
+            if (prune && options.dedupeWindowHours() > 0) {
+                long cutoff = clock.getAsLong() - TimeUnit.HOURS.toMillis(options.dedupeWindowHours());
+                List<byte[]> expired = new ArrayList<>();
+                List<Long> logIds = new ArrayList<>();
+                Cursor<byte[], Long> cursor = dedupeExpiry.cursor(null);
+                while (expired.size() < PRUNE_MAX_PER_PASS && cursor.hasNext()) {
+                    byte[] key = cursor.next();
+                    if (Keys.expiryMillis(key) >= cutoff) {
+                        break;
+                    }
+                    expired.add(key);
+                    logIds.add(cursor.getValue());
+                }
+                for (int i = 0; i < expired.size(); i++) {
+                    dedupeExpiry.remove(expired.get(i));
+                    // conditional: the key may have been reused after an earlier prune
+                    dedupe.remove(Keys.dedupeKeyOfExpiry(expired.get(i)), logIds.get(i));
+                }
+                pruned = expired.size();
+            }
+            if (options.compactFillRate() > 0) {
+                mv.compact(options.compactFillRate(), COMPACT_WRITE_BYTES);
+            }
+            commitDurably();
+            if (pruned > 0) {
+                LOG.debug("Pruned {} idempotency keys older than {} h", pruned, options.dedupeWindowHours());
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("Message store housekeeping failed", e);
+            rollbackQuietly();
+        }
+    }
+
+    private static void fail(Op op, Throwable error) {
+        if (op instanceof AppendOp append) {
+            append.result.completeExceptionally(error);
+        } else if (op instanceof BarrierOp barrier) {
+            barrier.done.completeExceptionally(error);
+        } else if (op instanceof HousekeepingOp housekeeping) {
+            housekeeping.done.completeExceptionally(error);
+        }
+    }
+
+    private static ParleyException unavailable(String message) {
+        return new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, message, true);
+    }
+
+    // ------------------------------------------------------------------------------------------------ types
+
+    /** Work for the writer thread. */
+    private sealed interface Op permits AppendOp, WatermarkOp, BarrierOp, HousekeepingOp, Stop {
+    }
+
+    private record AppendOp(Message draft, List<String> members, CompletableFuture<Appended> result) implements Op {
+    }
+
+    private record WatermarkOp(byte[] key, long seq) implements Op {
+    }
+
+    private record BarrierOp(CompletableFuture<Void> done) implements Op {
+    }
+
+    private record HousekeepingOp(CompletableFuture<Void> done) implements Op {
+    }
+
+    /** Queued by {@link #close}; the writer exits after the batch holding it. */
+    private enum Stop implements Op {
+        STOP
+    }
+
+    /** One committed, durable version of every map readers use. */
+    private record Snapshot(RootReference<Long, byte[]> log, RootReference<byte[], Long> index,
+                            RootReference<byte[], Long> dedupe, RootReference<byte[], Long> members,
+                            RootReference<byte[], Long> watermarks) {
+    }
+}

@@ -1,0 +1,52 @@
+package io.parley.store.mvstore;
+
+import io.parley.core.proto.Message;
+
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Forked by {@link MvStoreCrashTest}: appends from several threads until killed and prints one line per
+ * acknowledged append, {@code ACK <conversation> <seq> <base64 of the stored message>}, only after its stage
+ * completed. Arguments: store directory, thread count, run id (keeps client ids unique across runs).
+ */
+public final class CrashAppender {
+
+    private CrashAppender() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(args[0]);
+        int threads = Integer.parseInt(args[1]);
+        String run = args[2];
+        MvMessageStore store = MvMessageStore.open(MvStoreOptions.defaults(dir));
+        System.out.println("READY");
+        for (int t = 0; t < threads; t++) {
+            int thread = t;
+            Thread appender = new Thread(() -> {
+                for (long i = 0; ; i++) {
+                    String conversation = "g:crash" + (i + thread) % 5;
+                    String key = run + "-" + thread + "-" + i;
+                    Message draft = MvMessageStoreTest.draft("u" + thread, key, conversation).toBuilder()
+                            .setId(key).build();
+                    try {
+                        Message stored = store.append(draft, List.of("u" + thread, "all"))
+                                .toCompletableFuture().get(30, TimeUnit.SECONDS).message();
+                        String line = "ACK " + stored.getConversation() + " " + stored.getSeq() + " "
+                                + Base64.getEncoder().encodeToString(stored.toByteArray());
+                        synchronized (System.out) {
+                            System.out.println(line);
+                        }
+                    } catch (Exception e) {
+                        e.printStackTrace();
+                        return;
+                    }
+                }
+            }, "appender-" + t);
+            appender.start();
+        }
+        Thread.sleep(Long.MAX_VALUE);
+    }
+}
