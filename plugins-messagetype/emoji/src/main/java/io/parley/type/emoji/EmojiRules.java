@@ -12,6 +12,7 @@ import io.parley.type.emoji.proto.Emoji;
  * Immutable, thread-safe.
  */
 public final class EmojiRules {
+    static final String TYPE_URL = "type.googleapis.com/" + Emoji.getDescriptor().getFullName();
     private final int maxCodePoints;
 
     public EmojiRules(int maxCodePoints) {
@@ -19,13 +20,13 @@ public final class EmojiRules {
     }
 
     public ProcessResult check(Message draft) {
-        if (!draft.getBody().is(Emoji.class)) {
+        if (!TYPE_URL.equals(draft.getBody().getTypeUrl())) {
             return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY,
                     "an emoji message needs a parley.emoji.v1.Emoji body, not '" + draft.getBody().getTypeUrl() + "'");
         }
         String e;
         try {
-            e = draft.getBody().unpack(Emoji.class).getEmoji();
+            e = Emoji.parseFrom(draft.getBody().getValue()).getEmoji();
         } catch (InvalidProtocolBufferException ex) {
             return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "emoji body is malformed");
         }

@@ -7,12 +7,16 @@ import io.parley.core.proto.Message;
 import io.parley.core.spi.ProcessResult;
 import io.parley.type.text.proto.Text;
 
+import java.util.regex.Pattern;
+
 /**
  * The rules of a text message, in plain Java: the body must be a {@code parley.text.v1.Text} with valid UTF-8
  * (protobuf checks it while parsing), not blank, at most {@code maxLength} code points. Immutable, thread-safe.
  */
 public final class TextRules {
     static final int PREVIEW_CODE_POINTS = 100;
+    static final String TYPE_URL = "type.googleapis.com/" + Text.getDescriptor().getFullName();
+    private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
     private final int maxLength;
 
@@ -25,13 +29,14 @@ public final class TextRules {
 
     public ProcessResult check(Message draft) {
         Any body = draft.getBody();
-        if (!body.is(Text.class)) {
+        // compare the URL instead of Any.is(), which looks the default instance up reflectively on every call
+        if (!TYPE_URL.equals(body.getTypeUrl())) {
             return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY,
                     "a text message needs a parley.text.v1.Text body, not '" + body.getTypeUrl() + "'");
         }
         Text text;
         try {
-            text = body.unpack(Text.class);
+            text = Text.parseFrom(body.getValue());
         } catch (InvalidProtocolBufferException e) {
             return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "text body is malformed or not valid UTF-8");
         }
@@ -49,7 +54,7 @@ public final class TextRules {
 
     /** The first line-folded {@value #PREVIEW_CODE_POINTS} code points, for push notifications. */
     static String preview(String s) {
-        String flat = s.strip().replaceAll("\\s+", " ");
+        String flat = WHITESPACE.matcher(s.strip()).replaceAll(" ");
         if (flat.codePointCount(0, flat.length()) <= PREVIEW_CODE_POINTS) {
             return flat;
         }
