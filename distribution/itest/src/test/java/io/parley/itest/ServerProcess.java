@@ -1,6 +1,7 @@
 package io.parley.itest;
 
 import io.parley.auth.jwt.JwtTokens;
+import io.parley.client.ParleyClient;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -45,6 +46,26 @@ final class ServerProcess implements AutoCloseable {
 
     JwtTokens tokens() {
         return JwtTokens.fromConfig(home.resolve("conf/parley.auth.jwt.cfg"));
+    }
+
+    /** Selects the message store ({@code mvstore}, {@code memory}) in conf/parley.core.cfg; call before {@link #start()}. */
+    ServerProcess useStore(String storeName) throws IOException {
+        setKey(home.resolve("conf/parley.core.cfg"), "store.target", "(parley.store.name=" + storeName + ")");
+        return this;
+    }
+
+    /**
+     * A client builder for {@code user} on {@code device}, connecting to {@code 127.0.0.1:port} (the server's own
+     * port or a proxy in front of it) with a token valid for 30 minutes.
+     */
+    ParleyClient.Builder clientBuilder(String user, String device, int port) {
+        return ParleyClient.builder().host("127.0.0.1").port(port).deviceId(device)
+                .token(tokens().mint(user, null, Duration.ofMinutes(30)));
+    }
+
+    /** @return true while the server process runs */
+    boolean isAlive() {
+        return process != null && process.isAlive();
     }
 
     /** Starts {@code bin/parley run} and waits until the TCP port accepts connections. @return ms until ready */
