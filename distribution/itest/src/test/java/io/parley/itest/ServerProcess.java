@@ -2,6 +2,8 @@ package io.parley.itest;
 
 import io.parley.auth.jwt.JwtTokens;
 import io.parley.client.ParleyClient;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Hello;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -40,6 +42,8 @@ final class ServerProcess implements AutoCloseable {
         this.port = freePort();
         setKey(home.resolve("conf/parley.transport.tcp.cfg"), "port", Integer.toString(port));
         setKey(home.resolve("conf/parley.transport.tcp.cfg"), "host", "127.0.0.1");
+        setKey(home.resolve("conf/parley.transport.websocket.cfg"), "port", Integer.toString(freePort()));
+        setKey(home.resolve("conf/parley.transport.websocket.cfg"), "host", "127.0.0.1");
         setKey(home.resolve("conf/parley.auth.jwt.cfg"), "secret", "distribution-test-secret-0123456789-abcdefghij");
         setKey(home.resolve("conf/parley.properties"), "felix.fileinstall.poll", "250");
     }
@@ -90,6 +94,39 @@ final class ServerProcess implements AutoCloseable {
             }
         }
         throw new IllegalStateException("server did not listen on " + port + " within 30 s; see " + home.resolve("logs"));
+    }
+
+    /**
+     * Waits until the server answers a {@code Hello} with {@code HelloOk}: the TCP port opens before the
+     * authenticator and the store are bound, and a hello in between is refused with the retryable UNAVAILABLE
+     * (protocol §6) — which a client's first {@code connect()} does not retry.
+     *
+     * @return ms until a hello succeeded
+     * @throws IllegalStateException if none did within {@code timeout}, or the process died
+     */
+    long awaitHello(Duration timeout) throws Exception {
+        long t0 = System.nanoTime();
+        long deadline = t0 + timeout.toNanos();
+        String token = tokens().mint("readiness-probe", null, Duration.ofMinutes(5));
+        String last = "no answer";
+        while (System.nanoTime() < deadline) {
+            if (!isAlive()) {
+                throw new IllegalStateException("server exited; see " + home.resolve("logs"));
+            }
+            try (RawConnection c = new RawConnection("127.0.0.1", port)) {
+                c.send(Frame.newBuilder().setRequestId(1).setHello(Hello.newBuilder().setProtocolVersion(1)
+                        .setToken(token).setDeviceId("probe")).build());
+                Frame reply = c.read();
+                if (reply.hasHelloOk()) {
+                    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+                }
+                last = reply.toString().replace('\n', ' ');
+            } catch (IOException e) {
+                last = e.toString();
+            }
+            Thread.sleep(50);
+        }
+        throw new IllegalStateException("no HelloOk within " + timeout + ", last answer: " + last);
     }
 
     /** SIGKILL: no shutdown hook, no flush. */

@@ -8,10 +8,12 @@ import java.util.List;
  * Identifier rules shared by every bundle.
  *
  * <p>User and device ids: 1..64 characters from {@code [A-Za-z0-9._@-]}. A 1:1 (direct) conversation between
- * users {@code a} and {@code b} has the id {@code d:<min(a,b)>:<max(a,b)>}, so both sides compute the same id.
+ * users {@code a} and {@code b} has the id {@code d:<min(a,b)>:<max(a,b)>}, so both sides compute the same id; a
+ * group's conversation id is {@code g:<group id>}, group ids following the user id rules.
  */
 public final class Ids {
     public static final String DIRECT_PREFIX = "d:";
+    public static final String GROUP_PREFIX = "g:";
     public static final int MAX_ID_LENGTH = 64;
 
     private Ids() {
@@ -69,6 +71,23 @@ public final class Ids {
             return List.of();
         }
         return a.equals(b) ? List.of(a) : List.of(a, b);
+    }
+
+    /** The conversation id of a group. */
+    public static String group(String groupId) {
+        if (!isValidId(groupId)) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "invalid group id: " + abbreviate(groupId));
+        }
+        return GROUP_PREFIX + groupId;
+    }
+
+    /** @return the group id of a group conversation id, or null if it is not one */
+    public static String groupIdOf(String conversation) {
+        if (conversation == null || !conversation.startsWith(GROUP_PREFIX)) {
+            return null;
+        }
+        String id = conversation.substring(GROUP_PREFIX.length());
+        return isValidId(id) ? id : null;
     }
 
     static String abbreviate(String s) {

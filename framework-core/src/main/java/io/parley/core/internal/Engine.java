@@ -3,7 +3,16 @@ package io.parley.core.internal;
 import io.parley.core.api.Ids;
 import io.parley.core.api.ParleyException;
 import io.parley.core.api.Principal;
+import io.parley.core.proto.ConversationList;
+import io.parley.core.proto.ConversationListRequest;
 import io.parley.core.proto.ConversationState;
+import io.parley.core.proto.ConversationSummary;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.GroupRequest;
+import io.parley.core.proto.GroupResponse;
+import io.parley.core.proto.MarkRead;
+import io.parley.core.proto.ReadUpdate;
+import io.parley.core.proto.Typing;
 import io.parley.core.proto.Deliver;
 import io.parley.core.proto.DeliverAck;
 import io.parley.core.proto.ErrorCode;
@@ -33,6 +42,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -67,6 +77,7 @@ final class Engine implements Receiver {
     private final ProcessorRegistry processors;
     private final SessionRegistry sessions = new SessionRegistry();
     private final MessageIds ids;
+    private final GroupService groups;
     private final AtomicLong sessionCounter = new AtomicLong();
     private final List<DispatchChannel> channels = new CopyOnWriteArrayList<>();
     private volatile MessageStore store;
@@ -80,6 +91,7 @@ final class Engine implements Receiver {
         this.timer = timer;
         this.processors = new ProcessorRegistry(timer, config.hold_millis(), config.hold_max_sends());
         this.ids = new MessageIds(config.node_id());
+        this.groups = new GroupService(config.group_max_members());
     }
 
     ProcessorRegistry processors() {
@@ -88,6 +100,7 @@ final class Engine implements Receiver {
 
     void store(MessageStore s) {
         this.store = s;
+        groups.clear();
     }
 
     MessageStore store() {
@@ -154,6 +167,17 @@ final class Engine implements Receiver {
             case PING:
                 session.send(Frame.newBuilder().setRequestId(rid).setPong(Pong.newBuilder()
                         .setClientTime(frame.getPing().getClientTime()).setServerTime(System.currentTimeMillis())).build());
+                return DONE;
+            case GROUP:
+                return group(session, rid, frame.getGroup());
+            case CONVERSATION_LIST:
+                workers.execute(() -> conversationList(session, rid, frame.getConversationList()));
+                return DONE;
+            case MARK_READ:
+                markRead(session, frame.getMarkRead());
+                return DONE;
+            case TYPING:
+                typing(session, frame.getTyping());
                 return DONE;
             case HELLO:
                 throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "already authenticated");
@@ -234,6 +258,7 @@ final class Engine implements Receiver {
         }
         String conversation;
         List<String> members;
+        List<String> indexFor;
         switch (send.getToCase()) {
             case PEER -> {
                 if (!Ids.isValidId(send.getPeer())) {
@@ -241,10 +266,20 @@ final class Engine implements Receiver {
                 }
                 conversation = Ids.direct(sender, send.getPeer());
                 members = Ids.directMembers(conversation);
+                indexFor = members;
             }
             case CONVERSATION -> {
                 conversation = send.getConversation();
-                members = authorize(sender, conversation);
+                String groupId = Ids.groupIdOf(conversation);
+                if (groupId != null) {
+                    Group g = groups.require(requireStore(), groupId);
+                    GroupService.checkMaySend(g, sender, System.currentTimeMillis());
+                    members = GroupService.memberIds(g);
+                    indexFor = List.of(); // group members were listed when they joined
+                } else {
+                    members = authorize(sender, conversation);
+                    indexFor = members;
+                }
             }
             default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "send needs a peer or a conversation");
         }
@@ -282,7 +317,7 @@ final class Engine implements Receiver {
                         } else if (result.isRejected()) {
                             reject(session, rid, new ParleyException(result.code(), result.reason()));
                         } else {
-                            append(session, rid, restoreCoreFields(result.message(), draft), members, result.preview());
+                            append(session, rid, restoreCoreFields(result.message(), draft), members, indexFor, result.preview());
                         }
                     } finally {
                         admitted.complete(null);
@@ -291,13 +326,14 @@ final class Engine implements Receiver {
         return admitted;
     }
 
-    private void append(ServerSession origin, long rid, Message message, List<String> members, String preview) {
+    private void append(ServerSession origin, long rid, Message message, List<String> members, List<String> indexFor,
+                        String preview) {
         MessageStore s = store;
         if (s == null) {
             reject(origin, rid, storeUnavailable());
             return;
         }
-        s.append(message, members).whenComplete((appended, error) -> {
+        s.append(message, indexFor).whenComplete((appended, error) -> {
             if (error != null) {
                 fail(origin, rid, error, message);
                 return;
@@ -310,7 +346,8 @@ final class Engine implements Receiver {
     }
 
     /**
-     * Online delivery to every session of every member except the sending one, then the notification channels.
+     * Online delivery to every session of every member except the sending one, then, unless {@code preview} is null
+     * (system events), the notification channels.
      * One registry lookup per member serves all of its devices; the frame is built once.
      */
     private void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
@@ -323,7 +360,7 @@ final class Engine implements Receiver {
                     target.send(deliver);
                 }
             }
-            if (!member.equals(sender)) {
+            if (preview != null && !member.equals(sender)) {
                 for (DispatchChannel channel : channels) {
                     if (channel.allRecipients || targets.length == 0) {
                         channel.submit(member, message, preview);
@@ -459,10 +496,176 @@ final class Engine implements Receiver {
                 .thenComposeAsync(v -> streamPages(session, s, ids, ranges, conv, next, end, page), workers);
     }
 
+    // ---------------------------------------------------------------- groups
+
+    /**
+     * Runs a group operation in the group's chain: compute the change from the current record, append its event with
+     * the new record, then answer and deliver the event to every member, including those who just left. Admitted
+     * when done, so a client's next frame sees the change.
+     */
+    private CompletionStage<Void> group(ServerSession session, long rid, GroupRequest request) {
+        MessageStore s = requireStore();
+        String actor = session.userId();
+        String clientRequestId = request.getClientRequestId().isEmpty() ? ids.next() : request.getClientRequestId();
+        if (clientRequestId.length() > MAX_CLIENT_MSG_ID) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_request_id has at most 64 characters");
+        }
+        String eventKey = "group:" + clientRequestId;
+        if (request.getOpCase() == GroupRequest.OpCase.GET) {
+            Group g = groups.require(s, request.getGet().getGroupId());
+            GroupService.requireMember(g, actor);
+            session.send(Frame.newBuilder().setRequestId(rid).setGroupResponse(GroupResponse.newBuilder().setGroup(g)).build());
+            return DONE;
+        }
+        Optional<Message> repeat = s.findByClientId(actor, eventKey);
+        if (repeat.isPresent()) {
+            String groupId = Ids.groupIdOf(repeat.get().getConversation());
+            session.send(Frame.newBuilder().setRequestId(rid).setGroupResponse(GroupResponse.newBuilder()
+                    .setGroup(groups.require(s, groupId)).setEventSeq(repeat.get().getSeq())).build());
+            return DONE;
+        }
+        String groupId = request.getOpCase() == GroupRequest.OpCase.CREATE ? newGroupId() : targetGroup(request);
+        Ids.group(groupId); // validates the id
+        CompletableFuture<Void> admitted = groups.serialize(groupId, () -> {
+            long now = System.currentTimeMillis();
+            GroupService.Change change = request.getOpCase() == GroupRequest.OpCase.CREATE
+                    ? groups.create(groupId, actor, request.getCreate(), now)
+                    : groups.apply(groups.require(s, groupId), actor, request, now);
+            Message event = GroupService.eventMessage(ids.next(), eventKey, actor, session.deviceId(), groupId, change.event(), now);
+            return s.appendGroupEvent(event, groupId, change.after().toByteArray(), change.joined(), change.left())
+                    .thenApply(appended -> {
+                        Group current = change.after();
+                        if (!appended.duplicate()) {
+                            groups.updated(current);
+                            List<String> audience = new ArrayList<>(GroupService.memberIds(current));
+                            audience.addAll(change.left());
+                            dispatch(session, appended.message(), audience, null);
+                        } else {
+                            current = groups.require(s, groupId);
+                        }
+                        session.send(Frame.newBuilder().setRequestId(rid).setGroupResponse(GroupResponse.newBuilder()
+                                .setGroup(current).setEventSeq(appended.message().getSeq())).build());
+                        return (Void) null;
+                    }).toCompletableFuture();
+        });
+        return admitted.handle((v, e) -> {
+            if (e != null) {
+                Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+                if (cause instanceof ParleyException pe) {
+                    reject(session, rid, pe);
+                } else {
+                    LOG.error("{}: group operation {} failed", session, request.getOpCase(), cause);
+                    session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+                }
+            }
+            return null;
+        });
+    }
+
+    private String newGroupId() {
+        return ids.next().replace('-', '.');
+    }
+
+    private static String targetGroup(GroupRequest r) {
+        return switch (r.getOpCase()) {
+            case ADD_MEMBERS -> r.getAddMembers().getGroupId();
+            case REMOVE_MEMBERS -> r.getRemoveMembers().getGroupId();
+            case LEAVE -> r.getLeave().getGroupId();
+            case DISSOLVE -> r.getDissolve().getGroupId();
+            case SET_ROLE -> r.getSetRole().getGroupId();
+            case MUTE -> r.getMute().getGroupId();
+            case MUTE_ALL -> r.getMuteAll().getGroupId();
+            case TRANSFER -> r.getTransfer().getGroupId();
+            default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "group request needs an operation");
+        };
+    }
+
+    // ---------------------------------------------------------------- conversation list, read cursors, typing
+
+    private void conversationList(ServerSession session, long rid, ConversationListRequest request) {
+        try {
+            MessageStore s = requireStore();
+            String user = session.userId();
+            Map<String, Long> read = s.readCursors(user);
+            List<ConversationSummary> out = new ArrayList<>();
+            for (MessageStore.ConversationHead h : s.conversations(user)) {
+                long readSeq = Math.min(read.getOrDefault(h.conversation(), 0L), h.head());
+                ConversationSummary.Builder b = ConversationSummary.newBuilder().setConversation(h.conversation())
+                        .setHead(h.head()).setReadSeq(readSeq).setUnread(h.head() - readSeq);
+                if (h.head() > 0) {
+                    List<Message> last = s.range(h.conversation(), h.head(), h.head(), 1);
+                    if (!last.isEmpty()) {
+                        b.setLast(last.get(0));
+                    }
+                }
+                String groupId = Ids.groupIdOf(h.conversation());
+                if (groupId != null) {
+                    groups.find(s, groupId).ifPresent(g -> b.setTitle(g.getName()));
+                } else {
+                    Ids.directMembers(h.conversation()).stream().filter(u -> !u.equals(user)).findFirst()
+                            .ifPresentOrElse(b::setTitle, () -> b.setTitle(user));
+                }
+                out.add(b.build());
+            }
+            out.sort(Comparator.comparingLong((ConversationSummary c) -> c.getLast().getServerTime()).reversed()
+                    .thenComparing(ConversationSummary::getConversation));
+            if (request.getLimit() > 0 && out.size() > request.getLimit()) {
+                out = out.subList(0, request.getLimit());
+            }
+            session.send(Frame.newBuilder().setRequestId(rid)
+                    .setConversationListResponse(ConversationList.newBuilder().addAllConversations(out)).build());
+        } catch (ParleyException e) {
+            reject(session, rid, e);
+        } catch (RuntimeException e) {
+            LOG.error("{}: conversation list failed", session, e);
+            session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+        }
+    }
+
+    /** Moves the user's read cursor and tells the user's other sessions and, in small conversations, the other members. */
+    private void markRead(ServerSession session, MarkRead read) {
+        List<String> members = authorize(session.userId(), read.getConversation());
+        if (read.getSeq() == 0) {
+            return;
+        }
+        requireStore().advanceReadCursor(session.userId(), read.getConversation(), read.getSeq());
+        Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(read.getConversation())
+                .setUser(session.userId()).setSeq(read.getSeq())).build();
+        relay(session, update, members.size() <= config.read_fanout_max() ? members : List.of(session.userId()));
+    }
+
+    /** Relays a typing notice to the other members' sessions; never stored. */
+    private void typing(ServerSession session, Typing typing) {
+        List<String> members = authorize(session.userId(), typing.getConversation());
+        if (members.size() > config.read_fanout_max()) {
+            return;
+        }
+        Frame notice = Frame.newBuilder().setTyping(typing.toBuilder().setUser(session.userId())).build();
+        List<String> others = new ArrayList<>(members);
+        others.remove(session.userId());
+        relay(session, notice, others);
+    }
+
+    private void relay(ServerSession origin, Frame frame, List<String> users) {
+        for (String user : users) {
+            for (ServerSession target : sessions.sessions(user)) {
+                if (target != origin) {
+                    target.send(frame);
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /** @return the members of {@code conversation}; @throws ParleyException unless {@code user} is one of them */
-    private static List<String> authorize(String user, String conversation) {
+    private List<String> authorize(String user, String conversation) {
+        String groupId = Ids.groupIdOf(conversation);
+        if (groupId != null) {
+            Group g = groups.require(requireStore(), groupId);
+            GroupService.requireMember(g, user);
+            return GroupService.memberIds(g);
+        }
         List<String> members = Ids.directMembers(conversation);
         if (members.isEmpty()) {
             throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such conversation");

@@ -34,6 +34,12 @@ public @interface EngineConfig {
     @AttributeDefinition(description = "Notifications a dispatcher may have queued beyond its concurrency before overflow is dropped and logged")
     int dispatch_queue() default 10000;
 
+    @AttributeDefinition(description = "Largest number of members a group may have")
+    int group_max_members() default 10000;
+
+    @AttributeDefinition(description = "Read receipts and typing notices are relayed to the other members only in conversations with at most this many members")
+    int read_fanout_max() default 100;
+
     @AttributeDefinition(description = "This node's id, a prefix of every server message id (1-8 characters [a-z0-9])")
     String node_id() default "n1";
 }

@@ -37,7 +37,8 @@ public interface MessageStore {
     /**
      * @param draft   a message with every core field but {@code seq} set (id, client_msg_id, sender,
      *                sender_device, conversation, server_time, type, body)
-     * @param members the users of the conversation, the sender included; each gets it in {@link #conversations}
+     * @param members users to list the conversation for in {@link #conversations} (for 1:1: both users); may be
+     *                empty (group messages: group members are listed through {@link #appendGroupEvent})
      * @return the stored message (with seq) and whether it was a duplicate; completed on a store thread, so
      *         callers hop to their own executor for real work
      */
@@ -69,6 +70,31 @@ public interface MessageStore {
      * behind, which only means some messages are delivered again (clients de-duplicate by seq).
      */
     void advanceWatermark(String userId, String deviceId, String conversation, long seq);
+
+    /**
+     * Appends a group's system event and replaces the group's record, in one atomic, durable step, and updates
+     * the conversation lists: {@code joined} users get the group conversation in {@link #conversations}, {@code left}
+     * users lose it. Sequencing, dedupe on (sender, client_msg_id) and ordering are those of {@link #append}; on a
+     * duplicate nothing is changed (record and lists stay as they are) and the original event is returned.
+     *
+     * @param event   a {@code group.event} message draft for conversation {@code "g:" + groupId}
+     * @param groupId the group
+     * @param record  the group's new record (opaque bytes, owned by the core)
+     */
+    CompletionStage<Appended> appendGroupEvent(Message event, String groupId, byte[] record,
+                                               Collection<String> joined, Collection<String> left);
+
+    /** @return the record the last {@link #appendGroupEvent} stored for the group, if any */
+    Optional<byte[]> groupRecord(String groupId);
+
+    /**
+     * Raise the user's read cursor for a conversation to {@code seq} if it is higher. Same durability as
+     * {@link #advanceWatermark}.
+     */
+    void advanceReadCursor(String userId, String conversation, long seq);
+
+    /** @return conversation → the user's read cursor; conversations never marked read are absent */
+    Map<String, Long> readCursors(String userId);
 
     /** The result of {@link #append}. */
     record Appended(Message message, boolean duplicate) {

@@ -4,5 +4,5 @@
  * Consumer types may gain methods only in a major version; provider types in a minor one.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("2.0.0")
 package io.parley.core.spi;

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -93,6 +94,15 @@ public abstract class MessageStoreContract {
     protected void awaitWatermarks(MessageStore store) throws Exception {
     }
 
+    /**
+     * Blocks until every {@link MessageStore#advanceReadCursor} call made before this one is visible to
+     * {@link MessageStore#readCursors}. The default is {@link #awaitWatermarks}, which suits stores that apply
+     * both kinds of update the same way.
+     */
+    protected void awaitReadCursors(MessageStore store) throws Exception {
+        awaitWatermarks(store);
+    }
+
     @BeforeEach
     void openStoreUnderTest() throws Exception {
         store = openStore(dir);
@@ -142,6 +152,32 @@ public abstract class MessageStoreContract {
 
     protected Appended append(String sender, String conversation, Collection<String> members) throws Exception {
         return append(draft(sender, cid(), conversation, "hello " + IDS.get()), members);
+    }
+
+    /** A {@code group.event} draft for conversation {@code "g:" + groupId}. */
+    protected static Message groupEvent(String sender, String clientMsgId, String groupId, String text) {
+        return draft(sender, clientMsgId, "g:" + groupId, text).toBuilder().setType("group.event").build();
+    }
+
+    /** Appends a group event with a fresh idempotency key and waits for the stage. */
+    protected Appended groupEvent(String sender, String groupId, String record, Collection<String> joined,
+                                  Collection<String> left) throws Exception {
+        return appendGroupEvent(groupEvent(sender, cid(), groupId, "event " + IDS.get()), groupId, record, joined,
+                left);
+    }
+
+    protected Appended appendGroupEvent(Message event, String groupId, String record, Collection<String> joined,
+                                        Collection<String> left) throws Exception {
+        return await(store.appendGroupEvent(event, groupId, bytes(record), joined, left));
+    }
+
+    protected static byte[] bytes(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The group's record as text, or null if it has none. */
+    protected String record(String groupId) {
+        return store.groupRecord(groupId).map(r -> new String(r, StandardCharsets.UTF_8)).orElse(null);
     }
 
     protected static List<Long> seqs(List<Message> messages) {
@@ -446,6 +482,237 @@ public abstract class MessageStoreContract {
         append("carol", "g:team", List.of("carol", "erin"));
         assertEquals(Map.of("g:team", 2L), heads(store.conversations("erin")));
         assertEquals(Map.of("g:team", 2L), heads(store.conversations("dave")));
+    }
+
+    @Test
+    void anAppendWithNoMembersIsStoredAndListedForNobody() throws Exception {
+        Appended first = append(draft("alice", "quiet", "g:quiet", "x"), List.of());
+        assertFalse(first.duplicate());
+        assertEquals(1, first.message().getSeq());
+        assertEquals(2, append("bob", "g:quiet", List.of()).message().getSeq());
+        assertEquals(2, store.head("g:quiet"));
+        assertEquals(seqRange(1, 2), seqs(store.range("g:quiet", 1, Long.MAX_VALUE, 10)));
+        assertEquals(List.of(), store.conversations("alice"));
+        assertEquals(List.of(), store.conversations("bob"));
+
+        Appended retry = append(draft("alice", "quiet", "g:quiet", "y"), List.of());
+        assertTrue(retry.duplicate());
+        assertEquals(first.message(), retry.message());
+    }
+
+    // ---------------------------------------------------------------- groups
+
+    @Test
+    void groupRecordOfAnUnknownGroupIsEmpty() {
+        assertEquals(Optional.empty(), store.groupRecord("nobody"));
+    }
+
+    @Test
+    void groupEventsShareSeqWithAppendsAndReplaceTheRecord() throws Exception {
+        Message created = groupEvent("alice", "create", "team", "created");
+        Appended first = appendGroupEvent(created, "team", "v1", List.of("alice", "bob"), List.of());
+        assertFalse(first.duplicate());
+        assertEquals(created.toBuilder().setSeq(1).build(), first.message());
+        assertEquals("v1", record("team"));
+
+        assertEquals(2, append("bob", "g:team", List.of()).message().getSeq());
+        Appended second = groupEvent("alice", "team", "v2", List.of(), List.of());
+        assertEquals(3, second.message().getSeq());
+        assertEquals(4, append("alice", "g:team", List.of()).message().getSeq());
+
+        assertEquals("v2", record("team"));
+        assertEquals(4, store.head("g:team"));
+        List<Message> stored = store.range("g:team", 1, Long.MAX_VALUE, 10);
+        assertEquals(seqRange(1, 4), seqs(stored));
+        assertEquals(first.message(), stored.get(0));
+        assertEquals(second.message(), stored.get(2));
+        assertEquals(List.of("group.event", "text", "group.event", "text"),
+                stored.stream().map(Message::getType).toList());
+        assertEquals(Optional.of(first.message()), store.findByClientId("alice", "create"));
+        assertEquals(Optional.empty(), store.groupRecord("other"));
+    }
+
+    @Test
+    void groupRecordIsCopiedInAndOut() throws Exception {
+        byte[] record = bytes("original");
+        await(store.appendGroupEvent(groupEvent("alice", cid(), "copy", "x"), "copy", record, List.of("alice"),
+                List.of()));
+        record[0] = 'X';
+        byte[] read = store.groupRecord("copy").orElseThrow();
+        assertArrayEquals(bytes("original"), read);
+        read[0] = 'Y';
+        assertEquals("original", record("copy"));
+    }
+
+    @Test
+    void groupEventsAddAndRemoveTheGroupInConversationLists() throws Exception {
+        append("alice", "d:alice:bob", List.of("alice", "bob"));
+        groupEvent("alice", "team", "v1", List.of("alice", "bob", "carol"), List.of());
+        assertEquals(Map.of("d:alice:bob", 1L, "g:team", 1L), heads(store.conversations("alice")));
+        assertEquals(Map.of("d:alice:bob", 1L, "g:team", 1L), heads(store.conversations("bob")));
+        assertEquals(Map.of("g:team", 1L), heads(store.conversations("carol")));
+
+        append("carol", "g:team", List.of());
+        assertEquals(Map.of("g:team", 2L), heads(store.conversations("carol")));
+        assertEquals(List.of(), store.conversations("dave"));
+
+        // erin never was a member: leaving is a no-op for her
+        groupEvent("alice", "team", "v2", List.of("dave"), List.of("bob", "erin"));
+        assertEquals(Map.of("d:alice:bob", 1L), heads(store.conversations("bob")));
+        assertEquals(Map.of("g:team", 3L), heads(store.conversations("dave")));
+        assertEquals(Map.of("d:alice:bob", 1L, "g:team", 3L), heads(store.conversations("alice")));
+        assertEquals(List.of(), store.conversations("erin"));
+
+        // re-joining lists the group again, with the current head
+        append("alice", "g:team", List.of());
+        groupEvent("alice", "team", "v3", List.of("bob"), List.of("carol"));
+        assertEquals(Map.of("d:alice:bob", 1L, "g:team", 5L), heads(store.conversations("bob")));
+        assertEquals(List.of(), store.conversations("carol"));
+        assertEquals("v3", record("team"));
+    }
+
+    @Test
+    void aDuplicateGroupEventReturnsTheOriginalAndChangesNothing() throws Exception {
+        Appended original = appendGroupEvent(groupEvent("alice", "ev1", "team", "create"), "team", "v1",
+                List.of("alice", "bob"), List.of());
+        groupEvent("alice", "team", "v2", List.of("carol"), List.of("bob"));
+
+        Appended retry = appendGroupEvent(groupEvent("alice", "ev1", "team", "create again"), "team", "v3",
+                List.of("erin", "bob"), List.of("alice"));
+        assertTrue(retry.duplicate());
+        assertEquals(original.message(), retry.message());
+        assertEquals("v2", record("team"));
+        assertEquals(2, store.head("g:team"));
+        assertEquals(Map.of("g:team", 2L), heads(store.conversations("alice")));
+        assertEquals(List.of(), store.conversations("bob"));
+        assertEquals(Map.of("g:team", 2L), heads(store.conversations("carol")));
+        assertEquals(List.of(), store.conversations("erin"));
+    }
+
+    @Test
+    void groupEventsAndAppendsShareOneIdempotencyKeySpace() throws Exception {
+        Appended plain = append(draft("alice", "shared", "d:alice:bob", "hi"), List.of("alice", "bob"));
+        Appended event = appendGroupEvent(groupEvent("alice", "shared", "other", "create"), "other", "v1",
+                List.of("alice", "carol"), List.of());
+        assertTrue(event.duplicate());
+        assertEquals(plain.message(), event.message());
+        assertEquals(Optional.empty(), store.groupRecord("other"));
+        assertEquals(0, store.head("g:other"));
+        assertEquals(List.of(), store.conversations("carol"));
+        assertEquals(Map.of("d:alice:bob", 1L), heads(store.conversations("alice")));
+
+        Appended created = appendGroupEvent(groupEvent("alice", "made", "other", "create"), "other", "v1",
+                List.of("alice"), List.of());
+        Appended again = append(draft("alice", "made", "g:other", "text"), List.of("bob"));
+        assertTrue(again.duplicate());
+        assertEquals(created.message(), again.message());
+        assertEquals(1, store.head("g:other"));
+        assertEquals(Map.of("d:alice:bob", 1L), heads(store.conversations("bob")));
+    }
+
+    @Test
+    void concurrentGroupEventsAndAppendsInOneGroupGetGaplessSeqs() throws Exception {
+        int threads = 6;
+        int perThread = 120;
+        List<Callable<List<Appended>>> tasks = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int thread = t;
+            tasks.add(() -> {
+                List<CompletableFuture<Appended>> pending = new ArrayList<>();
+                for (int i = 0; i < perThread; i++) {
+                    String tag = "u" + thread + "#" + i;
+                    CompletionStage<Appended> stage = i % 3 == 0
+                            ? store.appendGroupEvent(groupEvent("u" + thread, cid(), "busy", tag), "busy",
+                                    bytes(tag), List.of("j" + tag), List.of())
+                            : store.append(draft("u" + thread, cid(), "g:busy", tag), List.of());
+                    pending.add(stage.toCompletableFuture());
+                }
+                List<Appended> acked = new ArrayList<>();
+                for (CompletableFuture<Appended> f : pending) {
+                    acked.add(f.get(WAIT_SECONDS, TimeUnit.SECONDS));
+                }
+                return acked;
+            });
+        }
+        List<List<Appended>> results = runConcurrently(threads, tasks);
+
+        int total = threads * perThread;
+        Set<Long> all = new HashSet<>();
+        Message lastEvent = null;
+        for (List<Appended> acked : results) {
+            for (int i = 0; i < acked.size(); i++) {
+                Message m = acked.get(i).message();
+                assertFalse(acked.get(i).duplicate());
+                assertTrue(all.add(m.getSeq()), "seq handed out twice: " + m.getSeq());
+                if (i > 0) {
+                    assertTrue(acked.get(i - 1).message().getSeq() < m.getSeq(), "out of submission order");
+                }
+                if (m.getType().equals("group.event") && (lastEvent == null || m.getSeq() > lastEvent.getSeq())) {
+                    lastEvent = m;
+                }
+            }
+        }
+        assertEquals(LongStream.rangeClosed(1, total).boxed().collect(Collectors.toSet()), all);
+        assertEquals(total, store.head("g:busy"));
+        assertEquals(seqRange(1, total), seqs(store.range("g:busy", 1, Long.MAX_VALUE, Integer.MAX_VALUE)));
+        // the record is that of the event with the highest seq
+        String lastTag = lastEvent.getBody().getValue().toStringUtf8();
+        assertEquals(lastTag, record("busy"));
+        for (int t = 0; t < threads; t++) {
+            for (int i = 0; i < perThread; i += 3) {
+                assertEquals(Map.of("g:busy", (long) total), heads(store.conversations("ju" + t + "#" + i)));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- read cursors
+
+    @Test
+    void readCursorsOnlyMoveForwardAndArePerUser() throws Exception {
+        assertEquals(Map.of(), store.readCursors("alice"));
+
+        store.advanceReadCursor("alice", "g:r", 5);
+        awaitReadCursors(store);
+        assertEquals(Map.of("g:r", 5L), store.readCursors("alice"));
+
+        store.advanceReadCursor("alice", "g:r", 2);
+        store.advanceReadCursor("alice", "g:r", 5);
+        awaitReadCursors(store);
+        assertEquals(Map.of("g:r", 5L), store.readCursors("alice"));
+
+        store.advanceReadCursor("alice", "g:r", 8);
+        store.advanceReadCursor("alice", "d:alice:bob", 3);
+        store.advanceReadCursor("bob", "g:r", 1);
+        store.advanceReadCursor("alice2", "g:r", 4);
+        awaitReadCursors(store);
+        assertEquals(Map.of("g:r", 8L, "d:alice:bob", 3L), store.readCursors("alice"));
+        assertEquals(Map.of("g:r", 1L), store.readCursors("bob"));
+        assertEquals(Map.of("g:r", 4L), store.readCursors("alice2"));
+        assertEquals(Map.of(), store.readCursors("carol"));
+        // read cursors and device watermarks are separate
+        assertEquals(Map.of(), store.watermarks("alice", "phone"));
+    }
+
+    @Test
+    void concurrentReadCursorUpdatesKeepTheHighest() throws Exception {
+        int threads = 6;
+        List<Callable<Long>> tasks = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            long seed = 100 + t;
+            tasks.add(() -> {
+                Random random = new Random(seed);
+                long max = 0;
+                for (int i = 0; i < 500; i++) {
+                    long seq = 1 + random.nextInt(100_000);
+                    max = Math.max(max, seq);
+                    store.advanceReadCursor("alice", "g:cr", seq);
+                }
+                return max;
+            });
+        }
+        long expected = runConcurrently(threads, tasks).stream().mapToLong(Long::longValue).max().orElseThrow();
+        awaitReadCursors(store);
+        assertEquals(Map.of("g:cr", expected), store.readCursors("alice"));
     }
 
     // ---------------------------------------------------------------- watermarks

@@ -53,6 +53,44 @@ public abstract class PersistentMessageStoreContract extends MessageStoreContrac
     }
 
     @Test
+    void restartKeepsGroupRecordsListsReadCursorsAndEventDedupe() throws Exception {
+        Appended created = appendGroupEvent(groupEvent("alice", "create", "team", "created"), "team", "v1",
+                List.of("alice", "bob", "carol"), List.of());
+        append("bob", "g:team", List.of());
+        groupEvent("alice", "team", "v2", List.of("dave"), List.of("carol"));
+        Message quiet = append(draft("bob", "quiet", "g:team", "x"), List.of()).message();
+        store.advanceReadCursor("alice", "g:team", 3);
+        store.advanceReadCursor("alice", "g:team", 2);
+        store.advanceReadCursor("bob", "g:team", 4);
+
+        restart();
+
+        assertEquals("v2", record("team"));
+        assertEquals(4, store.head("g:team"));
+        assertEquals(Map.of("g:team", 4L), heads(store.conversations("alice")));
+        assertEquals(Map.of("g:team", 4L), heads(store.conversations("dave")));
+        assertEquals(List.of(), store.conversations("carol"));
+        assertEquals(Map.of("g:team", 3L), store.readCursors("alice"));
+        assertEquals(Map.of("g:team", 4L), store.readCursors("bob"));
+        assertEquals(Optional.of(quiet), store.findByClientId("bob", "quiet"));
+
+        Appended retry = appendGroupEvent(groupEvent("alice", "create", "team", "again"), "team", "v9",
+                List.of("erin"), List.of("alice"));
+        assertTrue(retry.duplicate());
+        assertEquals(created.message(), retry.message());
+        assertEquals("v2", record("team"));
+        assertEquals(List.of(), store.conversations("erin"));
+        assertEquals(5, groupEvent("alice", "team", "v3", List.of(), List.of("dave")).message().getSeq());
+
+        restart();
+
+        assertEquals("v3", record("team"));
+        assertEquals(List.of(), store.conversations("dave"));
+        assertEquals(seqRange(1, 5), seqs(store.range("g:team", 1, Long.MAX_VALUE, 100)));
+        assertEquals(Map.of("g:team", 3L), store.readCursors("alice"));
+    }
+
+    @Test
     void seqIsNeverReusedAfterRestart() throws Exception {
         for (int i = 0; i < 3; i++) {
             append("alice", "g:s", List.of("alice"));

@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
 
 /**
  * A {@link MessageStore} that keeps everything on the heap, for tests, demos and single-node setups that do not
@@ -28,6 +29,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * assigned under the conversation's monitor, so appends from one thread are sequenced in call order. The
  * idempotency key is claimed with one atomic {@code putIfAbsent} before the seq is assigned, so of several
  * concurrent appends with the same key exactly one is stored; the others complete with it once it is.
+ *
+ * <p>A group event replaces the record and updates the conversation lists under the group conversation's monitor,
+ * before its message becomes visible to {@link #range}/{@link #head}: the record and lists belong to the event with
+ * the highest seq, and a reader that sees the event also sees its effects. Readers are not locked out, so one may
+ * see the new record with the previous head, or one user's list updated before another's.
  */
 public final class MemoryMessageStore implements MessageStore {
 
@@ -36,15 +42,44 @@ public final class MemoryMessageStore implements MessageStore {
     private final ConcurrentHashMap<ClientKey, CompletableFuture<Message>> byClientId = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Set<String>> memberships = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<DeviceKey, ConcurrentHashMap<String, Long>> watermarks = new ConcurrentHashMap<>();
+    /** groupId → the record of its last event; the arrays are private copies, never handed out. */
+    private final ConcurrentHashMap<String, byte[]> groups = new ConcurrentHashMap<>();
+    /** user → conversation → read cursor. */
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, Long>> readCursors = new ConcurrentHashMap<>();
 
     @Override
     public CompletionStage<Appended> append(Message draft, Collection<String> members) {
         if (draft.getConversation().isEmpty() || draft.getSender().isEmpty()) {
-            return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
-                    "a draft needs a conversation and a sender"));
+            return invalid("a draft needs a conversation and a sender");
         }
+        List<String> memberList = List.copyOf(members);
+        return appendOnce(draft, d -> store(d, memberList));
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>A user in both {@code joined} and {@code left} ends up not listed.
+     */
+    @Override
+    public CompletionStage<Appended> appendGroupEvent(Message event, String groupId, byte[] record,
+                                                      Collection<String> joined, Collection<String> left) {
+        if (groupId == null || groupId.isEmpty() || record == null) {
+            return invalid("a group event needs a group id and a record");
+        }
+        if (!event.getConversation().equals("g:" + groupId) || event.getSender().isEmpty()) {
+            return invalid("a group event needs a sender and conversation g:" + groupId);
+        }
+        byte[] recordCopy = record.clone();
+        List<String> joinedList = List.copyOf(joined);
+        List<String> leftList = List.copyOf(left);
+        return appendOnce(event, d -> storeGroupEvent(d, groupId, recordCopy, joinedList, leftList));
+    }
+
+    /** Claims the draft's idempotency key (if it has one), then runs {@code store} unless it was already claimed. */
+    private CompletionStage<Appended> appendOnce(Message draft, UnaryOperator<Message> store) {
         if (draft.getClientMsgId().isEmpty()) {
-            return CompletableFuture.completedFuture(new Appended(store(draft, members), false));
+            return CompletableFuture.completedFuture(new Appended(store.apply(draft), false));
         }
         ClientKey key = new ClientKey(draft.getSender(), draft.getClientMsgId());
         CompletableFuture<Message> claim = new CompletableFuture<>();
@@ -53,7 +88,7 @@ public final class MemoryMessageStore implements MessageStore {
             return original.thenApply(message -> new Appended(message, true));
         }
         try {
-            Message stored = store(draft, members);
+            Message stored = store.apply(draft);
             claim.complete(stored);
             return CompletableFuture.completedFuture(new Appended(stored, false));
         } catch (RuntimeException e) {
@@ -70,6 +105,29 @@ public final class MemoryMessageStore implements MessageStore {
             memberships.computeIfAbsent(member, m -> ConcurrentHashMap.newKeySet()).add(conversationId);
         }
         return stored;
+    }
+
+    private Message storeGroupEvent(Message event, String groupId, byte[] record, List<String> joined,
+                                    List<String> left) {
+        String conversationId = event.getConversation();
+        Conversation conversation = conversations.computeIfAbsent(conversationId, id -> new Conversation());
+        synchronized (conversation) {
+            groups.put(groupId, record);
+            for (String user : joined) {
+                memberships.computeIfAbsent(user, m -> ConcurrentHashMap.newKeySet()).add(conversationId);
+            }
+            for (String user : left) {
+                Set<String> ids = memberships.get(user);
+                if (ids != null) {
+                    ids.remove(conversationId);
+                }
+            }
+            return conversation.append(event);
+        }
+    }
+
+    private static CompletionStage<Appended> invalid(String message) {
+        return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, message));
     }
 
     @Override
@@ -117,6 +175,26 @@ public final class MemoryMessageStore implements MessageStore {
     public void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
         watermarks.computeIfAbsent(new DeviceKey(userId, deviceId), k -> new ConcurrentHashMap<>())
                 .merge(conversation, seq, Math::max);
+    }
+
+    @Override
+    public Optional<byte[]> groupRecord(String groupId) {
+        byte[] record = groups.get(groupId);
+        return record == null ? Optional.empty() : Optional.of(record.clone());
+    }
+
+    /** Applied synchronously; a {@code seq} below 1 is ignored. */
+    @Override
+    public void advanceReadCursor(String userId, String conversation, long seq) {
+        if (seq > 0) {
+            readCursors.computeIfAbsent(userId, k -> new ConcurrentHashMap<>()).merge(conversation, seq, Math::max);
+        }
+    }
+
+    @Override
+    public Map<String, Long> readCursors(String userId) {
+        Map<String, Long> cursors = readCursors.get(userId);
+        return cursors == null ? Map.of() : Map.copyOf(cursors);
     }
 
     private record ClientKey(String sender, String clientMsgId) {

@@ -56,4 +56,25 @@ public final class MemoryStoreComponent implements MessageStore {
     public void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
         store.advanceWatermark(userId, deviceId, conversation, seq);
     }
+
+    @Override
+    public CompletionStage<Appended> appendGroupEvent(Message event, String groupId, byte[] record,
+                                                      Collection<String> joined, Collection<String> left) {
+        return store.appendGroupEvent(event, groupId, record, joined, left);
+    }
+
+    @Override
+    public Optional<byte[]> groupRecord(String groupId) {
+        return store.groupRecord(groupId);
+    }
+
+    @Override
+    public void advanceReadCursor(String userId, String conversation, long seq) {
+        store.advanceReadCursor(userId, conversation, seq);
+    }
+
+    @Override
+    public Map<String, Long> readCursors(String userId) {
+        return store.readCursors(userId);
+    }
 }

@@ -55,6 +55,11 @@ final class Keys {
         return concat(prefix(user), conversation.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** The group's UTF-8 id (a single part). */
+    static byte[] group(String groupId) {
+        return groupId.getBytes(StandardCharsets.UTF_8);
+    }
+
     /** {@code user 0x00 device 0x00 conversation}: a device's watermarks are adjacent. */
     static byte[] watermark(String user, String device, String conversation) {
         return concat(prefix(user, device), conversation.getBytes(StandardCharsets.UTF_8));

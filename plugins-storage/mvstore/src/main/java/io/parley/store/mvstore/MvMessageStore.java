@@ -37,12 +37,14 @@ import java.util.function.LongSupplier;
  * The default persistent {@link MessageStore}: one H2 MVStore file, {@code <dir>/}{@value #FILE_NAME}, written by
  * a single group-commit writer thread.
  *
- * <p><b>Writes.</b> {@link #append} and {@link #advanceWatermark} only enqueue (they never block; a full queue
+ * <p><b>Writes.</b> {@link #append}, {@link #appendGroupEvent}, {@link #advanceWatermark} and
+ * {@link #advanceReadCursor} only enqueue (they never block; a full queue
  * refuses the append as retryable UNAVAILABLE). The writer thread {@value #WRITER_THREAD} takes up to
  * {@code maxBatch} queued operations, applies them in queue order (assigning seqs, checking idempotency keys),
  * commits them as one MVStore version, forces the file to disk when {@code fsync} is on, publishes the new version
- * to readers and only then completes the batch's stages. Messages with their seqs, idempotency keys, conversation lists
- * and watermarks of a batch are in the same commit, so a crash loses whole batches of unacknowledged work and
+ * to readers and only then completes the batch's stages. Messages with their seqs, idempotency keys, conversation lists,
+ * group records, watermarks and read cursors of a batch are in the same commit (a group event's message, record and
+ * list changes thus become durable and visible together), so a crash loses whole batches of unacknowledged work and
  * never half of one; the MVStore auto-commit is switched off so that no commit can split a batch.
  *
  * <p><b>Reads</b> run on the caller's thread against the last published version (an MVCC snapshot of every map),
@@ -58,8 +60,9 @@ import java.util.function.LongSupplier;
  * per commit; one map per conversation would bloat the MVStore metadata with millions of 1:1 conversations.
  * Further maps: {@code dedupe} ({@code sender,clientMsgId} → append number), {@code dedupe.expiry}
  * ({@code millis,dedupeKey}, appended in time order, for pruning), {@code members} ({@code user,conversation} →
- * the seq of the first message that listed the user) and {@code watermarks} ({@code user,device,conversation} →
- * seq). Seqs are never reused because a seq is derived from the index and index entries are never removed.
+ * the seq of the first message that listed the user, or of the group event that added them), {@code watermarks}
+ * ({@code user,device,conversation} → seq), {@code groups} ({@code groupId} → the record of the group's last
+ * event) and {@code readcursors} ({@code user,conversation} → seq). Seqs are never reused because a seq is derived from the index and index entries are never removed.
  *
  * <p>Lifecycle: {@link #open} starts the writer; {@link #close} lets it finish everything queued so far (nothing
  * accepted is dropped), commits and closes the file. Methods called after close fail with retryable UNAVAILABLE.
@@ -92,6 +95,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private final MVMap<byte[], Long> dedupeExpiry;
     private final MVMap<byte[], Long> members;
     private final MVMap<byte[], Long> watermarks;
+    private final MVMap<byte[], byte[]> groups;
+    private final MVMap<byte[], Long> readCursors;
 
     private final BlockingQueue<Op> queue;
     private final Thread writer;
@@ -119,6 +124,9 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         this.dedupeExpiry = openBinaryMap(mv, "dedupe.expiry");
         this.members = openBinaryMap(mv, "members");
         this.watermarks = openBinaryMap(mv, "watermarks");
+        this.groups = mv.openMap("groups", new MVMap.Builder<byte[], byte[]>()
+                .keyType(BytesType.INSTANCE).valueType(ByteArrayDataType.INSTANCE));
+        this.readCursors = openBinaryMap(mv, "readcursors");
         MVMap<String, String> meta = mv.openMap("parley.meta");
         String format = meta.putIfAbsent("format", FORMAT);
         if (format != null && !FORMAT.equals(format)) {
@@ -209,9 +217,43 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             return CompletableFuture.failedFuture(
                     new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "bad append: " + e.getMessage()));
         }
-        AppendOp op = new AppendOp(draft, memberList, new CompletableFuture<>());
+        AppendOp op = new AppendOp(draft, memberList, null, new CompletableFuture<>());
         enqueue(op, op.result);
         return op.result;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Enqueued like {@link #append}; the record is copied before this returns. A user in both {@code joined}
+     * and {@code left} ends up not listed.
+     */
+    @Override
+    public CompletionStage<Appended> appendGroupEvent(Message event, String groupId, byte[] record,
+                                                      Collection<String> joined, Collection<String> left) {
+        GroupChange group;
+        try {
+            Keys.checkPart("group", groupId);
+            Keys.checkPart("sender", event.getSender());
+            if (!event.getConversation().equals("g:" + groupId)) {
+                throw new IllegalArgumentException("the event's conversation must be g:" + groupId);
+            }
+            group = new GroupChange(Keys.group(groupId), record.clone(), checkUsers(joined), checkUsers(left));
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return CompletableFuture.failedFuture(
+                    new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "bad group event: " + e.getMessage()));
+        }
+        AppendOp op = new AppendOp(event, List.of(), group, new CompletableFuture<>());
+        enqueue(op, op.result);
+        return op.result;
+    }
+
+    private static List<String> checkUsers(Collection<String> users) {
+        List<String> list = List.copyOf(users);
+        for (String user : list) {
+            Keys.checkPart("user", user);
+        }
+        return list;
     }
 
     @Override
@@ -229,9 +271,23 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         }
     }
 
+    /** Applied by the writer and durable with its next commit, like {@link #advanceWatermark}. */
+    @Override
+    public void advanceReadCursor(String userId, String conversation, long seq) {
+        Keys.checkPart("user", userId);
+        Keys.checkPart("conversation", conversation);
+        if (seq <= 0 || closed) {
+            return;
+        }
+        if (!queue.offer(new ReadCursorOp(Keys.member(userId, conversation), seq))) {
+            // as for watermarks: the conversation only shows as unread a little longer
+            LOG.debug("Write queue full, read cursor update dropped");
+        }
+    }
+
     /**
-     * A barrier: completes once every operation enqueued before this call (appends and watermark updates) is
-     * durable and visible to reads.
+     * A barrier: completes once every operation enqueued before this call (appends, group events, watermark and
+     * read cursor updates) is durable and visible to reads.
      */
     public CompletionStage<Void> flush() {
         BarrierOp op = new BarrierOp(new CompletableFuture<>());
@@ -382,6 +438,33 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         });
     }
 
+    @Override
+    public Optional<byte[]> groupRecord(String groupId) {
+        byte[] key = Keys.group(Keys.checkPart("group", groupId));
+        return read(s -> {
+            byte[] record = groups.get(s.groups.root, key);
+            // a copy: the stored array is shared with the map's page cache
+            return record == null ? Optional.<byte[]>empty() : Optional.of(record.clone());
+        });
+    }
+
+    @Override
+    public Map<String, Long> readCursors(String userId) {
+        byte[] prefix = Keys.prefix(Keys.checkPart("user", userId));
+        return read(s -> {
+            Map<String, Long> result = new HashMap<>();
+            Cursor<byte[], Long> cursor = readCursors.cursor(s.readCursors, prefix, null, false);
+            while (cursor.hasNext()) {
+                byte[] key = cursor.next();
+                if (!Keys.startsWith(key, prefix)) {
+                    break;
+                }
+                result.put(Keys.lastPart(key, prefix.length), cursor.getValue());
+            }
+            return result;
+        });
+    }
+
     /**
      * @param root the index version to look in; null for the live index (writer thread only)
      * @return the highest seq of the conversation in that version, 0 if none
@@ -424,7 +507,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
 
     private Snapshot takeSnapshot() {
         return new Snapshot(log.getRoot(), index.getRoot(), dedupe.getRoot(), members.getRoot(),
-                watermarks.getRoot());
+                watermarks.getRoot(), groups.getRoot(), readCursors.getRoot());
     }
 
     // ------------------------------------------------------------------------------------------------ writer thread
@@ -496,10 +579,9 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 if (op instanceof AppendOp append) {
                     results[i] = apply(append, now);
                 } else if (op instanceof WatermarkOp watermark) {
-                    Long current = watermarks.get(watermark.key);
-                    if (current == null || current < watermark.seq) {
-                        watermarks.put(watermark.key, watermark.seq);
-                    }
+                    raise(watermarks, watermark.key, watermark.seq);
+                } else if (op instanceof ReadCursorOp cursor) {
+                    raise(readCursors, cursor.key, cursor.seq);
                 } else if (op instanceof HousekeepingOp) {
                     housekeeping = true;
                 } else if (op == Stop.STOP) {
@@ -560,12 +642,34 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             }
         }
         for (String member : op.members) {
-            byte[] key = Keys.member(member, conversation);
-            if (members.get(key) == null) {
-                members.put(key, seq);
+            list(member, conversation, seq);
+        }
+        GroupChange group = op.group;
+        if (group != null) {
+            groups.put(group.key, group.record);
+            for (String user : group.joined) {
+                list(user, conversation, seq);
+            }
+            for (String user : group.left) {
+                members.remove(Keys.member(user, conversation));
             }
         }
         return new Appended(stored, false);
+    }
+
+    /** Lists the conversation for the user, remembering {@code seq} if it was not listed yet. */
+    private void list(String user, String conversation, long seq) {
+        byte[] key = Keys.member(user, conversation);
+        if (members.get(key) == null) {
+            members.put(key, seq);
+        }
+    }
+
+    private static void raise(MVMap<byte[], Long> map, byte[] key, long seq) {
+        Long current = map.get(key);
+        if (current == null || current < seq) {
+            map.put(key, seq);
+        }
     }
 
     private void commitDurably() {
@@ -649,13 +753,23 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     // ------------------------------------------------------------------------------------------------ types
 
     /** Work for the writer thread. */
-    private sealed interface Op permits AppendOp, WatermarkOp, BarrierOp, HousekeepingOp, Stop {
+    private sealed interface Op permits AppendOp, WatermarkOp, ReadCursorOp, BarrierOp, HousekeepingOp, Stop {
     }
 
-    private record AppendOp(Message draft, List<String> members, CompletableFuture<Appended> result) implements Op {
+    /** An append; with {@code group} non-null, a group event whose changes are applied unless it is a duplicate. */
+    private record AppendOp(Message draft, List<String> members, GroupChange group,
+                            CompletableFuture<Appended> result) implements Op {
+    }
+
+    /** What a group event changes besides appending its message; {@code key} is a {@link Keys#group} key. */
+    private record GroupChange(byte[] key, byte[] record, List<String> joined, List<String> left) {
     }
 
     private record WatermarkOp(byte[] key, long seq) implements Op {
+    }
+
+    /** {@code key} is a {@link Keys#member}-shaped {@code user,conversation} key. */
+    private record ReadCursorOp(byte[] key, long seq) implements Op {
     }
 
     private record BarrierOp(CompletableFuture<Void> done) implements Op {
@@ -672,6 +786,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     /** One committed, durable version of every map readers use. */
     private record Snapshot(RootReference<Long, byte[]> log, RootReference<byte[], Long> index,
                             RootReference<byte[], Long> dedupe, RootReference<byte[], Long> members,
-                            RootReference<byte[], Long> watermarks) {
+                            RootReference<byte[], Long> watermarks, RootReference<byte[], byte[]> groups,
+                            RootReference<byte[], Long> readCursors) {
     }
 }

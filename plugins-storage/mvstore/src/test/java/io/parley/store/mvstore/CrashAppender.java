@@ -2,6 +2,7 @@ package io.parley.store.mvstore;
 
 import io.parley.core.proto.Message;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
@@ -10,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Forked by {@link MvStoreCrashTest}: appends from several threads until killed and prints one line per
  * acknowledged append, {@code ACK <conversation> <seq> <base64 of the stored message>}, only after its stage
- * completed. Arguments: store directory, thread count, run id (keeps client ids unique across runs).
+ * completed. Every fourth append of a thread is a group event (see the code). Arguments: store directory, thread count, run id (keeps client ids unique across runs).
  */
 public final class CrashAppender {
 
@@ -31,8 +32,14 @@ public final class CrashAppender {
                     String key = run + "-" + thread + "-" + i;
                     Message draft = MvMessageStoreTest.draft("u" + thread, key, conversation).toBuilder()
                             .setId(key).build();
+                    // every fourth is a group event whose record is its id and which lists "j" + its id
+                    boolean event = i % 4 == 0;
                     try {
-                        Message stored = store.append(draft, List.of("u" + thread, "all"))
+                        Message stored = (event
+                                ? store.appendGroupEvent(draft.toBuilder().setType("group.event").build(),
+                                        conversation.substring(2), key.getBytes(StandardCharsets.UTF_8),
+                                        List.of("j" + key), List.of())
+                                : store.append(draft, List.of("u" + thread, "all")))
                                 .toCompletableFuture().get(30, TimeUnit.SECONDS).message();
                         String line = "ACK " + stored.getConversation() + " " + stored.getSeq() + " "
                                 + Base64.getEncoder().encodeToString(stored.toByteArray());

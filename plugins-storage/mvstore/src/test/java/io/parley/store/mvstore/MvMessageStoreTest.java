@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -91,6 +92,80 @@ class MvMessageStoreTest {
                 assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST, ((ParleyException) e.getCause()).code());
             }
             assertEquals(Optional.empty(), store.findByClientId("alice", "k"));
+        }
+    }
+
+    @Test
+    void malformedGroupEventsAreRefusedWithoutTouchingTheStore() throws Exception {
+        try (MvMessageStore store = MvMessageStore.open(MvStoreOptions.defaults(dir))) {
+            byte[] record = {1};
+            List<CompletableFuture<Appended>> refused = List.of(
+                    store.appendGroupEvent(draft("alice", "k", "g:other"), "team", record, List.of(), List.of())
+                            .toCompletableFuture(),
+                    store.appendGroupEvent(draft("alice", "k", "g:"), "", record, List.of(), List.of())
+                            .toCompletableFuture(),
+                    store.appendGroupEvent(draft("", "k", "g:team"), "team", record, List.of(), List.of())
+                            .toCompletableFuture(),
+                    store.appendGroupEvent(draft("alice", "k", "g:team"), "team", record, List.of("a\0b"), List.of())
+                            .toCompletableFuture(),
+                    store.appendGroupEvent(draft("alice", "k", "g:team"), "team", record, List.of(), List.of(""))
+                            .toCompletableFuture());
+            for (CompletableFuture<Appended> f : refused) {
+                ExecutionException e = assertThrows(ExecutionException.class, () -> await(f));
+                assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST, ((ParleyException) e.getCause()).code());
+            }
+            await(store.flush());
+            assertEquals(Optional.empty(), store.findByClientId("alice", "k"));
+            assertEquals(Optional.empty(), store.groupRecord("team"));
+            assertEquals(0, store.head("g:team"));
+        }
+    }
+
+    @Test
+    void readersSeeAGroupEventsRecordAndListChangeTogether() throws Exception {
+        MvStoreOptions options = MvStoreOptions.defaults(dir).withFsync(false);
+        try (MvMessageStore store = MvMessageStore.open(options)) {
+            int events = 1500;
+            AtomicBoolean writing = new AtomicBoolean(true);
+            ExecutorService pool = Executors.newFixedThreadPool(2);
+            try {
+                Future<Long> reader = pool.submit(() -> {
+                    long checks = 0;
+                    while (writing.get()) {
+                        long head = store.head("g:live");
+                        Optional<byte[]> record = store.groupRecord("live");
+                        if (record.isEmpty()) {
+                            assertEquals(0, head);
+                            continue;
+                        }
+                        // event n stores record n with seq n and lists "j<n>", all in one commit
+                        long n = Long.parseLong(new String(record.get(), StandardCharsets.UTF_8));
+                        assertTrue(n >= head, "record " + n + " older than head " + head);
+                        assertEquals(List.of("g:live"), store.conversations("j" + n).stream()
+                                .map(h -> h.conversation()).toList(), "record " + n + " visible before its list change");
+                        checks++;
+                    }
+                    return checks;
+                });
+                List<CompletableFuture<Appended>> pending = new ArrayList<>();
+                for (int n = 1; n <= events; n++) {
+                    pending.add(store.appendGroupEvent(draft("alice", "ev" + n, "g:live"), "live",
+                            Long.toString(n).getBytes(StandardCharsets.UTF_8), List.of("j" + n),
+                            List.of()).toCompletableFuture());
+                    if (n % 100 == 0) {
+                        pending.get(pending.size() - 1).get(30, TimeUnit.SECONDS);
+                    }
+                }
+                for (int n = 1; n <= events; n++) {
+                    assertEquals(n, pending.get(n - 1).get(30, TimeUnit.SECONDS).message().getSeq());
+                }
+                writing.set(false);
+                assertTrue(reader.get(30, TimeUnit.SECONDS) > 0);
+            } finally {
+                writing.set(false);
+                pool.shutdownNow();
+                assertTrue(pool.awaitTermination(30, TimeUnit.SECONDS));
+            }
         }
     }
 

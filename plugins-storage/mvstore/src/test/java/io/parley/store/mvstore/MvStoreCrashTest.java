@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * kill -9 in the middle of traffic: a forked JVM ({@link CrashAppender}) appends and reports acknowledgements;
  * it is killed with SIGKILL; the reopened store must hold every acknowledged message with identical bytes, stay
- * gapless, and hand out seqs above everything acknowledged. Two rounds on the same directory. For a longer soak
+ * gapless, hand out seqs above everything acknowledged, and show every group event's record and list change
+ * together with its message. Two rounds on the same directory. For a longer soak
  * (so that compaction and chunk reuse happen before the kill) set {@code -Dparley.crashtest.acks=50000}.
  */
 @Timeout(value = 600, unit = TimeUnit.SECONDS)
@@ -95,6 +96,20 @@ class MvStoreCrashTest {
                     if (ackedBytes != null) {
                         assertArrayEquals(ackedBytes, m.toByteArray(), id + "#" + m.getSeq() + " differs");
                     }
+                }
+                // group events are atomic: the record is the last event's and every event's user is listed
+                Message lastEvent = null;
+                for (Message m : all) {
+                    if (m.getType().equals("group.event")) {
+                        lastEvent = m;
+                        String joined = "j" + m.getId();
+                        assertTrue(store.conversations(joined).stream().anyMatch(h -> h.conversation().equals(id)),
+                                joined + " not listed in " + id);
+                    }
+                }
+                if (lastEvent != null) {
+                    assertEquals(lastEvent.getId(), new String(store.groupRecord(id.substring(2)).orElseThrow(),
+                            StandardCharsets.UTF_8), id + ": record is not the last event's");
                 }
                 for (long seq : conversation.getValue().keySet()) {
                     assertNotNull(all.get((int) seq - 1));

@@ -1,8 +1,9 @@
 package io.parley.transport.tcp;
 
 import io.parley.core.spi.Receiver;
+import io.parley.transport.support.EpollMode;
+import io.parley.transport.support.ServerSettings;
 import io.parley.transport.tcp.internal.TcpServer;
-import io.parley.transport.tcp.internal.TcpServerSettings;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -42,13 +43,13 @@ public final class TcpTransportComponent {
         server.stop();
     }
 
-    static TcpServerSettings settings(TcpTransportConfig config) {
+    static ServerSettings settings(TcpTransportConfig config) {
         String portFile = config.port_file().trim();
-        return TcpServerSettings.builder()
+        return ServerSettings.builder()
                 .host(config.host().trim())
                 .port(config.port())
                 .ioThreads(config.io_threads())
-                .epoll(TcpServerSettings.EpollMode.parse(config.epoll()))
+                .epoll(EpollMode.parse(config.epoll()))
                 .handshakeTimeout(Duration.ofSeconds(config.handshake_timeout_seconds()))
                 .idleTimeout(Duration.ofSeconds(config.idle_timeout_seconds()))
                 .outboundMaxBytes(config.outbound_max_bytes())

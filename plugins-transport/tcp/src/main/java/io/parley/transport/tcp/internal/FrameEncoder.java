@@ -1,12 +1,11 @@
 package io.parley.transport.tcp.internal;
 
-import com.google.protobuf.CodedOutputStream;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufOutputStream;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.MessageToByteEncoder;
 import io.parley.core.proto.Frame;
+import io.parley.transport.support.Frames;
 
 import java.io.IOException;
 
@@ -24,30 +23,21 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
         super(Frame.class);
     }
 
+    /** Bytes the frame occupies on the wire: the 4-byte length prefix plus the serialized frame. */
+    public static int wireSize(Frame frame) {
+        return FrameDecoder.LENGTH_BYTES + frame.getSerializedSize();
+    }
+
     @Override
     protected ByteBuf allocateBuffer(ChannelHandlerContext ctx, Frame msg, boolean preferDirect) {
-        int size = Frames.wireSize(msg);
+        int size = wireSize(msg);
         return preferDirect ? ctx.alloc().ioBuffer(size) : ctx.alloc().heapBuffer(size);
     }
 
     @Override
     protected void encode(ChannelHandlerContext ctx, Frame frame, ByteBuf out) throws IOException {
-        int size = frame.getSerializedSize();
-        out.ensureWritable(FrameDecoder.LENGTH_BYTES + size);
-        out.writeInt(size);
-        int index = out.writerIndex();
-        CodedOutputStream cos;
-        if (out.hasArray()) {
-            cos = CodedOutputStream.newInstance(out.array(), out.arrayOffset() + index, size);
-        } else if (out.nioBufferCount() == 1) {
-            cos = CodedOutputStream.newInstance(out.nioBuffer(index, size));
-        } else {
-            ByteBufOutputStream stream = new ByteBufOutputStream(out);
-            frame.writeTo(stream);
-            return;
-        }
-        frame.writeTo(cos);
-        cos.checkNoSpaceLeft();
-        out.writerIndex(index + size);
+        out.ensureWritable(wireSize(frame));
+        out.writeInt(frame.getSerializedSize());
+        Frames.writeTo(frame, out);
     }
 }

@@ -2,114 +2,20 @@ package io.parley.transport.tcp.internal;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.parley.core.proto.Frame;
-import io.parley.core.proto.Notice;
-import io.parley.core.spi.Connection;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import java.nio.channels.ClosedChannelException;
-import java.util.Queue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
+import io.parley.transport.support.CloseReason;
+import io.parley.transport.support.NettyConnection;
 
 /**
- * {@link Connection} over one Netty channel.
- *
- * <p>Writes: on the channel's event loop a frame is written at once and one flush is scheduled for the end of the
- * current run, so a burst costs one system call. From any other thread frames go onto a lock-free queue and a
- * single drain task is scheduled that writes everything queued and flushes once.
- *
- * <p>Outbound memory: the channel's write-buffer high water mark is set to {@code outbound.max.bytes} (low mark
- * equal), so Netty's own pending-bytes count (written but not yet accepted by the socket, flushed or not) is
- * visible through {@link Channel#isWritable()} and {@link Channel#bytesBeforeUnwritable()}. Frames still in this
- * connection's queue are counted in {@link #queuedBytes}. When queued plus Netty-pending bytes exceed the limit the
- * client is a slow consumer: what is queued is dropped, {@code Notice.KIND_SLOW_CONSUMER} is written after what
- * Netty already holds (it reaches a client that resumes reading), and the channel is closed at the latest after
- * the close timeout. Memory per connection therefore stays below about the limit plus one frame.
- *
- * <p>Closing: {@link #close(Notice)} and the transport's own error paths write a last frame after what is queued
- * and close when that write completes, or after the close timeout. Frames sent once closing has begun are dropped;
- * pending {@link #sendFlushed} stages then fail with {@link ClosedChannelException}.
+ * {@link io.parley.core.spi.Connection} over one TCP channel whose pipeline ends in {@link FrameEncoder}. Writing,
+ * flush coalescing and the slow-consumer bound are {@link NettyConnection}'s; a TCP connection ends by writing its
+ * last frame and closing the socket once that write completes.
  */
-public final class TcpConnection implements Connection {
-
-    private static final Logger LOG = LoggerFactory.getLogger(TcpConnection.class);
-
-    private final Channel channel;
-    private final EventLoop loop;
-    private final String remoteAddress;
-    private final long closeTimeoutMillis;
-
-    private final Queue<Object> queue = new ConcurrentLinkedQueue<>();
-    private final AtomicLong queuedBytes = new AtomicLong();
-    private final AtomicBoolean drainScheduled = new AtomicBoolean();
-    private final AtomicBoolean closing = new AtomicBoolean();
-    private volatile boolean closed;
-
-    /** Event loop only. */
-    private boolean flushScheduled;
-
-    private final Runnable flushTask = this::runFlush;
-    private final Runnable drainTask = this::runDrain;
-
-    /** A frame queued by {@link #sendFlushed}, with the stage to complete when it is written. */
-    private record Flushed(Frame frame, CompletableFuture<Void> written) {
-    }
+public final class TcpConnection extends NettyConnection {
 
     TcpConnection(Channel channel, long closeTimeoutMillis) {
-        this.channel = channel;
-        this.loop = channel.eventLoop();
-        this.remoteAddress = String.valueOf(channel.remoteAddress()).replaceFirst("^/", "");
-        this.closeTimeoutMillis = closeTimeoutMillis;
-    }
-
-    @Override
-    public void send(Frame frame) {
-        if (closing.get()) {
-            return;
-        }
-        if (loop.inEventLoop()) {
-            writeOnLoop(frame);
-        } else {
-            enqueue(frame, Frames.wireSize(frame));
-        }
-    }
-
-    /**
-     * {@inheritDoc}
-     *
-     * <p>The stage completes on the channel's event loop: continuations that do real work must be attached with an
-     * {@code ...Async} method.
-     */
-    @Override
-    public CompletionStage<Void> sendFlushed(Frame frame) {
-        CompletableFuture<Void> written = new CompletableFuture<>();
-        if (closing.get()) {
-            written.completeExceptionally(new ClosedChannelException());
-            return written;
-        }
-        if (loop.inEventLoop()) {
-            writeOnLoop(new Flushed(frame, written));
-        } else {
-            enqueue(new Flushed(frame, written), Frames.wireSize(frame));
-        }
-        return written;
-    }
-
-    @Override
-    public void close(Notice notice) {
-        closeWith(notice == null ? null : Frames.notice(notice), false);
+        super(channel, closeTimeoutMillis);
     }
 
     @Override
@@ -118,204 +24,13 @@ public final class TcpConnection implements Connection {
     }
 
     @Override
-    public String remoteAddress() {
-        return remoteAddress;
-    }
-
-    /** True once closing has begun (by either side); sends are dropped from then on. */
-    public boolean isClosing() {
-        return closing.get();
-    }
-
-    /**
-     * Bytes this connection holds for the client right now: frames queued here plus what Netty has not yet handed
-     * to the socket. For diagnostics and tests; may be read from any thread.
-     */
-    public long pendingOutboundBytes() {
-        ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
-        return queuedBytes.get() + (buffer == null ? 0 : buffer.totalPendingWriteBytes());
-    }
-
-    Channel channel() {
-        return channel;
-    }
-
-    /**
-     * Begins closing: optionally drops what is queued, writes {@code lastFrame} (if non-null) after the rest,
-     * flushes and closes the channel once that write completes or the close timeout passes. Idempotent; any
-     * thread.
-     *
-     * @return true if this call began the close, false if it had begun before
-     */
-    boolean closeWith(Frame lastFrame, boolean discardQueued) {
-        if (!closing.compareAndSet(false, true)) {
-            return false;
-        }
-        if (loop.inEventLoop()) {
-            doClose(lastFrame, discardQueued);
-        } else {
-            try {
-                loop.execute(() -> doClose(lastFrame, discardQueued));
-            } catch (RejectedExecutionException e) {
-                // the event loop is shutting down and closes the channel itself
-                discardQueue();
-            }
-        }
-        return true;
-    }
-
-    /** Called once from {@code channelInactive}: the channel is gone, so is everything still queued. */
-    void onChannelClosed() {
-        closing.set(true);
-        closed = true;
-        discardQueue();
-    }
-
-    private void doClose(Frame lastFrame, boolean discardQueued) {
-        if (discardQueued) {
-            discardQueue();
-        } else {
-            drainQueue();
-        }
-        if (!channel.isActive()) {
-            channel.close();
-            return;
-        }
-        ChannelFuture last = channel.writeAndFlush(lastFrame != null ? lastFrame : Unpooled.EMPTY_BUFFER);
-        if (closeTimeoutMillis > 0) {
-            ScheduledFuture<?> forced = loop.schedule(
-                    () -> { channel.close(); }, closeTimeoutMillis, TimeUnit.MILLISECONDS);
-            channel.closeFuture().addListener(f -> forced.cancel(false));
-            last.addListener(ChannelFutureListener.CLOSE);
-        } else {
-            channel.close();
-        }
-    }
-
-    private void enqueue(Object item, int size) {
-        queue.add(item);
-        long queued = queuedBytes.addAndGet(size);
-        if (closed) {
-            discardQueue();
-            return;
-        }
-        // queued + Netty-pending > limit  <=>  queued >= bytesBeforeUnwritable (which is limit - pending + 1)
-        if (channel.isActive() && queued >= channel.bytesBeforeUnwritable()) {
-            slowConsumer();
-            return;
-        }
-        if (drainScheduled.compareAndSet(false, true)) {
-            try {
-                loop.execute(drainTask);
-            } catch (RejectedExecutionException e) {
-                discardQueue();
-            }
-        }
-    }
-
-    /** Event loop only: writes after whatever other threads queued before, and schedules the flush. */
-    private void writeOnLoop(Object item) {
-        if (!queue.isEmpty()) {
-            drainQueue();
-        }
-        if (closing.get()) {
-            drop(item);
-            return;
-        }
-        write(item);
-        scheduleFlush();
-        checkWritable();
-    }
-
-    private void runDrain() {
-        drainScheduled.set(false);
-        if (closing.get()) {
-            if (closed) {
-                discardQueue();
-            }
-            return;
-        }
-        drainQueue();
-        channel.flush();
-    }
-
-    private void runFlush() {
-        flushScheduled = false;
-        channel.flush();
-    }
-
-    private void scheduleFlush() {
-        if (!flushScheduled) {
-            flushScheduled = true;
-            loop.execute(flushTask);
-        }
-    }
-
-    /** Event loop only: writes everything queued, stopping early if the client turns out to be slow. */
-    private void drainQueue() {
-        Object item;
-        while ((item = queue.poll()) != null) {
-            queuedBytes.addAndGet(-Frames.wireSize(frameOf(item)));
-            write(item);
-            if (!channel.isWritable() && channel.isActive()) {
-                slowConsumer();
-                return;
-            }
-        }
-    }
-
-    private void write(Object item) {
-        if (item instanceof Flushed flushed) {
-            channel.write(flushed.frame()).addListener(f -> {
-                if (f.isSuccess()) {
-                    flushed.written().complete(null);
-                } else {
-                    flushed.written().completeExceptionally(f.cause());
-                }
-            });
-        } else {
-            channel.write(item, channel.voidPromise());
-        }
-    }
-
-    /** Any thread: drops what is queued, failing pending {@link #sendFlushed} stages. */
-    private void discardQueue() {
-        Object item;
-        while ((item = queue.poll()) != null) {
-            queuedBytes.addAndGet(-Frames.wireSize(frameOf(item)));
-            drop(item);
-        }
-    }
-
-    private static void drop(Object item) {
-        if (item instanceof Flushed flushed) {
-            flushed.written().completeExceptionally(new ClosedChannelException());
-        }
-    }
-
-    private void checkWritable() {
-        if (!channel.isWritable() && channel.isActive()) {
-            slowConsumer();
-        }
-    }
-
-    private void slowConsumer() {
-        boolean began = closeWith(Frames.notice(Notice.newBuilder()
-                .setKind(Notice.Kind.KIND_SLOW_CONSUMER)
-                .setText("outbound queue overflowed; reconnect and sync")
-                .build()), true);
-        if (began) {
-            LOG.warn("Closing TCP connection {}: slow consumer, more than {} outbound bytes pending",
-                    remoteAddress, channel.config().getWriteBufferHighWaterMark());
-        }
-    }
-
-    private static Frame frameOf(Object item) {
-        return item instanceof Flushed flushed ? flushed.frame() : (Frame) item;
+    protected int wireSize(Frame frame) {
+        return FrameEncoder.wireSize(frame);
     }
 
     @Override
-    public String toString() {
-        return "TcpConnection[" + remoteAddress + "]";
+    protected void writeFinal(Frame lastFrame, CloseReason reason) {
+        channel().writeAndFlush(lastFrame != null ? lastFrame : Unpooled.EMPTY_BUFFER)
+                .addListener(ChannelFutureListener.CLOSE);
     }
 }

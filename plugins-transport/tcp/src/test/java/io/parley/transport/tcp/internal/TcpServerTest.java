@@ -8,7 +8,9 @@ import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.Notice;
-import io.parley.transport.tcp.internal.TcpServerSettings.EpollMode;
+import io.parley.transport.support.EpollMode;
+import io.parley.transport.support.IoTransport;
+import io.parley.transport.support.ServerSettings;
 import io.parley.transport.tcp.internal.TestReceiver.TestSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -70,7 +72,7 @@ class TcpServerTest {
     @ParameterizedTest
     @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
     void helloPingAndSendRoundTrip(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || EpollSupport.isAvailable(), "native epoll unavailable");
+        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
         start(s -> s.epoll(epoll));
         assertEquals(epoll == EpollMode.ON ? "epoll" : "nio", server.transportName());
 
@@ -218,7 +220,7 @@ class TcpServerTest {
         slow.hello(); // and never reads again
 
         Frame big = deliver(1, 32 * 1024);
-        long bound = limit + 2L * Frames.wireSize(big) + 4096;
+        long bound = limit + 2L * FrameEncoder.wireSize(big) + 4096;
         int sent = 0;
         while (!slowSession.tcp().isClosing() && sent < 100_000) {
             if (fromEventLoop) {
@@ -246,7 +248,7 @@ class TcpServerTest {
     @ParameterizedTest
     @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
     void coreCloseWritesQueuedFramesThenTheNotice(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || EpollSupport.isAvailable(), "native epoll unavailable");
+        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
         // a close timeout longer than awaitClosed waits: the close must follow the notice's write, not the timer
         start(s -> s.epoll(epoll).closeTimeout(Duration.ofSeconds(30)));
         TestClient client = connect();
@@ -273,7 +275,7 @@ class TcpServerTest {
     @ParameterizedTest
     @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
     void stopTellsEveryClientToReconnect(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || EpollSupport.isAvailable(), "native epoll unavailable");
+        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
         start(s -> s.reconnectAfterMs(1234).epoll(epoll).closeTimeout(Duration.ofSeconds(30)));
         TestClient a = connect();
         TestSession sessionA = receiver.nextSession();
@@ -329,7 +331,7 @@ class TcpServerTest {
     void bindFailureLeavesNoThreads() throws Exception {
         start(s -> { });
         TestReceiver second = new TestReceiver(MAX_FRAME);
-        TcpServer clash = new TcpServer(TcpServerSettings.builder()
+        TcpServer clash = new TcpServer(ServerSettings.builder()
                 .host("127.0.0.1").port(server.localAddress().getPort()).ioThreads(1).build(), second);
         assertThrows(IOException.class, clash::start);
         clash.stop();
@@ -338,9 +340,9 @@ class TcpServerTest {
                 .filter(t -> t.isAlive() && t.getName().startsWith("parley-tcp-boss")).count());
     }
 
-    private void start(Consumer<TcpServerSettings.Builder> customizer) throws IOException {
+    private void start(Consumer<ServerSettings.Builder> customizer) throws IOException {
         receiver = new TestReceiver(MAX_FRAME);
-        TcpServerSettings.Builder settings = TcpServerSettings.builder()
+        ServerSettings.Builder settings = ServerSettings.builder()
                 .host("127.0.0.1")
                 .port(0)
                 .ioThreads(2)

@@ -1,4 +1,4 @@
-package io.parley.transport.tcp.internal;
+package io.parley.transport.support;
 
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
@@ -7,7 +7,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 
 /**
- * The only class that touches the epoll classes. The bundle imports {@code io.netty.channel.epoll} optionally, so
+ * The only class that touches the epoll classes. Bundles import {@code io.netty.channel.epoll} optionally, so
  * callers must be ready for {@link LinkageError} when it is not wired.
  */
 final class EpollSupport {

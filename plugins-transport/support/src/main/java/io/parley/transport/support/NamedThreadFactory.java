@@ -1,4 +1,4 @@
-package io.parley.transport.tcp.internal;
+package io.parley.transport.support;
 
 import io.netty.util.concurrent.FastThreadLocalThread;
 
@@ -12,13 +12,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Creates daemon {@link FastThreadLocalThread}s named {@code prefix-1}, {@code prefix-2}, ... and remembers them so
  * their owner can wait for every one to end. One instance per event loop group; nothing is static.
  */
-final class NamedThreadFactory implements ThreadFactory {
+public final class NamedThreadFactory implements ThreadFactory {
 
     private final String prefix;
     private final AtomicInteger counter = new AtomicInteger();
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
 
-    NamedThreadFactory(String prefix) {
+    public NamedThreadFactory(String prefix) {
         this.prefix = prefix;
     }
 
@@ -35,7 +35,7 @@ final class NamedThreadFactory implements ThreadFactory {
      *
      * @return true if none is alive any more
      */
-    boolean joinAll(long timeoutMillis) throws InterruptedException {
+    public boolean joinAll(long timeoutMillis) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         for (Thread thread : threads) {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());

@@ -1,12 +1,12 @@
-package io.parley.transport.tcp.internal;
+package io.parley.transport.support;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Settings of one {@link TcpServer}. Immutable; build with {@link #builder()}, whose defaults are those of the
- * shipped {@code parley.transport.tcp.cfg}.
+ * Settings every Netty transport server has. Immutable; build with {@link #builder()}, whose defaults are those of
+ * the shipped {@code .cfg} files except {@code port}, which starts at 0 (each transport has its own default port).
  *
  * @param host              address to bind; {@code 0.0.0.0} for every interface
  * @param port              port to bind; 0 picks an ephemeral port
@@ -19,10 +19,11 @@ import java.util.Objects;
  * @param soBacklog         listen backlog
  * @param tcpNoDelay        TCP_NODELAY on accepted connections
  * @param reconnectAfterMs  {@code reconnect_after_ms} sent in the reconnect notice when the server stops
- * @param closeTimeout      how long a closing connection may take to write its final error or notice
+ * @param closeTimeout      how long a closing connection may take to write its final error or notice (and, on
+ *                          WebSocket, to answer the close handshake)
  * @param portFile          file to write the bound port into after binding, or null for none
  */
-public record TcpServerSettings(
+public record ServerSettings(
         String host,
         int port,
         int ioThreads,
@@ -37,32 +38,7 @@ public record TcpServerSettings(
         Duration closeTimeout,
         Path portFile) {
 
-    /** Choice of the I/O transport. */
-    public enum EpollMode {
-        /** native epoll when {@code Epoll.isAvailable()}, otherwise NIO */
-        AUTO,
-        /** native epoll; starting fails if it is unavailable */
-        ON,
-        /** Java NIO */
-        OFF;
-
-        /** Parses {@code auto}, {@code true} or {@code false} (case-insensitive). */
-        public static EpollMode parse(String value) {
-            switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
-                case "auto":
-                case "":
-                    return AUTO;
-                case "true":
-                    return ON;
-                case "false":
-                    return OFF;
-                default:
-                    throw new IllegalArgumentException("epoll must be auto, true or false: " + value);
-            }
-        }
-    }
-
-    public TcpServerSettings {
+    public ServerSettings {
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(epoll, "epoll");
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
@@ -109,7 +85,7 @@ public record TcpServerSettings(
     /** Mutable builder; every field starts at its documented default. */
     public static final class Builder {
         private String host = "0.0.0.0";
-        private int port = 7700;
+        private int port = 0;
         private int ioThreads = 0;
         private EpollMode epoll = EpollMode.AUTO;
         private Duration handshakeTimeout = Duration.ofSeconds(10);
@@ -139,8 +115,8 @@ public record TcpServerSettings(
         public Builder closeTimeout(Duration value) { closeTimeout = value; return this; }
         public Builder portFile(Path value) { portFile = value; return this; }
 
-        public TcpServerSettings build() {
-            return new TcpServerSettings(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout,
+        public ServerSettings build() {
+            return new ServerSettings(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout,
                     outboundMaxBytes, maxConnections, soBacklog, tcpNoDelay, reconnectAfterMs, closeTimeout,
                     portFile);
         }

@@ -1,0 +1,70 @@
+package io.parley.transport.websocket;
+
+import io.parley.core.spi.Receiver;
+import io.parley.transport.support.EpollMode;
+import io.parley.transport.support.ServerSettings;
+import io.parley.transport.websocket.internal.OriginPolicy;
+import io.parley.transport.websocket.internal.WebSocketServer;
+import io.parley.transport.websocket.internal.WebSocketSettings;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * OSGi boundary of the WebSocket transport: runs one {@link WebSocketServer} while the core's {@link Receiver} is
+ * present.
+ *
+ * <p>The reference to {@code Receiver} is static and mandatory: when the core goes away (or the configuration
+ * changes) SCR deactivates this component, which sends every client {@code Notice{KIND_RECONNECT}} and close 1001,
+ * then shuts the event loops down before returning. Publishes no service.
+ */
+@Component(name = WebSocketTransportComponent.PID, configurationPid = WebSocketTransportComponent.PID,
+        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true, service = {})
+@Designate(ocd = WebSocketTransportConfig.class)
+public final class WebSocketTransportComponent {
+
+    /** Configuration PID and component name. */
+    public static final String PID = "parley.transport.websocket";
+
+    private final WebSocketServer server;
+
+    @Activate
+    public WebSocketTransportComponent(@Reference Receiver receiver, WebSocketTransportConfig config)
+            throws IOException {
+        server = new WebSocketServer(settings(config), receiver);
+        server.start();
+    }
+
+    @Deactivate
+    void deactivate() {
+        server.stop();
+    }
+
+    static WebSocketSettings settings(WebSocketTransportConfig config) {
+        String portFile = config.port_file().trim();
+        ServerSettings server = ServerSettings.builder()
+                .host(config.host().trim())
+                .port(config.port())
+                .ioThreads(config.io_threads())
+                .epoll(EpollMode.parse(config.epoll()))
+                .handshakeTimeout(Duration.ofSeconds(config.handshake_timeout_seconds()))
+                .idleTimeout(Duration.ofSeconds(config.idle_timeout_seconds()))
+                .outboundMaxBytes(config.outbound_max_bytes())
+                .maxConnections(config.max_connections())
+                .soBacklog(config.so_backlog())
+                .tcpNoDelay(config.tcp_nodelay())
+                .reconnectAfterMs(config.reconnect_after_ms())
+                .closeTimeout(Duration.ofMillis(config.close_timeout_ms()))
+                .portFile(portFile.isEmpty() ? null : Path.of(portFile))
+                .build();
+        return new WebSocketSettings(server, config.path().trim(), OriginPolicy.parse(config.allowed_origins()),
+                config.max_http_request_bytes());
+    }
+}

@@ -1,0 +1,65 @@
+package io.parley.transport.websocket;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * Configuration of PID {@code parley.transport.websocket}. Method names map to keys with {@code _} read as
+ * {@code .} (e.g. {@code allowed_origins()} is {@code allowed.origins}). The shipped
+ * {@code parley.transport.websocket.cfg} lists every key.
+ */
+@ObjectClassDefinition(name = "Parley WebSocket transport",
+        description = "One protobuf frame per binary WebSocket message")
+public @interface WebSocketTransportConfig {
+
+    @AttributeDefinition(description = "Address to bind; 0.0.0.0 for every interface")
+    String host() default "0.0.0.0";
+
+    @AttributeDefinition(description = "Port to bind; 0 picks an ephemeral port (see port.file)")
+    int port() default 7701;
+
+    @AttributeDefinition(description = "Request path that upgrades to a WebSocket; other paths get 404")
+    String path() default "/parley";
+
+    @AttributeDefinition(description = "Comma-separated browser origins allowed to connect (scheme://host[:port]); "
+            + "* for any; empty refuses every request that carries an Origin header")
+    String allowed_origins() default "";
+
+    @AttributeDefinition(description = "I/O threads; 0 means one per available processor")
+    int io_threads() default 0;
+
+    @AttributeDefinition(description = "auto: native epoll when available, else NIO; true: require epoll; false: NIO")
+    String epoll() default "auto";
+
+    @AttributeDefinition(description = "Seconds a connection has to upgrade and send a successful hello")
+    int handshake_timeout_seconds() default 10;
+
+    @AttributeDefinition(description = "Seconds without any message from the client before closing; 0 disables")
+    int idle_timeout_seconds() default 90;
+
+    @AttributeDefinition(description = "Per-connection cap on pending outbound bytes; past it the client is a slow "
+            + "consumer and is closed")
+    int outbound_max_bytes() default 4 * 1024 * 1024;
+
+    @AttributeDefinition(description = "Connections open at once; more are refused with a retryable error")
+    int max_connections() default 20_000;
+
+    @AttributeDefinition(description = "Largest request line, and largest header block, of the upgrade request")
+    int max_http_request_bytes() default 8192;
+
+    @AttributeDefinition(description = "Listen backlog")
+    int so_backlog() default 1024;
+
+    @AttributeDefinition(description = "TCP_NODELAY on client connections")
+    boolean tcp_nodelay() default true;
+
+    @AttributeDefinition(description = "reconnect_after_ms sent to clients when the transport stops")
+    int reconnect_after_ms() default 1000;
+
+    @AttributeDefinition(description = "Milliseconds a closing connection may take to write its last frame and "
+            + "complete the close handshake")
+    int close_timeout_ms() default 2000;
+
+    @AttributeDefinition(description = "File to write the bound port into after binding; empty for none")
+    String port_file() default "";
+}

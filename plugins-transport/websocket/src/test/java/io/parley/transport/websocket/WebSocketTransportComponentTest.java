@@ -1,0 +1,151 @@
+package io.parley.transport.websocket;
+
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Notice;
+import io.parley.core.spi.Connection;
+import io.parley.core.spi.InboundSession;
+import io.parley.core.spi.Receiver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The DS boundary without a framework: the shipped .cfg matches the config type, and activate/deactivate work. */
+class WebSocketTransportComponentTest {
+
+    private static final Path SHIPPED_CFG = Path.of("src/main/conf/parley.transport.websocket.cfg");
+
+    @Test
+    void shippedCfgListsEveryKeyWithItsDefault() throws IOException {
+        Properties cfg = new Properties();
+        try (Reader reader = Files.newBufferedReader(SHIPPED_CFG)) {
+            cfg.load(reader);
+        }
+        Map<String, String> defaults = new HashMap<>();
+        for (Method method : WebSocketTransportConfig.class.getDeclaredMethods()) {
+            defaults.put(key(method), String.valueOf(method.getDefaultValue()));
+        }
+        assertEquals(new TreeSet<>(defaults.keySet()), new TreeSet<>(cfg.stringPropertyNames()));
+        defaults.forEach((key, value) -> assertEquals(value, cfg.getProperty(key), key));
+        String text = Files.readString(SHIPPED_CFG);
+        for (String key : defaults.keySet()) {
+            assertTrue(text.matches("(?s).*#[^\\n]*\\n" + key.replace(".", "\\.") + "=.*"),
+                    "no comment line right above " + key);
+        }
+    }
+
+    @Test
+    void activateListensAndDeactivateSendsReconnectAndClose1001(@TempDir Path dir) throws Exception {
+        Path portFile = dir.resolve("ws.port");
+        CountDownLatch opened = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Receiver receiver = new Receiver() {
+            @Override
+            public InboundSession open(Connection connection) {
+                opened.countDown();
+                return new InboundSession() {
+                    @Override
+                    public void onFrame(Frame frame) {
+                    }
+
+                    @Override
+                    public void onClosed() {
+                        closed.countDown();
+                    }
+
+                    @Override
+                    public boolean isAuthenticated() {
+                        return false;
+                    }
+                };
+            }
+
+            @Override
+            public int maxFrameBytes() {
+                return 1024;
+            }
+        };
+        WebSocketTransportComponent component = new WebSocketTransportComponent(receiver, config(Map.of(
+                "host", "127.0.0.1", "port", 0, "io.threads", 1, "reconnect.after.ms", 250,
+                "path", "/ws", "port.file", portFile.toString())));
+        try {
+            int port = Integer.parseInt(Files.readString(portFile).trim());
+            CompletableFuture<Frame> notice = new CompletableFuture<>();
+            CompletableFuture<Integer> status = new CompletableFuture<>();
+            HttpClient.newHttpClient().newWebSocketBuilder()
+                    .buildAsync(URI.create("ws://127.0.0.1:" + port + "/ws"), new WebSocket.Listener() {
+                        @Override
+                        public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+                            try {
+                                notice.complete(Frame.parseFrom(data));
+                            } catch (IOException e) {
+                                notice.completeExceptionally(e);
+                            }
+                            ws.request(1);
+                            return null;
+                        }
+
+                        @Override
+                        public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+                            status.complete(statusCode);
+                            return null;
+                        }
+                    }).get(5, TimeUnit.SECONDS);
+            assertTrue(opened.await(5, TimeUnit.SECONDS));
+            // the handshake timeout is 10 s, so only the deactivation can produce a frame here
+            Thread stopper = new Thread(component::deactivate, "test-deactivate");
+            component = null;
+            stopper.start();
+            Notice received = notice.get(5, TimeUnit.SECONDS).getNotice();
+            assertEquals(Notice.Kind.KIND_RECONNECT, received.getKind());
+            assertEquals(250, received.getReconnectAfterMs());
+            assertEquals(1001, status.get(5, TimeUnit.SECONDS));
+            stopper.join(10_000);
+            assertFalse(stopper.isAlive());
+            assertTrue(closed.await(5, TimeUnit.SECONDS));
+            assertFalse(Files.exists(portFile));
+        } finally {
+            if (component != null) {
+                component.deactivate();
+            }
+        }
+    }
+
+    /** A config instance as SCR would build it: the given properties, the annotation defaults otherwise. */
+    private static WebSocketTransportConfig config(Map<String, Object> properties) {
+        return (WebSocketTransportConfig) Proxy.newProxyInstance(WebSocketTransportConfig.class.getClassLoader(),
+                new Class<?>[] {WebSocketTransportConfig.class}, (proxy, method, args) -> {
+                    if (method.getDeclaringClass() == Object.class) {
+                        return method.invoke(properties, args);
+                    }
+                    Object value = properties.get(key(method));
+                    return value != null ? value : method.getDefaultValue();
+                });
+    }
+
+    /** The DS mapping of a config method name to its property key. */
+    private static String key(Method method) {
+        return method.getName().replace('_', '.');
+    }
+}
