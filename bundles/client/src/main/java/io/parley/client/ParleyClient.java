@@ -16,22 +16,34 @@ import io.netty.handler.flush.FlushConsolidationHandler;
 import io.parley.client.internal.DeliveryOrdering;
 import io.parley.client.internal.FrameDecoder;
 import io.parley.client.internal.FrameEncoder;
+import io.parley.core.proto.ConversationList;
+import io.parley.core.proto.ConversationListRequest;
+import io.parley.core.proto.ConversationSummary;
 import io.parley.core.proto.DeliverAck;
 import io.parley.core.proto.Error;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.GroupRequest;
+import io.parley.core.proto.GroupResponse;
+import io.parley.core.proto.GroupRole;
 import io.parley.core.proto.Hello;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.Notice;
+import io.parley.core.proto.MarkRead;
 import io.parley.core.proto.Ping;
+import io.parley.core.proto.ReadUpdate;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
+import io.parley.core.proto.Typing;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -77,6 +89,18 @@ import java.util.function.Supplier;
  * when the server refuses it (retryable refusals are retried first, a bounded number of times). A failed send may
  * still have been stored: retrying with the same client message id is always safe.
  *
+ * <p><b>Groups.</b> Group operations ({@link #createGroup}, {@link #addMembers}, ... or {@link #groupRequest}) carry a
+ * client request id (an idempotency key, generated like client message ids) and are kept, retried and timed out
+ * exactly like sends; the server applies a repeated id once. A group's conversation is {@code "g:<group id>"}
+ * ({@link Groups}); its membership changes arrive as {@value Groups#EVENT_TYPE} messages through the
+ * {@link MessageListener} in seq order like any message, including those caused by this device. The event that
+ * adds this user to a group starts the device's view of the group: earlier seqs are not fetched.
+ *
+ * <p><b>Read cursors and typing.</b> {@link #markRead} is coalesced per conversation like delivery acks and kept
+ * while disconnected; {@link #typing} is sent at once or dropped while disconnected. Other members' (and this
+ * user's other devices') read cursors and typing indicators reach the {@link ReadListener} and the
+ * {@link TypingListener}.
+ *
  * <p><b>Connection.</b> After the first successful {@link #connect()}, lost connections are re-established with
  * exponential backoff and jitter, except after {@code KICKED} or a refused token (a fresh token is fetched once
  * first). Heartbeats run at the server's {@code heartbeat_seconds}; two intervals without any frame count as a
@@ -104,18 +128,82 @@ public final class ParleyClient implements AutoCloseable {
 
     private enum State { IDLE, CONNECTING, HELLO, READY, WAITING, CLOSED }
 
-    /** A send until it is acknowledged or fails. Event loop only. */
-    private static final class OutgoingSend {
-        final Send send;
-        final CompletableFuture<SendAck> future;
+    /**
+     * A request with an idempotency key (a send or a group operation), kept until answered or failed and
+     * transmitted again after a reconnect. Event loop only.
+     */
+    private abstract static class Outgoing {
         long requestId;
         int errorRetries;
         ScheduledFuture<?> requestTimer;
         ScheduledFuture<?> retryTimer;
         ScheduledFuture<?> deadlineTimer;
 
+        /** Sets the request on {@code frame}. */
+        abstract void setOp(Frame.Builder frame);
+
+        /** Names the request and its answer in timeout messages. */
+        abstract String describe();
+
+        abstract void fail(Throwable cause);
+    }
+
+    private static final class OutgoingSend extends Outgoing {
+        final Send send;
+        final CompletableFuture<SendAck> future;
+
         OutgoingSend(Send send, CompletableFuture<SendAck> future) {
             this.send = send;
+            this.future = future;
+        }
+
+        @Override
+        void setOp(Frame.Builder frame) {
+            frame.setSend(send);
+        }
+
+        @Override
+        String describe() {
+            return "SendAck for " + send.getClientMsgId();
+        }
+
+        @Override
+        void fail(Throwable cause) {
+            future.completeExceptionally(cause);
+        }
+    }
+
+    private static final class OutgoingGroup extends Outgoing {
+        final GroupRequest request;
+        final CompletableFuture<GroupResponse> future;
+
+        OutgoingGroup(GroupRequest request, CompletableFuture<GroupResponse> future) {
+            this.request = request;
+            this.future = future;
+        }
+
+        @Override
+        void setOp(Frame.Builder frame) {
+            frame.setGroup(request);
+        }
+
+        @Override
+        String describe() {
+            return "GroupResponse for " + request.getOpCase() + ' ' + request.getClientRequestId();
+        }
+
+        @Override
+        void fail(Throwable cause) {
+            future.completeExceptionally(cause);
+        }
+    }
+
+    /** A conversation list request in flight. */
+    private static final class ListCall {
+        final CompletableFuture<List<ConversationSummary>> future;
+        ScheduledFuture<?> timer;
+
+        ListCall(CompletableFuture<List<ConversationSummary>> future) {
             this.future = future;
         }
     }
@@ -148,6 +236,8 @@ public final class ParleyClient implements AutoCloseable {
     private final int defaultHeartbeatSeconds;
     private final List<MessageListener> messageListeners;
     private final List<ConnectionListener> connectionListeners;
+    private final List<ReadListener> readListeners;
+    private final List<TypingListener> typingListeners;
     private final ClientResources resources;
     private final boolean ownsResources;
     private final EventLoop loop;
@@ -180,11 +270,16 @@ public final class ParleyClient implements AutoCloseable {
     private ScheduledFuture<?> handshakeTimer;
     private ScheduledFuture<?> heartbeatTimer;
     private ScheduledFuture<?> reconnectTimer;
+    /** Writes due delivery acks and read marks; null when none is scheduled. */
     private ScheduledFuture<?> ackTimer;
     private ScheduledFuture<?> gapTimer;
-    private final LinkedHashSet<OutgoingSend> unacked = new LinkedHashSet<>();
+    private final LinkedHashSet<Outgoing> unacked = new LinkedHashSet<>();
     private final Map<Long, Object> inFlight = new HashMap<>();
     private final Map<String, Long> ackDue = new LinkedHashMap<>();
+    /** Read marks not yet written, per conversation. */
+    private final Map<String, Long> readDue = new LinkedHashMap<>();
+    /** The highest read mark written (or reported by the server for this user) on the current connection. */
+    private final Map<String, Long> readSent = new HashMap<>();
     private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
     private final DeliveryOrdering ordering;
 
@@ -208,6 +303,8 @@ public final class ParleyClient implements AutoCloseable {
         this.defaultHeartbeatSeconds = b.defaultHeartbeatSeconds;
         this.messageListeners = List.copyOf(b.messageListeners);
         this.connectionListeners = List.copyOf(b.connectionListeners);
+        this.readListeners = List.copyOf(b.readListeners);
+        this.typingListeners = List.copyOf(b.typingListeners);
         this.ownsResources = b.resources == null;
         this.resources = ownsResources ? ClientResources.nio(1) : b.resources;
         this.loop = resources.group().next();
@@ -303,25 +400,202 @@ public final class ParleyClient implements AutoCloseable {
         }
         Send s = send.getClientMsgId().isEmpty() ? send.toBuilder().setClientMsgId(newClientMsgId()).build() : send;
         CompletableFuture<SendAck> f = new CompletableFuture<>();
+        submit(new OutgoingSend(s, f), f);
+        return f;
+    }
+
+    /** Sends a message of {@code type} to group {@code groupId}. See {@link #send(Send)}. */
+    public CompletableFuture<SendAck> sendToGroup(String groupId, String type, Any body) {
+        return sendToConversation(Groups.conversationOf(groupId), type, body);
+    }
+
+    /** Sends a text message to group {@code groupId}. See {@link #send(Send)}. */
+    public CompletableFuture<SendAck> sendTextToGroup(String groupId, String text) {
+        return sendToGroup(groupId, Bodies.TEXT_TYPE, Bodies.text(text));
+    }
+
+    /**
+     * Performs a group operation, with full control over its fields.
+     *
+     * @param request the operation; an empty {@code client_request_id} is replaced by a
+     *     {@linkplain #newClientMsgId() generated} one. The request is kept and sent again after a reconnect with
+     *     the same id until answered; pass the same id again to retry it safely after a failure.
+     * @return completes with the server's response (the group after the change, and the seq of the
+     *     {@value Groups#EVENT_TYPE} message it appended); fails like a {@linkplain #send(Send) send}: with
+     *     {@link ParleyClientException} when refused ({@code FORBIDDEN}, {@code NOT_FOUND}, {@code INVALID_REQUEST},
+     *     ...; retryable refusals are retried first), with {@link TimeoutException} after the request or send
+     *     timeout. Operations issued before {@link #connect()} wait for the connection.
+     * @throws IllegalArgumentException if the request names no operation
+     */
+    public CompletableFuture<GroupResponse> groupRequest(GroupRequest request) {
+        Objects.requireNonNull(request, "request");
+        if (request.getOpCase() == GroupRequest.OpCase.OP_NOT_SET) {
+            throw new IllegalArgumentException("a group request needs an operation");
+        }
+        GroupRequest r = request.getClientRequestId().isEmpty()
+                ? request.toBuilder().setClientRequestId(newClientMsgId()).build() : request;
+        CompletableFuture<GroupResponse> f = new CompletableFuture<>();
+        submit(new OutgoingGroup(r, f), f);
+        return f;
+    }
+
+    /**
+     * Creates a group owned by this user. See {@link #groupRequest}.
+     *
+     * @param members the other initial members (this user is added as the owner)
+     * @return the new group; its conversation is {@code group.getConversation()}
+     */
+    public CompletableFuture<Group> createGroup(String name, Collection<String> members) {
+        Objects.requireNonNull(name, "name");
+        return group(GroupRequest.newBuilder().setCreate(GroupRequest.Create.newBuilder().setName(name)
+                .addAllMembers(List.copyOf(members))));
+    }
+
+    /** Adds members (owner or admin only). See {@link #groupRequest}. */
+    public CompletableFuture<Group> addMembers(String groupId, Collection<String> users) {
+        return group(GroupRequest.newBuilder().setAddMembers(GroupRequest.Members.newBuilder()
+                .setGroupId(requireGroupId(groupId)).addAllUsers(List.copyOf(users))));
+    }
+
+    /** Removes members (owner or admin only). See {@link #groupRequest}. */
+    public CompletableFuture<Group> removeMembers(String groupId, Collection<String> users) {
+        return group(GroupRequest.newBuilder().setRemoveMembers(GroupRequest.Members.newBuilder()
+                .setGroupId(requireGroupId(groupId)).addAllUsers(List.copyOf(users))));
+    }
+
+    /** Leaves a group (the owner must transfer ownership first). See {@link #groupRequest}. */
+    public CompletableFuture<Group> leaveGroup(String groupId) {
+        return group(GroupRequest.newBuilder().setLeave(GroupRequest.Leave.newBuilder()
+                .setGroupId(requireGroupId(groupId))));
+    }
+
+    /** Dissolves a group (owner only); its history stays readable. See {@link #groupRequest}. */
+    public CompletableFuture<Group> dissolveGroup(String groupId) {
+        return group(GroupRequest.newBuilder().setDissolve(GroupRequest.Dissolve.newBuilder()
+                .setGroupId(requireGroupId(groupId))));
+    }
+
+    /** Makes {@code user} a {@code MEMBER} or an {@code ADMIN} (owner only). See {@link #groupRequest}. */
+    public CompletableFuture<Group> setRole(String groupId, String user, GroupRole role) {
+        Objects.requireNonNull(user, "user");
+        Objects.requireNonNull(role, "role");
+        return group(GroupRequest.newBuilder().setSetRole(GroupRequest.SetRole.newBuilder()
+                .setGroupId(requireGroupId(groupId)).setUser(user).setRole(role)));
+    }
+
+    /**
+     * Forbids {@code user} to send until {@code untilOrNull}, or lifts that when it is null (owner or admin
+     * only). See {@link #groupRequest}.
+     */
+    public CompletableFuture<Group> mute(String groupId, String user, Instant untilOrNull) {
+        Objects.requireNonNull(user, "user");
+        return group(GroupRequest.newBuilder().setMute(GroupRequest.Mute.newBuilder()
+                .setGroupId(requireGroupId(groupId)).setUser(user)
+                .setUntil(untilOrNull == null ? 0 : untilOrNull.toEpochMilli())));
+    }
+
+    /** While {@code muted}, only the owner and admins may send (owner or admin only). See {@link #groupRequest}. */
+    public CompletableFuture<Group> muteAll(String groupId, boolean muted) {
+        return group(GroupRequest.newBuilder().setMuteAll(GroupRequest.MuteAll.newBuilder()
+                .setGroupId(requireGroupId(groupId)).setMuted(muted)));
+    }
+
+    /** Makes {@code newOwner} the owner; this user becomes an admin (owner only). See {@link #groupRequest}. */
+    public CompletableFuture<Group> transferOwnership(String groupId, String newOwner) {
+        Objects.requireNonNull(newOwner, "newOwner");
+        return group(GroupRequest.newBuilder().setTransfer(GroupRequest.Transfer.newBuilder()
+                .setGroupId(requireGroupId(groupId)).setNewOwner(newOwner)));
+    }
+
+    /** Reads a group (members only). See {@link #groupRequest}. */
+    public CompletableFuture<Group> getGroup(String groupId) {
+        return group(GroupRequest.newBuilder().setGet(GroupRequest.Get.newBuilder()
+                .setGroupId(requireGroupId(groupId))));
+    }
+
+    /**
+     * This user's conversations, most recent first. Same as {@code conversations(0)}.
+     *
+     * @see #conversations(int)
+     */
+    public CompletableFuture<List<ConversationSummary>> conversations() {
+        return conversations(0);
+    }
+
+    /**
+     * This user's conversations, most recent first, with head, read cursor, unread count, latest message and
+     * title.
+     *
+     * @param limit at most this many, 0 for all
+     * @return the list (unmodifiable); fails with a retryable {@link ParleyClientException} ({@code UNAVAILABLE})
+     *     when not connected or when the connection is lost before the answer, with {@link ParleyClientException}
+     *     if the server refuses, or with {@link TimeoutException} after the request timeout. Not retried.
+     */
+    public CompletableFuture<List<ConversationSummary>> conversations(int limit) {
+        if (limit < 0) {
+            throw new IllegalArgumentException("limit must not be negative");
+        }
+        CompletableFuture<List<ConversationSummary>> f = new CompletableFuture<>();
         execute(() -> {
-            if (state == State.CLOSED) {
-                f.completeExceptionally(closedException());
+            if (state != State.READY) {
+                f.completeExceptionally(notConnected());
                 return;
             }
-            if (terminalError != null) {
-                f.completeExceptionally(terminalError);
-                return;
-            }
-            OutgoingSend os = new OutgoingSend(s, f);
-            unacked.add(os);
-            os.deadlineTimer = loop.schedule(() -> failSend(os, new TimeoutException(
-                    "no SendAck for " + s.getClientMsgId() + " within the send timeout")),
-                    sendTimeoutNanos, TimeUnit.NANOSECONDS);
-            if (state == State.READY) {
-                transmit(os);
-            }
+            long id = nextRequestId++;
+            ListCall lc = new ListCall(f);
+            inFlight.put(id, lc);
+            channel.writeAndFlush(Frame.newBuilder().setRequestId(id).setConversationList(
+                    ConversationListRequest.newBuilder().setLimit(limit)).build(), channel.voidPromise());
+            lc.timer = loop.schedule(() -> {
+                if (inFlight.remove(id) == lc) {
+                    f.completeExceptionally(new TimeoutException("no ConversationList within the request timeout"));
+                }
+            }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
         }, f);
         return f;
+    }
+
+    /**
+     * Tells the server that this user has read {@code conversation} up to {@code seq} (on any device). Fire and
+     * forget: marks are coalesced per conversation (the highest wins) for the ack delay, kept while disconnected
+     * and written after the next {@code HelloOk}; a mark not above the last one written on this connection (or
+     * reported by a {@link ReadUpdate} for this user) is dropped. Marks pending at {@link #close()} are written
+     * first if connected. Never fails; does nothing after close.
+     *
+     * @throws IllegalArgumentException if {@code conversation} is empty or {@code seq < 1}
+     */
+    public void markRead(String conversation, long seq) {
+        if (conversation == null || conversation.isEmpty()) {
+            throw new IllegalArgumentException("a conversation is required");
+        }
+        if (seq < 1) {
+            throw new IllegalArgumentException("seq must be positive: " + seq);
+        }
+        execute(() -> {
+            if (state == State.CLOSED || seq <= readSent.getOrDefault(conversation, 0L)) {
+                return;
+            }
+            readDue.merge(conversation, seq, Math::max);
+            scheduleAckFlush();
+        });
+    }
+
+    /**
+     * Tells the other members of {@code conversation} that this user started ({@code true}) or stopped typing.
+     * Fire and forget: sent at once when connected, dropped otherwise; never stored by the server. Never fails.
+     *
+     * @throws IllegalArgumentException if {@code conversation} is empty
+     */
+    public void typing(String conversation, boolean typing) {
+        if (conversation == null || conversation.isEmpty()) {
+            throw new IllegalArgumentException("a conversation is required");
+        }
+        execute(() -> {
+            if (state == State.READY && channel != null) {
+                channel.writeAndFlush(Frame.newBuilder().setRequestId(nextRequestId++).setTyping(Typing.newBuilder()
+                        .setConversation(conversation).setTyping(typing)).build(), channel.voidPromise());
+            }
+        });
     }
 
     /**
@@ -337,13 +611,34 @@ public final class ParleyClient implements AutoCloseable {
         CompletableFuture<SyncResponse> f = new CompletableFuture<>();
         execute(() -> {
             if (state != State.READY) {
-                f.completeExceptionally(new ParleyClientException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                        "not connected", true, 0));
+                f.completeExceptionally(notConnected());
                 return;
             }
             sendRange(new RangeCall(null, f), conversation, fromSeq, toSeq, limit);
         }, f);
         return f;
+    }
+
+    /**
+     * Reads the page of history just before {@code beforeSeq}: seqs {@code max(1, beforeSeq - limit)} to
+     * {@code beforeSeq - 1}, oldest first. For the latest page pass the conversation's head + 1 (from
+     * {@link #conversations()}); for the page before that pass the seq of the oldest message received. See
+     * {@link #syncRange} for delivery and failures.
+     *
+     * @param beforeSeq the seq after the page; 1 yields an empty response
+     * @param limit the page size, positive
+     * @throws IllegalArgumentException if {@code beforeSeq < 1} or {@code limit < 1}
+     */
+    public CompletableFuture<SyncResponse> history(String conversation, long beforeSeq, int limit) {
+        if (beforeSeq < 1 || limit < 1) {
+            throw new IllegalArgumentException("beforeSeq and limit must be positive");
+        }
+        if (beforeSeq == 1) {
+            CompletableFuture<SyncResponse> f = new CompletableFuture<>();
+            execute(() -> f.complete(SyncResponse.getDefaultInstance()), f);
+            return f;
+        }
+        return syncRange(conversation, Math.max(1, beforeSeq - limit), beforeSeq - 1, limit);
     }
 
     /** @return a new client message id, unique for this client instance and random across instances */
@@ -367,7 +662,8 @@ public final class ParleyClient implements AutoCloseable {
     }
 
     /**
-     * Closes the connection (after sending pending delivery acks), fails pending sends and syncs with a
+     * Closes the connection (after sending pending delivery acks and read marks), fails pending sends, group
+     * operations, syncs and conversation lists with a
      * {@link ParleyClientException} ({@code ERROR_CODE_UNSPECIFIED}), stops reconnecting, and shuts down the
      * event loop group if the client created it. Idempotent.
      *
@@ -495,20 +791,25 @@ public final class ParleyClient implements AutoCloseable {
         cancel(heartbeatTimer);
         handshakeTimer = null;
         heartbeatTimer = null;
+        ParleyClientException lost = state == State.CLOSED ? error
+                : new ParleyClientException(ErrorCode.ERROR_CODE_UNAVAILABLE, "connection lost", true, 0);
         for (Object p : inFlight.values()) {
-            if (p instanceof OutgoingSend os) {
-                cancel(os.requestTimer);
-                os.requestTimer = null;
-                os.requestId = 0;
+            if (p instanceof Outgoing o) {
+                cancel(o.requestTimer);
+                o.requestTimer = null;
+                o.requestId = 0;
             } else if (p instanceof RangeCall rc) {
                 cancel(rc.timer);
                 if (rc.future != null) {
-                    rc.future.completeExceptionally(new ParleyClientException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                            "connection lost", true, 0));
+                    rc.future.completeExceptionally(lost);
                 }
+            } else if (p instanceof ListCall lc) {
+                cancel(lc.timer);
+                lc.future.completeExceptionally(lost);
             }
         }
         inFlight.clear();
+        readSent.clear();
         if (state == State.CLOSED) {
             return;
         }
@@ -519,8 +820,8 @@ public final class ParleyClient implements AutoCloseable {
                     || reason == DisconnectReason.PROTOCOL_ERROR;
             if (terminal) {
                 terminalError = error;
-                for (OutgoingSend os : new ArrayList<>(unacked)) {
-                    failSend(os, error);
+                for (Outgoing o : new ArrayList<>(unacked)) {
+                    failOutgoing(o, error);
                 }
             }
             failWaiters(error);
@@ -564,6 +865,10 @@ public final class ParleyClient implements AutoCloseable {
             case SYNC_RESPONSE -> onSyncResponse(id, frame.getSyncResponse());
             case ERROR -> onError(id, frame.getError());
             case NOTICE -> onNotice(frame.getNotice());
+            case GROUP_RESPONSE -> onGroupResponse(id, frame.getGroupResponse());
+            case CONVERSATION_LIST_RESPONSE -> onConversationList(id, frame.getConversationListResponse());
+            case READ_UPDATE -> onReadUpdate(frame.getReadUpdate());
+            case TYPING -> onTyping(frame.getTyping());
             case PONG -> {
             }
             default -> LOG.log(System.Logger.Level.DEBUG, "ignoring unexpected frame {0}", frame.getOpCase());
@@ -597,9 +902,10 @@ public final class ParleyClient implements AutoCloseable {
             }
         }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
         writeAcks();
-        for (OutgoingSend os : new ArrayList<>(unacked)) {
-            if (os.requestId == 0 && os.retryTimer == null) {
-                transmit(os);
+        writeReads();
+        for (Outgoing o : new ArrayList<>(unacked)) {
+            if (o.requestId == 0 && o.retryTimer == null) {
+                transmit(o);
             }
         }
         channel.flush();
@@ -609,9 +915,10 @@ public final class ParleyClient implements AutoCloseable {
     }
 
     private void onSendAck(long id, SendAck ack) {
-        if (inFlight.remove(id) instanceof OutgoingSend os) {
+        if (inFlight.get(id) instanceof OutgoingSend os) {
+            inFlight.remove(id);
             os.requestId = 0;
-            finishSend(os);
+            finishOutgoing(os);
             os.future.complete(ack);
             // The own message occupies its seq; it moves the position without reaching the listener.
             ordering.offer(Message.newBuilder().setId(ack.getMessageId()).setConversation(ack.getConversation())
@@ -620,9 +927,50 @@ public final class ParleyClient implements AutoCloseable {
         }
     }
 
+    private void onGroupResponse(long id, GroupResponse response) {
+        if (inFlight.get(id) instanceof OutgoingGroup og) {
+            inFlight.remove(id);
+            og.requestId = 0;
+            finishOutgoing(og);
+            og.future.complete(response);
+        }
+    }
+
+    private void onConversationList(long id, ConversationList list) {
+        if (inFlight.get(id) instanceof ListCall lc) {
+            inFlight.remove(id);
+            cancel(lc.timer);
+            lc.future.complete(list.getConversationsList());
+        }
+    }
+
+    private void onReadUpdate(ReadUpdate update) {
+        HelloOk s = session;
+        if (s != null && s.getUserId().equals(update.getUser())) {
+            readSent.merge(update.getConversation(), update.getSeq(), Math::max);
+        }
+        for (ReadListener l : readListeners) {
+            try {
+                l.onRead(update);
+            } catch (Throwable t) {
+                LOG.log(System.Logger.Level.WARNING, "read listener failed", t);
+            }
+        }
+    }
+
+    private void onTyping(Typing typing) {
+        for (TypingListener l : typingListeners) {
+            try {
+                l.onTyping(typing);
+            } catch (Throwable t) {
+                LOG.log(System.Logger.Level.WARNING, "typing listener failed", t);
+            }
+        }
+    }
+
     private void onDeliver(List<Message> messages) {
         for (Message m : messages) {
-            ordering.offer(m, this::deliver);
+            offer(m);
         }
         if (resumeDone && gapTimer == null && ordering.hasGapCandidates()) {
             gapTimer = loop.schedule(() -> {
@@ -657,7 +1005,7 @@ public final class ParleyClient implements AutoCloseable {
                 return;
             }
             for (Message m : resp.getMessagesList()) {
-                ordering.offer(m, this::deliver);
+                offer(m);
             }
             ordering.rangeFinished(rc.gap, resp.getMessagesCount(), resp.getHasMore(), false, this::deliver);
             requestGaps();
@@ -699,8 +1047,11 @@ public final class ParleyClient implements AutoCloseable {
             return;
         }
         Object p = inFlight.remove(id);
-        if (p instanceof OutgoingSend os) {
-            onSendError(os, error, ex);
+        if (p instanceof Outgoing o) {
+            onOutgoingError(o, error, ex);
+        } else if (p instanceof ListCall lc) {
+            cancel(lc.timer);
+            lc.future.completeExceptionally(ex);
         } else if (p instanceof RangeCall rc) {
             cancel(rc.timer);
             if (rc.gap == null) {
@@ -739,10 +1090,21 @@ public final class ParleyClient implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ delivery
 
-    /** Hands {@code m} to the listeners unless this device sent it, and schedules its delivery ack. */
+    /** Offers a received message to the ordering; a group event adding this user starts the group's view. */
+    private void offer(Message m) {
+        HelloOk s = session;
+        boolean start = s != null && Groups.isEvent(m) && Groups.addsMember(m, s.getUserId());
+        ordering.offer(m, start, this::deliver);
+    }
+
+    /**
+     * Hands {@code m} to the listeners unless this device sent it with a {@code Send} (group events always reach
+     * them), and schedules its delivery ack.
+     */
     private void deliver(Message m) {
         HelloOk s = session;
-        boolean own = s != null && deviceId.equals(m.getSenderDevice()) && s.getUserId().equals(m.getSender());
+        boolean own = s != null && deviceId.equals(m.getSenderDevice()) && s.getUserId().equals(m.getSender())
+                && !Groups.isEvent(m);
         if (!own) {
             for (MessageListener l : messageListeners) {
                 try {
@@ -757,15 +1119,33 @@ public final class ParleyClient implements AutoCloseable {
 
     private void ackLater(String conversation, long seq) {
         ackDue.merge(conversation, seq, Math::max);
+        scheduleAckFlush();
+    }
+
+    /** Writes the due delivery acks and read marks after the ack delay (or after the next HelloOk). */
+    private void scheduleAckFlush() {
         if (ackTimer == null && state != State.CLOSED) {
             ackTimer = loop.schedule(() -> {
                 ackTimer = null;
                 if (state == State.READY) {
                     writeAcks();
+                    writeReads();
                     channel.flush();
                 }
             }, ackDelayNanos, TimeUnit.NANOSECONDS);
         }
+    }
+
+    /** Writes (without flushing) one MarkRead per conversation with a mark above the last one written. */
+    private void writeReads() {
+        for (Map.Entry<String, Long> e : readDue.entrySet()) {
+            if (e.getValue() > readSent.getOrDefault(e.getKey(), 0L)) {
+                readSent.put(e.getKey(), e.getValue());
+                channel.write(Frame.newBuilder().setRequestId(nextRequestId++).setMarkRead(MarkRead.newBuilder()
+                        .setConversation(e.getKey()).setSeq(e.getValue())).build(), channel.voidPromise());
+            }
+        }
+        readDue.clear();
     }
 
     /** Writes (without flushing) one cumulative DeliverAck per conversation with newly delivered messages. */
@@ -810,42 +1190,78 @@ public final class ParleyClient implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ sending
 
-    private void transmit(OutgoingSend os) {
+    /** Keeps {@code o} until answered or failed, transmitting it now if connected. Any thread. */
+    private void submit(Outgoing o, CompletableFuture<?> f) {
+        execute(() -> {
+            if (state == State.CLOSED) {
+                f.completeExceptionally(closedException());
+                return;
+            }
+            if (terminalError != null) {
+                f.completeExceptionally(terminalError);
+                return;
+            }
+            unacked.add(o);
+            o.deadlineTimer = loop.schedule(() -> failOutgoing(o, new TimeoutException(
+                    "no " + o.describe() + " within the send timeout")), sendTimeoutNanos, TimeUnit.NANOSECONDS);
+            if (state == State.READY) {
+                transmit(o);
+            }
+        }, f);
+    }
+
+    private CompletableFuture<Group> group(GroupRequest.Builder request) {
+        return groupRequest(request.build()).thenApply(GroupResponse::getGroup);
+    }
+
+    private static String requireGroupId(String groupId) {
+        if (groupId == null || groupId.isEmpty()) {
+            throw new IllegalArgumentException("a group id is required");
+        }
+        return groupId;
+    }
+
+    private static ParleyClientException notConnected() {
+        return new ParleyClientException(ErrorCode.ERROR_CODE_UNAVAILABLE, "not connected", true, 0);
+    }
+
+    private void transmit(Outgoing o) {
         long id = nextRequestId++;
-        Frame frame = Frame.newBuilder().setRequestId(id).setSend(os.send).build();
+        Frame.Builder fb = Frame.newBuilder().setRequestId(id);
+        o.setOp(fb);
+        Frame frame = fb.build();
         if (maxOutboundFrameBytes > 0 && frame.getSerializedSize() > maxOutboundFrameBytes) {
-            failSend(os, new ParleyClientException(ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, "frame of "
+            failOutgoing(o, new ParleyClientException(ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, "frame of "
                     + frame.getSerializedSize() + " bytes exceeds the server's " + maxOutboundFrameBytes, false, 0));
             return;
         }
-        os.requestId = id;
-        inFlight.put(id, os);
+        o.requestId = id;
+        inFlight.put(id, o);
         channel.writeAndFlush(frame, channel.voidPromise());
-        os.requestTimer = loop.schedule(() -> {
-            if (inFlight.get(id) == os) {
+        o.requestTimer = loop.schedule(() -> {
+            if (inFlight.get(id) == o) {
                 inFlight.remove(id);
-                failSend(os, new TimeoutException("no SendAck for " + os.send.getClientMsgId()
-                        + " within the request timeout"));
+                failOutgoing(o, new TimeoutException("no " + o.describe() + " within the request timeout"));
             }
         }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
     }
 
-    private void onSendError(OutgoingSend os, Error error, ParleyClientException ex) {
-        os.requestId = 0;
-        cancel(os.requestTimer);
-        os.requestTimer = null;
-        if (isRetryable(error) && os.errorRetries < maxSendRetries) {
-            os.errorRetries++;
-            long delay = error.getRetryAfterMs() > 0 ? error.getRetryAfterMs() : backoffMillis(os.errorRetries);
-            os.retryTimer = loop.schedule(() -> {
-                os.retryTimer = null;
-                if (state == State.READY && unacked.contains(os)) {
-                    transmit(os);
+    private void onOutgoingError(Outgoing o, Error error, ParleyClientException ex) {
+        o.requestId = 0;
+        cancel(o.requestTimer);
+        o.requestTimer = null;
+        if (isRetryable(error) && o.errorRetries < maxSendRetries) {
+            o.errorRetries++;
+            long delay = error.getRetryAfterMs() > 0 ? error.getRetryAfterMs() : backoffMillis(o.errorRetries);
+            o.retryTimer = loop.schedule(() -> {
+                o.retryTimer = null;
+                if (state == State.READY && unacked.contains(o)) {
+                    transmit(o);
                 }
             }, delay, TimeUnit.MILLISECONDS);
             return;
         }
-        failSend(os, ex);
+        failOutgoing(o, ex);
     }
 
     private static boolean isRetryable(Error error) {
@@ -853,23 +1269,23 @@ public final class ParleyClient implements AutoCloseable {
                 || error.getCode() == ErrorCode.ERROR_CODE_RATE_LIMITED;
     }
 
-    private void failSend(OutgoingSend os, Throwable cause) {
-        if (!unacked.contains(os)) {
+    private void failOutgoing(Outgoing o, Throwable cause) {
+        if (!unacked.contains(o)) {
             return;
         }
-        if (os.requestId != 0) {
-            inFlight.remove(os.requestId);
-            os.requestId = 0;
+        if (o.requestId != 0) {
+            inFlight.remove(o.requestId);
+            o.requestId = 0;
         }
-        finishSend(os);
-        os.future.completeExceptionally(cause);
+        finishOutgoing(o);
+        o.fail(cause);
     }
 
-    private void finishSend(OutgoingSend os) {
-        unacked.remove(os);
-        cancel(os.requestTimer);
-        cancel(os.retryTimer);
-        cancel(os.deadlineTimer);
+    private void finishOutgoing(Outgoing o) {
+        unacked.remove(o);
+        cancel(o.requestTimer);
+        cancel(o.retryTimer);
+        cancel(o.deadlineTimer);
     }
 
     // ------------------------------------------------------------------------------------------------ closing
@@ -879,8 +1295,9 @@ public final class ParleyClient implements AutoCloseable {
             return;
         }
         boolean wasActive = state != State.IDLE;
-        if (state == State.READY && channel != null && !ackDue.isEmpty()) {
+        if (state == State.READY && channel != null && (!ackDue.isEmpty() || !readDue.isEmpty())) {
             writeAcks();
+            writeReads();
             channel.flush();
         }
         state = State.CLOSED;
@@ -889,8 +1306,8 @@ public final class ParleyClient implements AutoCloseable {
         cancel(ackTimer);
         cancel(gapTimer);
         ParleyClientException closed = closedException();
-        for (OutgoingSend os : new ArrayList<>(unacked)) {
-            failSend(os, closed);
+        for (Outgoing o : new ArrayList<>(unacked)) {
+            failOutgoing(o, closed);
         }
         attemptEnded(DisconnectReason.CLOSED_BY_CLIENT, closed);
         failWaiters(closed);
@@ -1018,6 +1435,8 @@ public final class ParleyClient implements AutoCloseable {
         private ClientResources resources;
         private final List<MessageListener> messageListeners = new ArrayList<>();
         private final List<ConnectionListener> connectionListeners = new ArrayList<>();
+        private final List<ReadListener> readListeners = new ArrayList<>();
+        private final List<TypingListener> typingListeners = new ArrayList<>();
 
         private Builder() {
         }
@@ -1076,13 +1495,16 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
-        /** How long a send may wait in total, across reconnects and retries, for its ack; default 30 s. */
+        /**
+         * How long a send or a group operation may wait in total, across reconnects and retries, for its answer;
+         * default 30 s.
+         */
         public Builder sendTimeout(Duration timeout) {
             this.sendTimeout = positive(timeout, "sendTimeout");
             return this;
         }
 
-        /** How often a send refused with a retryable error is tried again before it fails; default 5. */
+        /** How often a send or group operation refused with a retryable error is tried again; default 5. */
         public Builder maxSendRetries(int retries) {
             if (retries < 0) {
                 throw new IllegalArgumentException("maxSendRetries must not be negative");
@@ -1098,7 +1520,7 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
-        /** How long delivery acks are coalesced per conversation; default 50 ms. */
+        /** How long delivery acks and read marks are coalesced per conversation; default 50 ms. */
         public Builder ackDelay(Duration delay) {
             this.ackDelay = Objects.requireNonNull(delay, "delay");
             return this;
@@ -1152,6 +1574,18 @@ public final class ParleyClient implements AutoCloseable {
         /** Adds a listener for connection state changes. */
         public Builder connectionListener(ConnectionListener listener) {
             connectionListeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /** Adds a listener for read-cursor updates of other members and of this user's other devices. */
+        public Builder readListener(ReadListener listener) {
+            readListeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /** Adds a listener for other members' typing indicators. */
+        public Builder typingListener(TypingListener listener) {
+            typingListeners.add(Objects.requireNonNull(listener, "listener"));
             return this;
         }
 

@@ -2,19 +2,29 @@ package io.parley.client;
 
 import com.google.protobuf.Any;
 import io.parley.core.api.Ids;
+import io.parley.core.proto.ConversationList;
 import io.parley.core.proto.ConversationState;
+import io.parley.core.proto.ConversationSummary;
 import io.parley.core.proto.Deliver;
 import io.parley.core.proto.Error;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.GroupEvent;
+import io.parley.core.proto.GroupMember;
+import io.parley.core.proto.GroupRequest;
+import io.parley.core.proto.GroupResponse;
+import io.parley.core.proto.GroupRole;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.Notice;
 import io.parley.core.proto.Pong;
+import io.parley.core.proto.ReadUpdate;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
+import io.parley.core.proto.Typing;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -27,9 +37,13 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -41,8 +55,12 @@ import java.util.function.Predicate;
  * A small protocol-v1 server on a real socket for client tests: one thread per connection, an in-memory
  * conversation store, and the semantics the real server promises (hello, resume sync with watermark list,
  * streamed missed messages and a done response, send with dedupe by client_msg_id and delivery to the other
- * connections of both members, range sync, cumulative delivery acks, ping). The token is the user id; tokens
- * starting with "bad" are refused with UNAUTHENTICATED. Tests script deviations with {@link #interceptor}.
+ * connections of both members, range sync, cumulative delivery acks, ping), and groups: every operation
+ * deduplicated by client_request_id, permission-checked, and appended as a "group.event" message (sender = the
+ * actor and its device) delivered to every member connection including the actor's; group sends checked for
+ * membership and mutes; the conversation list; read cursors with ReadUpdate to the reader's other connections and
+ * the other members'; typing relayed to the other members. The token is the user id; tokens starting with "bad"
+ * are refused with UNAUTHENTICATED. Tests script deviations with {@link #interceptor}.
  */
 final class FakeServer implements AutoCloseable {
     /** Handles a frame instead of the default behaviour when it returns true. Runs on the connection's thread. */
@@ -51,6 +69,45 @@ final class FakeServer implements AutoCloseable {
     }
 
     record Received(Conn conn, Frame frame) {
+    }
+
+    private static final class GroupState {
+        final String id;
+        final String name;
+        final long createdAt = System.currentTimeMillis();
+        final Map<String, GroupMember> members = new LinkedHashMap<>();
+        boolean mutedAll;
+        boolean dissolved;
+
+        GroupState(String id, String name) {
+            this.id = id;
+            this.name = name;
+        }
+
+        GroupRole role(String user) {
+            GroupMember m = members.get(user);
+            return m == null ? GroupRole.GROUP_ROLE_UNSPECIFIED : m.getRole();
+        }
+
+        boolean manages(String user) {
+            GroupRole r = role(user);
+            return r == GroupRole.GROUP_ROLE_OWNER || r == GroupRole.GROUP_ROLE_ADMIN;
+        }
+
+        Group toProto() {
+            return Group.newBuilder().setId(id).setConversation("g:" + id).setName(name)
+                    .addAllMembers(members.values()).setMutedAll(mutedAll).setDissolved(dissolved)
+                    .setCreatedAt(createdAt).build();
+        }
+    }
+
+    private static final class Refusal extends Exception {
+        final ErrorCode code;
+
+        Refusal(ErrorCode code, String text) {
+            super(text, null, false, false);
+            this.code = code;
+        }
     }
 
     final class Conn {
@@ -94,8 +151,17 @@ final class FakeServer implements AutoCloseable {
     private final Map<String, List<Message>> store = new HashMap<>();
     private final Map<String, Long> watermarks = new HashMap<>();
     private final Map<String, SendAck> acks = new HashMap<>();
+    private final Map<String, GroupState> groups = new HashMap<>();
+    private final Map<String, GroupResponse> groupResults = new HashMap<>();
+    private final Map<String, Long> readCursors = new HashMap<>();
+    /** Conversation id to the global order of its latest message (for the most-recent-first list). */
+    private final Map<String, Long> recency = new HashMap<>();
+    private long appendCounter;
+    private int groupCounter;
     volatile Interceptor interceptor;
     volatile boolean ignoreDeliverAcks;
+    /** When true, sends and group operations are stored and answered but not delivered to anyone. */
+    volatile boolean suppressLiveDeliveries;
     volatile int heartbeatSeconds = 30;
     private volatile boolean closed;
 
@@ -184,6 +250,11 @@ final class FakeServer implements AutoCloseable {
                     }
                 }
             }
+            case GROUP -> group(c, id, f.getGroup());
+            case CONVERSATION_LIST -> c.send(Frame.newBuilder().setRequestId(id).setConversationListResponse(
+                    conversationList(c.user, f.getConversationList().getLimit())).build());
+            case MARK_READ -> markRead(c, f.getMarkRead().getConversation(), f.getMarkRead().getSeq());
+            case TYPING -> typing(c, f.getTyping());
             case PING -> c.send(Frame.newBuilder().setRequestId(id).setPong(Pong.newBuilder()
                     .setClientTime(f.getPing().getClientTime()).setServerTime(System.currentTimeMillis())).build());
             default -> c.send(error(id, ErrorCode.ERROR_CODE_INVALID_REQUEST, "unexpected " + f.getOpCase(), false, 0));
@@ -195,7 +266,7 @@ final class FakeServer implements AutoCloseable {
         List<List<Message>> missed = new ArrayList<>();
         synchronized (this) {
             for (Map.Entry<String, List<Message>> e : store.entrySet()) {
-                if (!Ids.directMembers(e.getKey()).contains(c.user)) {
+                if (!membersLocked(e.getKey()).contains(c.user)) {
                     continue;
                 }
                 long wm = watermarks.getOrDefault(key(c.user, c.device, e.getKey()), 0L);
@@ -209,7 +280,8 @@ final class FakeServer implements AutoCloseable {
                 .addAllConversations(states)).build());
         for (List<Message> msgs : missed) {
             for (Message m : msgs) {
-                if (!m.getSenderDevice().equals(c.device) || !m.getSender().equals(c.user)) {
+                boolean own = m.getSenderDevice().equals(c.device) && m.getSender().equals(c.user);
+                if (!own || Groups.isEvent(m)) {   // group events go to every device, the actor's included
                     c.send(deliver(m));
                 }
             }
@@ -239,6 +311,20 @@ final class FakeServer implements AutoCloseable {
             c.send(error(id, ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, "no processor for " + s.getType(), false, 0));
             return;
         }
+        if (s.hasConversation() && s.getConversation().startsWith("g:")) {
+            synchronized (this) {
+                GroupState g = groups.get(s.getConversation().substring(2));
+                GroupMember m = g == null ? null : g.members.get(c.user);
+                String refusal = g == null ? "no such group" : m == null ? "not a member"
+                        : g.dissolved ? "dissolved" : m.getMutedUntil() > System.currentTimeMillis() ? "muted"
+                        : g.mutedAll && !g.manages(c.user) ? "group muted" : null;
+                if (refusal != null) {
+                    c.send(error(id, g == null ? ErrorCode.ERROR_CODE_NOT_FOUND : ErrorCode.ERROR_CODE_FORBIDDEN,
+                            refusal, false, 0));
+                    return;
+                }
+            }
+        }
         c.send(Frame.newBuilder().setRequestId(id).setSendAck(accept(c, s)).build());
     }
 
@@ -259,8 +345,11 @@ final class FakeServer implements AutoCloseable {
                 acks.put(dedupeKey, ack);
             }
         }
-        if (stored != null) {
-            List<String> members = Ids.directMembers(conversation);
+        if (stored != null && !suppressLiveDeliveries) {
+            Set<String> members;
+            synchronized (this) {
+                members = membersLocked(conversation);
+            }
             for (Conn other : conns) {
                 if (other != c && other.user != null && members.contains(other.user)) {
                     other.send(deliver(stored));
@@ -283,7 +372,291 @@ final class FakeServer implements AutoCloseable {
                 .setConversation(conversation).setSeq(msgs.size() + 1).setServerTime(System.currentTimeMillis())
                 .setType(type).setBody(body).build();
         msgs.add(m);
+        recency.put(conversation, ++appendCounter);
         return m;
+    }
+
+    /** The current members of a direct or group conversation. */
+    private Set<String> membersLocked(String conversation) {
+        if (conversation.startsWith("g:")) {
+            GroupState g = groups.get(conversation.substring(2));
+            return g == null ? Set.of() : new LinkedHashSet<>(g.members.keySet());
+        }
+        return new LinkedHashSet<>(Ids.directMembers(conversation));
+    }
+
+    // ------------------------------------------------------------------------------------------------ groups
+
+    void group(Conn c, long id, GroupRequest r) {
+        String key = c.user + '/' + r.getClientRequestId();
+        Frame reply;
+        Message event = null;
+        Set<String> recipients = Set.of();
+        synchronized (this) {
+            GroupResponse earlier = r.getClientRequestId().isEmpty() ? null : groupResults.get(key);
+            if (earlier != null) {
+                reply = Frame.newBuilder().setRequestId(id).setGroupResponse(earlier).build();
+            } else {
+                try {
+                    Set<String> before = new LinkedHashSet<>();
+                    GroupState g = applyLocked(c.user, r, before);
+                    GroupEvent e = eventOf(c.user, r, g);
+                    if (e != null) {
+                        event = appendLocked("g:" + g.id, c.user, c.device, r.getClientRequestId(), "group.event",
+                                Any.pack(e));
+                        recipients = before;
+                        recipients.addAll(g.members.keySet());
+                    }
+                    GroupResponse resp = GroupResponse.newBuilder().setGroup(g.toProto())
+                            .setEventSeq(event == null ? 0 : event.getSeq()).build();
+                    if (event != null && !r.getClientRequestId().isEmpty()) {
+                        groupResults.put(key, resp);
+                    }
+                    reply = Frame.newBuilder().setRequestId(id).setGroupResponse(resp).build();
+                } catch (Refusal e) {
+                    reply = error(id, e.code, e.getMessage(), false, 0);
+                }
+            }
+        }
+        c.send(reply);
+        if (event != null && !suppressLiveDeliveries) {
+            for (Conn other : conns) {
+                if (other.user != null && recipients.contains(other.user)) {
+                    other.send(deliver(event));
+                }
+            }
+        }
+    }
+
+    /** Applies a group operation; {@code before} receives the members before it. */
+    private GroupState applyLocked(String actor, GroupRequest r, Set<String> before) throws Refusal {
+        if (r.hasCreate()) {
+            if (r.getCreate().getName().isEmpty()) {
+                throw new Refusal(ErrorCode.ERROR_CODE_INVALID_REQUEST, "a name is required");
+            }
+            GroupState g = new GroupState("grp" + (++groupCounter), r.getCreate().getName());
+            g.members.put(actor, member(actor, GroupRole.GROUP_ROLE_OWNER));
+            for (String u : r.getCreate().getMembersList()) {
+                checkUser(u);
+                g.members.putIfAbsent(u, member(u, GroupRole.GROUP_ROLE_MEMBER));
+            }
+            groups.put(g.id, g);
+            return g;
+        }
+        String groupId = switch (r.getOpCase()) {
+            case ADD_MEMBERS -> r.getAddMembers().getGroupId();
+            case REMOVE_MEMBERS -> r.getRemoveMembers().getGroupId();
+            case LEAVE -> r.getLeave().getGroupId();
+            case DISSOLVE -> r.getDissolve().getGroupId();
+            case SET_ROLE -> r.getSetRole().getGroupId();
+            case MUTE -> r.getMute().getGroupId();
+            case MUTE_ALL -> r.getMuteAll().getGroupId();
+            case TRANSFER -> r.getTransfer().getGroupId();
+            case GET -> r.getGet().getGroupId();
+            default -> throw new Refusal(ErrorCode.ERROR_CODE_INVALID_REQUEST, "no operation");
+        };
+        GroupState g = groups.get(groupId);
+        if (g == null) {
+            throw new Refusal(ErrorCode.ERROR_CODE_NOT_FOUND, "no group " + groupId);
+        }
+        if (!g.members.containsKey(actor)) {
+            throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "not a member");
+        }
+        before.addAll(g.members.keySet());
+        if (r.hasGet()) {
+            return g;
+        }
+        if (g.dissolved) {
+            throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "dissolved");
+        }
+        boolean owner = g.role(actor) == GroupRole.GROUP_ROLE_OWNER;
+        switch (r.getOpCase()) {
+            case ADD_MEMBERS -> {
+                requireManager(g, actor);
+                for (String u : r.getAddMembers().getUsersList()) {
+                    checkUser(u);
+                    g.members.putIfAbsent(u, member(u, GroupRole.GROUP_ROLE_MEMBER));
+                }
+            }
+            case REMOVE_MEMBERS -> {
+                requireManager(g, actor);
+                for (String u : r.getRemoveMembers().getUsersList()) {
+                    if (g.role(u) == GroupRole.GROUP_ROLE_OWNER || (!owner && g.manages(u))) {
+                        throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "cannot remove " + u);
+                    }
+                }
+                r.getRemoveMembers().getUsersList().forEach(g.members::remove);
+            }
+            case LEAVE -> {
+                if (owner) {
+                    throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "the owner must transfer first");
+                }
+                g.members.remove(actor);
+            }
+            case DISSOLVE -> {
+                requireOwner(owner);
+                g.dissolved = true;
+            }
+            case SET_ROLE -> {
+                requireOwner(owner);
+                GroupRole role = r.getSetRole().getRole();
+                String u = r.getSetRole().getUser();
+                if (role != GroupRole.GROUP_ROLE_MEMBER && role != GroupRole.GROUP_ROLE_ADMIN) {
+                    throw new Refusal(ErrorCode.ERROR_CODE_INVALID_REQUEST, "role must be MEMBER or ADMIN");
+                }
+                requireMember(g, u);
+                g.members.put(u, g.members.get(u).toBuilder().setRole(role).build());
+            }
+            case MUTE -> {
+                requireManager(g, actor);
+                String u = r.getMute().getUser();
+                requireMember(g, u);
+                if (g.role(u) == GroupRole.GROUP_ROLE_OWNER) {
+                    throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "cannot mute the owner");
+                }
+                g.members.put(u, g.members.get(u).toBuilder().setMutedUntil(r.getMute().getUntil()).build());
+            }
+            case MUTE_ALL -> {
+                requireManager(g, actor);
+                g.mutedAll = r.getMuteAll().getMuted();
+            }
+            case TRANSFER -> {
+                requireOwner(owner);
+                String u = r.getTransfer().getNewOwner();
+                requireMember(g, u);
+                g.members.put(u, g.members.get(u).toBuilder().setRole(GroupRole.GROUP_ROLE_OWNER).build());
+                g.members.put(actor, g.members.get(actor).toBuilder().setRole(GroupRole.GROUP_ROLE_ADMIN).build());
+            }
+            default -> throw new Refusal(ErrorCode.ERROR_CODE_INVALID_REQUEST, "no operation");
+        }
+        return g;
+    }
+
+    /** The event an applied operation appends; null for get. */
+    private static GroupEvent eventOf(String actor, GroupRequest r, GroupState g) {
+        GroupEvent.Builder e = GroupEvent.newBuilder().setActor(actor);
+        switch (r.getOpCase()) {
+            case CREATE -> e.setKind(GroupEvent.Kind.KIND_CREATED).setName(g.name)
+                    .addAllUsers(r.getCreate().getMembersList());
+            case ADD_MEMBERS -> e.setKind(GroupEvent.Kind.KIND_MEMBERS_ADDED).addAllUsers(r.getAddMembers().getUsersList());
+            case REMOVE_MEMBERS -> e.setKind(GroupEvent.Kind.KIND_MEMBERS_REMOVED)
+                    .addAllUsers(r.getRemoveMembers().getUsersList());
+            case LEAVE -> e.setKind(GroupEvent.Kind.KIND_MEMBER_LEFT).addUsers(actor);
+            case DISSOLVE -> e.setKind(GroupEvent.Kind.KIND_DISSOLVED);
+            case SET_ROLE -> e.setKind(GroupEvent.Kind.KIND_ROLE_CHANGED).addUsers(r.getSetRole().getUser())
+                    .setRole(r.getSetRole().getRole());
+            case MUTE -> e.setKind(GroupEvent.Kind.KIND_MEMBER_MUTED).addUsers(r.getMute().getUser())
+                    .setMutedUntil(r.getMute().getUntil());
+            case MUTE_ALL -> e.setKind(GroupEvent.Kind.KIND_GROUP_MUTED).setMuted(r.getMuteAll().getMuted());
+            case TRANSFER -> e.setKind(GroupEvent.Kind.KIND_OWNER_CHANGED).addUsers(r.getTransfer().getNewOwner());
+            default -> {
+                return null;
+            }
+        }
+        return e.build();
+    }
+
+    private static GroupMember member(String user, GroupRole role) {
+        return GroupMember.newBuilder().setUser(user).setRole(role).build();
+    }
+
+    private static void checkUser(String user) throws Refusal {
+        if (!Ids.isValidId(user)) {
+            throw new Refusal(ErrorCode.ERROR_CODE_INVALID_REQUEST, "bad user id " + user);
+        }
+    }
+
+    private static void requireManager(GroupState g, String actor) throws Refusal {
+        if (!g.manages(actor)) {
+            throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "owner or admin only");
+        }
+    }
+
+    private static void requireOwner(boolean owner) throws Refusal {
+        if (!owner) {
+            throw new Refusal(ErrorCode.ERROR_CODE_FORBIDDEN, "owner only");
+        }
+    }
+
+    private static void requireMember(GroupState g, String user) throws Refusal {
+        if (!g.members.containsKey(user)) {
+            throw new Refusal(ErrorCode.ERROR_CODE_NOT_FOUND, user + " is not a member");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ read, typing
+
+    synchronized ConversationList conversationList(String user, int limit) {
+        List<ConversationSummary> out = new ArrayList<>();
+        for (Map.Entry<String, List<Message>> e : store.entrySet()) {
+            String conv = e.getKey();
+            if (!membersLocked(conv).contains(user)) {
+                continue;
+            }
+            List<Message> msgs = e.getValue();
+            long read = Math.min(readCursors.getOrDefault(user + '/' + conv, 0L), msgs.size());
+            String title = conv.startsWith("g:") ? groups.get(conv.substring(2)).name
+                    : Ids.directMembers(conv).stream().filter(u -> !u.equals(user)).findFirst().orElse(user);
+            ConversationSummary.Builder b = ConversationSummary.newBuilder().setConversation(conv)
+                    .setHead(msgs.size()).setReadSeq(read).setUnread(msgs.size() - read).setTitle(title);
+            if (!msgs.isEmpty()) {
+                b.setLast(msgs.get(msgs.size() - 1));
+            }
+            out.add(b.build());
+        }
+        out.sort(Comparator.comparing((ConversationSummary cs) -> recency.getOrDefault(cs.getConversation(), 0L))
+                .reversed());
+        if (limit > 0 && out.size() > limit) {
+            out = out.subList(0, limit);
+        }
+        return ConversationList.newBuilder().addAllConversations(out).build();
+    }
+
+    void markRead(Conn c, String conversation, long seq) {
+        Set<String> members;
+        synchronized (this) {
+            members = membersLocked(conversation);
+            if (!members.contains(c.user) || seq <= readCursors.getOrDefault(c.user + '/' + conversation, 0L)) {
+                return;
+            }
+            readCursors.put(c.user + '/' + conversation, seq);
+        }
+        Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(conversation)
+                .setUser(c.user).setSeq(seq)).build();
+        for (Conn other : conns) {
+            if (other != c && other.user != null && members.contains(other.user)) {
+                other.send(update);
+            }
+        }
+    }
+
+    void typing(Conn c, Typing t) {
+        Set<String> members;
+        synchronized (this) {
+            members = membersLocked(t.getConversation());
+        }
+        if (!members.contains(c.user)) {
+            return;
+        }
+        Frame relay = Frame.newBuilder().setTyping(t.toBuilder().setUser(c.user)).build();
+        for (Conn other : conns) {
+            if (other.user != null && !other.user.equals(c.user) && members.contains(other.user)) {
+                other.send(relay);
+            }
+        }
+    }
+
+    synchronized long readCursor(String user, String conversation) {
+        return readCursors.getOrDefault(user + '/' + conversation, 0L);
+    }
+
+    synchronized void setReadCursor(String user, String conversation, long seq) {
+        readCursors.put(user + '/' + conversation, seq);
+    }
+
+    synchronized Group groupOf(String groupId) {
+        GroupState g = groups.get(groupId);
+        return g == null ? null : g.toProto();
     }
 
     synchronized void setWatermark(String user, String device, String conversation, long seq) {

@@ -1,6 +1,12 @@
 package io.parley.client;
 
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.GroupMember;
+import io.parley.core.proto.MarkRead;
+
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 
 /** Exposes {@link FakeServer} to tests in other packages. */
@@ -19,9 +25,25 @@ public final class FakeServerAccess implements AutoCloseable {
         server.append(conversation, sender, text);
     }
 
-    /** @return the texts stored in {@code conversation}, in seq order */
+    /** @return the texts of the text messages stored in {@code conversation}, in seq order */
     public List<String> texts(String conversation) {
-        return server.messages(conversation).stream().map(Bodies::textOf).toList();
+        return server.messages(conversation).stream().filter(m -> Bodies.isText(m.getBody()))
+                .map(Bodies::textOf).toList();
+    }
+
+    /** @return the user ids of the members of group {@code groupId}, empty if there is no such group */
+    public List<String> groupMembers(String groupId) {
+        Group g = server.groupOf(groupId);
+        return g == null ? List.of() : g.getMembersList().stream().map(GroupMember::getUser).toList();
+    }
+
+    public void setReadCursor(String user, String conversation, long seq) {
+        server.setReadCursor(user, conversation, seq);
+    }
+
+    /** Waits for the next MarkRead frame the server receives; returns it. */
+    public MarkRead awaitMarkRead(Duration timeout) throws InterruptedException {
+        return server.await(Frame::hasMarkRead, timeout).frame().getMarkRead();
     }
 
     @Override

@@ -539,7 +539,9 @@ final class Engine implements Receiver {
                             groups.updated(current);
                             List<String> audience = new ArrayList<>(GroupService.memberIds(current));
                             audience.addAll(change.left());
-                            dispatch(session, appended.message(), audience, null);
+                            // every device of every member, the actor's included: group changes are part of
+                            // each device's timeline (a device's own sends are not delivered back, events are)
+                            dispatch(null, appended.message(), audience, null);
                         } else {
                             current = groups.require(s, groupId);
                         }

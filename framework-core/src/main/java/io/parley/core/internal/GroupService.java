@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
@@ -85,28 +86,31 @@ final class GroupService {
         cache.clear();
     }
 
-    /** Runs {@code op} after every earlier operation on the group has completed. */
+    /**
+     * Runs {@code op} after every earlier operation on the group has completed (successfully or not).
+     *
+     * @return completed with {@code op}'s outcome; an exception thrown by {@code op} fails it
+     */
     <T> CompletableFuture<T> serialize(String groupId, Supplier<CompletableFuture<T>> op) {
         CompletableFuture<T> result = new CompletableFuture<>();
-        tails.compute(groupId, (id, tail) -> {
-            CompletableFuture<?> previous = tail == null ? CompletableFuture.completedFuture(null) : tail;
-            CompletableFuture<T> next = previous.handle((v, e) -> null).thenCompose(v -> {
-                try {
-                    return op.get();
-                } catch (RuntimeException e) {
-                    return CompletableFuture.failedFuture(e);
-                }
-            });
-            next.whenComplete((v, e) -> {
-                tails.remove(id, next);
-                if (e != null) {
-                    result.completeExceptionally(e);
-                } else {
-                    result.complete(v);
-                }
-            });
-            return next;
-        });
+        CompletableFuture<?> previous = tails.put(groupId, result);
+        (previous == null ? CompletableFuture.completedFuture(null) : previous)
+                .handle((v, e) -> null)
+                .thenCompose(v -> {
+                    try {
+                        return op.get();
+                    } catch (RuntimeException e) {
+                        return CompletableFuture.<T>failedFuture(e);
+                    }
+                })
+                .whenComplete((v, e) -> {
+                    if (e != null) {
+                        result.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+                    } else {
+                        result.complete(v);
+                    }
+                });
+        result.whenComplete((v, e) -> tails.remove(groupId, result));
         return result;
     }
 

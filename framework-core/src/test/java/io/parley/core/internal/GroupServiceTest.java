@@ -12,6 +12,7 @@ import org.junit.jupiter.api.function.Executable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -119,7 +120,8 @@ class GroupServiceTest {
         assertEquals(1, first.get(1, TimeUnit.SECONDS));
         assertEquals(List.of(1, 2), order);
         CompletableFuture<Integer> failed = groups.serialize("g1", () -> { throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "no"); });
-        assertThrows(Exception.class, () -> failed.get(1, TimeUnit.SECONDS));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> failed.get(1, TimeUnit.SECONDS));
+        assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, ((ParleyException) e.getCause()).code());
         assertEquals(3, groups.serialize("g1", () -> CompletableFuture.completedFuture(3)).get(1, TimeUnit.SECONDS));
     }
 }

@@ -7,11 +7,11 @@ import java.io.PrintStream;
  *
  * <pre>
  * java -cp ... io.parley.client.bench.BenchMain --port 7700 --secret-file conf/parley.auth.jwt.cfg \
- *      [--clients 1000] [--rate 0] [--window 32] [--duration 30s] [--warmup 5s]
+ *      [--scenario one-to-one|idle] [--clients 1000] [--rate 0] [--window 32] [--duration 30s] [--warmup 5s]
  * </pre>
  *
  * Prints a table and then one JSON line with the results to stdout; progress to stderr. Exit codes: 0 done,
- * 1 the run failed, 2 bad arguments or unsupported scenario.
+ * 1 the run failed (idle: no client connected), 2 bad arguments or unsupported scenario.
  */
 public final class BenchMain {
     private BenchMain() {
@@ -35,7 +35,7 @@ public final class BenchMain {
             err.print(BenchOptions.USAGE);
             return 2;
         }
-        if (!"one-to-one".equals(options.scenario())) {
+        if (!"one-to-one".equals(options.scenario()) && !"idle".equals(options.scenario())) {
             if ("group-fanout".equals(options.scenario())) {
                 err.println("error: scenario group-fanout is not implemented yet (the server has no groups)");
             } else {
@@ -47,6 +47,13 @@ public final class BenchMain {
             TokenMinter minter = options.secretFile() != null
                     ? JwtTokenMinter.fromConfig(options.secretFile(), options.tokenTtl())
                     : JwtTokenMinter.fromSecret(options.secret(), options.issuer(), options.tokenTtl());
+            if ("idle".equals(options.scenario())) {
+                IdleResult result = new IdleScenario(options, minter, err).run();
+                out.print(result.toTable());
+                out.println(result.toJson());
+                out.flush();
+                return result.connected() > 0 ? 0 : 1;
+            }
             BenchResult result = new OneToOneScenario(options, minter, err).run();
             out.print(result.toTable());
             out.println(result.toJson());

@@ -29,9 +29,10 @@ public record BenchOptions(
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
               --host HOST              server host (127.0.0.1)
               --port PORT              server TCP port (required)
-              --scenario NAME          one-to-one (default) | group-fanout (not implemented yet)
+              --scenario NAME          one-to-one (default) | idle | group-fanout (not implemented yet)
+                                       idle: --clients connect, stay idle (heartbeats) for --duration
               --transport tcp          transport (only tcp for now)
-              --clients N              number of clients, even (1000); client i talks to client i^1
+              --clients N              number of clients (1000); one-to-one: even, client i talks to i^1
               --rate R                 target total send rate in messages/s (0 = as fast as the window allows)
               --window W               max unacked sends per client (32)
               --duration D             measured time, e.g. 30s, 2m, 500ms (30s)
@@ -100,8 +101,9 @@ public record BenchOptions(
         if (!"tcp".equals(transport)) {
             throw new IllegalArgumentException("unsupported transport " + transport + " (only tcp for now)");
         }
-        if (clients < 2 || clients % 2 != 0) {
-            throw new IllegalArgumentException("--clients must be an even number >= 2");
+        if ("idle".equals(scenario) ? clients < 1 : clients < 2 || clients % 2 != 0) {
+            throw new IllegalArgumentException("idle".equals(scenario) ? "--clients must be >= 1"
+                    : "--clients must be an even number >= 2");
         }
         if (rate < 0 || window < 1 || size < 24 || threads < 1 || connectConcurrency < 1) {
             throw new IllegalArgumentException("--rate >= 0, --window >= 1, --size >= 24, --threads >= 1 required");

@@ -3,9 +3,15 @@ package io.parley.client.cli;
 import io.parley.client.Bodies;
 import io.parley.client.ConnectionListener;
 import io.parley.client.DisconnectReason;
+import io.parley.client.Groups;
 import io.parley.client.ParleyClient;
+import io.parley.core.proto.ConversationSummary;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.GroupEvent;
+import io.parley.core.proto.GroupMember;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Message;
+import io.parley.core.proto.SendAck;
 
 import java.io.BufferedReader;
 import java.io.FileDescriptor;
@@ -15,10 +21,14 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -31,11 +41,20 @@ import java.util.concurrent.TimeoutException;
  * </pre>
  *
  * <p>The token comes from {@code --token} or the environment variable {@code PARLEY_TOKEN}. Input lines:
- * {@code @bob hello there} sends "hello there" to bob; {@code @bob} alone makes bob the current peer; any other
- * line goes to the last peer; {@code /quit} ends. Output (stdout): received messages as
- * {@code [conversation #seq] sender: text} and acks as {@code ✓ #seq}; status and errors go to stderr. At
- * {@code /quit} or end of input it waits for the pending acks, then exits: 0 if all were acked, 1 if a send
- * failed, 2 for bad arguments, 3 if the connection failed.
+ * <ul>
+ * <li>{@code @bob hello there} sends "hello there" to bob; {@code @bob} alone makes bob the current target;</li>
+ * <li>{@code #G hello all} sends to group {@code G}; {@code #G} alone makes that group the current target;</li>
+ * <li>any other line goes to the current target;</li>
+ * <li>{@code /group create NAME user1 user2 ...} creates a group and prints {@code ✓ group ID "NAME": members};</li>
+ * <li>{@code /list} prints the conversations, most recent first, as
+ * {@code conversation "title" unread N[ | sender: text]};</li>
+ * <li>{@code /read} marks every conversation read up to the last message received or sent in this session;</li>
+ * <li>{@code /quit} ends.</li>
+ * </ul>
+ * Output (stdout): received messages as {@code [conversation #seq] sender: text}, group changes as
+ * {@code [conversation #seq] * description}, acks as {@code ✓ #seq}; status (connection, read cursors of others,
+ * typing) and errors go to stderr. At {@code /quit} or end of input it waits for the pending acks, then exits: 0 if
+ * all were acked, 1 if a send or a command failed, 2 for bad arguments, 3 if the connection failed.
  */
 public final class ChatMain {
     private ChatMain() {
@@ -78,9 +97,20 @@ public final class ChatMain {
             return 2;
         }
 
+        Map<String, Long> seen = new ConcurrentHashMap<>();
         ParleyClient client = ParleyClient.builder()
                 .host(host).port(port).deviceId(device).token(token)
-                .messageListener(m -> printMessage(out, m))
+                .messageListener(m -> {
+                    seen.merge(m.getConversation(), m.getSeq(), Math::max);
+                    printMessage(out, m);
+                })
+                .readListener(r -> print(err, "* " + r.getUser() + " read " + r.getConversation() + " up to #"
+                        + r.getSeq()))
+                .typingListener(t -> {
+                    if (t.getTyping()) {
+                        print(err, "* " + t.getUser() + " is typing in " + t.getConversation());
+                    }
+                })
                 .connectionListener(new ConnectionListener() {
                     @Override
                     public void onConnected(HelloOk session) {
@@ -106,15 +136,23 @@ public final class ChatMain {
                 Thread.currentThread().interrupt();
                 return 3;
             }
-            return chat(client, in, out, err);
+            return chat(client, in, out, err, seen);
         } finally {
             client.close();
         }
     }
 
-    private static int chat(ParleyClient client, InputStream in, PrintStream out, PrintStream err) {
+    /** Where plain lines go: a user ({@code @peer}) or a group ({@code #group}). */
+    private record Target(String peer, String group) {
+        CompletableFuture<SendAck> sendText(ParleyClient client, String text) {
+            return peer != null ? client.sendText(peer, text) : client.sendTextToGroup(group, text);
+        }
+    }
+
+    private static int chat(ParleyClient client, InputStream in, PrintStream out, PrintStream err,
+            Map<String, Long> seen) {
         List<CompletableFuture<?>> pending = new ArrayList<>();
-        String peer = null;
+        Target target = null;
         boolean failed = false;
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             String line;
@@ -126,23 +164,30 @@ public final class ChatMain {
                 if (line.equals("/quit")) {
                     break;
                 }
+                if (line.startsWith("/")) {
+                    failed |= !command(client, line, out, err, seen);
+                    continue;
+                }
                 String text = line;
-                if (line.startsWith("@")) {
+                if (line.startsWith("@") || line.startsWith("#")) {
                     int space = line.indexOf(' ');
-                    peer = space < 0 ? line.substring(1) : line.substring(1, space);
+                    String name = space < 0 ? line.substring(1) : line.substring(1, space);
+                    target = name.isEmpty() ? null
+                            : line.startsWith("@") ? new Target(name, null) : new Target(null, name);
                     text = space < 0 ? "" : line.substring(space + 1).strip();
                     if (text.isEmpty()) {
                         continue;
                     }
                 }
-                if (peer == null || peer.isEmpty()) {
-                    err.println("error: no peer yet; start with @user text");
+                if (target == null) {
+                    err.println("error: no peer yet; start with @user text or #group text");
                     failed = true;
                     continue;
                 }
                 pending.removeIf(CompletableFuture::isDone);
-                pending.add(client.sendText(peer, text).whenComplete((ack, e) -> {
+                pending.add(target.sendText(client, text).whenComplete((ack, e) -> {
                     if (e == null) {
+                        seen.merge(ack.getConversation(), ack.getSeq(), Math::max);
                         print(out, "✓ #" + ack.getSeq());
                     } else {
                         print(err, "error: send failed: " + (e.getCause() != null ? e.getCause() : e));
@@ -164,9 +209,78 @@ public final class ChatMain {
         return failed ? 1 : 0;
     }
 
+    /** Runs a {@code /command} line and waits for its result; returns false if it failed. */
+    private static boolean command(ParleyClient client, String line, PrintStream out, PrintStream err,
+            Map<String, Long> seen) {
+        String[] words = line.split("\\s+");
+        try {
+            switch (words[0]) {
+                case "/group" -> {
+                    if (words.length < 3 || !words[1].equals("create")) {
+                        err.println("error: usage: /group create NAME user1 user2 ...");
+                        return false;
+                    }
+                    Group g = client.createGroup(words[2], Arrays.asList(words).subList(3, words.length))
+                            .get(30, TimeUnit.SECONDS);
+                    print(out, "✓ group " + g.getId() + " \"" + g.getName() + "\": "
+                            + String.join(", ", g.getMembersList().stream().map(GroupMember::getUser).toList()));
+                }
+                case "/list" -> {
+                    for (ConversationSummary c : client.conversations().get(30, TimeUnit.SECONDS)) {
+                        print(out, c.getConversation() + " \"" + c.getTitle() + "\" unread " + c.getUnread()
+                                + (c.hasLast() ? " | " + c.getLast().getSender() + ": " + describe(c.getLast()) : ""));
+                    }
+                }
+                case "/read" -> seen.forEach(client::markRead);
+                default -> {
+                    err.println("error: unknown command " + words[0]);
+                    return false;
+                }
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException | TimeoutException e) {
+            err.println("error: " + words[0] + " failed: " + (e.getCause() != null ? e.getCause() : e));
+            return false;
+        }
+    }
+
     private static void printMessage(PrintStream out, Message m) {
-        String text = Bodies.isText(m.getBody()) ? Bodies.textOf(m) : "<" + m.getType() + " message>";
-        print(out, "[" + m.getConversation() + " #" + m.getSeq() + "] " + m.getSender() + ": " + text);
+        String head = "[" + m.getConversation() + " #" + m.getSeq() + "] ";
+        print(out, head + (Groups.isEvent(m) ? "* " + describe(m) : m.getSender() + ": " + describe(m)));
+    }
+
+    /** The text of a text message, a sentence for a group event, the type otherwise. */
+    private static String describe(Message m) {
+        if (Bodies.isText(m.getBody())) {
+            return Bodies.textOf(m);
+        }
+        if (!Groups.isEvent(m)) {
+            return "<" + m.getType() + " message>";
+        }
+        GroupEvent e;
+        try {
+            e = Groups.eventOf(m);
+        } catch (IllegalArgumentException ex) {
+            return "<malformed group event>";
+        }
+        String users = String.join(", ", e.getUsersList());
+        return e.getActor() + switch (e.getKind()) {
+            case KIND_CREATED -> " created \"" + e.getName() + "\" with " + users;
+            case KIND_MEMBERS_ADDED -> " added " + users;
+            case KIND_MEMBERS_REMOVED -> " removed " + users;
+            case KIND_MEMBER_LEFT -> " left";
+            case KIND_DISSOLVED -> " dissolved the group";
+            case KIND_ROLE_CHANGED -> " made " + users + " " + e.getRole().name().replace("GROUP_ROLE_", "")
+                    .toLowerCase(Locale.ROOT);
+            case KIND_MEMBER_MUTED -> e.getMutedUntil() == 0 ? " unmuted " + users
+                    : " muted " + users + " until " + Instant.ofEpochMilli(e.getMutedUntil());
+            case KIND_GROUP_MUTED -> e.getMuted() ? " muted the group" : " unmuted the group";
+            case KIND_OWNER_CHANGED -> " handed ownership to " + users;
+            default -> " changed the group (" + e.getKind() + ")";
+        };
     }
 
     private static void print(PrintStream out, String line) {
@@ -177,6 +291,7 @@ public final class ChatMain {
 
     private static void usage(PrintStream out) {
         out.println("usage: chat --host HOST --port PORT --device DEVICE [--token TOKEN]   (token also from $PARLEY_TOKEN)");
-        out.println("  then type: @user text | text (to the last user) | /quit");
+        out.println("  then type: @user text | #group text | text (to the last user or group)");
+        out.println("             /group create NAME user1 user2 ... | /list | /read | /quit");
     }
 }

@@ -33,6 +33,9 @@ public final class DeliveryOrdering {
     public record Gap(String conversation, long fromSeq, long toSeq, int limit) {
     }
 
+    private record Held(Message message, boolean start) {
+    }
+
     private static final class Conv {
         long lastSeq;
         final TreeMap<Long, Message> buffered = new TreeMap<>();
@@ -44,7 +47,7 @@ public final class DeliveryOrdering {
     private final int maxBufferedPerConversation;
     private final int maxRangeLimit;
     private final Map<String, Conv> conversations = new HashMap<>();
-    private final List<Message> heldBeforeResume = new ArrayList<>();
+    private final List<Held> heldBeforeResume = new ArrayList<>();
     private final Set<String> gapCandidates = new LinkedHashSet<>();
     private boolean resumeKnown;
     private boolean gapsEnabled;
@@ -91,10 +94,10 @@ public final class DeliveryOrdering {
             }
         }
         resumeKnown = true;
-        List<Message> held = new ArrayList<>(heldBeforeResume);
+        List<Held> held = new ArrayList<>(heldBeforeResume);
         heldBeforeResume.clear();
-        for (Message m : held) {
-            offer(m, deliver);
+        for (Held h : held) {
+            offer(h.message(), h.start(), deliver);
         }
         return ackAgain;
     }
@@ -111,12 +114,29 @@ public final class DeliveryOrdering {
      * @return true if it was new (delivered or buffered), false if it was a duplicate or dropped
      */
     public boolean offer(Message m, Consumer<Message> deliver) {
+        return offer(m, false, deliver);
+    }
+
+    /**
+     * Offers one delivered message that may start this device's view of its conversation.
+     *
+     * @param start true if nothing before {@code m} is to be delivered or fetched (the event that made the user a
+     *     member of a group: earlier seqs are not readable to it): the position moves to {@code m.seq - 1} if it is
+     *     lower, dropping buffered messages below {@code m}
+     * @param deliver receives the messages that became deliverable, in seq order (possibly none)
+     * @return true if it was new (delivered or buffered), false if it was a duplicate or dropped
+     */
+    public boolean offer(Message m, boolean start, Consumer<Message> deliver) {
         if (!resumeKnown) {
-            heldBeforeResume.add(m);
+            heldBeforeResume.add(new Held(m, start));
             return true;
         }
         Conv c = conversations.computeIfAbsent(m.getConversation(), k -> new Conv());
         long seq = m.getSeq();
+        if (start && seq - 1 > c.lastSeq) {
+            c.lastSeq = seq - 1;
+            c.buffered.headMap(c.lastSeq, true).clear();
+        }
         if (seq <= c.lastSeq) {
             return false;
         }

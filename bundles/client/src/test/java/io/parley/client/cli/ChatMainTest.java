@@ -1,6 +1,7 @@
 package io.parley.client.cli;
 
 import io.parley.client.FakeServerAccess;
+import io.parley.core.proto.MarkRead;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -9,6 +10,7 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -73,5 +75,62 @@ class ChatMainTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(2, run("", out, err, "--port", "12345"));
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("usage"));
+    }
+
+    @Test
+    void createsAGroupAndSendsToIt() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("/group create team bob carol\n#grp1 hello team\nand more\n", out, err,
+                "--port", String.valueOf(server.port()), "--device", "cli");
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        assertTrue(lines.contains("✓ group grp1 \"team\": alice, bob, carol"), lines.toString());
+        assertTrue(lines.contains("[g:grp1 #1] * alice created \"team\" with bob, carol"), lines.toString());
+        assertTrue(lines.containsAll(List.of("✓ #2", "✓ #3")), lines.toString());
+        assertEquals(List.of("alice", "bob", "carol"), server.groupMembers("grp1"));
+        assertEquals(List.of("hello team", "and more"), server.texts("g:grp1"));
+    }
+
+    @Test
+    void listPrintsConversationsWithUnreadCounts() {
+        server.append("d:alice:bob", "bob", "one");
+        server.append("d:alice:bob", "bob", "two");
+        server.append("d:alice:carol", "carol", "hi");
+        server.setReadCursor("alice", "d:alice:bob", 1);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("/list\n", out, err, "--port", String.valueOf(server.port()), "--device", "cli");
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+        List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+        int at = lines.indexOf("d:alice:carol \"carol\" unread 1 | carol: hi");
+        assertTrue(at >= 0, lines.toString());
+        assertEquals("d:alice:bob \"bob\" unread 1 | bob: two", lines.get(at + 1));
+    }
+
+    @Test
+    void readMarksEverythingReceivedAsRead() throws Exception {
+        server.append("d:alice:bob", "bob", "one");
+        server.append("d:alice:bob", "bob", "two");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("/read\n", out, err, "--port", String.valueOf(server.port()), "--device", "cli");
+        assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+        MarkRead mark = server.awaitMarkRead(Duration.ofSeconds(5));
+        assertEquals("d:alice:bob", mark.getConversation());
+        assertEquals(2, mark.getSeq());
+    }
+
+    @Test
+    void unknownCommandAndFailedGroupCommandAreErrors() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = run("/frobnicate\n/group create\n/group create team not/a/user\n", out, err, "--port", String.valueOf(server.port()),
+                "--device", "cli");
+        assertEquals(1, code);
+        String errors = err.toString(StandardCharsets.UTF_8);
+        assertTrue(errors.contains("unknown command /frobnicate"), errors);
+        assertTrue(errors.contains("usage: /group create"), errors);
+        assertTrue(errors.contains("/group failed") && errors.contains("ERROR_CODE_INVALID_REQUEST"), errors);
     }
 }

@@ -174,4 +174,29 @@ class DeliveryOrderingTest {
         assertEquals(12, out.size());
         assertFalse(ordering.hasGapCandidates() && !ordering.takeGaps().isEmpty());
     }
+
+    @Test
+    void aStartingMessageSkipsEverythingBeforeIt() {
+        String g = "g:team";
+        resume();
+        offer(g, 9);                                         // buffered: a gap 1..8 would be fetched
+        ordering.offer(msg(g, 5), true, m -> out.add(m.getId()));
+        assertEquals(ids(g, 5), out);
+        assertEquals(5, ordering.lastSeq(g));
+        ordering.enableGapRequests();
+        assertEquals(List.of(new DeliveryOrdering.Gap(g, 6, 8, 3)), ordering.takeGaps());
+
+        ordering.offer(msg(g, 2), true, m -> out.add(m.getId()));   // an old start never moves back
+        assertEquals(5, ordering.lastSeq(g));
+        assertEquals(ids(g, 5), out);
+    }
+
+    @Test
+    void aStartingMessageHeldBeforeTheResumeListKeepsItsMeaning() {
+        String g = "g:team";
+        ordering.offer(msg(g, 4), true, m -> out.add(m.getId()));
+        assertTrue(out.isEmpty());
+        resume(state(g, 0, 4));
+        assertEquals(ids(g, 4), out);
+    }
 }
