@@ -136,6 +136,13 @@ final class Engine implements Receiver {
     }
 
     @Override
+    public InboundSession openAuthenticated(Connection connection, Principal principal) {
+        ServerSession session = (ServerSession) open(connection);
+        session.authenticated(principal); // not registered: a trusted caller gets responses, not deliveries
+        return session;
+    }
+
+    @Override
     public int maxFrameBytes() {
         return config.max_frame_bytes();
     }

@@ -61,6 +61,11 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
     }
 
     @Override
+    public InboundSession openAuthenticated(Connection connection, io.parley.core.api.Principal principal) {
+        return engine.openAuthenticated(connection, principal);
+    }
+
+    @Override
     public int maxFrameBytes() {
         return engine.maxFrameBytes();
     }

@@ -95,6 +95,7 @@ final class ServerSession implements InboundSession {
         }
     }
 
+
     @Override
     public boolean isAuthenticated() {
         return principal != null;

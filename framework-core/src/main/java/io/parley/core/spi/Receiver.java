@@ -16,6 +16,16 @@ public interface Receiver {
      */
     InboundSession open(Connection connection);
 
+    /**
+     * A session for a trusted in-process caller that has authenticated the user itself (the HTTP API acting for a
+     * user or for the system account): no hello is expected, frames are handled exactly as a client's. The session
+     * is not an online device: it receives responses to its own requests but no deliveries, and it has no delivery
+     * watermarks unless it acknowledges.
+     *
+     * @return the session to feed with requests; never null
+     */
+    InboundSession openAuthenticated(Connection connection, io.parley.core.api.Principal principal);
+
     /** Largest frame the core accepts, in bytes; transports enforce it before parsing. */
     int maxFrameBytes();
 }

@@ -78,6 +78,17 @@ class TcpTransportComponentTest {
             }
 
             @Override
+
+            public io.parley.core.spi.InboundSession openAuthenticated(io.parley.core.spi.Connection connection,
+
+                    io.parley.core.api.Principal principal) {
+
+                throw new UnsupportedOperationException("transports never open trusted sessions");
+
+            }
+
+
+            @Override
             public int maxFrameBytes() {
                 return 1024;
             }

@@ -46,6 +46,17 @@ final class TestReceiver implements Receiver {
     }
 
     @Override
+
+    public io.parley.core.spi.InboundSession openAuthenticated(io.parley.core.spi.Connection connection,
+
+            io.parley.core.api.Principal principal) {
+
+        throw new UnsupportedOperationException("transports never open trusted sessions");
+
+    }
+
+
+    @Override
     public int maxFrameBytes() {
         return maxFrameBytes;
     }
