@@ -924,6 +924,8 @@ public final class ParleyClient implements AutoCloseable {
             ordering.offer(Message.newBuilder().setId(ack.getMessageId()).setConversation(ack.getConversation())
                     .setSeq(ack.getSeq()).setSender(session.getUserId()).setSenderDevice(deviceId)
                     .setServerTime(ack.getServerTime()).setType(os.send.getType()).build(), this::deliver);
+            // An own seq beyond a gap is buffered like an early delivery, so the gap is fetched the same way.
+            scheduleGapCheck();
         }
     }
 
@@ -972,6 +974,11 @@ public final class ParleyClient implements AutoCloseable {
         for (Message m : messages) {
             offer(m);
         }
+        scheduleGapCheck();
+    }
+
+    /** Requests the open gaps after {@link #GAP_GRACE_MILLIS}, unless a check is already scheduled. */
+    private void scheduleGapCheck() {
         if (resumeDone && gapTimer == null && ordering.hasGapCandidates()) {
             gapTimer = loop.schedule(() -> {
                 gapTimer = null;

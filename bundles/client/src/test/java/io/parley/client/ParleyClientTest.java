@@ -343,6 +343,25 @@ class ParleyClientTest {
     }
 
     @Test
+    void gapBeforeAnOwnSendIsFilledWithARangeSync() throws Exception {
+        ParleyClient alice = alice();
+        await(alice.connect());
+        server.append(CONV, "bob", "never delivered live"); // seq 1: its Deliver is lost, the connection stays up
+        SendAck own = await(alice.sendText("bob", "mine"));
+        assertEquals(2, own.getSeq());
+
+        Frame range = server.await(f -> f.hasSync() && f.getSync().hasRange(), WAIT).frame();
+        assertEquals(1, range.getSync().getRange().getFromSeq());
+        assertEquals(1, range.getSync().getRange().getToSeq());
+        assertEquals(List.of(1L), takeSeqs(1));
+        long acked = 0;
+        while (acked < 2) {
+            acked = server.await(Frame::hasDeliverAck, WAIT).frame().getDeliverAck().getSeq();
+        }
+        assertEquals(2, acked);
+    }
+
+    @Test
     void refusedTokenIsRefreshedOnceThenTheClientGivesUp() throws Exception {
         List<Boolean> refreshFlags = new CopyOnWriteArrayList<>();
         ParleyClient alice = track(builder("alice", "a1").tokenProvider(refresh -> {

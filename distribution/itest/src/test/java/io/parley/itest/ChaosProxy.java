@@ -34,7 +34,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <ul>
  *   <li>{@link Cut#RANDOM_RST}/{@link Cut#RANDOM_FIN}: a background thread aborts a random live connection (both
  *       sides, with a TCP reset or an orderly close) at exponentially distributed intervals;</li>
- *   <li>{@link Cut#AFTER_SEND}: right after forwarding a client's {@code Send} frame, before its ack can come back;</li>
+ *   <li>{@link Cut#MASS}: the same thread resets every live connection at once (a reconnect and resume storm);</li>
+ *   <li>{@link Cut#AFTER_SEND}: right after forwarding a client's {@code Send} frame, before its ack can come
+ *       back;</li>
  *   <li>{@link Cut#ACK_DROPPED}: a server's {@code SendAck} is swallowed and the connection cut, so the message is
  *       stored but its sender never hears about it;</li>
  *   <li>{@link Cut#MID_DELIVER}: half of a server's {@code Deliver} frame is forwarded, then the connection cut.</li>
@@ -52,17 +54,19 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class ChaosProxy implements AutoCloseable {
     /** Why the proxy cut a connection on purpose. */
-    enum Cut { RANDOM_RST, RANDOM_FIN, AFTER_SEND, ACK_DROPPED, MID_DELIVER }
+    enum Cut { RANDOM_RST, RANDOM_FIN, MASS, AFTER_SEND, ACK_DROPPED, MID_DELIVER }
 
     /**
      * Fault rates.
      *
      * @param randomCutMeanMillis mean interval between random cuts; 0 disables them
+     * @param massCutMeanMillis mean interval between cuts of every connection at once; 0 disables them
      * @param afterSend probability of cutting right after forwarding a {@code Send}
      * @param dropAck probability of swallowing a {@code SendAck} and cutting
      * @param midDeliver probability of cutting in the middle of a {@code Deliver}
      */
-    record Rates(long randomCutMeanMillis, double afterSend, double dropAck, double midDeliver) {
+    record Rates(long randomCutMeanMillis, long massCutMeanMillis, double afterSend, double dropAck,
+                 double midDeliver) {
     }
 
     private static final int MAX_FRAME = 64 * 1024 * 1024;
@@ -83,6 +87,7 @@ final class ChaosProxy implements AutoCloseable {
     private final LongAdder sendFrames = new LongAdder();
     private final LongAdder ackFrames = new LongAdder();
     private final LongAdder deliverFrames = new LongAdder();
+    private final LongAdder massCutLinks = new LongAdder();
     private final Map<Cut, LongAdder> cuts = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> serverSignals = new ConcurrentHashMap<>();
 
@@ -117,8 +122,16 @@ final class ChaosProxy implements AutoCloseable {
         return cuts.get(kind).sum();
     }
 
+    /** @return connections cut on purpose; a mass cut counts once per connection */
     long totalCuts() {
-        return cuts.values().stream().mapToLong(LongAdder::sum).sum();
+        long single = cuts.entrySet().stream().filter(e -> e.getKey() != Cut.MASS)
+                .mapToLong(e -> e.getValue().sum()).sum();
+        return single + massCutLinks.sum();
+    }
+
+    /** @return how many connections the {@link Cut#MASS} cuts closed together */
+    long massCutLinks() {
+        return massCutLinks.sum();
     }
 
     long accepted() {
@@ -211,24 +224,37 @@ final class ChaosProxy implements AutoCloseable {
         link.pump(false);
     }
 
+    /** Random cuts and mass cuts, each a Poisson process in time (ticks of 10 ms). */
     private void chaosLoop() {
         Random rnd = new Random(seed ^ 0x5DEECE66DL);
+        long tick = 10;
         while (!closed.get()) {
-            long mean = rates.randomCutMeanMillis();
-            long sleep = mean <= 0 ? 200 : Math.max(1, (long) (-Math.log(1 - rnd.nextDouble()) * mean));
             try {
-                Thread.sleep(sleep);
+                Thread.sleep(tick);
             } catch (InterruptedException e) {
                 return;
             }
-            if (!faults || mean <= 0 || links.isEmpty()) {
+            if (!faults || links.isEmpty()) {
                 continue;
             }
-            List<Link> live = new ArrayList<>(links.values());
-            Link victim = live.get(rnd.nextInt(live.size()));
-            boolean rst = rnd.nextBoolean();
-            if (victim.close(rst)) {
-                cuts.get(rst ? Cut.RANDOM_RST : Cut.RANDOM_FIN).increment();
+            long mass = rates.massCutMeanMillis();
+            if (mass > 0 && rnd.nextDouble() < (double) tick / mass) {
+                int n = 0;
+                for (Link l : new ArrayList<>(links.values())) {
+                    n += l.close(true) ? 1 : 0;
+                }
+                cuts.get(Cut.MASS).increment();
+                massCutLinks.add(n);
+                continue;
+            }
+            long mean = rates.randomCutMeanMillis();
+            if (mean > 0 && rnd.nextDouble() < (double) tick / mean) {
+                List<Link> live = new ArrayList<>(links.values());
+                Link victim = live.get(rnd.nextInt(live.size()));
+                boolean rst = rnd.nextBoolean();
+                if (victim.close(rst)) {
+                    cuts.get(rst ? Cut.RANDOM_RST : Cut.RANDOM_FIN).increment();
+                }
             }
         }
     }

@@ -30,6 +30,7 @@ final class ServerProcess implements AutoCloseable {
     final Path home;
     final int port;
     private Process process;
+    private long listeningMillis;
 
     ServerProcess(Path workDir) throws IOException {
         Path dist = Path.of(System.getProperty("parley.dist.dir", "../server/target/parley-0.1.0-SNAPSHOT"));
@@ -52,7 +53,7 @@ final class ServerProcess implements AutoCloseable {
         return JwtTokens.fromConfig(home.resolve("conf/parley.auth.jwt.cfg"));
     }
 
-    /** Selects the message store ({@code mvstore}, {@code memory}) in conf/parley.core.cfg; call before {@link #start()}. */
+    /** Selects the message store ({@code mvstore}, {@code memory}) in conf/parley.core.cfg; before {@link #start()}. */
     ServerProcess useStore(String storeName) throws IOException {
         setKey(home.resolve("conf/parley.core.cfg"), "store.target", "(parley.store.name=" + storeName + ")");
         return this;
@@ -67,12 +68,22 @@ final class ServerProcess implements AutoCloseable {
                 .token(tokens().mint(user, null, Duration.ofMinutes(30)));
     }
 
+    /** @return the server JVM's process id (bin/parley execs java); only after {@link #start()} */
+    long pid() {
+        return process.pid();
+    }
+
     /** @return true while the server process runs */
     boolean isAlive() {
         return process != null && process.isAlive();
     }
 
-    /** Starts {@code bin/parley run} and waits until the TCP port accepts connections. @return ms until ready */
+    /**
+     * Starts {@code bin/parley run} and waits until the TCP port accepts connections and then a {@code Hello}
+     * succeeds ({@link #awaitHello}), each within 30 s.
+     *
+     * @return ms until ready for clients; {@link #listeningMillis()} tells the part until the port accepted
+     */
     long start() throws Exception {
         long t0 = System.nanoTime();
         ProcessBuilder pb = new ProcessBuilder(home.resolve("bin/parley").toString(), "run")
@@ -88,12 +99,20 @@ final class ServerProcess implements AutoCloseable {
             }
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             } catch (IOException notYet) {
                 Thread.sleep(10);
+                continue;
             }
+            listeningMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            awaitHello(Duration.ofSeconds(30));
+            return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         }
         throw new IllegalStateException("server did not listen on " + port + " within 30 s; see " + home.resolve("logs"));
+    }
+
+    /** @return ms from the last {@link #start()} until the TCP port accepted connections */
+    long listeningMillis() {
+        return listeningMillis;
     }
 
     /**
