@@ -77,9 +77,15 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MvMessageStore.class);
     private static final String FORMAT = "1";
     private static final int PRUNE_MAX_PER_PASS = 50_000;
-    /** Live bytes one compaction pass (at most one a second) rewrites; old chunks are mostly dead, so it frees more. */
-    private static final int COMPACT_WRITE_BYTES = 16 << 20;
+    /**
+     * Live bytes one compaction pass rewrites: a large pass when the writer is idle (at most one a second), a small
+     * one when appends have kept it busy for {@link #COMPACT_BUSY_INTERVAL_NANOS}, so compaction never stalls a
+     * loaded writer for long (it runs on the writer thread, and appends wait behind it) yet keeps up over time.
+     */
+    private static final int COMPACT_IDLE_BYTES = 16 << 20;
+    private static final int COMPACT_BUSY_BYTES = 1 << 20;
     private static final long COMPACT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long COMPACT_BUSY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final long IDLE_POLL_MILLIS = 1000;
     /** Chunk retention with fsync: every commit is on disk before the next write, so freed space is safe to reuse. */
     private static final int FSYNC_RETENTION_MILLIS = 2000;
@@ -526,9 +532,11 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 }
                 long now = System.nanoTime();
                 if (!stop && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
-                    housekeeping(true);
-                } else if (!stop && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
-                    housekeeping(false);
+                    housekeeping(true, queue.isEmpty() ? COMPACT_IDLE_BYTES : COMPACT_BUSY_BYTES);
+                } else if (!stop && queue.isEmpty() && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
+                    housekeeping(false, COMPACT_IDLE_BYTES);
+                } else if (!stop && now - lastCompaction >= COMPACT_BUSY_INTERVAL_NANOS) {
+                    housekeeping(false, COMPACT_BUSY_BYTES);
                 }
             } catch (InterruptedException e) {
                 // nobody interrupts this thread on purpose: an interrupt would close the MVStore file channel
@@ -607,7 +615,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             }
         }
         if (housekeeping) {
-            housekeeping(true);
+            housekeeping(true, COMPACT_IDLE_BYTES);
             for (Op op : batch) {
                 if (op instanceof HousekeepingOp h) {
                     h.done.complete(null);
@@ -696,7 +704,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
      * background housekeeping is off with its auto-commit) and, if {@code prune}, drops expired idempotency keys.
      * Runs on the writer between batches.
      */
-    private void housekeeping(boolean prune) {
+    private void housekeeping(boolean prune, int compactBytes) {
         lastCompaction = System.nanoTime();
         if (prune) {
             lastPrune = lastCompaction;
@@ -724,7 +732,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 pruned = expired.size();
             }
             if (options.compactFillRate() > 0) {
-                mv.compact(options.compactFillRate(), COMPACT_WRITE_BYTES);
+                mv.compact(options.compactFillRate(), compactBytes);
             }
             commitDurably();
             if (pruned > 0) {
