@@ -55,6 +55,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * The send pipeline and session handling: hello → authentication → authorization → idempotency check →
@@ -70,6 +71,7 @@ final class Engine implements Receiver {
     private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
     private static final int MAX_CLIENT_MSG_ID = 64;
     private static final int MAX_TYPE_LENGTH = 64;
+    private static final long AVAILABLE_POLL_MILLIS = 20;
 
     private final EngineConfig config;
     private final ExecutorService workers;
@@ -154,7 +156,7 @@ final class Engine implements Receiver {
         long rid = frame.getRequestId();
         if (!session.isAuthenticated()) {
             if (frame.getOpCase() == Frame.OpCase.HELLO) {
-                hello(session, rid, frame.getHello());
+                return whenAvailable(() -> authenticator != null && store != null, () -> hello(session, rid, frame.getHello()));
             } else {
                 LOG.info("Closing {}: {} before hello", session, frame.getOpCase());
                 session.close(ServerSession.error(rid, ErrorCode.ERROR_CODE_UNAUTHENTICATED,
@@ -192,6 +194,44 @@ final class Engine implements Receiver {
                 throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
                         "a client may not send " + frame.getOpCase());
         }
+    }
+
+    /**
+     * Runs {@code action} once {@code available} holds, waiting (without blocking a thread) at most
+     * {@code wait.available.millis} — so a hello that arrives while the authenticator or the store is starting or being
+     * swapped is answered when it is back instead of being refused; after the wait the action runs anyway and reports
+     * what is missing.
+     *
+     * @return completed when the action has run
+     */
+    private CompletionStage<Void> whenAvailable(BooleanSupplier available, Runnable action) {
+        if (available.getAsBoolean() || stopping) {
+            action.run();
+            return DONE;
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.wait_available_millis());
+        Runnable[] poll = new Runnable[1];
+        poll[0] = () -> {
+            if (available.getAsBoolean() || stopping || System.nanoTime() >= deadline) {
+                workers.execute(() -> {
+                    try {
+                        action.run();
+                    } finally {
+                        done.complete(null);
+                    }
+                });
+            } else {
+                timer.schedule(poll[0], AVAILABLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        };
+        try {
+            timer.schedule(poll[0], AVAILABLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) { // stopping
+            action.run();
+            return DONE;
+        }
+        return done;
     }
 
     void reject(ServerSession session, long requestId, ParleyException e) {

@@ -22,6 +22,9 @@ public @interface EngineConfig {
     @AttributeDefinition(description = "How many sends of one type may be held at once; further ones are refused as UNAVAILABLE")
     int hold_max_sends() default 10000;
 
+    @AttributeDefinition(description = "How long a hello waits for the authenticator and the store while they start or are swapped, ms")
+    long wait_available_millis() default 5000;
+
     @AttributeDefinition(description = "Heartbeat interval announced to clients in HelloOk, seconds")
     int heartbeat_seconds() default 30;
 
