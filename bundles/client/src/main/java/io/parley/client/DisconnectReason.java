@@ -4,7 +4,7 @@ package io.parley.client;
 public enum DisconnectReason {
     /** {@link ParleyClient#close()} was called. */
     CLOSED_BY_CLIENT,
-    /** The TCP connection could not be established. */
+    /** The TCP connection could not be established, or its TLS handshake failed. */
     CONNECT_FAILED,
     /** The connection was closed or broke without a notice from the server. */
     CONNECTION_LOST,

@@ -13,6 +13,12 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.ssl.NotSslRecordException;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.SslProvider;
 import io.parley.client.internal.DeliveryOrdering;
 import io.parley.client.internal.FrameDecoder;
 import io.parley.client.internal.FrameEncoder;
@@ -40,6 +46,9 @@ import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
 import io.parley.core.proto.Typing;
 
+import javax.net.ssl.SSLException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -61,7 +70,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * A connection to a Parley server speaking protocol v1 over TCP, for one user on one device.
+ * A connection to a Parley server speaking protocol v1 over TCP, or over TLS ({@link Builder#tls}), for one user
+ * on one device.
  *
  * <pre>{@code
  * ParleyClient client = ParleyClient.builder()
@@ -100,6 +110,12 @@ import java.util.function.Supplier;
  * while disconnected; {@link #typing} is sent at once or dropped while disconnected. Other members' (and this
  * user's other devices') read cursors and typing indicators reach the {@link ReadListener} and the
  * {@link TypingListener}.
+ *
+ * <p><b>TLS.</b> With {@link Builder#tls(boolean) tls(true)} the client speaks TLS 1.3 or 1.2 (the JDK's
+ * implementation) and checks the server's certificate: it must chain to the JDK's default trust store, or to the
+ * certificate(s) given with {@link Builder#trustCertificate(Path)} (a self-signed development certificate), and
+ * name the host connected to (hostname verification, as HTTPS does; for an IP address the certificate needs an IP
+ * subject alternative name). A failed handshake ends the attempt with {@link DisconnectReason#CONNECT_FAILED}.
  *
  * <p><b>Connection.</b> After the first successful {@link #connect()}, lost connections are re-established with
  * exponential backoff and jitter, except after {@code KICKED} or a refused token (a fresh token is fetched once
@@ -242,6 +258,8 @@ public final class ParleyClient implements AutoCloseable {
     private final boolean ownsResources;
     private final EventLoop loop;
     private final Bootstrap bootstrap;
+    /** Null without TLS. */
+    private final SslContext sslContext;
     private final String clientMsgIdPrefix;
     private final AtomicLong clientMsgIdCounter = new AtomicLong();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
@@ -313,6 +331,8 @@ public final class ParleyClient implements AutoCloseable {
                 + Long.toString(INSTANCE_COUNTER.incrementAndGet(), 36) + '-';
         ChannelHandler handler = new InboundHandler();
         int maxInbound = b.maxInboundFrameBytes;
+        this.sslContext = b.tls ? clientSslContext(b.trustCertificate) : null;
+        long tlsHandshakeMillis = TimeUnit.NANOSECONDS.toMillis(requestTimeoutNanos);
         this.bootstrap = new Bootstrap()
                 .group(loop)
                 .channel(resources.channelType())
@@ -322,6 +342,12 @@ public final class ParleyClient implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        if (sslContext != null) {
+                            // host and port: SNI and hostname verification
+                            SslHandler ssl = sslContext.newHandler(ch.alloc(), host, port);
+                            ssl.setHandshakeTimeoutMillis(tlsHandshakeMillis);
+                            ch.pipeline().addLast(ssl);
+                        }
                         ch.pipeline().addLast(new FlushConsolidationHandler(64, true),
                                 new FrameDecoder(maxInbound), FrameEncoder.INSTANCE, handler);
                     }
@@ -330,6 +356,25 @@ public final class ParleyClient implements AutoCloseable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    private static SslContext clientSslContext(Path trustCertificate) {
+        SslContextBuilder ssl = SslContextBuilder.forClient()
+                .sslProvider(SslProvider.JDK)
+                .protocols("TLSv1.3", "TLSv1.2")
+                .endpointIdentificationAlgorithm("HTTPS");
+        if (trustCertificate != null) {
+            if (!Files.isReadable(trustCertificate)) {
+                throw new IllegalArgumentException("trustCertificate: cannot read " + trustCertificate);
+            }
+            ssl.trustManager(trustCertificate.toFile());
+        }
+        try {
+            return ssl.build();
+        } catch (SSLException | RuntimeException e) {
+            throw new IllegalArgumentException("cannot set up TLS" + (trustCertificate == null ? ""
+                    : " trusting " + trustCertificate + " (PEM certificates expected)") + ": " + e.getMessage(), e);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ public API
@@ -1404,7 +1449,21 @@ public final class ParleyClient implements AutoCloseable {
         }
 
         @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof SslHandshakeCompletionEvent done && !done.isSuccess()) {
+                tlsFailed(ctx, done.cause());
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            Throwable tls = cause instanceof DecoderException && cause.getCause() instanceof SSLException
+                    ? cause.getCause() : cause;
+            if (tls instanceof SSLException) {
+                tlsFailed(ctx, tls);
+                return;
+            }
             if (ctx.channel() == channel) {
                 boolean protocol = cause instanceof DecoderException;
                 closeChannel(protocol ? DisconnectReason.PROTOCOL_ERROR : DisconnectReason.CONNECTION_LOST,
@@ -1414,6 +1473,18 @@ public final class ParleyClient implements AutoCloseable {
                 ctx.close();
             }
         }
+    }
+
+    /** A TLS handshake (or, later, a TLS record) failed: the attempt ends as CONNECT_FAILED. Event loop only. */
+    private void tlsFailed(ChannelHandlerContext ctx, Throwable cause) {
+        if (ctx.channel() != channel) {
+            ctx.close();
+            return;
+        }
+        String why = cause instanceof NotSslRecordException
+                ? "the server did not answer with TLS (is TLS enabled on its transport?)" : String.valueOf(cause);
+        closeChannel(DisconnectReason.CONNECT_FAILED, new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED,
+                "TLS with " + host + ':' + port + " failed: " + why, false, 0), null, -1);
     }
 
     // ------------------------------------------------------------------------------------------------ builder
@@ -1440,6 +1511,8 @@ public final class ParleyClient implements AutoCloseable {
         private int maxInboundFrameBytes = 16 * 1024 * 1024;
         private int maxBufferedPerConversation = 10_000;
         private ClientResources resources;
+        private boolean tls;
+        private Path trustCertificate;
         private final List<MessageListener> messageListeners = new ArrayList<>();
         private final List<ConnectionListener> connectionListeners = new ArrayList<>();
         private final List<ReadListener> readListeners = new ArrayList<>();
@@ -1459,6 +1532,26 @@ public final class ParleyClient implements AutoCloseable {
                 throw new IllegalArgumentException("port out of range: " + port);
             }
             this.port = port;
+            return this;
+        }
+
+        /**
+         * Speak TLS (the server's transport has {@code tls.enabled=true}); default false. The server certificate
+         * must be trusted (the JDK's default trust store, or {@link #trustCertificate}) and name {@link #host}.
+         */
+        public Builder tls(boolean tls) {
+            this.tls = tls;
+            return this;
+        }
+
+        /**
+         * Trusts the certificate(s) in this PEM file, and only those, instead of the JDK's default trust store: a
+         * self-signed server certificate (such as the one {@code bin/parley cert} makes) or a private CA. Turns
+         * {@link #tls} on. The file is read by {@link #build()}. Hostname verification still applies.
+         */
+        public Builder trustCertificate(Path pemFile) {
+            this.trustCertificate = Objects.requireNonNull(pemFile, "pemFile");
+            this.tls = true;
             return this;
         }
 
@@ -1495,7 +1588,7 @@ public final class ParleyClient implements AutoCloseable {
 
         /**
          * How long to wait for the answer to one request (a send's ack, a sync, the hello); default 10 s. Also the
-         * TCP connect timeout.
+         * TCP connect timeout and the TLS handshake timeout.
          */
         public Builder requestTimeout(Duration timeout) {
             this.requestTimeout = positive(timeout, "requestTimeout");
@@ -1596,7 +1689,11 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
-        /** @throws IllegalStateException if the port, device id or token is missing */
+        /**
+         * @throws IllegalStateException if the port, device id or token is missing
+         * @throws IllegalArgumentException if TLS is on and the {@link #trustCertificate} file cannot be read as PEM
+         *     certificates
+         */
         public ParleyClient build() {
             if (port < 0) {
                 throw new IllegalStateException("port is required");

@@ -1,5 +1,5 @@
 /**
- * The Parley Java client SDK: {@link io.parley.client.ParleyClient} connects to a Parley server over TCP
+ * The Parley Java client SDK: {@link io.parley.client.ParleyClient} connects to a Parley server over TCP or TLS
  * (protocol v1), sends messages with acknowledgement, and hands received messages to a
  * {@link io.parley.client.MessageListener} de-duplicated, gapless and in seq order per conversation, resuming
  * across reconnects. It also manages groups ({@link io.parley.client.Groups}), lists conversations with unread
@@ -7,5 +7,5 @@
  * {@link io.parley.client.TypingListener}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.1.0")
+@org.osgi.annotation.versioning.Version("1.2.0")
 package io.parley.client;

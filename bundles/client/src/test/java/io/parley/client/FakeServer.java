@@ -26,6 +26,7 @@ import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
 import io.parley.core.proto.Typing;
 
+import javax.net.ssl.SSLContext;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
@@ -166,7 +167,13 @@ final class FakeServer implements AutoCloseable {
     private volatile boolean closed;
 
     FakeServer() throws IOException {
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this(null);
+    }
+
+    /** A server speaking TLS with {@code tls} (its key and certificate), or plaintext when null. */
+    FakeServer(SSLContext tls) throws IOException {
+        server = tls == null ? new ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+                : tls.getServerSocketFactory().createServerSocket(0, 50, InetAddress.getLoopbackAddress());
         acceptor = new Thread(this::acceptLoop, "fake-server-accept");
         acceptor.setDaemon(true);
         acceptor.start();

@@ -5,6 +5,7 @@ import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupMember;
 import io.parley.core.proto.MarkRead;
 
+import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -15,6 +16,11 @@ public final class FakeServerAccess implements AutoCloseable {
 
     public FakeServerAccess() throws IOException {
         server = new FakeServer();
+    }
+
+    /** A server speaking TLS with {@code tls} (its key and certificate). */
+    public FakeServerAccess(SSLContext tls) throws IOException {
+        server = new FakeServer(tls);
     }
 
     public int port() {

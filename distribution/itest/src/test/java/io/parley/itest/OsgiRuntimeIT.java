@@ -98,6 +98,7 @@ public class OsgiRuntimeIT {
         update(cm, "parley.auth.jwt", "secret", SECRET, "issuer", "parley");
         update(cm, "parley.core", "store.target", "(parley.store.name=memory)", "hold.millis", "3000");
         update(cm, "parley.transport.websocket", "host", "127.0.0.1", "port", "0");
+        update(cm, "parley.transport.http", "host", "127.0.0.1", "port", "0");
         org.osgi.service.cm.Configuration tcp = cm.getConfiguration("parley.transport.tcp", "?");
         if (tcp.getProperties() == null || !"0".equals(String.valueOf(tcp.getProperties().get("port")))) {
             update(cm, "parley.transport.tcp", "host", "127.0.0.1", "port", "0", "port.file", portFile.toString(),

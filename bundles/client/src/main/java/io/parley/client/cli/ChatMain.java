@@ -21,6 +21,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,9 +39,13 @@ import java.util.concurrent.TimeoutException;
  *
  * <pre>
  * java -cp ... io.parley.client.cli.ChatMain --host 127.0.0.1 --port 7700 --device laptop [--token T]
+ *     [--tls] [--trust cert.pem]
  * </pre>
  *
- * <p>The token comes from {@code --token} or the environment variable {@code PARLEY_TOKEN}. Input lines:
+ * <p>The token comes from {@code --token} or the environment variable {@code PARLEY_TOKEN}. {@code --tls} speaks
+ * TLS, trusting the JDK's default trust store; {@code --trust FILE} (implies {@code --tls}) trusts the PEM
+ * certificate(s) in FILE instead, e.g. the development certificate of {@code bin/parley cert}; the certificate must
+ * name {@code --host}. Input lines:
  * <ul>
  * <li>{@code @bob hello there} sends "hello there" to bob; {@code @bob} alone makes bob the current target;</li>
  * <li>{@code #G hello all} sends to group {@code G}; {@code #G} alone makes that group the current target;</li>
@@ -72,6 +77,8 @@ public final class ChatMain {
         int port = -1;
         String token = env.get("PARLEY_TOKEN");
         String device = null;
+        boolean tls = false;
+        Path trust = null;
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
@@ -79,6 +86,11 @@ public final class ChatMain {
                     case "--port" -> port = Integer.parseInt(args[++i]);
                     case "--token" -> token = args[++i];
                     case "--device" -> device = args[++i];
+                    case "--tls" -> tls = true;
+                    case "--trust" -> {
+                        trust = Path.of(args[++i]);
+                        tls = true;
+                    }
                     case "-h", "--help" -> {
                         usage(out);
                         return 0;
@@ -98,8 +110,8 @@ public final class ChatMain {
         }
 
         Map<String, Long> seen = new ConcurrentHashMap<>();
-        ParleyClient client = ParleyClient.builder()
-                .host(host).port(port).deviceId(device).token(token)
+        ParleyClient.Builder builder = ParleyClient.builder()
+                .host(host).port(port).deviceId(device).token(token).tls(tls)
                 .messageListener(m -> {
                     seen.merge(m.getConversation(), m.getSeq(), Math::max);
                     printMessage(out, m);
@@ -124,8 +136,17 @@ public final class ChatMain {
                             err.println("* disconnected: " + reason + (willRetry ? ", reconnecting" : ""));
                         }
                     }
-                })
-                .build();
+                });
+        if (trust != null) {
+            builder.trustCertificate(trust);
+        }
+        ParleyClient client;
+        try {
+            client = builder.build();
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return 2;
+        }
         try {
             try {
                 client.connect().get(30, TimeUnit.SECONDS);
@@ -291,6 +312,7 @@ public final class ChatMain {
 
     private static void usage(PrintStream out) {
         out.println("usage: chat --host HOST --port PORT --device DEVICE [--token TOKEN]   (token also from $PARLEY_TOKEN)");
+        out.println("            [--tls] [--trust CERT.pem]   (TLS; --trust: trust this PEM certificate, implies --tls)");
         out.println("  then type: @user text | #group text | text (to the last user or group)");
         out.println("             /group create NAME user1 user2 ... | /list | /read | /quit");
     }

@@ -4,12 +4,15 @@ import io.parley.client.FakeServerAccess;
 import io.parley.core.proto.MarkRead;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import io.parley.transport.support.TestCertificates;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -67,6 +70,29 @@ class ChatMainTest {
         int code = run("nobody to talk to\n", out, err, "--port", String.valueOf(server.port()), "--device", "cli");
         assertEquals(1, code);
         assertTrue(err.toString(StandardCharsets.UTF_8).contains("no peer"));
+    }
+
+    @Test
+    void trustOptionSpeaksTlsTrustingThatCertificate(@TempDir Path dir) throws Exception {
+        TestCertificates.Generated cert = TestCertificates.localhost(dir);
+        try (FakeServerAccess tls = new FakeServerAccess(cert.serverContext())) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            int code = run("@bob over tls\n", out, err, "--port", String.valueOf(tls.port()), "--device", "cli",
+                    "--tls", "--trust", cert.certPem().toString());
+            assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+            assertEquals(List.of("over tls"), tls.texts("d:alice:bob"));
+
+            ByteArrayOutputStream untrustedErr = new ByteArrayOutputStream();
+            assertEquals(3, run("", new ByteArrayOutputStream(), untrustedErr, "--port",
+                    String.valueOf(tls.port()), "--device", "cli", "--tls"));
+            assertTrue(untrustedErr.toString(StandardCharsets.UTF_8).contains("TLS with 127.0.0.1"),
+                    untrustedErr.toString(StandardCharsets.UTF_8));
+        }
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(2, run("", new ByteArrayOutputStream(), err, "--port", "12345", "--device", "cli",
+                "--trust", dir.resolve("missing.pem").toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("missing.pem"));
     }
 
     @Test

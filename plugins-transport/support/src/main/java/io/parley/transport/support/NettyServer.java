@@ -36,6 +36,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the event loop groups, waiting (bounded) until their threads have ended. Both block the calling thread and must
  * not be called from an event loop.
  *
+ * <p>TLS: when {@link ServerSettings#tls()} is enabled, {@link #start} loads the certificate and key once (a
+ * configuration change restarts the server) and every accepted channel gets an {@code SslHandler} named
+ * {@code "tls"} first in its pipeline, before the transport's handlers, which therefore read and write plaintext.
+ * The TLS handshake counts against the handshake timeout; a failed handshake closes the connection with one log
+ * line. Transports need no code of their own for it.
+ *
  * <p>Threads: one acceptor {@code <threadPrefix>-boss-1} and {@code io.threads} I/O threads
  * {@code <threadPrefix>-io-N}.
  */
@@ -76,12 +82,18 @@ public final class NettyServer {
      * {@code ChannelInitializer}). On failure everything started so far is shut down again.
      *
      * @param description what to add to the "listening" log line (framing, limits)
-     * @throws IOException if the address cannot be bound or the port file cannot be written
+     * @throws IOException if the address cannot be bound, the port file cannot be written, or TLS is enabled and
+     *                     its certificate or key cannot be loaded (the message names the file)
      * @throws IllegalStateException if {@code epoll=true} but native epoll is unavailable
      */
     public void start(ChannelHandler childHandler, String description) throws IOException {
         if (!started.compareAndSet(false, true)) {
             throw new IllegalStateException("already started");
+        }
+        ChannelHandler child = childHandler;
+        if (settings.tls().enabled()) {
+            child = new TlsInitializer(settings.tls().newServerContext(), settings.handshakeTimeout(), label,
+                    childHandler);
         }
         IoTransport io = IoTransport.select(settings.epoll());
         transportName = io.name();
@@ -99,7 +111,7 @@ public final class NettyServer {
                 .childOption(ChannelOption.TCP_NODELAY, settings.tcpNoDelay())
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
                         new WriteBufferWaterMark(settings.outboundMaxBytes(), settings.outboundMaxBytes()))
-                .childHandler(childHandler);
+                .childHandler(child);
 
         ChannelFuture bind = bootstrap.bind(settings.host(), settings.port()).awaitUninterruptibly();
         if (!bind.isSuccess()) {
@@ -116,8 +128,8 @@ public final class NettyServer {
             shutdownGroups();
             throw e;
         }
-        LOG.info("Parley {} listening on {}:{} ({}, {} I/O threads, {})", label,
-                localAddress.getHostString(), localAddress.getPort(), transportName,
+        LOG.info("Parley {} listening on {}:{} ({}, {}, {} I/O threads, {})", label,
+                localAddress.getHostString(), localAddress.getPort(), settings.tls().describe(), transportName,
                 settings.effectiveIoThreads(), description);
     }
 

@@ -22,6 +22,8 @@ import java.util.Objects;
  * @param closeTimeout      how long a closing connection may take to write its final error or notice (and, on
  *                          WebSocket, to answer the close handshake)
  * @param portFile          file to write the bound port into after binding, or null for none
+ * @param tls               TLS in front of the transport's protocol ({@code tls.*} keys); {@link TlsSettings#disabled()}
+ *                          for plaintext
  */
 public record ServerSettings(
         String host,
@@ -36,9 +38,11 @@ public record ServerSettings(
         boolean tcpNoDelay,
         int reconnectAfterMs,
         Duration closeTimeout,
-        Path portFile) {
+        Path portFile,
+        TlsSettings tls) {
 
     public ServerSettings {
+        Objects.requireNonNull(tls, "tls");
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(epoll, "epoll");
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
@@ -73,6 +77,14 @@ public record ServerSettings(
         }
     }
 
+    /** The settings without TLS (the constructor from before {@code tls} existed). */
+    public ServerSettings(String host, int port, int ioThreads, EpollMode epoll, Duration handshakeTimeout,
+                          Duration idleTimeout, int outboundMaxBytes, int maxConnections, int soBacklog,
+                          boolean tcpNoDelay, int reconnectAfterMs, Duration closeTimeout, Path portFile) {
+        this(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout, outboundMaxBytes, maxConnections, soBacklog,
+                tcpNoDelay, reconnectAfterMs, closeTimeout, portFile, TlsSettings.disabled());
+    }
+
     /** I/O threads to start: {@link #ioThreads()} or, when 0, the number of available processors. */
     public int effectiveIoThreads() {
         return ioThreads > 0 ? ioThreads : Runtime.getRuntime().availableProcessors();
@@ -97,6 +109,7 @@ public record ServerSettings(
         private int reconnectAfterMs = 1000;
         private Duration closeTimeout = Duration.ofSeconds(2);
         private Path portFile;
+        private TlsSettings tls = TlsSettings.disabled();
 
         private Builder() {
         }
@@ -114,11 +127,12 @@ public record ServerSettings(
         public Builder reconnectAfterMs(int value) { reconnectAfterMs = value; return this; }
         public Builder closeTimeout(Duration value) { closeTimeout = value; return this; }
         public Builder portFile(Path value) { portFile = value; return this; }
+        public Builder tls(TlsSettings value) { tls = value; return this; }
 
         public ServerSettings build() {
             return new ServerSettings(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout,
                     outboundMaxBytes, maxConnections, soBacklog, tcpNoDelay, reconnectAfterMs, closeTimeout,
-                    portFile);
+                    portFile, tls);
         }
     }
 }

@@ -3,6 +3,7 @@ package io.parley.transport.tcp;
 import io.parley.core.spi.Receiver;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
+import io.parley.transport.support.TlsSettings;
 import io.parley.transport.tcp.internal.TcpServer;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -59,6 +60,8 @@ public final class TcpTransportComponent {
                 .reconnectAfterMs(config.reconnect_after_ms())
                 .closeTimeout(Duration.ofMillis(config.close_timeout_ms()))
                 .portFile(portFile.isEmpty() ? null : Path.of(portFile))
+                .tls(TlsSettings.fromConfig(config.tls_enabled(), config.tls_cert(), config.tls_key(),
+                        config.tls_key_password(), config.tls_protocols(), System.getProperty("parley.home")))
                 .build();
     }
 }

@@ -1,6 +1,7 @@
 package io.parley.transport.tcp;
 
 import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.AttributeType;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
@@ -50,4 +51,20 @@ public @interface TcpTransportConfig {
 
     @AttributeDefinition(description = "File to write the bound port into after binding; empty for none")
     String port_file() default "";
+
+    @AttributeDefinition(description = "Accept only TLS connections, with tls.cert and tls.key")
+    boolean tls_enabled() default false;
+
+    @AttributeDefinition(description = "PEM certificate chain (server certificate first); relative to parley.home")
+    String tls_cert() default "";
+
+    @AttributeDefinition(description = "PEM PKCS#8 private key of the certificate; relative to parley.home")
+    String tls_key() default "";
+
+    @AttributeDefinition(description = "Password of an encrypted tls.key; empty for an unencrypted key",
+            type = AttributeType.PASSWORD)
+    String tls_key_password() default "";
+
+    @AttributeDefinition(description = "TLS protocol versions offered, comma-separated")
+    String tls_protocols() default "TLSv1.3,TLSv1.2";
 }

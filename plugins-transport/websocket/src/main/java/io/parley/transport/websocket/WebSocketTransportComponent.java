@@ -3,6 +3,7 @@ package io.parley.transport.websocket;
 import io.parley.core.spi.Receiver;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
+import io.parley.transport.support.TlsSettings;
 import io.parley.transport.websocket.internal.OriginPolicy;
 import io.parley.transport.websocket.internal.WebSocketServer;
 import io.parley.transport.websocket.internal.WebSocketSettings;
@@ -63,6 +64,8 @@ public final class WebSocketTransportComponent {
                 .reconnectAfterMs(config.reconnect_after_ms())
                 .closeTimeout(Duration.ofMillis(config.close_timeout_ms()))
                 .portFile(portFile.isEmpty() ? null : Path.of(portFile))
+                .tls(TlsSettings.fromConfig(config.tls_enabled(), config.tls_cert(), config.tls_key(),
+                        config.tls_key_password(), config.tls_protocols(), System.getProperty("parley.home")))
                 .build();
         return new WebSocketSettings(server, config.path().trim(), OriginPolicy.parse(config.allowed_origins()),
                 config.max_http_request_bytes());

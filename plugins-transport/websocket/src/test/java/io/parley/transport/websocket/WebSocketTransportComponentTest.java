@@ -5,6 +5,7 @@ import io.parley.core.proto.Notice;
 import io.parley.core.spi.Connection;
 import io.parley.core.spi.InboundSession;
 import io.parley.core.spi.Receiver;
+import io.parley.transport.support.TlsSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,6 +20,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.TreeSet;
@@ -141,6 +143,16 @@ class WebSocketTransportComponentTest {
                 component.deactivate();
             }
         }
+    }
+
+    @Test
+    void tlsKeysBecomeTheServerTlsSettings() {
+        assertFalse(WebSocketTransportComponent.settings(config(Map.of())).server().tls().enabled());
+        TlsSettings tls = WebSocketTransportComponent.settings(config(Map.of("tls.enabled", true,
+                "tls.cert", "/etc/parley/cert.pem", "tls.key", "/etc/parley/key.pem",
+                "tls.key.password", "pw", "tls.protocols", "TLSv1.2"))).server().tls();
+        assertEquals(new TlsSettings(true, Path.of("/etc/parley/cert.pem"), Path.of("/etc/parley/key.pem"), "pw",
+                List.of("TLSv1.2")), tls);
     }
 
     /** A config instance as SCR would build it: the given properties, the annotation defaults otherwise. */

@@ -30,6 +30,14 @@ final class TestClient implements AutoCloseable {
         return new TestClient(address, 4096);
     }
 
+    /** A client over a socket that is already connected (e.g. a TLS socket). */
+    TestClient(Socket connected) throws IOException {
+        socket = connected;
+        socket.setSoTimeout(5_000);
+        in = new DataInputStream(socket.getInputStream());
+        out = new DataOutputStream(socket.getOutputStream());
+    }
+
     private TestClient(InetSocketAddress address, int receiveBuffer) throws IOException {
         socket = new Socket();
         if (receiveBuffer > 0) {

@@ -1,0 +1,102 @@
+package io.parley.transport.http;
+
+import io.parley.core.spi.Receiver;
+import io.parley.transport.http.internal.HttpApiServer;
+import io.parley.transport.http.internal.HttpApiSettings;
+import io.parley.transport.http.internal.TokenIssuer;
+import io.parley.transport.support.EpollMode;
+import io.parley.transport.support.ServerSettings;
+import io.parley.transport.support.TlsSettings;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * OSGi boundary of the HTTP API: runs one {@link HttpApiServer} from activation to deactivation.
+ *
+ * <p>Configuration: PID {@value #PID} ({@link HttpApiConfig}), merged with PID {@value #JWT_PID}, whose
+ * {@code secret} and {@code issuer} keys are the JWT authenticator's own: {@code POST /v1/tokens} mints with them, so
+ * its tokens are exactly those the authenticator accepts, and there is one secret to keep. A change to either PID
+ * restarts the server. (Two PIDs rule out a metatype {@code @Designate}; {@link HttpApiConfig} is the OCD of
+ * {@value #PID}.)
+ *
+ * <p>The {@link Receiver} reference is optional, dynamic and greedy, so the API keeps listening while the core
+ * restarts: {@code /health} then answers 503, and calls a retryable 503. Publishes no service.
+ */
+@Component(name = HttpApiComponent.PID, configurationPid = {HttpApiComponent.PID, HttpApiComponent.JWT_PID},
+        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true, service = {})
+public final class HttpApiComponent {
+
+    /** Configuration PID and component name. */
+    public static final String PID = "parley.transport.http";
+    /** The JWT authenticator's PID, read for {@code secret} and {@code issuer}. */
+    public static final String JWT_PID = "parley.auth.jwt";
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApiComponent.class);
+
+    private final HttpApiServer server;
+
+    @Activate
+    public HttpApiComponent(HttpApiConfig config, Map<String, Object> properties) throws IOException {
+        TokenIssuer tokens = tokenIssuer(config, properties);
+        if (tokens.unavailableReason() != null) {
+            LOG.warn("POST /v1/tokens will answer 503: {}", tokens.unavailableReason());
+        }
+        server = new HttpApiServer(settings(config), tokens);
+        server.start();
+    }
+
+    /** Called by SCR after the constructor (so {@link #server} is set), and again whenever a better core appears. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindReceiver(Receiver receiver) {
+        server.bindReceiver(receiver);
+    }
+
+    void unbindReceiver(Receiver receiver) {
+        server.unbindReceiver(receiver);
+    }
+
+    @Deactivate
+    void deactivate() {
+        server.stop();
+    }
+
+    static HttpApiSettings settings(HttpApiConfig config) {
+        String portFile = config.port_file().trim();
+        ServerSettings server = ServerSettings.builder()
+                .host(config.host().trim())
+                .port(config.port())
+                .ioThreads(config.io_threads())
+                .epoll(EpollMode.parse(config.epoll()))
+                .idleTimeout(Duration.ofSeconds(config.idle_timeout_seconds()))
+                .maxConnections(config.max_connections())
+                .soBacklog(config.so_backlog())
+                .portFile(portFile.isEmpty() ? null : Path.of(portFile))
+                .tls(TlsSettings.fromConfig(config.tls_enabled(), config.tls_cert(), config.tls_key(),
+                        config.tls_key_password(), config.tls_protocols(), System.getProperty("parley.home")))
+                .build();
+        return new HttpApiSettings(server, config.admin_token().trim(), config.max_body_bytes(),
+                config.max_http_request_bytes(), Duration.ofMillis(config.request_timeout_ms()));
+    }
+
+    static TokenIssuer tokenIssuer(HttpApiConfig config, Map<String, Object> properties) {
+        Object secret = properties.get("secret");
+        Object issuer = properties.get("issuer");
+        return TokenIssuer.create(secret == null ? null : secret.toString(), issuer == null ? null : issuer.toString(),
+                Duration.ofSeconds(config.token_default_ttl_seconds()),
+                Duration.ofSeconds(config.token_max_ttl_seconds()));
+    }
+}

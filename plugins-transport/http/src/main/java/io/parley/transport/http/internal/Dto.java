@@ -1,0 +1,206 @@
+package io.parley.transport.http.internal;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The JSON shapes of the API, one record each, named exactly as {@code openapi.yaml} names them. Request records
+ * are read strictly: an unknown field is a 400, so a misspelt {@code too} is not silently ignored. Absent optional
+ * fields are null (hence boxed numbers). Response records leave out null fields.
+ */
+public final class Dto {
+
+    private Dto() {
+    }
+
+    // ------------------------------------------------------------------------------------------------ requests
+
+    /** {@code POST /v1/messages}. */
+    public record SendRequest(
+            @JsonProperty("from") String from,
+            @JsonProperty("to") String to,
+            @JsonProperty("conversation") String conversation,
+            @JsonProperty("type") String type,
+            @JsonProperty("text") String text,
+            @JsonProperty("body") Body body,
+            @JsonProperty("client_msg_id") String clientMsgId,
+            @JsonProperty("ext") Map<String, String> ext) {
+    }
+
+    /** A message body: a protobuf {@code Any}, its value base64-encoded (RFC 4648 standard alphabet). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Body(
+            @JsonProperty("type_url") String typeUrl,
+            @JsonProperty("value_base64") String valueBase64) {
+    }
+
+    /** {@code POST /v1/groups}. */
+    public record CreateGroupRequest(
+            @JsonProperty("owner") String owner,
+            @JsonProperty("name") String name,
+            @JsonProperty("members") List<String> members,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/groups/{group}/members}. */
+    public record AddMembersRequest(
+            @JsonProperty("actor") String actor,
+            @JsonProperty("users") List<String> users,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/groups/{group}/leave}. */
+    public record LeaveRequest(
+            @JsonProperty("user") String user,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/groups/{group}/roles}. */
+    public record RoleRequest(
+            @JsonProperty("actor") String actor,
+            @JsonProperty("user") String user,
+            @JsonProperty("role") String role,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/groups/{group}/mute}. */
+    public record MuteRequest(
+            @JsonProperty("actor") String actor,
+            @JsonProperty("user") String user,
+            @JsonProperty("until") Long until,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/groups/{group}/mute-all}. */
+    public record MuteAllRequest(
+            @JsonProperty("actor") String actor,
+            @JsonProperty("muted") Boolean muted,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/groups/{group}/transfer}. */
+    public record TransferRequest(
+            @JsonProperty("actor") String actor,
+            @JsonProperty("new_owner") String newOwner,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
+    /** {@code POST /v1/tokens}. */
+    public record TokenRequest(
+            @JsonProperty("user") String user,
+            @JsonProperty("device") String device,
+            @JsonProperty("ttl_seconds") Long ttlSeconds) {
+    }
+
+    // ------------------------------------------------------------------------------------------------ responses
+
+    public record Health(@JsonProperty("status") String status) {
+    }
+
+    /** The engine's {@code SendAck}. */
+    public record SendResult(
+            @JsonProperty("message_id") String messageId,
+            @JsonProperty("conversation") String conversation,
+            @JsonProperty("seq") long seq,
+            @JsonProperty("server_time") long serverTime,
+            @JsonProperty("duplicate") boolean duplicate) {
+    }
+
+    /**
+     * A stored message. {@code text} is set for bodies of type {@code parley.text.v1.Text}, {@code group_event}
+     * for {@code parley.v1.GroupEvent}; {@code body} is always set.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record MessageView(
+            @JsonProperty("id") String id,
+            @JsonProperty("client_msg_id") String clientMsgId,
+            @JsonProperty("sender") String sender,
+            @JsonProperty("sender_device") String senderDevice,
+            @JsonProperty("conversation") String conversation,
+            @JsonProperty("seq") long seq,
+            @JsonProperty("server_time") long serverTime,
+            @JsonProperty("type") String type,
+            @JsonProperty("body") Body body,
+            @JsonProperty("text") String text,
+            @JsonProperty("group_event") GroupEventView groupEvent,
+            @JsonProperty("ext") Map<String, String> ext) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record GroupEventView(
+            @JsonProperty("kind") String kind,
+            @JsonProperty("actor") String actor,
+            @JsonProperty("users") List<String> users,
+            @JsonProperty("role") String role,
+            @JsonProperty("muted_until") Long mutedUntil,
+            @JsonProperty("muted") Boolean muted,
+            @JsonProperty("name") String name) {
+    }
+
+    /** {@code GET /v1/conversations/{conversation}/messages}. */
+    public record History(
+            @JsonProperty("conversation") String conversation,
+            @JsonProperty("messages") List<MessageView> messages,
+            @JsonProperty("has_more") boolean hasMore) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ConversationView(
+            @JsonProperty("conversation") String conversation,
+            @JsonProperty("title") String title,
+            @JsonProperty("head") long head,
+            @JsonProperty("read_seq") long readSeq,
+            @JsonProperty("unread") long unread,
+            @JsonProperty("last") MessageView last) {
+    }
+
+    /** {@code GET /v1/users/{user}/conversations}. */
+    public record Conversations(
+            @JsonProperty("user") String user,
+            @JsonProperty("conversations") List<ConversationView> conversations) {
+    }
+
+    public record MemberView(
+            @JsonProperty("user") String user,
+            @JsonProperty("role") String role,
+            @JsonProperty("muted_until") long mutedUntil) {
+    }
+
+    public record GroupView(
+            @JsonProperty("id") String id,
+            @JsonProperty("conversation") String conversation,
+            @JsonProperty("name") String name,
+            @JsonProperty("members") List<MemberView> members,
+            @JsonProperty("muted_all") boolean mutedAll,
+            @JsonProperty("dissolved") boolean dissolved,
+            @JsonProperty("created_at") long createdAt) {
+    }
+
+    /** Every group endpoint: the group after the operation and the seq of the event it appended (0 for a read). */
+    public record GroupResult(
+            @JsonProperty("group") GroupView group,
+            @JsonProperty("event_seq") long eventSeq) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record TokenResult(
+            @JsonProperty("token") String token,
+            @JsonProperty("user") String user,
+            @JsonProperty("device") String device,
+            @JsonProperty("expires_at") long expiresAt) {
+    }
+
+    public record ErrorBody(@JsonProperty("error") ErrorView error) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_DEFAULT)
+    public record ErrorView(
+            @JsonProperty("code") String code,
+            @JsonProperty("message") String message,
+            @JsonProperty("retryable") @JsonInclude(JsonInclude.Include.ALWAYS) boolean retryable,
+            @JsonProperty("retry_after_ms") int retryAfterMs) {
+    }
+}

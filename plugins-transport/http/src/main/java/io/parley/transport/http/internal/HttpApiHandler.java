@@ -1,0 +1,254 @@
+package io.parley.transport.http.internal;
+
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.parley.transport.http.internal.BodyLimitAggregator.OversizedRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The last handler of every connection: authenticates, routes and answers requests, one at a time and in order.
+ *
+ * <p>Order of checks: a malformed request (400, 414, 431) or one over {@code max.body.bytes} (413) is refused first;
+ * then every path under {@code /v1} needs the admin token (503 if none is configured, 401 if it is missing or
+ * wrong; so an unauthenticated caller cannot tell which paths exist); then an unknown path is 404, a known path with
+ * another method 405 (with {@code Allow}); the endpoint itself answers the rest.
+ *
+ * <p>Threading: all state is confined to the channel's event loop. While a request is being answered the channel
+ * does not read (auto-read off), so a client that pipelines is paced and answered in order; requests already
+ * decoded wait in a queue. Answers computed elsewhere (the core's workers) hop back to the event loop to be
+ * written. Nothing here blocks.
+ */
+final class HttpApiHandler extends ChannelInboundHandlerAdapter {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApiHandler.class);
+    private static final String JSON = "application/json; charset=utf-8";
+
+    /** A decoded request, copied out of Netty's buffers. */
+    private record Pending(String method, String uri, String authorization, boolean keepAlive, byte[] body,
+                           DecoderResult decoderResult, OversizedRequest oversized) {
+    }
+
+    /** What to write for one request. */
+    private record Answer(int status, byte[] body, String contentType, String allow, int retryAfterMs,
+                          boolean forceClose) {
+    }
+
+    private final HttpApiServer.Shared shared;
+    private final boolean admitted;
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    private boolean busy;
+    private boolean closing;
+
+    /** @param admitted false if the connection is over {@code max.connections}: its first request gets 503 */
+    HttpApiHandler(HttpApiServer.Shared shared, boolean admitted) {
+        this.shared = shared;
+        this.admitted = admitted;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+            if (closing) {
+                return;
+            }
+            if (msg instanceof FullHttpRequest request) {
+                queue.add(new Pending(request.method().name(), request.uri(),
+                        request.headers().get(HttpHeaderNames.AUTHORIZATION), HttpUtil.isKeepAlive(request),
+                        ByteBufUtil.getBytes(request.content()), request.decoderResult(), null));
+            } else if (msg instanceof OversizedRequest oversized) {
+                queue.add(new Pending(null, null, null, oversized.keepAlive(), null, DecoderResult.SUCCESS, oversized));
+            } else {
+                return;
+            }
+            if (!busy) {
+                next(ctx);
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent) {
+            if (!busy) {
+                LOG.debug("Closing idle HTTP API connection {}", ctx.channel().remoteAddress());
+                closing = true;
+                ctx.close();
+            }
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.debug("HTTP API connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        closing = true;
+        ctx.close();
+    }
+
+    private void next(ChannelHandlerContext ctx) {
+        Pending p = queue.poll();
+        if (p == null) {
+            busy = false;
+            ctx.channel().config().setAutoRead(true);
+            return;
+        }
+        busy = true;
+        ctx.channel().config().setAutoRead(false);
+        CompletableFuture<Answer> answer;
+        try {
+            answer = answer(ctx, p);
+        } catch (RuntimeException e) {
+            answer = CompletableFuture.failedFuture(e);
+        }
+        answer.whenComplete((a, error) -> onEventLoop(ctx, () -> write(ctx, p, a != null ? a : failure(p, error))));
+    }
+
+    private CompletableFuture<Answer> answer(ChannelHandlerContext ctx, Pending p) {
+        if (!admitted) {
+            return refused(ApiException.unavailable("too many connections to the HTTP API (max.connections)"), true);
+        }
+        if (p.oversized() != null) {
+            return refused(ApiException.bodyTooLarge("request body is larger than " + shared.settings().maxBodyBytes()
+                    + " bytes (max.body.bytes)"), p.oversized().closeAfter());
+        }
+        if (!p.decoderResult().isSuccess()) {
+            Throwable cause = p.decoderResult().cause();
+            if (cause instanceof TooLongHttpLineException) {
+                return refused(new ApiException(414, "INVALID_REQUEST", "request line too long", false, 0), true);
+            }
+            if (cause instanceof TooLongHttpHeaderException) {
+                return refused(new ApiException(431, "INVALID_REQUEST", "request headers too large", false, 0), true);
+            }
+            return refused(ApiException.invalid("malformed HTTP request"), true);
+        }
+        QueryStringDecoder uri = new QueryStringDecoder(p.uri());
+        String path = uri.rawPath();
+        if (path.equals("/v1") || path.startsWith("/v1/")) {
+            if (!shared.settings().adminTokenUsable()) {
+                return refused(new ApiException(503, "UNAVAILABLE", "the HTTP API is disabled: set admin.token (at least "
+                        + HttpApiSettings.MIN_ADMIN_TOKEN_CHARS + " characters) in conf/parley.transport.http.cfg",
+                        false, 0), false);
+            }
+            if (!shared.adminToken().matches(p.authorization())) {
+                return refused(ApiException.unauthenticated(p.authorization() == null
+                        ? "missing Authorization: Bearer <admin.token>" : "wrong admin token"), false);
+            }
+        }
+        Router.Match match = shared.router().route(p.method(), path);
+        if (match.endpoint() == null) {
+            if (match.allowed().isEmpty()) {
+                return refused(ApiException.notFound("no such endpoint: " + path), false);
+            }
+            String allow = String.join(", ", match.allowed());
+            return CompletableFuture.completedFuture(error(ApiException.methodNotAllowed(
+                    p.method() + " is not allowed on " + path + " (allowed: " + allow + ")"), allow, false));
+        }
+        ApiService.Call call = new ApiService.Call(uri.parameters(), p.body(),
+                String.valueOf(ctx.channel().remoteAddress()));
+        return shared.service().handle(match, call, ctx.executor()).thenApply(reply -> reply.json() != null
+                ? new Answer(reply.status(), shared.json().write(reply.json()), JSON, null, 0, false)
+                : new Answer(reply.status(), reply.raw(), reply.contentType(), null, 0, false));
+    }
+
+    private CompletableFuture<Answer> refused(ApiException e, boolean close) {
+        return CompletableFuture.completedFuture(error(e, null, close));
+    }
+
+    private Answer failure(Pending p, Throwable error) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof ApiException e) {
+            return error(e, null, false);
+        }
+        LOG.error("HTTP API: {} {} failed", p.method(), p.uri(), cause);
+        return error(ApiException.internal("internal error"), null, false);
+    }
+
+    private Answer error(ApiException e, String allow, boolean close) {
+        if (e.status() >= 500) {
+            LOG.warn("HTTP API answering {}", e.toString());
+        } else {
+            LOG.debug("HTTP API answering {}", e.toString());
+        }
+        Dto.ErrorBody body = new Dto.ErrorBody(new Dto.ErrorView(e.code(), e.getMessage(), e.retryable(),
+                e.retryAfterMs()));
+        return new Answer(e.status(), shared.json().write(body), JSON, allow, e.retryAfterMs(), close);
+    }
+
+    private void write(ChannelHandlerContext ctx, Pending p, Answer a) {
+        if (!ctx.channel().isActive()) {
+            closing = true;
+            return;
+        }
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                HttpResponseStatus.valueOf(a.status()), Unpooled.wrappedBuffer(a.body()));
+        response.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, a.contentType())
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, a.body().length)
+                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+        if (a.allow() != null) {
+            response.headers().set(HttpHeaderNames.ALLOW, a.allow());
+        }
+        if (a.retryAfterMs() > 0) {
+            response.headers().setInt(HttpHeaderNames.RETRY_AFTER, (a.retryAfterMs() + 999) / 1000);
+        }
+        if (a.status() == 401) {
+            response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
+        }
+        boolean keepAlive = p.keepAlive() && !a.forceClose() && !closing;
+        HttpUtil.setKeepAlive(response, keepAlive);
+        ChannelFuture written = ctx.writeAndFlush(response);
+        if (!keepAlive) {
+            closing = true;
+            queue.clear();
+            written.addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        written.addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                next(ctx);
+            } else {
+                closing = true;
+                ctx.close();
+            }
+        });
+    }
+
+    private static void onEventLoop(ChannelHandlerContext ctx, Runnable task) {
+        if (ctx.executor().inEventLoop()) {
+            task.run();
+            return;
+        }
+        try {
+            ctx.executor().execute(task);
+        } catch (RejectedExecutionException e) {
+            // the server is stopping and its event loops are gone; the connection goes with them
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package io.parley.transport.http.internal;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.core.spi.Receiver;
+import io.parley.transport.support.NettyServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The HTTP JSON API server: Netty's HTTP/1.1 codec, a body limit, and {@link HttpApiHandler}, which turns each
+ * call into a protocol request on a trusted core session ({@link CoreGateway}). Plain Java, no OSGi; the lifecycle
+ * (event loops, binding, port file, bounded shutdown) is {@link NettyServer}'s.
+ *
+ * <p>The core may come and go while the server runs: without it {@code /health}
+ * answers 503 and every call needing the core a retryable 503; calls waiting on a core that goes away fail at once
+ * ({@link #bindReceiver}, {@link #unbindReceiver}).
+ *
+ * <p>Pipeline, inbound: {@code http} (HttpServerCodec; line and header limits) → {@code idle} (closes keep-alive
+ * connections idle for {@code idle.timeout.seconds}) → {@code body} ({@link BodyLimitAggregator}) → {@code api}
+ * ({@link HttpApiHandler}).
+ *
+ * <p>Lifecycle: {@link #start()} once, then {@link #stop()} once (further calls do nothing); both block and must
+ * not run on an event loop. Threads: {@code parley-http-boss-1} and {@code io.threads} × {@code parley-http-io-N}.
+ */
+public final class HttpApiServer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApiServer.class);
+    /** Where the OpenAPI document is inside this bundle. */
+    static final String OPENAPI_RESOURCE = "/openapi.yaml";
+
+    /** What every connection's handler shares; immutable after construction. */
+    record Shared(HttpApiSettings settings, Router router, ApiService service, ApiJson json, AdminToken adminToken) {
+    }
+
+    private final HttpApiSettings settings;
+    private final AtomicReference<Receiver> receiver = new AtomicReference<>();
+    private final CoreGateway gateway = new CoreGateway(receiver::get);
+    private final Shared shared;
+    private final NettyServer server;
+    private final AtomicInteger openConnections = new AtomicInteger();
+
+    public HttpApiServer(HttpApiSettings settings, TokenIssuer tokens) {
+        this.settings = settings;
+        ApiJson json = new ApiJson();
+        this.shared = new Shared(settings, new Router(),
+                new ApiService(gateway, tokens, json, settings.requestTimeout(), openApiDocument()), json,
+                new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null));
+        this.server = new NettyServer("HTTP API", "parley-http", settings.server());
+    }
+
+    /** The OpenAPI document shipped in this bundle. */
+    public static byte[] openApiDocument() {
+        try (InputStream in = HttpApiServer.class.getResourceAsStream(OPENAPI_RESOURCE)) {
+            if (in == null) {
+                throw new IllegalStateException(OPENAPI_RESOURCE + " is missing from the bundle");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + OPENAPI_RESOURCE, e);
+        }
+    }
+
+    /**
+     * Binds and starts accepting. On failure everything started so far is shut down again.
+     *
+     * @throws IOException if the address cannot be bound or the port file cannot be written
+     */
+    public void start() throws IOException {
+        int maxLine = settings.maxHttpRequestBytes();
+        long idleMillis = settings.server().idleTimeout().toMillis();
+        int maxConnections = settings.server().maxConnections();
+        server.start(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                boolean admitted = openConnections.incrementAndGet() <= maxConnections;
+                ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+                ChannelPipeline pipeline = ch.pipeline();
+                pipeline.addLast("http", new HttpServerCodec(new HttpDecoderConfig()
+                        .setMaxInitialLineLength(maxLine)
+                        .setMaxHeaderSize(maxLine)));
+                if (idleMillis > 0) {
+                    pipeline.addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+                }
+                pipeline.addLast("body", new BodyLimitAggregator(settings.maxBodyBytes()));
+                pipeline.addLast("api", new HttpApiHandler(shared, admitted));
+            }
+        }, "max body " + settings.maxBodyBytes() + " bytes, admin token "
+                + (settings.adminTokenUsable() ? "set" : "NOT SET: /v1 refused"));
+        if (!settings.adminTokenUsable()) {
+            LOG.error("The HTTP API refuses every /v1 call (503): admin.token in conf/parley.transport.http.cfg is "
+                    + "{}; set a random secret of at least {} characters", settings.adminToken().isEmpty()
+                    ? "empty" : "too short", HttpApiSettings.MIN_ADMIN_TOKEN_CHARS);
+        }
+    }
+
+    /** Closes the listener and every connection and waits (bounded) for the event loops to end. Idempotent. */
+    public void stop() {
+        server.stop();
+    }
+
+    /**
+     * Binds the core, replacing any other. Any thread. Calls still waiting on a replaced core fail with a retryable
+     * 503.
+     */
+    public void bindReceiver(Receiver core) {
+        Receiver previous = receiver.getAndSet(core);
+        if (previous != null && previous != core) {
+            gateway.receiverGone(previous);
+        }
+    }
+
+    /**
+     * The core went away: if it is the bound one, the API answers 503 until another is bound, and calls waiting on
+     * it fail with a retryable 503. Any thread.
+     */
+    public void unbindReceiver(Receiver core) {
+        if (receiver.compareAndSet(core, null)) {
+            gateway.receiverGone(core);
+        }
+    }
+
+    /** The bound address; null before {@link #start()} succeeded. */
+    public InetSocketAddress localAddress() {
+        return server.localAddress();
+    }
+
+    /** Open HTTP connections. */
+    public int connectionCount() {
+        return openConnections.get();
+    }
+
+    /** Calls waiting for the core right now. */
+    public int callsInFlight() {
+        return gateway.inFlight();
+    }
+}

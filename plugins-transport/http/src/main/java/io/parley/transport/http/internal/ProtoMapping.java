@@ -1,0 +1,184 @@
+package io.parley.transport.http.internal;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedInputStream;
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.WireFormat;
+import io.parley.core.proto.ConversationSummary;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.GroupEvent;
+import io.parley.core.proto.GroupMember;
+import io.parley.core.proto.GroupResponse;
+import io.parley.core.proto.GroupRole;
+import io.parley.core.proto.Message;
+import io.parley.core.proto.SendAck;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Explicit mapping between the wire protobuf messages and the API's JSON records ({@link Dto}). Stateless; every
+ * method is a pure function.
+ */
+public final class ProtoMapping {
+
+    /** Type URL of the {@code text} type's body, {@code parley.text.v1.Text { string text = 1; }}. */
+    public static final String TEXT_TYPE_URL = "type.googleapis.com/parley.text.v1.Text";
+    /** Type URL of a {@code group.event} system message's body. */
+    public static final String GROUP_EVENT_TYPE_URL = "type.googleapis.com/parley.v1.GroupEvent";
+
+    /** Field 1, wire type 2 (length-delimited): {@code (1 << 3) | 2}. */
+    private static final int TEXT_FIELD_TAG = (1 << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+
+    private ProtoMapping() {
+    }
+
+    /**
+     * The body of a {@code text} message, encoded as {@code parley.text.v1.Text} without depending on the text
+     * bundle's classes (field 1, length-delimited UTF-8).
+     */
+    public static Any textBody(String text) {
+        try {
+            ByteString.Output out = ByteString.newOutput();
+            CodedOutputStream cos = CodedOutputStream.newInstance(out);
+            cos.writeString(1, text);
+            cos.flush();
+            return Any.newBuilder().setTypeUrl(TEXT_TYPE_URL).setValue(out.toByteString()).build();
+        } catch (IOException e) {
+            throw new IllegalStateException("writing to memory failed", e);
+        }
+    }
+
+    /** @return field 1 of a {@code parley.text.v1.Text} body, or null if {@code body} is not one or does not parse */
+    public static String textOf(Any body) {
+        if (!TEXT_TYPE_URL.equals(body.getTypeUrl())) {
+            return null;
+        }
+        try {
+            CodedInputStream in = body.getValue().newCodedInput();
+            String text = "";
+            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
+                if (tag == TEXT_FIELD_TAG) {
+                    text = in.readStringRequireUtf8();
+                } else if (!in.skipField(tag)) {
+                    break;
+                }
+            }
+            return text;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /**
+     * @throws ApiException 400 if a field is missing or the value is not base64
+     */
+    public static Any body(Dto.Body body) {
+        if (body.typeUrl() == null || body.typeUrl().isBlank()) {
+            throw ApiException.invalid("body.type_url is required");
+        }
+        ByteString value;
+        try {
+            value = body.valueBase64() == null ? ByteString.EMPTY
+                    : ByteString.copyFrom(Base64.getDecoder().decode(body.valueBase64()));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid("body.value_base64 is not base64: " + e.getMessage());
+        }
+        return Any.newBuilder().setTypeUrl(body.typeUrl()).setValue(value).build();
+    }
+
+    public static Dto.Body body(Any any) {
+        return new Dto.Body(any.getTypeUrl(), Base64.getEncoder().encodeToString(any.getValue().toByteArray()));
+    }
+
+    public static Dto.SendResult sendResult(SendAck ack) {
+        return new Dto.SendResult(ack.getMessageId(), ack.getConversation(), ack.getSeq(), ack.getServerTime(),
+                ack.getDuplicate());
+    }
+
+    public static Dto.MessageView message(Message m) {
+        return new Dto.MessageView(m.getId(), m.getClientMsgId(), m.getSender(), m.getSenderDevice(),
+                m.getConversation(), m.getSeq(), m.getServerTime(), m.getType(), body(m.getBody()),
+                textOf(m.getBody()), groupEvent(m.getBody()), m.getExtMap().isEmpty() ? null : Map.copyOf(m.getExtMap()));
+    }
+
+    public static List<Dto.MessageView> messages(List<Message> messages) {
+        List<Dto.MessageView> out = new ArrayList<>(messages.size());
+        for (Message m : messages) {
+            out.add(message(m));
+        }
+        return out;
+    }
+
+    /** @return the decoded {@code GroupEvent}, or null if {@code body} is not one or does not parse */
+    public static Dto.GroupEventView groupEvent(Any body) {
+        if (!GROUP_EVENT_TYPE_URL.equals(body.getTypeUrl())) {
+            return null;
+        }
+        GroupEvent e;
+        try {
+            e = GroupEvent.parseFrom(body.getValue());
+        } catch (InvalidProtocolBufferException ex) {
+            return null;
+        }
+        return new Dto.GroupEventView(enumName(e.getKind().name(), "KIND_"), e.getActor(),
+                e.getUsersList().isEmpty() ? null : List.copyOf(e.getUsersList()),
+                e.getRole() == GroupRole.GROUP_ROLE_UNSPECIFIED ? null : role(e.getRole()),
+                e.getKind() == GroupEvent.Kind.KIND_MEMBER_MUTED ? e.getMutedUntil() : null,
+                e.getKind() == GroupEvent.Kind.KIND_GROUP_MUTED ? e.getMuted() : null,
+                e.getName().isEmpty() ? null : e.getName());
+    }
+
+    public static Dto.ConversationView conversation(ConversationSummary c) {
+        return new Dto.ConversationView(c.getConversation(), c.getTitle(), c.getHead(), c.getReadSeq(),
+                c.getUnread(), c.hasLast() ? message(c.getLast()) : null);
+    }
+
+    public static Dto.GroupResult groupResult(GroupResponse r) {
+        return new Dto.GroupResult(group(r.getGroup()), r.getEventSeq());
+    }
+
+    public static Dto.GroupView group(Group g) {
+        List<Dto.MemberView> members = new ArrayList<>(g.getMembersCount());
+        for (GroupMember m : g.getMembersList()) {
+            members.add(new Dto.MemberView(m.getUser(), role(m.getRole()), m.getMutedUntil()));
+        }
+        return new Dto.GroupView(g.getId(), g.getConversation(), g.getName(), members, g.getMutedAll(),
+                g.getDissolved(), g.getCreatedAt());
+    }
+
+    /** {@code GROUP_ROLE_ADMIN} → {@code admin}. */
+    public static String role(GroupRole role) {
+        return enumName(role.name(), "GROUP_ROLE_");
+    }
+
+    /**
+     * {@code member} or {@code admin} (case-insensitive) → the wire role; owner is given by transfer only.
+     *
+     * @throws ApiException 400 for anything else
+     */
+    public static GroupRole parseRole(String role) {
+        if (role != null) {
+            switch (role.trim().toLowerCase(Locale.ROOT)) {
+                case "member":
+                    return GroupRole.GROUP_ROLE_MEMBER;
+                case "admin":
+                    return GroupRole.GROUP_ROLE_ADMIN;
+                default:
+                    break;
+            }
+        }
+        throw ApiException.invalid("role must be \"member\" or \"admin\" (ownership moves with /transfer)");
+    }
+
+    private static String enumName(String name, String prefix) {
+        String bare = name.startsWith(prefix) ? name.substring(prefix.length()) : name;
+        return bare.toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,147 @@
+package io.parley.transport.http.internal;
+
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The route table: which endpoint a method and path select. Path templates use OpenAPI syntax ({@code {name}} is
+ * one path segment, percent-decoded), so {@link Endpoint#template()} is exactly the key in {@code openapi.yaml}.
+ * Immutable and stateless.
+ */
+public final class Router {
+
+    /** Every endpoint, with its method, path template and whether it needs the admin token. */
+    public enum Endpoint {
+        HEALTH("GET", "/health", false),
+        OPENAPI("GET", "/v1/openapi.yaml", true),
+        SEND_MESSAGE("POST", "/v1/messages", true),
+        HISTORY("GET", "/v1/conversations/{conversation}/messages", true),
+        CONVERSATIONS("GET", "/v1/users/{user}/conversations", true),
+        MINT_TOKEN("POST", "/v1/tokens", true),
+        CREATE_GROUP("POST", "/v1/groups", true),
+        GET_GROUP("GET", "/v1/groups/{group}", true),
+        DISSOLVE_GROUP("DELETE", "/v1/groups/{group}", true),
+        ADD_MEMBERS("POST", "/v1/groups/{group}/members", true),
+        REMOVE_MEMBER("DELETE", "/v1/groups/{group}/members/{user}", true),
+        LEAVE_GROUP("POST", "/v1/groups/{group}/leave", true),
+        SET_ROLE("POST", "/v1/groups/{group}/roles", true),
+        MUTE_MEMBER("POST", "/v1/groups/{group}/mute", true),
+        MUTE_ALL("POST", "/v1/groups/{group}/mute-all", true),
+        TRANSFER_GROUP("POST", "/v1/groups/{group}/transfer", true);
+
+        private final String method;
+        private final String template;
+        private final boolean adminOnly;
+        private final String[] segments;
+
+        Endpoint(String method, String template, boolean adminOnly) {
+            this.method = method;
+            this.template = template;
+            this.adminOnly = adminOnly;
+            this.segments = template.substring(1).split("/");
+        }
+
+        public String method() {
+            return method;
+        }
+
+        public String template() {
+            return template;
+        }
+
+        /** True if the endpoint requires {@code Authorization: Bearer <admin.token>}. */
+        public boolean adminOnly() {
+            return adminOnly;
+        }
+    }
+
+    /**
+     * The outcome of routing.
+     *
+     * @param endpoint   the endpoint, or null if none matched
+     * @param params     the path parameters by template name (decoded), empty if none
+     * @param allowed    when no endpoint matched: the methods the path does accept (empty: unknown path, 404;
+     *                   otherwise 405 with these in {@code Allow})
+     */
+    public record Match(Endpoint endpoint, Map<String, String> params, Set<String> allowed) {
+
+        public String param(String name) {
+            return params.get(name);
+        }
+    }
+
+    /** @param path the raw (still percent-encoded) path, without the query string */
+    public Match route(String method, String path) {
+        List<String> segments = split(path);
+        Set<String> allowed = new LinkedHashSet<>();
+        if (segments == null) {
+            return new Match(null, Map.of(), Set.of());
+        }
+        for (Endpoint e : Endpoint.values()) {
+            Map<String, String> params = match(e, segments);
+            if (params == null) {
+                continue;
+            }
+            if (e.method.equals(method)) {
+                return new Match(e, params, Set.of());
+            }
+            allowed.add(e.method);
+        }
+        return new Match(null, Map.of(), Collections.unmodifiableSet(allowed));
+    }
+
+    /** Every {@code METHOD template} pair, e.g. {@code "GET /health"}; what {@code openapi.yaml} must list. */
+    public static Set<String> operations() {
+        Set<String> out = new LinkedHashSet<>();
+        for (Endpoint e : Endpoint.values()) {
+            out.add(e.method + " " + e.template);
+        }
+        return out;
+    }
+
+    private static Map<String, String> match(Endpoint e, List<String> segments) {
+        if (e.segments.length != segments.size()) {
+            return null;
+        }
+        Map<String, String> params = new LinkedHashMap<>();
+        for (int i = 0; i < e.segments.length; i++) {
+            String pattern = e.segments[i];
+            String actual = segments.get(i);
+            if (pattern.startsWith("{")) {
+                if (actual.isEmpty()) {
+                    return null;
+                }
+                params.put(pattern.substring(1, pattern.length() - 1), actual);
+            } else if (!pattern.equals(actual)) {
+                return null;
+            }
+        }
+        return params;
+    }
+
+    /** @return the decoded segments, or null if the path does not start with '/' or does not decode */
+    private static List<String> split(String path) {
+        if (path == null || !path.startsWith("/")) {
+            return null;
+        }
+        String trimmed = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+        String[] raw = trimmed.substring(1).split("/", -1);
+        List<String> out = new ArrayList<>(raw.length);
+        try {
+            for (String s : raw) {
+                out.add(QueryStringDecoder.decodeComponent(s.replace("+", "%2B"), StandardCharsets.UTF_8));
+            }
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        return out;
+    }
+}
