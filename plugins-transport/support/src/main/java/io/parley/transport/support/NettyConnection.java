@@ -60,7 +60,7 @@ public abstract class NettyConnection implements Connection {
     private boolean flushScheduled;
 
     private final Runnable flushTask = this::runFlush;
-    private final Runnable drainTask = this::runDrain;
+    private final LoopOutbox outbox;
 
     /** A frame queued by {@link #sendFlushed}, with the stage to complete when it is written. */
     private record Flushed(Frame frame, CompletableFuture<Void> written) {
@@ -72,6 +72,18 @@ public abstract class NettyConnection implements Connection {
      *                           without a last frame
      */
     protected NettyConnection(Channel channel, long closeTimeoutMillis) {
+        this(channel, closeTimeoutMillis, new LoopOutbox(channel.eventLoop()));
+    }
+
+    /**
+     * @param outbox the outbox of the channel's event loop ({@link NettyServer#outbox}), shared by the loop's
+     *               connections so that cross-thread writes to many of them are drained by one task
+     */
+    protected NettyConnection(Channel channel, long closeTimeoutMillis, LoopOutbox outbox) {
+        if (outbox.loop() != channel.eventLoop()) {
+            throw new IllegalArgumentException("the outbox belongs to another event loop");
+        }
+        this.outbox = outbox;
         this.channel = channel;
         this.loop = channel.eventLoop();
         this.remoteAddress = String.valueOf(channel.remoteAddress()).replaceFirst("^/", "");
@@ -225,12 +237,8 @@ public abstract class NettyConnection implements Connection {
             slowConsumer();
             return;
         }
-        if (drainScheduled.compareAndSet(false, true)) {
-            try {
-                loop.execute(drainTask);
-            } catch (RejectedExecutionException e) {
-                discardQueue();
-            }
+        if (drainScheduled.compareAndSet(false, true) && !outbox.register(this)) {
+            discardQueue();
         }
     }
 
@@ -248,7 +256,8 @@ public abstract class NettyConnection implements Connection {
         checkWritable();
     }
 
-    private void runDrain() {
+    /** Event loop only (called by the loop's {@link LoopOutbox}): writes what other threads queued, flushes once. */
+    void runDrain() {
         drainScheduled.set(false);
         if (closing.get()) {
             if (closed) {

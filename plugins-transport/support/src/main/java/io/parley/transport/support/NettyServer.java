@@ -5,7 +5,9 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.parley.core.proto.Notice;
@@ -19,7 +21,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -63,6 +67,7 @@ public final class NettyServer {
     private NamedThreadFactory ioThreads;
     private EventLoopGroup bossGroup;
     private EventLoopGroup ioGroup;
+    private volatile Map<EventLoop, LoopOutbox> outboxes = Map.of();
     private Channel serverChannel;
     private InetSocketAddress localAddress;
     private String transportName;
@@ -102,6 +107,11 @@ public final class NettyServer {
         ioThreads = new NamedThreadFactory(threadPrefix + "-io");
         bossGroup = new MultiThreadIoEventLoopGroup(1, bossThreads, io.handlers());
         ioGroup = new MultiThreadIoEventLoopGroup(settings.effectiveIoThreads(), ioThreads, io.handlers());
+        Map<EventLoop, LoopOutbox> boxes = new HashMap<>();
+        for (EventExecutor e : ioGroup) {
+            boxes.put((EventLoop) e, new LoopOutbox((EventLoop) e));
+        }
+        outboxes = Map.copyOf(boxes);
 
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(bossGroup, ioGroup)
@@ -165,6 +175,15 @@ public final class NettyServer {
         deletePortFile();
         LOG.info("Parley {} stopped on port {} ({} connections told to reconnect)", label,
                 localAddress == null ? settings.port() : localAddress.getPort(), told);
+    }
+
+    /**
+     * @return the outbox shared by the connections of {@code loop} (one of this server's I/O loops), so that a fan-out
+     *         from another thread costs one task per loop; a fresh one if the loop is not this server's
+     */
+    public LoopOutbox outbox(EventLoop loop) {
+        LoopOutbox box = outboxes.get(loop);
+        return box != null ? box : new LoopOutbox(loop);
     }
 
     public ServerSettings settings() {

@@ -44,7 +44,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
-        connection = new TcpConnection(ctx.channel(), server.settings().closeTimeout().toMillis());
+        connection = new TcpConnection(ctx.channel(), server.settings().closeTimeout().toMillis(),
+                server.outbox(ctx.channel().eventLoop()));
         binding = new SessionBinding(server, receiver, connection);
         if (!binding.admit()) {
             binding.refuse();

@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.parley.core.proto.Frame;
 import io.parley.transport.support.CloseReason;
+import io.parley.transport.support.LoopOutbox;
 import io.parley.transport.support.NettyConnection;
 
 /**
@@ -14,8 +15,8 @@ import io.parley.transport.support.NettyConnection;
  */
 public final class TcpConnection extends NettyConnection {
 
-    TcpConnection(Channel channel, long closeTimeoutMillis) {
-        super(channel, closeTimeoutMillis);
+    TcpConnection(Channel channel, long closeTimeoutMillis, LoopOutbox outbox) {
+        super(channel, closeTimeoutMillis, outbox);
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.parley.core.proto.Frame;
 import io.parley.transport.support.CloseReason;
+import io.parley.transport.support.LoopOutbox;
 import io.parley.transport.support.NettyConnection;
 
 /**
@@ -27,8 +28,8 @@ public final class WebSocketConnection extends NettyConnection {
     /** Event loop only. */
     private boolean peerClosed;
 
-    WebSocketConnection(Channel channel, long closeTimeoutMillis) {
-        super(channel, closeTimeoutMillis);
+    WebSocketConnection(Channel channel, long closeTimeoutMillis, LoopOutbox outbox) {
+        super(channel, closeTimeoutMillis, outbox);
     }
 
     @Override

@@ -64,7 +64,8 @@ final class WebSocketSessionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) throws Exception {
-        connection = new WebSocketConnection(ctx.channel(), server.settings().closeTimeout().toMillis());
+        connection = new WebSocketConnection(ctx.channel(), server.settings().closeTimeout().toMillis(),
+                server.outbox(ctx.channel().eventLoop()));
         binding = new SessionBinding(server, receiver, connection);
         admitted = binding.admit();
         // refused connections are told so after the upgrade, when they can read a frame; until then the
