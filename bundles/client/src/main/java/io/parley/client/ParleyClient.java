@@ -929,7 +929,6 @@ public final class ParleyClient implements AutoCloseable {
         session = ok;
         connected = true;
         everConnected = true;
-        reconnectAttempt = 0;
         authRetried = false;
         maxOutboundFrameBytes = ok.getMaxFrameBytes();
         int hb = ok.getHeartbeatSeconds() > 0 ? ok.getHeartbeatSeconds() : defaultHeartbeatSeconds;
@@ -1042,6 +1041,9 @@ public final class ParleyClient implements AutoCloseable {
             }
             if (resp.getDone() && !resumeDone) {
                 resumeDone = true;
+                // the backoff restarts only after a complete resume: a server that accepts the hello and then drops
+                // the connection (a slow consumer, a store going away) keeps the client backing off
+                reconnectAttempt = 0;
                 ordering.enableGapRequests();
                 requestGaps();
                 List<CompletableFuture<Void>> waiters = new ArrayList<>(readyWaiters);

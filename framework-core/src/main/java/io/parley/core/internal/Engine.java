@@ -471,8 +471,9 @@ final class Engine implements Receiver {
         SyncResponse.Builder response = SyncResponse.newBuilder();
         if (from <= to) {
             List<Message> messages = s.range(range.getConversation(), from, to, limit + 1);
-            response.setHasMore(messages.size() > limit);
-            response.addAllMessages(messages.size() > limit ? messages.subList(0, limit) : messages);
+            List<Message> page = capBytes(messages.size() > limit ? messages.subList(0, limit) : messages);
+            response.setHasMore(messages.size() > page.size());
+            response.addAllMessages(page);
         }
         session.send(Frame.newBuilder().setRequestId(rid).setSyncResponse(response).build());
     }
@@ -532,7 +533,7 @@ final class Engine implements Receiver {
         if (session.isClosed()) {
             return DONE;
         }
-        List<Message> messages = s.range(conversation, from, to, page);
+        List<Message> messages = capBytes(s.range(conversation, from, to, page));
         if (messages.isEmpty()) {
             return streamPages(session, s, ids, ranges, null, 0, 0, page);
         }
@@ -706,6 +707,22 @@ final class Engine implements Receiver {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /**
+     * @return the longest prefix of {@code messages} whose serialized size stays within {@code page.max.bytes}, and at
+     *         least one message: a page must fit a connection's outbound bound, or the device could never catch up
+     */
+    private List<Message> capBytes(List<Message> messages) {
+        long budget = config.page_max_bytes();
+        long used = 0;
+        for (int i = 0; i < messages.size(); i++) {
+            used += messages.get(i).getSerializedSize() + 8;
+            if (used > budget && i > 0) {
+                return messages.subList(0, i);
+            }
+        }
+        return messages;
+    }
 
     /** @return the members of {@code conversation}; @throws ParleyException unless {@code user} is one of them */
     private List<String> authorize(String user, String conversation) {

@@ -31,6 +31,9 @@ public @interface EngineConfig {
     @AttributeDefinition(description = "Messages per Deliver frame while resuming; also the default and maximum range page")
     int page_size() default 200;
 
+    @AttributeDefinition(description = "Largest page (resume Deliver frame or range response) in bytes; keep it well below the transports' outbound.max.bytes")
+    int page_max_bytes() default 1048576;
+
     @AttributeDefinition(description = "Frames a session may have waiting for the engine before further ones are refused as RATE_LIMITED")
     int session_max_pending() default 1024;
 

@@ -1,17 +1,20 @@
 package io.parley.client.bench;
 
 import java.io.PrintStream;
+import java.util.List;
 
 /**
  * The load tool.
  *
  * <pre>
  * java -cp ... io.parley.client.bench.BenchMain --port 7700 --secret-file conf/parley.auth.jwt.cfg \
- *      [--scenario one-to-one|idle] [--clients 1000] [--rate 0] [--window 32] [--duration 30s] [--warmup 5s]
+ *      [--scenario one-to-one|idle|group-fanout] [--clients 1000] [--senders 10] [--rate 0] [--window 32] \
+ *      [--duration 30s] [--warmup 5s]
  * </pre>
  *
  * Prints a table and then one JSON line with the results to stdout; progress to stderr. Exit codes: 0 done,
- * 1 the run failed (idle: no client connected), 2 bad arguments or unsupported scenario.
+ * 1 the run failed (idle: no client connected; other scenarios: connecting or setting up failed), 2 bad arguments
+ * or unknown scenario.
  */
 public final class BenchMain {
     private BenchMain() {
@@ -35,12 +38,8 @@ public final class BenchMain {
             err.print(BenchOptions.USAGE);
             return 2;
         }
-        if (!"one-to-one".equals(options.scenario()) && !"idle".equals(options.scenario())) {
-            if ("group-fanout".equals(options.scenario())) {
-                err.println("error: scenario group-fanout is not implemented yet (the server has no groups)");
-            } else {
-                err.println("error: unknown scenario " + options.scenario());
-            }
+        if (!List.of("one-to-one", "idle", "group-fanout").contains(options.scenario())) {
+            err.println("error: unknown scenario " + options.scenario());
             return 2;
         }
         try {
@@ -54,7 +53,9 @@ public final class BenchMain {
                 out.flush();
                 return result.connected() > 0 ? 0 : 1;
             }
-            BenchResult result = new OneToOneScenario(options, minter, err).run();
+            BenchResult result = "group-fanout".equals(options.scenario())
+                    ? new GroupFanoutScenario(options, minter, err).run()
+                    : new OneToOneScenario(options, minter, err).run();
             out.print(result.toTable());
             out.println(result.toJson());
             out.flush();

@@ -11,6 +11,7 @@ public record BenchOptions(
         String scenario,
         String transport,
         int clients,
+        int senders,
         int rate,
         int window,
         Duration duration,
@@ -29,12 +30,15 @@ public record BenchOptions(
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
               --host HOST              server host (127.0.0.1)
               --port PORT              server TCP port (required)
-              --scenario NAME          one-to-one (default) | idle | group-fanout (not implemented yet)
+              --scenario NAME          one-to-one (default) | idle | group-fanout
                                        idle: --clients connect, stay idle (heartbeats) for --duration
+                                       group-fanout: --clients join one group, --senders of them send to it
               --transport tcp          transport (only tcp for now)
               --clients N              number of clients (1000); one-to-one: even, client i talks to i^1
-              --rate R                 target total send rate in messages/s (0 = as fast as the window allows)
-              --window W               max unacked sends per client (32)
+              --senders S              group-fanout: clients that send to the group (10, at most N)
+              --rate R                 target total send rate in messages/s (0 = as fast as the window allows);
+                                       group-fanout: messages sent to the group, each delivered to N-1 members
+              --window W               max unacked sends per sending client (32)
               --duration D             measured time, e.g. 30s, 2m, 500ms (30s)
               --warmup D               unmeasured time before it (5s)
               --size BYTES             text body size in bytes (64)
@@ -54,6 +58,7 @@ public record BenchOptions(
         String scenario = "one-to-one";
         String transport = "tcp";
         int clients = 1000;
+        int senders = -1;
         int rate = 0;
         int window = 32;
         Duration duration = Duration.ofSeconds(30);
@@ -79,6 +84,7 @@ public record BenchOptions(
                 case "--scenario" -> scenario = v;
                 case "--transport" -> transport = v;
                 case "--clients" -> clients = Integer.parseInt(v);
+                case "--senders" -> senders = Integer.parseInt(v);
                 case "--rate" -> rate = Integer.parseInt(v);
                 case "--window" -> window = Integer.parseInt(v);
                 case "--duration" -> duration = parseDuration(v);
@@ -101,9 +107,26 @@ public record BenchOptions(
         if (!"tcp".equals(transport)) {
             throw new IllegalArgumentException("unsupported transport " + transport + " (only tcp for now)");
         }
-        if ("idle".equals(scenario) ? clients < 1 : clients < 2 || clients % 2 != 0) {
-            throw new IllegalArgumentException("idle".equals(scenario) ? "--clients must be >= 1"
-                    : "--clients must be an even number >= 2");
+        if (senders == -1) {
+            senders = Math.min(10, clients);
+        }
+        switch (scenario) {
+            case "idle" -> {
+                if (clients < 1) {
+                    throw new IllegalArgumentException("--clients must be >= 1");
+                }
+            }
+            case "group-fanout" -> {
+                if (clients < 2 || senders < 1 || senders > clients) {
+                    throw new IllegalArgumentException("group-fanout needs --clients >= 2 and 1 <= --senders <= "
+                            + "--clients");
+                }
+            }
+            default -> {
+                if (clients < 2 || clients % 2 != 0) {
+                    throw new IllegalArgumentException("--clients must be an even number >= 2");
+                }
+            }
         }
         if (rate < 0 || window < 1 || size < 24 || threads < 1 || connectConcurrency < 1) {
             throw new IllegalArgumentException("--rate >= 0, --window >= 1, --size >= 24, --threads >= 1 required");
@@ -111,8 +134,8 @@ public record BenchOptions(
         if ((secretFile == null) == (secret == null)) {
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
-        return new BenchOptions(host, port, scenario, transport, clients, rate, window, duration, warmup, size,
-                secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl);
+        return new BenchOptions(host, port, scenario, transport, clients, senders, rate, window, duration, warmup,
+                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl);
     }
 
     /** Parses {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or a plain number of seconds. */

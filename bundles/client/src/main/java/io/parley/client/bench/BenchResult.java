@@ -5,10 +5,18 @@ import java.util.Locale;
 /**
  * Outcome of one load-tool run. Rates are per second of the measured window; latencies in microseconds.
  * Immutable.
+ *
+ * @param clients clients connected (in {@code group-fanout}: the group's members)
+ * @param senders how many of them sent (every client in {@code one-to-one})
+ * @param targetRate total sends per second asked for, 0 = as fast as the window allows
+ * @param acked sends acknowledged in the measured window
+ * @param delivered text messages received by clients in the measured window (in {@code group-fanout} one message
+ *     counts once per receiving member)
  */
 public record BenchResult(
         String scenario,
         int clients,
+        int senders,
         int targetRate,
         int window,
         int messageBytes,
@@ -40,9 +48,10 @@ public record BenchResult(
     /** @return a human-readable table, several lines */
     public String toTable() {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "scenario %s: %d clients, target rate %s, window %d, %d-byte text, "
-                        + "%.1f s measured%n", scenario, clients, targetRate == 0 ? "max" : targetRate + "/s", window,
-                messageBytes, measuredSeconds));
+        String sending = senders == clients ? "" : " (" + senders + " sending)";
+        sb.append(String.format(Locale.ROOT, "scenario %s: %d clients%s, target rate %s, window %d, %d-byte text, "
+                        + "%.1f s measured%n", scenario, clients, sending, targetRate == 0 ? "max" : targetRate + "/s",
+                window, messageBytes, measuredSeconds));
         sb.append(String.format(Locale.ROOT, "  %-22s %14s %14s%n", "", "count", "per second"));
         sb.append(String.format(Locale.ROOT, "  %-22s %14d %14.1f%n", "acked sends", acked, ackedPerSecond()));
         sb.append(String.format(Locale.ROOT, "  %-22s %14d %14.1f%n", "delivered messages", delivered,
@@ -63,11 +72,11 @@ public record BenchResult(
 
     /** @return the result as one line of JSON */
     public String toJson() {
-        return String.format(Locale.ROOT, "{\"scenario\":\"%s\",\"clients\":%d,\"target_rate\":%d,\"window\":%d,"
-                        + "\"message_bytes\":%d,\"measured_seconds\":%.3f,\"acked\":%d,\"acked_per_second\":%.1f,"
-                        + "\"delivered\":%d,\"delivered_per_second\":%.1f,\"errors\":%d,\"skipped\":%d,"
-                        + "\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s}",
-                scenario, clients, targetRate, window, messageBytes, measuredSeconds, acked, ackedPerSecond(),
+        return String.format(Locale.ROOT, "{\"scenario\":\"%s\",\"clients\":%d,\"senders\":%d,\"target_rate\":%d,"
+                        + "\"window\":%d,\"message_bytes\":%d,\"measured_seconds\":%.3f,\"acked\":%d,"
+                        + "\"acked_per_second\":%.1f,\"delivered\":%d,\"delivered_per_second\":%.1f,\"errors\":%d,"
+                        + "\"skipped\":%d,\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s}",
+                scenario, clients, senders, targetRate, window, messageBytes, measuredSeconds, acked, ackedPerSecond(),
                 delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack));
     }
 

@@ -31,7 +31,8 @@ class OneToOneScenarioTest {
             assertTrue(r.acked() > 0 && r.delivered() > 0, r.toTable());
             assertTrue(r.endToEnd().count() > 0 && r.endToEnd().p50() > 0, r.toTable());
             assertTrue(r.endToEnd().p50() <= r.endToEnd().p99() && r.endToEnd().p99() <= r.endToEnd().max());
-            assertTrue(r.toJson().startsWith("{\"scenario\":\"one-to-one\",\"clients\":6,"), r.toJson());
+            assertTrue(r.toJson().startsWith("{\"scenario\":\"one-to-one\",\"clients\":6,\"senders\":6,"),
+                    r.toJson());
             assertTrue(r.toTable().contains("delivered messages"));
         }
     }
@@ -49,17 +50,19 @@ class OneToOneScenarioTest {
 
     @Test
     void payloadCarriesTheSendTime() {
-        assertEquals(123456789L, OneToOneScenario.sentAt("b123456789 xxxx"));
-        assertEquals(-1, OneToOneScenario.sentAt("hello world"));
+        String text = MessageLoad.payload(123456789L, 64);
+        assertEquals(64, text.length());
+        assertEquals(123456789L, MessageLoad.sentAt(text));
+        assertEquals(-1, MessageLoad.sentAt("hello world"));
     }
 
     @Test
-    void groupFanoutIsNotImplementedYet() {
+    void unknownScenarioIsABadArgument() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = BenchMain.run(new String[] {"--port", "12345", "--secret", "s", "--scenario", "group-fanout"},
+        int code = BenchMain.run(new String[] {"--port", "12345", "--secret", "s", "--scenario", "broadcast"},
                 new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8));
         assertEquals(2, code);
-        assertTrue(err.toString(StandardCharsets.UTF_8).contains("not implemented yet"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown scenario broadcast"));
     }
 
     @Test
