@@ -1,5 +1,7 @@
 package io.parley.transport.tcp.internal;
 
+import io.parley.transport.support.TestReceiver;
+
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import io.netty.util.ResourceLeakDetector;
@@ -11,7 +13,7 @@ import io.parley.core.proto.Notice;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.IoTransport;
 import io.parley.transport.support.ServerSettings;
-import io.parley.transport.tcp.internal.TestReceiver.TestSession;
+import io.parley.transport.support.TestReceiver.TestSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -190,7 +192,7 @@ class TcpServerTest {
         client.hello();
         Thread.sleep(300); // let the handshake timer fire
         client.pingPong(2);
-        assertFalse(session.tcp().isClosing());
+        assertFalse(session.connection(TcpConnection.class).isClosing());
     }
 
     @Test
@@ -222,17 +224,17 @@ class TcpServerTest {
         Frame big = deliver(1, 32 * 1024);
         long bound = limit + 2L * FrameEncoder.wireSize(big) + 4096;
         int sent = 0;
-        while (!slowSession.tcp().isClosing() && sent < 100_000) {
+        while (!slowSession.connection(TcpConnection.class).isClosing() && sent < 100_000) {
             if (fromEventLoop) {
-                slowSession.tcp().channel().eventLoop().submit(() -> slowSession.connection.send(big)).get();
+                slowSession.connection(TcpConnection.class).channel().eventLoop().submit(() -> slowSession.connection.send(big)).get();
             } else {
                 slowSession.connection.send(big);
             }
             sent++;
-            long pending = slowSession.tcp().pendingOutboundBytes();
+            long pending = slowSession.connection(TcpConnection.class).pendingOutboundBytes();
             assertTrue(pending <= bound, "pending " + pending + " > " + bound);
         }
-        assertTrue(slowSession.tcp().isClosing(), "slow consumer not detected after " + sent + " frames");
+        assertTrue(slowSession.connection(TcpConnection.class).isClosing(), "slow consumer not detected after " + sent + " frames");
         slowSession.awaitClosed();
 
         // sends after the close are dropped, flushed sends fail

@@ -1,5 +1,7 @@
 package io.parley.transport.tcp.internal;
 
+import io.parley.transport.support.TestReceiver;
+
 import io.netty.util.ResourceLeakDetector;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Hello;
@@ -8,7 +10,7 @@ import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
 import io.parley.transport.support.TestCertificates;
 import io.parley.transport.support.TlsSettings;
-import io.parley.transport.tcp.internal.TestReceiver.TestSession;
+import io.parley.transport.support.TestReceiver.TestSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,11 +1,13 @@
 package io.parley.transport.websocket.internal;
 
+import io.parley.transport.support.TestReceiver;
+
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Hello;
 import io.parley.core.proto.Notice;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
-import io.parley.transport.websocket.internal.TestReceiver.TestSession;
+import io.parley.transport.support.TestReceiver.TestSession;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,7 @@
 package io.parley.transport.websocket.internal;
 
+import io.parley.transport.support.TestReceiver;
+
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import io.netty.util.ResourceLeakDetector;
@@ -12,7 +14,7 @@ import io.parley.core.proto.Send;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.IoTransport;
 import io.parley.transport.support.ServerSettings;
-import io.parley.transport.websocket.internal.TestReceiver.TestSession;
+import io.parley.transport.support.TestReceiver.TestSession;
 import io.parley.transport.websocket.internal.WsTestClient.HttpAnswer;
 import io.parley.transport.websocket.internal.WsTestClient.WsFrame;
 import org.junit.jupiter.api.AfterEach;
@@ -386,7 +388,7 @@ class WebSocketServerTest {
         client.hello();
         Thread.sleep(300); // let the handshake timer fire
         client.pingPong(2);
-        assertFalse(session.ws().isClosing());
+        assertFalse(session.connection(WebSocketConnection.class).isClosing());
     }
 
     @Test
@@ -418,17 +420,17 @@ class WebSocketServerTest {
         Frame big = deliver(1, 32 * 1024);
         long bound = limit + 2L * (big.getSerializedSize() + 10) + 4096;
         int sent = 0;
-        while (!slowSession.ws().isClosing() && sent < 100_000) {
+        while (!slowSession.connection(WebSocketConnection.class).isClosing() && sent < 100_000) {
             if (fromEventLoop) {
-                slowSession.ws().channel().eventLoop().submit(() -> slowSession.connection.send(big)).get();
+                slowSession.connection(WebSocketConnection.class).channel().eventLoop().submit(() -> slowSession.connection.send(big)).get();
             } else {
                 slowSession.connection.send(big);
             }
             sent++;
-            long pending = slowSession.ws().pendingOutboundBytes();
+            long pending = slowSession.connection(WebSocketConnection.class).pendingOutboundBytes();
             assertTrue(pending <= bound, "pending " + pending + " > " + bound);
         }
-        assertTrue(slowSession.ws().isClosing(), "slow consumer not detected after " + sent + " frames");
+        assertTrue(slowSession.connection(WebSocketConnection.class).isClosing(), "slow consumer not detected after " + sent + " frames");
         slowSession.awaitClosed();
 
         slowSession.connection.send(big);

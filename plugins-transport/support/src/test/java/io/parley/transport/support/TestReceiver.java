@@ -1,4 +1,4 @@
-package io.parley.transport.tcp.internal;
+package io.parley.transport.support;
 
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.HelloOk;
@@ -22,18 +22,18 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Test double of the core: hello authenticates and is answered from a worker thread (like the real core), ping is
+ * Test double of the core, shared by the transports' tests (support test jar): hello authenticates and is answered from a worker thread (like the real core), ping is
  * answered with pong from the worker, send is acknowledged synchronously on the I/O thread (exercising the
  * event-loop write path).
  */
-final class TestReceiver implements Receiver {
+public final class TestReceiver implements Receiver {
 
     private final int maxFrameBytes;
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> new Thread(r, "test-core-worker"));
     private final BlockingQueue<TestSession> opened = new LinkedBlockingQueue<>();
-    final List<TestSession> sessions = new CopyOnWriteArrayList<>();
+    public final List<TestSession> sessions = new CopyOnWriteArrayList<>();
 
-    TestReceiver(int maxFrameBytes) {
+    public TestReceiver(int maxFrameBytes) {
         this.maxFrameBytes = maxFrameBytes;
     }
 
@@ -62,21 +62,21 @@ final class TestReceiver implements Receiver {
     }
 
     /** The next session opened, in accept order. */
-    TestSession nextSession() throws InterruptedException {
+    public TestSession nextSession() throws InterruptedException {
         TestSession session = opened.poll(5, TimeUnit.SECONDS);
         assertNotNull(session, "no session opened");
         return session;
     }
 
-    void shutdown() throws InterruptedException {
+    public void shutdown() throws InterruptedException {
         worker.shutdownNow();
         assertTrue(worker.awaitTermination(5, TimeUnit.SECONDS));
     }
 
-    final class TestSession implements InboundSession {
-        final Connection connection;
-        final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
-        final AtomicInteger closedCalls = new AtomicInteger();
+    public final class TestSession implements InboundSession {
+        public final Connection connection;
+        public final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
+        public final AtomicInteger closedCalls = new AtomicInteger();
         private final CountDownLatch closed = new CountDownLatch(1);
         private volatile boolean authenticated;
 
@@ -121,12 +121,13 @@ final class TestReceiver implements Receiver {
             return authenticated;
         }
 
-        void awaitClosed() throws InterruptedException {
+        public void awaitClosed() throws InterruptedException {
             assertTrue(closed.await(5, TimeUnit.SECONDS), "onClosed not called");
         }
 
-        TcpConnection tcp() {
-            return (TcpConnection) connection;
+        /** The transport's connection, as its concrete type. */
+        public <C> C connection(Class<C> type) {
+            return type.cast(connection);
         }
     }
 }
