@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.MessageToByteEncoder;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.parley.core.proto.Frame;
 import io.parley.transport.support.Frames;
 
@@ -38,6 +39,33 @@ public final class FrameEncoder extends MessageToByteEncoder<Frame> {
     protected void encode(ChannelHandlerContext ctx, Frame frame, ByteBuf out) throws IOException {
         out.ensureWritable(wireSize(frame));
         out.writeInt(frame.getSerializedSize());
-        Frames.writeTo(frame, out);
+        if (frame.getOpCase() == Frame.OpCase.DELIVER) {
+            // one Deliver frame object goes to every recipient's connection (a group fan-out: hundreds on this
+            // loop, one after another): serialize it once per event loop, copy the bytes for the others
+            LastDeliver last = LAST_DELIVER.get();
+            if (last.frame != frame) {
+                last.bytes = frame.toByteArray();
+                last.frame = frame;
+            }
+            out.writeBytes(last.bytes);
+        } else {
+            Frames.writeTo(frame, out);
+        }
     }
+
+    /**
+     * The last Deliver frame this event-loop thread encoded, and its bytes. Per thread, so it lives and dies with the
+     * transport's own I/O threads; it holds one frame at most.
+     */
+    private static final class LastDeliver {
+        Frame frame;
+        byte[] bytes;
+    }
+
+    private static final FastThreadLocal<LastDeliver> LAST_DELIVER = new FastThreadLocal<>() {
+        @Override
+        protected LastDeliver initialValue() {
+            return new LastDeliver();
+        }
+    };
 }
