@@ -78,7 +78,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private static final String FORMAT = "1";
     private static final int PRUNE_MAX_PER_PASS = 50_000;
     /**
-     * Live bytes one compaction pass rewrites: a large pass when the writer is idle (at most one a second), a small
+     * Live bytes one compaction pass rewrites: a large pass when the writer has been idle for a second, a small
      * one when appends have kept it busy for {@link #COMPACT_BUSY_INTERVAL_NANOS}, so compaction never stalls a
      * loaded writer for long (it runs on the writer thread, and appends wait behind it) yet keeps up over time.
      */
@@ -518,6 +518,9 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ writer thread
 
+    /** Writer thread only: when the last batch was written (System.nanoTime). */
+    private long lastBatch = System.nanoTime();
+
     private void runWriter() {
         List<Op> batch = new ArrayList<>(Math.min(options.maxBatch(), 8192));
         boolean stop = false;
@@ -529,11 +532,13 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                     gather(batch);
                     stop = writeBatch(batch);
                     batch.clear();
+                    lastBatch = System.nanoTime();
                 }
                 long now = System.nanoTime();
+                boolean idle = now - lastBatch >= COMPACT_INTERVAL_NANOS; // no write for a second
                 if (!stop && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
-                    housekeeping(true, queue.isEmpty() ? COMPACT_IDLE_BYTES : COMPACT_BUSY_BYTES);
-                } else if (!stop && queue.isEmpty() && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
+                    housekeeping(true, idle ? COMPACT_IDLE_BYTES : COMPACT_BUSY_BYTES);
+                } else if (!stop && idle && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
                     housekeeping(false, COMPACT_IDLE_BYTES);
                 } else if (!stop && now - lastCompaction >= COMPACT_BUSY_INTERVAL_NANOS) {
                     housekeeping(false, COMPACT_BUSY_BYTES);
