@@ -475,4 +475,45 @@ class ParleyClientTest {
         ParleyClientException e = assertInstanceOf(ParleyClientException.class, failure(c.connect()));
         assertTrue(e.getMessage().contains("cannot connect"), e.getMessage());
     }
+
+    @Test
+    void backoffKeepsGrowingWhileTheServerDropsEveryResumeAndRestartsAfterOne() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger resumes = new java.util.concurrent.atomic.AtomicInteger();
+        BlockingQueue<Integer> attempts = new LinkedBlockingQueue<>();
+        server.interceptor = (conn, f) -> {
+            if (f.hasSync() && f.getSync().hasResume()) {
+                int n = resumes.incrementAndGet();
+                if (n >= 2 && n <= 5) { // the hello succeeds, then the connection is dropped before the resume ends
+                    conn.send(Frame.newBuilder().setNotice(io.parley.core.proto.Notice.newBuilder()
+                            .setKind(io.parley.core.proto.Notice.Kind.KIND_SLOW_CONSUMER)).build());
+                    conn.close();
+                    return true;
+                }
+            }
+            return false;
+        };
+        ParleyClient alice = track(builder("alice", "a1").connectionListener(new ConnectionListener() {
+            @Override
+            public void onReconnecting(int attempt, Duration delay) {
+                attempts.add(attempt);
+            }
+        }).build());
+        await(alice.connect());
+        server.conns.forEach(FakeServer.Conn::close); // first drop: resumes 2..5 are dropped again
+        List<Integer> seen = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Integer a = attempts.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
+            assertNotNull(a, "reconnect attempts so far: " + seen);
+            seen.add(a);
+        }
+        assertEquals(List.of(1, 2, 3, 4, 5), seen, "the backoff grows while no resume completes");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!alice.isConnected() || resumes.get() < 6) {
+            assertTrue(System.nanoTime() < deadline, "no successful resume");
+            Thread.sleep(10);
+        }
+        Thread.sleep(50); // let the resume finish
+        server.conns.forEach(FakeServer.Conn::close);
+        assertEquals(1, attempts.poll(WAIT.toSeconds(), TimeUnit.SECONDS), "after a complete resume the backoff restarts");
+    }
 }
