@@ -1,18 +1,12 @@
 package io.parley.store.mvstore;
 
-import io.parley.core.proto.Message;
+import io.parley.core.spi.ForwardingMessageStore;
 import io.parley.core.spi.MessageStore;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.metatype.annotations.Designate;
-
-import java.util.Collection;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.CompletionStage;
 
 /**
  * The OSGi face of {@link MvMessageStore}: a {@link MessageStore} service with {@code parley.store.name=mvstore},
@@ -23,7 +17,7 @@ import java.util.concurrent.CompletionStage;
 @Component(service = MessageStore.class, configurationPid = "parley.store.mvstore",
         configurationPolicy = ConfigurationPolicy.OPTIONAL, property = MessageStore.NAME + "=mvstore")
 @Designate(ocd = MvStoreConfig.class)
-public final class MvStoreComponent implements MessageStore {
+public final class MvStoreComponent extends ForwardingMessageStore {
 
     private final MvMessageStore store;
 
@@ -43,58 +37,7 @@ public final class MvStoreComponent implements MessageStore {
     }
 
     @Override
-    public CompletionStage<Appended> append(Message draft, Collection<String> members) {
-        return store.append(draft, members);
-    }
-
-    @Override
-    public Optional<Message> findByClientId(String sender, String clientMsgId) {
-        return store.findByClientId(sender, clientMsgId);
-    }
-
-    @Override
-    public List<Message> range(String conversation, long fromSeq, long toSeq, int limit) {
-        return store.range(conversation, fromSeq, toSeq, limit);
-    }
-
-    @Override
-    public long head(String conversation) {
-        return store.head(conversation);
-    }
-
-    @Override
-    public List<ConversationHead> conversations(String userId) {
-        return store.conversations(userId);
-    }
-
-    @Override
-    public Map<String, Long> watermarks(String userId, String deviceId) {
-        return store.watermarks(userId, deviceId);
-    }
-
-    @Override
-    public void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
-        store.advanceWatermark(userId, deviceId, conversation, seq);
-    }
-
-    @Override
-    public CompletionStage<Appended> appendGroupEvent(Message event, String groupId, byte[] record,
-                                                      Collection<String> joined, Collection<String> left) {
-        return store.appendGroupEvent(event, groupId, record, joined, left);
-    }
-
-    @Override
-    public Optional<byte[]> groupRecord(String groupId) {
-        return store.groupRecord(groupId);
-    }
-
-    @Override
-    public void advanceReadCursor(String userId, String conversation, long seq) {
-        store.advanceReadCursor(userId, conversation, seq);
-    }
-
-    @Override
-    public Map<String, Long> readCursors(String userId) {
-        return store.readCursors(userId);
+    protected MessageStore delegate() {
+        return store;
     }
 }
