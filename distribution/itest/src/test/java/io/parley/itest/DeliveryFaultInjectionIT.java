@@ -2,6 +2,8 @@ package io.parley.itest;
 
 import io.parley.client.Bodies;
 import io.parley.client.ClientResources;
+import io.parley.core.proto.GroupRequest;
+import io.parley.core.proto.GroupResponse;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import io.parley.itest.DeliveryLedger.Audit;
@@ -15,6 +17,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -36,7 +39,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The delivery contract of the assembled server under faults, seen through the Java SDK: many users with one to
- * three devices each exchange random 1:1 messages with pipelined sends, every connection running through a
+ * three devices each exchange random messages with pipelined sends, in 1:1 conversations and in groups of three to
+ * eight members (created before the traffic; their {@code group.event} messages are part of every member device's
+ * history, the creating device's included), every connection running through a
  * {@link ChaosProxy} that cuts connections at random moments (also between a {@code Send} and its ack, and in the
  * middle of a {@code Deliver}), while the server is killed with {@code kill -9} and restarted (persistent store
  * only) and some messages are deliberately sent twice. At the end, with faults off and traffic quiet, every device
@@ -67,7 +72,11 @@ class DeliveryFaultInjectionIT {
     }
 
     static final int USERS = 50;
+    /** Conversations in all, {@link #GROUPS} of them groups. */
     static final int CONVERSATIONS = 220;
+    static final int GROUPS = 40;
+    static final int GROUP_MIN_MEMBERS = 3;
+    static final int GROUP_MAX_MEMBERS = 8;
     static final int MESSAGES = Integer.getInteger("faults.messages", 20_000);
     /** Sends each device keeps in flight. */
     static final int WINDOW = 8;
@@ -151,6 +160,10 @@ class DeliveryFaultInjectionIT {
         CompletableFuture.allOf(connecting.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
         long connectMs = ms(tConnect);
 
+        long tGroups = System.nanoTime();
+        population = createGroups(population, rnd);
+        long groupsMs = ms(tGroups);
+
         List<Planned> plan = plan(population, rnd);
         Map<Device, ConcurrentLinkedQueue<Planned>> queues = new LinkedHashMap<>();
         devices.forEach(d -> queues.put(d, new ConcurrentLinkedQueue<>()));
@@ -181,7 +194,7 @@ class DeliveryFaultInjectionIT {
         long totalMs = ms(t0);
 
         String report = report(tag, seed, variant, population, traffic, kills, audit, lateRepeats, firstStartMs,
-                firstListeningMs, connectMs, trafficMs, quietMs, totalMs);
+                firstListeningMs, connectMs, groupsMs, trafficMs, quietMs, totalMs);
         System.out.println(report);
 
         long open = traffic.done.getCount();
@@ -202,10 +215,16 @@ class DeliveryFaultInjectionIT {
                 () -> assertTrue(proxy.totalCuts() > 0, "the proxy cut connections"));
     }
 
-    /** Users with one to three devices each, and the conversations between them. */
+    /**
+     * Users with one to three devices each, and the conversations between them. {@code groupPlans}: the member
+     * lists of the groups still to be created (creator first); once created they are in {@code conversations}.
+     */
     record Population(Map<String, List<Device>> devicesByUser, List<SuiteConversation> conversations,
-                      int multiDeviceUsers) {
-        /** Every third user gets 2-3 devices; 1:1 conversations: a ring (everybody talks), then random pairs. */
+                      List<List<String>> groupPlans, int multiDeviceUsers) {
+        /**
+         * Every third user gets 2-3 devices; 1:1 conversations: a ring (everybody talks), then random pairs; then
+         * {@link #GROUPS} groups of random users, each with at least one multi-device user.
+         */
         static Population random(Random rnd) {
             Map<String, List<Device>> devicesByUser = new LinkedHashMap<>();
             List<String> users = new ArrayList<>();
@@ -226,7 +245,7 @@ class DeliveryFaultInjectionIT {
                 SuiteConversation c = new SuiteConversation.Direct(users.get(i), users.get((i + 1) % USERS));
                 conversations.put(c.id(), c);
             }
-            while (conversations.size() < CONVERSATIONS) {
+            while (conversations.size() < CONVERSATIONS - GROUPS) {
                 int a = rnd.nextInt(USERS);
                 int b = rnd.nextInt(USERS);
                 if (a != b) {
@@ -234,12 +253,90 @@ class DeliveryFaultInjectionIT {
                     conversations.putIfAbsent(c.id(), c);
                 }
             }
-            return new Population(devicesByUser, List.copyOf(conversations.values()), multi);
+            List<List<String>> groupPlans = new ArrayList<>();
+            for (int g = 0; g < GROUPS; g++) {
+                int size = GROUP_MIN_MEMBERS + rnd.nextInt(GROUP_MAX_MEMBERS - GROUP_MIN_MEMBERS + 1);
+                Set<String> members = new LinkedHashSet<>();
+                members.add(users.get(3 * rnd.nextInt((USERS + 2) / 3))); // a multi-device user (every third)
+                while (members.size() < size) {
+                    members.add(users.get(rnd.nextInt(USERS)));
+                }
+                List<String> plan = new ArrayList<>(members);
+                Collections.shuffle(plan, rnd);
+                groupPlans.add(List.copyOf(plan));
+            }
+            return new Population(devicesByUser, List.copyOf(conversations.values()), List.copyOf(groupPlans), multi);
+        }
+
+        /** @return this population with {@code groups} added to its conversations and no plans left */
+        Population withGroups(List<SuiteConversation.Group> groups) {
+            List<SuiteConversation> all = new ArrayList<>(conversations);
+            all.addAll(groups);
+            return new Population(devicesByUser, List.copyOf(all), List.of(), multiDeviceUsers);
+        }
+
+        List<SuiteConversation.Group> groups() {
+            return conversations.stream().filter(c -> c instanceof SuiteConversation.Group)
+                    .map(c -> (SuiteConversation.Group) c).toList();
+        }
+
+        long groupDevices() {
+            return groups().stream().mapToLong(g -> g.members().stream()
+                    .mapToLong(u -> devicesByUser.get(u).size()).sum()).sum();
         }
 
         List<Device> devices() {
             return devicesByUser.values().stream().flatMap(List::stream).toList();
         }
+    }
+
+    /**
+     * Creates the planned groups, each from a random device of its creator (faults off), records each creation's
+     * event in the ledger, and waits until every device of every member has received that event.
+     *
+     * @return {@code population} with the groups among its conversations
+     */
+    private Population createGroups(Population population, Random rnd) throws Exception {
+        List<CompletableFuture<SuiteConversation.Group>> creating = new ArrayList<>();
+        int n = 0;
+        for (List<String> members : population.groupPlans()) {
+            String creator = members.get(0);
+            List<Device> ds = population.devicesByUser().get(creator);
+            Device device = ds.get(rnd.nextInt(ds.size()));
+            GroupRequest create = GroupRequest.newBuilder().setClientRequestId("group-" + n)
+                    .setCreate(GroupRequest.Create.newBuilder().setName("group " + n++)
+                            .addAllMembers(members.subList(1, members.size())))
+                    .build();
+            creating.add(device.client.groupRequest(create).thenApply((GroupResponse r) -> {
+                ledger.groupEvent(r.getGroup().getConversation(), r.getEventSeq());
+                return new SuiteConversation.Group(r.getGroup().getConversation(), members);
+            }));
+        }
+        CompletableFuture.allOf(creating.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        List<SuiteConversation.Group> groups = new ArrayList<>();
+        for (CompletableFuture<SuiteConversation.Group> f : creating) {
+            groups.add(f.join());
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            List<String> waiting = new ArrayList<>();
+            for (SuiteConversation.Group g : groups) {
+                for (String member : g.members()) {
+                    for (Device d : population.devicesByUser().get(member)) {
+                        if (!d.hasGroupEvent(g.id())) {
+                            waiting.add(d + " in " + g.id());
+                        }
+                    }
+                }
+            }
+            if (waiting.isEmpty()) {
+                break;
+            }
+            assertTrue(System.nanoTime() < deadline, waiting.size() + " member devices never got the CREATED event,"
+                    + " e.g. " + waiting.subList(0, Math.min(5, waiting.size())));
+            Thread.sleep(20);
+        }
+        return population.withGroups(groups);
     }
 
     /** {@link #MESSAGES} sends: a random conversation, a random member of it, a random device of that member. */
@@ -496,7 +593,7 @@ class DeliveryFaultInjectionIT {
 
     private String report(String tag, long seed, Variant variant, Population population, Traffic traffic,
                           KillSwitch kills, Audit audit, int lateRepeats, long firstStartMs, long firstListeningMs,
-                          long connectMs, long trafficMs, long quietMs,
+                          long connectMs, long groupsMs, long trafficMs, long quietMs,
                           long totalMs) {
         int deviceCount = devices.size();
         long reconnects = devices.stream().mapToLong(d -> Math.max(0, d.sessions.get() - 1)).sum();
@@ -507,9 +604,12 @@ class DeliveryFaultInjectionIT {
         r.append(String.format(Locale.ROOT, "%s delivery under faults — store %s, seed %d%n", tag, variant.store,
                 seed));
         r.append(line);
+        int groups = population.groups().size();
         r.append(String.format(Locale.ROOT, "population   %d users (%d with 2-3 devices), %d devices, %d conversations"
-                + " (1:1)%n", population.devicesByUser().size(), population.multiDeviceUsers(), deviceCount,
-                population.conversations().size()));
+                + " (%d 1:1, %d groups of %d-%d members with %d member devices in all)%n",
+                population.devicesByUser().size(), population.multiDeviceUsers(), deviceCount,
+                population.conversations().size(), population.conversations().size() - groups, groups,
+                GROUP_MIN_MEMBERS, GROUP_MAX_MEMBERS, population.groupDevices()));
         r.append(String.format(Locale.ROOT, "traffic      %d messages, window %d per device, %.1f s, %.0f msg/s;"
                         + " %d sent twice at once (%d from two devices), %d repeated after their ack, %d repeated"
                         + " after the run%n", MESSAGES, WINDOW, trafficMs / 1000.0, MESSAGES * 1000.0 / trafficMs,
@@ -539,8 +639,9 @@ class DeliveryFaultInjectionIT {
                 proxy.sendFrames(), uniqueSends, Math.max(0, proxy.sendFrames() - uniqueSends),
                 traffic.acksAfterReconnect.get(), proxy.serverSignals().isEmpty() ? "none" : proxy.serverSignals()));
         r.append(String.format(Locale.ROOT, "timing       server start %d ms to the first HelloOk (port open at %d ms),"
-                        + " connect %d ms, traffic %d ms, quiescence %d ms, total"
-                        + " %d ms%n", firstStartMs, firstListeningMs, connectMs, trafficMs, quietMs, totalMs));
+                        + " connect %d ms, groups %d ms, traffic %d ms, quiescence %d ms, total"
+                        + " %d ms%n", firstStartMs, firstListeningMs, connectMs, groupsMs, trafficMs, quietMs,
+                totalMs));
         r.append(line);
         r.append(String.format(Locale.ROOT, "%-62s %10s %10s%n", "check", "count", "required"));
         row(r, "lost (acked, never reached a member device)", audit.lost(), "0");
@@ -558,7 +659,8 @@ class DeliveryFaultInjectionIT {
         row(r, "repeats answered duplicate=true with the original ack", traffic.repeatsDuplicate.get() + "/"
                 + traffic.repeats.get(), "all");
         r.append("expected deliveries: each acked message x the devices of its conversation's members, except the"
-                + " device(s) that got its ack\n");
+                + " device(s) that got its ack; each group.event x every device of every member, the acting one"
+                + " included\n");
         r.append(line);
         audit.examples().forEach((k, v) -> r.append(k).append(": ").append(v).append('\n'));
         return r.toString();

@@ -2,6 +2,7 @@ package io.parley.itest;
 
 import io.parley.client.ConnectionListener;
 import io.parley.client.DisconnectReason;
+import io.parley.client.Groups;
 import io.parley.client.MessageListener;
 import io.parley.client.ParleyClient;
 import io.parley.core.proto.HelloOk;
@@ -23,7 +24,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * What every device of the delivery suite sent and received, and the audit of the delivery contract over it.
+ * What every device of the delivery suite sent and received, and the audit of the delivery contract over it. A
+ * conversation's expected history is every acknowledged send plus, for a group, every {@value Groups#EVENT_TYPE}
+ * message the suite caused ({@link #groupEvent}); every device of every member must end with exactly that history,
+ * except that a device never receives its own sends (it holds their acks), while group events reach the acting
+ * device too.
  *
  * <p>Recording happens on the clients' event loop threads (listeners, send completions) and is lock-free;
  * {@link #audit} may run at any time from any thread and reads a snapshot.
@@ -31,7 +36,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class DeliveryLedger {
     /** One delivery handed to a device's {@link MessageListener}. */
     record Received(String conversation, long seq, String messageId, String clientMsgId, String sender,
-                    String senderDevice, boolean recovered) {
+                    String senderDevice, String type, boolean recovered) {
     }
 
     /** An ack a device got for one of its sends (first sends, retransmissions, deliberate repeats alike). */
@@ -62,7 +67,17 @@ final class DeliveryLedger {
         public void onMessage(Message m) {
             boolean recovered = sessions.get() > 1 && m.getServerTime() < sessionStartMillis;
             received.add(new Received(m.getConversation(), m.getSeq(), m.getId(), m.getClientMsgId(), m.getSender(),
-                    m.getSenderDevice(), recovered));
+                    m.getSenderDevice(), m.getType(), recovered));
+        }
+
+        /** @return true once this device's listener got a {@value Groups#EVENT_TYPE} message of {@code conversation} */
+        boolean hasGroupEvent(String conversation) {
+            for (Received r : received) {
+                if (r.conversation().equals(conversation) && Groups.EVENT_TYPE.equals(r.type())) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
@@ -101,6 +116,8 @@ final class DeliveryLedger {
     private final ConcurrentLinkedQueue<String> seqReuse = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<String> idempotency = new ConcurrentLinkedQueue<>();
     private final AtomicLong ackCount = new AtomicLong();
+    /** conversation → the seqs of the group events the suite caused in it (from the operations' responses). */
+    private final Map<String, Set<Long>> groupEvents = new ConcurrentHashMap<>();
 
     /**
      * Records an ack {@code device} got for {@code clientMsgId}, checking it against every earlier ack of the same
@@ -137,6 +154,15 @@ final class DeliveryLedger {
         return ackCount.get();
     }
 
+    /**
+     * Records that a group operation appended a {@value Groups#EVENT_TYPE} message at {@code seq} of
+     * {@code conversation} (the response's {@code event_seq}): every member device must receive it, the acting one
+     * included. Its message id is the one the devices received (the response does not carry it).
+     */
+    void groupEvent(String conversation, long seq) {
+        groupEvents.computeIfAbsent(conversation, k -> ConcurrentHashMap.newKeySet()).add(seq);
+    }
+
     /** Records a broken idempotency promise found outside {@link #acked} (e.g. a repeat not flagged duplicate). */
     void idempotencyViolation(String what) {
         idempotency.add(what);
@@ -154,6 +180,29 @@ final class DeliveryLedger {
         for (Acked a : firstAck.values()) {
             history.computeIfAbsent(a.conversation(), k -> new TreeMap<>()).put(a.seq(), a.messageId());
         }
+        long seqReuseCount = seqReuse.size();
+        // group events: the message id is the first one any device received at that seq as a group event
+        Map<String, String> eventIds = new HashMap<>();
+        for (List<Device> ds : devicesByUser.values()) {
+            for (Device d : ds) {
+                for (Received r : d.received) {
+                    Set<Long> seqs = groupEvents.get(r.conversation());
+                    if (Groups.EVENT_TYPE.equals(r.type()) && seqs != null && seqs.contains(r.seq())) {
+                        eventIds.putIfAbsent(r.conversation() + '#' + r.seq(), r.messageId());
+                    }
+                }
+            }
+        }
+        for (Map.Entry<String, Set<Long>> e : groupEvents.entrySet()) {
+            for (long seq : e.getValue()) {
+                String id = eventIds.getOrDefault(e.getKey() + '#' + seq, "(group event never delivered)");
+                String before = history.computeIfAbsent(e.getKey(), k -> new TreeMap<>()).putIfAbsent(seq, id);
+                if (before != null) {
+                    seqReuseCount++;
+                    example(examples, "seq reuse", e.getKey() + " seq " + seq + ": a group event, acked as " + before);
+                }
+            }
+        }
         long seqHoles = 0;
         for (Map.Entry<String, TreeMap<Long, String>> e : history.entrySet()) {
             long expectedSeq = 1;
@@ -166,7 +215,6 @@ final class DeliveryLedger {
                 expectedSeq = seq + 1;
             }
         }
-        long seqReuseCount = seqReuse.size();
         seqReuse.stream().limit(EXAMPLES).forEach(s -> example(examples, "seq reuse", s));
         idempotency.stream().limit(EXAMPLES).forEach(s -> example(examples, "idempotency", s));
 

@@ -6,9 +6,8 @@ import io.parley.core.proto.Send;
 import java.util.List;
 
 /**
- * A conversation of the delivery fault suite: its id, its members, and how a member addresses a send to it. The
- * suite only sees this interface, so group conversations can be added as another implementation that addresses
- * sends by {@link Send.Builder#setConversation conversation id} once the server has them.
+ * A conversation of the delivery fault suite: its id, its members, and how a member addresses a send to it: a 1:1
+ * conversation by peer, a group by {@link Send.Builder#setConversation conversation id}.
  */
 interface SuiteConversation {
     /** @return the conversation id the server assigns (and puts into acks and deliveries) */
@@ -38,6 +37,24 @@ interface SuiteConversation {
                 throw new IllegalArgumentException(sender + " is not in " + id());
             }
             return send.setPeer(sender.equals(a) ? b : a);
+        }
+    }
+
+    /**
+     * A group conversation that already exists on the server ({@code "g:<group id>"}); its membership does not
+     * change during the suite. Its {@code group.event} messages are part of every member device's history.
+     */
+    record Group(String id, List<String> members) implements SuiteConversation {
+        public Group {
+            members = List.copyOf(members);
+        }
+
+        @Override
+        public Send.Builder address(Send.Builder send, String sender) {
+            if (!members.contains(sender)) {
+                throw new IllegalArgumentException(sender + " is not in " + id);
+            }
+            return send.setConversation(id);
         }
     }
 }
