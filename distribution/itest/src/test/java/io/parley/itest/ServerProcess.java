@@ -29,6 +29,8 @@ import java.util.regex.Pattern;
 final class ServerProcess implements AutoCloseable {
     final Path home;
     final int port;
+    /** The WebSocket transport's port (path {@code /parley}). */
+    final int webSocketPort;
     private Process process;
     private long listeningMillis;
 
@@ -43,7 +45,8 @@ final class ServerProcess implements AutoCloseable {
         this.port = freePort();
         setKey(home.resolve("conf/parley.transport.tcp.cfg"), "port", Integer.toString(port));
         setKey(home.resolve("conf/parley.transport.tcp.cfg"), "host", "127.0.0.1");
-        setKey(home.resolve("conf/parley.transport.websocket.cfg"), "port", Integer.toString(freePort()));
+        this.webSocketPort = freePort();
+        setKey(home.resolve("conf/parley.transport.websocket.cfg"), "port", Integer.toString(webSocketPort));
         setKey(home.resolve("conf/parley.transport.websocket.cfg"), "host", "127.0.0.1");
         setKey(home.resolve("conf/parley.auth.jwt.cfg"), "secret", "distribution-test-secret-0123456789-abcdefghij");
         setKey(home.resolve("conf/parley.properties"), "felix.fileinstall.poll", "250");
