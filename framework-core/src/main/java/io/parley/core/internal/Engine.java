@@ -32,7 +32,6 @@ import io.parley.core.spi.InboundSession;
 import io.parley.core.spi.MessageContext;
 import io.parley.core.spi.MessageStore;
 import io.parley.core.spi.NotificationDispatcher;
-import io.parley.core.spi.ProcessResult;
 import io.parley.core.spi.Receiver;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;

@@ -95,7 +95,6 @@ final class ServerSession implements InboundSession {
         }
     }
 
-
     @Override
     public boolean isAuthenticated() {
         return principal != null;
