@@ -430,18 +430,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     @Override
     public Map<String, Long> watermarks(String userId, String deviceId) {
         byte[] prefix = Keys.prefix(Keys.checkPart("user", userId), Keys.checkPart("device", deviceId));
-        return read(s -> {
-            Map<String, Long> result = new HashMap<>();
-            Cursor<byte[], Long> cursor = watermarks.cursor(s.watermarks, prefix, null, false);
-            while (cursor.hasNext()) {
-                byte[] key = cursor.next();
-                if (!Keys.startsWith(key, prefix)) {
-                    break;
-                }
-                result.put(Keys.lastPart(key, prefix.length), cursor.getValue());
-            }
-            return result;
-        });
+        return read(s -> seqsByLastPart(watermarks, s.watermarks, prefix));
     }
 
     @Override
@@ -457,18 +446,22 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     @Override
     public Map<String, Long> readCursors(String userId) {
         byte[] prefix = Keys.prefix(Keys.checkPart("user", userId));
-        return read(s -> {
-            Map<String, Long> result = new HashMap<>();
-            Cursor<byte[], Long> cursor = readCursors.cursor(s.readCursors, prefix, null, false);
-            while (cursor.hasNext()) {
-                byte[] key = cursor.next();
-                if (!Keys.startsWith(key, prefix)) {
-                    break;
-                }
-                result.put(Keys.lastPart(key, prefix.length), cursor.getValue());
+        return read(s -> seqsByLastPart(readCursors, s.readCursors, prefix));
+    }
+
+    /** @return last key part → seq for every key of {@code map} (as of {@code root}) that starts with {@code prefix} */
+    private static Map<String, Long> seqsByLastPart(MVMap<byte[], Long> map, RootReference<byte[], Long> root,
+                                                    byte[] prefix) {
+        Map<String, Long> result = new HashMap<>();
+        Cursor<byte[], Long> cursor = map.cursor(root, prefix, null, false);
+        while (cursor.hasNext()) {
+            byte[] key = cursor.next();
+            if (!Keys.startsWith(key, prefix)) {
+                break;
             }
-            return result;
-        });
+            result.put(Keys.lastPart(key, prefix.length), cursor.getValue());
+        }
+        return result;
     }
 
     /**
