@@ -15,6 +15,7 @@ import io.parley.core.proto.ReadUpdate;
 import io.parley.core.proto.Typing;
 import io.parley.core.proto.Deliver;
 import io.parley.core.proto.DeliverAck;
+import io.parley.core.proto.DeliveryUpdate;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Hello;
@@ -41,6 +42,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
@@ -79,6 +81,7 @@ final class Engine implements Receiver {
     private final SessionRegistry sessions = new SessionRegistry();
     private final MessageIds ids;
     private final GroupService groups;
+    private final ReadCounter readCounts;
     private final AtomicLong sessionCounter = new AtomicLong();
     private final List<DispatchChannel> channels = new CopyOnWriteArrayList<>();
     private volatile MessageStore store;
@@ -93,6 +96,12 @@ final class Engine implements Receiver {
         this.processors = new ProcessorRegistry(timer, config.hold_millis(), config.hold_max_sends());
         this.ids = new MessageIds(config.node_id());
         this.groups = new GroupService(config.group_max_members());
+        this.readCounts = new ReadCounter(new ReadCountHost(), workers,
+                (nanos, task) -> timer.schedule(task, nanos, TimeUnit.NANOSECONDS), System::nanoTime,
+                config.read_fanout_max(), TimeUnit.MILLISECONDS.toNanos(config.read_counts_interval_millis()),
+                config.read_counts_window(), TimeUnit.SECONDS.toNanos(config.read_counts_idle_seconds()));
+        long sweep = Math.max(1, Math.min(60, config.read_counts_idle_seconds()));
+        timer.scheduleWithFixedDelay(readCounts::evictIdle, sweep, sweep, TimeUnit.SECONDS);
     }
 
     ProcessorRegistry processors() {
@@ -102,6 +111,7 @@ final class Engine implements Receiver {
     void store(MessageStore s) {
         this.store = s;
         groups.clear();
+        readCounts.clear();
     }
 
     MessageStore store() {
@@ -446,10 +456,18 @@ final class Engine implements Receiver {
 
     // ---------------------------------------------------------------- acks and sync
 
+    /** Raises the device's watermark; in a 1:1 conversation the peer's online devices hear of it (DeliveryUpdate). */
     private void deliverAck(ServerSession session, DeliverAck ack) {
-        authorize(session.userId(), ack.getConversation());
+        List<String> members = authorize(session.userId(), ack.getConversation());
         if (ack.getSeq() > 0) {
             requireStore().advanceWatermark(session.userId(), session.deviceId(), ack.getConversation(), ack.getSeq());
+            if (Ids.groupIdOf(ack.getConversation()) == null) {
+                List<String> peers = new ArrayList<>(members);
+                peers.remove(session.userId());
+                relay(session, Frame.newBuilder().setDeliveryUpdate(DeliveryUpdate.newBuilder()
+                        .setConversation(ack.getConversation()).setUser(session.userId()).setSeq(ack.getSeq())).build(),
+                        peers);
+            }
         }
     }
 
@@ -584,6 +602,7 @@ final class Engine implements Receiver {
                         Group current = change.after();
                         if (!appended.duplicate()) {
                             groups.updated(current);
+                            readCounts.membersChanged(groupId, current, change.joined(), change.left());
                             List<String> audience = new ArrayList<>(GroupService.memberIds(current));
                             audience.addAll(change.left());
                             // every device of every member, the actor's included: group changes are part of
@@ -651,8 +670,11 @@ final class Engine implements Receiver {
                 if (groupId != null) {
                     groups.find(s, groupId).ifPresent(g -> b.setTitle(g.getName()));
                 } else {
-                    Ids.directMembers(h.conversation()).stream().filter(u -> !u.equals(user)).findFirst()
-                            .ifPresentOrElse(b::setTitle, () -> b.setTitle(user));
+                    String peer = Ids.directMembers(h.conversation()).stream().filter(u -> !u.equals(user))
+                            .findFirst().orElse(user);
+                    b.setTitle(peer);
+                    b.setPeerReadSeq(Math.min(h.head(),
+                            s.readCursorsIn(h.conversation(), List.of(peer)).getOrDefault(peer, 0L)));
                 }
                 out.add(b.build());
             }
@@ -671,19 +693,43 @@ final class Engine implements Receiver {
         }
     }
 
-    /** Moves the user's read cursor and tells the user's other sessions and, in small conversations, the other members. */
+    /**
+     * Moves the user's read cursor and tells the user's other sessions and, in conversations with at most
+     * {@code read.fanout.max} members, the other members. In bigger groups the other members get coalesced
+     * {@code ReadCounts} from {@link ReadCounter} instead.
+     */
     private void markRead(ServerSession session, MarkRead read) {
-        List<String> members = authorize(session.userId(), read.getConversation());
+        String user = session.userId();
+        String conversation = read.getConversation();
+        String groupId = Ids.groupIdOf(conversation);
+        Group group = null;
+        List<String> members = null;
+        int size;
+        if (groupId != null) { // no member list is built for a large group: a read mark there is O(1) apart from the check
+            group = groups.require(requireStore(), groupId);
+            GroupService.requireMember(group, user);
+            size = group.getMembersCount();
+        } else {
+            members = authorize(user, conversation);
+            size = members.size();
+        }
         if (read.getSeq() == 0) {
             return;
         }
-        requireStore().advanceReadCursor(session.userId(), read.getConversation(), read.getSeq());
-        Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(read.getConversation())
-                .setUser(session.userId()).setSeq(read.getSeq())).build();
-        relay(session, update, members.size() <= config.read_fanout_max() ? members : List.of(session.userId()));
+        requireStore().advanceReadCursor(user, conversation, read.getSeq());
+        Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(conversation)
+                .setUser(user).setSeq(read.getSeq())).build();
+        if (size <= config.read_fanout_max()) {
+            relay(session, update, members != null ? members : GroupService.memberIds(group));
+        } else {
+            relay(session, update, List.of(user));
+            if (group != null) {
+                readCounts.markRead(groupId, group, user, read.getSeq());
+            }
+        }
     }
 
-    /** Relays a typing notice to the other members' sessions; never stored. */
+    /** Relays a typing notice to the other members' sessions; never stored. Dropped above {@code read.fanout.max}. */
     private void typing(ServerSession session, Typing typing) {
         List<String> members = authorize(session.userId(), typing.getConversation());
         if (members.size() > config.read_fanout_max()) {
@@ -773,6 +819,30 @@ final class Engine implements Receiver {
         } catch (InterruptedException e) {
             workers.shutdownNow();
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The engine as {@link ReadCounter} sees it. */
+    private final class ReadCountHost implements ReadCounter.Host {
+        @Override
+        public Group group(String groupId) {
+            MessageStore s = store;
+            return s == null ? null : groups.find(s, groupId).orElse(null);
+        }
+
+        @Override
+        public Map<String, Long> storedCursors(String conversation, Collection<String> users) {
+            return requireStore().readCursorsIn(conversation, users);
+        }
+
+        @Override
+        public long head(String conversation) {
+            return requireStore().head(conversation);
+        }
+
+        @Override
+        public void send(List<String> users, Frame frame) {
+            relay(null, frame, users);
         }
     }
 

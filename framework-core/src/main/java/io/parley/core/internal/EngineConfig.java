@@ -43,8 +43,17 @@ public @interface EngineConfig {
     @AttributeDefinition(description = "Largest number of members a group may have")
     int group_max_members() default 10000;
 
-    @AttributeDefinition(description = "Read receipts and typing notices are relayed to the other members only in conversations with at most this many members")
+    @AttributeDefinition(description = "Read receipts and typing notices are relayed to the other members only in conversations with at most this many members; bigger groups get read counts and no typing notices")
     int read_fanout_max() default 100;
+
+    @AttributeDefinition(description = "In groups above read.fanout.max members, ReadCounts go out at most this often per group, ms")
+    long read_counts_interval_millis() default 1000;
+
+    @AttributeDefinition(description = "ReadCounts cover this many seqs, from the head down")
+    int read_counts_window() default 50;
+
+    @AttributeDefinition(description = "A large group's in-memory read-cursor index is dropped after this many seconds without a read mark")
+    int read_counts_idle_seconds() default 600;
 
     @AttributeDefinition(description = "This node's id, a prefix of every server message id (1-8 characters [a-z0-9])")
     String node_id() default "n1";

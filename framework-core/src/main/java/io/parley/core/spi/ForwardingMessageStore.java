@@ -74,4 +74,9 @@ public abstract class ForwardingMessageStore implements MessageStore {
     public Map<String, Long> readCursors(String userId) {
         return delegate().readCursors(userId);
     }
+
+    @Override
+    public Map<String, Long> readCursorsIn(String conversation, Collection<String> userIds) {
+        return delegate().readCursorsIn(conversation, userIds);
+    }
 }

@@ -4,6 +4,7 @@ import io.parley.core.proto.Message;
 import org.osgi.annotation.versioning.ConsumerType;
 
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -95,6 +96,27 @@ public interface MessageStore {
 
     /** @return conversation → the user's read cursor; conversations never marked read are absent */
     Map<String, Long> readCursors(String userId);
+
+    /**
+     * The read cursors of several users in one conversation. The core calls it (from a worker) once per large group
+     * to count how many members have read each message, and for members who join such a group. The default asks
+     * {@link #readCursors(String)} once per user; a store that can look a cursor up by (user, conversation) directly
+     * should override it.
+     *
+     * @param userIds the users to look up (for the core: the group's members; up to {@code group.max.members})
+     * @return user → read cursor in {@code conversation}, for those of {@code userIds} that have one
+     * @since 2.1
+     */
+    default Map<String, Long> readCursorsIn(String conversation, Collection<String> userIds) {
+        Map<String, Long> result = new HashMap<>();
+        for (String user : userIds) {
+            Long seq = readCursors(user).get(conversation);
+            if (seq != null) {
+                result.put(user, seq);
+            }
+        }
+        return result;
+    }
 
     /** The result of {@link #append}. */
     record Appended(Message message, boolean duplicate) {

@@ -694,6 +694,21 @@ public abstract class MessageStoreContract {
     }
 
     @Test
+    void readCursorsInOneConversationForSeveralUsers() throws Exception {
+        assertEquals(Map.of(), store.readCursorsIn("g:rc", List.of("alice", "bob")));
+
+        store.advanceReadCursor("alice", "g:rc", 7);
+        store.advanceReadCursor("bob", "g:rc", 3);
+        store.advanceReadCursor("bob", "g:other", 9);
+        store.advanceReadCursor("carol", "g:rc", 4);
+        store.advanceReadCursor("dave", "g:other", 2);
+        awaitReadCursors(store);
+        assertEquals(Map.of("alice", 7L, "bob", 3L), store.readCursorsIn("g:rc", List.of("alice", "bob", "dave", "erin")));
+        assertEquals(Map.of("bob", 9L, "dave", 2L), store.readCursorsIn("g:other", List.of("alice", "bob", "carol", "dave")));
+        assertEquals(Map.of(), store.readCursorsIn("g:rc", List.of()));
+    }
+
+    @Test
     void concurrentReadCursorUpdatesKeepTheHighest() throws Exception {
         int threads = 6;
         List<Callable<Long>> tasks = new ArrayList<>();

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -195,6 +196,19 @@ public final class MemoryMessageStore implements MessageStore {
     public Map<String, Long> readCursors(String userId) {
         Map<String, Long> cursors = readCursors.get(userId);
         return cursors == null ? Map.of() : Map.copyOf(cursors);
+    }
+
+    @Override
+    public Map<String, Long> readCursorsIn(String conversation, Collection<String> userIds) {
+        Map<String, Long> result = new HashMap<>();
+        for (String user : userIds) {
+            Map<String, Long> cursors = readCursors.get(user);
+            Long seq = cursors == null ? null : cursors.get(conversation);
+            if (seq != null) {
+                result.put(user, seq);
+            }
+        }
+        return result;
     }
 
     private record ClientKey(String sender, String clientMsgId) {
