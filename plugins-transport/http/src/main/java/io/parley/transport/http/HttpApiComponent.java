@@ -89,7 +89,18 @@ public final class HttpApiComponent {
                         config.tls_key_password(), config.tls_protocols(), System.getProperty("parley.home")))
                 .build();
         return new HttpApiSettings(server, config.admin_token().trim(), config.max_body_bytes(),
-                config.max_http_request_bytes(), Duration.ofMillis(config.request_timeout_ms()));
+                config.max_http_request_bytes(), Duration.ofMillis(config.request_timeout_ms()),
+                webRoot(config.web_root(), System.getProperty("parley.home")));
+    }
+
+    /** @return the web client's directory: relative paths resolve against the server's home; empty means none */
+    static Path webRoot(String configured, String home) {
+        String root = configured.trim();
+        if (root.isEmpty()) {
+            return null;
+        }
+        Path path = Path.of(root);
+        return path.isAbsolute() || home == null ? path : Path.of(home).resolve(path);
     }
 
     static TokenIssuer tokenIssuer(HttpApiConfig config, Map<String, Object> properties) {

@@ -57,6 +57,10 @@ public @interface HttpApiConfig {
     @AttributeDefinition(description = "File to write the bound port into after binding; empty for none")
     String port_file() default "";
 
+    @AttributeDefinition(description = "Directory of the web client, served for GET/HEAD outside /v1 without the "
+            + "admin token; relative to the server's home directory; empty serves no files")
+    String web_root() default "web";
+
     @AttributeDefinition(description = "Serve HTTPS only, with tls.cert and tls.key")
     boolean tls_enabled() default false;
 

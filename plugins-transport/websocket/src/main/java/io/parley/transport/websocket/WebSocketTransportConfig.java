@@ -23,8 +23,9 @@ public @interface WebSocketTransportConfig {
     String path() default "/parley";
 
     @AttributeDefinition(description = "Comma-separated browser origins allowed to connect (scheme://host[:port]); "
-            + "* for any; empty refuses every request that carries an Origin header")
-    String allowed_origins() default "";
+            + "* for any; empty refuses every request that carries an Origin header; the default admits the web "
+            + "client served by the HTTP transport on this machine")
+    String allowed_origins() default "http://127.0.0.1:7702,http://localhost:7702";
 
     @AttributeDefinition(description = "I/O threads; 0 means one per available processor")
     int io_threads() default 0;

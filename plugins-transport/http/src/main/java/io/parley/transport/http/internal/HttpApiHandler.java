@@ -48,14 +48,25 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
     private static final String JSON = "application/json; charset=utf-8";
 
     /** A decoded request, copied out of Netty's buffers. */
-    private record Pending(String method, String uri, String authorization, boolean keepAlive, byte[] body,
-                           DecoderResult decoderResult, OversizedRequest oversized) {
+    private record Pending(String method, String uri, String authorization, String ifNoneMatch, boolean keepAlive,
+                           byte[] body, DecoderResult decoderResult, OversizedRequest oversized) {
     }
 
-    /** What to write for one request. */
+    /**
+     * What to write for one request. {@code etag} non-null marks a static file: it gets validators and the web
+     * client's security headers; {@code headOnly} answers a HEAD (headers of the body, no body).
+     */
     private record Answer(int status, byte[] body, String contentType, String allow, int retryAfterMs,
-                          boolean forceClose) {
+                          boolean forceClose, String etag, boolean headOnly) {
+
+        Answer(int status, byte[] body, String contentType, String allow, int retryAfterMs, boolean forceClose) {
+            this(status, body, contentType, allow, retryAfterMs, forceClose, null, false);
+        }
     }
+
+    /** Sent with every static file: the web client loads only its own scripts and connects to Parley's WebSocket. */
+    private static final String CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self' ws: wss:; "
+            + "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
     private final HttpApiServer.Shared shared;
     private final boolean admitted;
@@ -77,10 +88,12 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             }
             if (msg instanceof FullHttpRequest request) {
                 queue.add(new Pending(request.method().name(), request.uri(),
-                        request.headers().get(HttpHeaderNames.AUTHORIZATION), HttpUtil.isKeepAlive(request),
+                        request.headers().get(HttpHeaderNames.AUTHORIZATION),
+                        request.headers().get(HttpHeaderNames.IF_NONE_MATCH), HttpUtil.isKeepAlive(request),
                         ByteBufUtil.getBytes(request.content()), request.decoderResult(), null));
             } else if (msg instanceof OversizedRequest oversized) {
-                queue.add(new Pending(null, null, null, oversized.keepAlive(), null, DecoderResult.SUCCESS, oversized));
+                queue.add(new Pending(null, null, null, null, oversized.keepAlive(), null, DecoderResult.SUCCESS,
+                        oversized));
             } else {
                 return;
             }
@@ -162,6 +175,9 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             }
         }
         Router.Match match = shared.router().route(p.method(), path);
+        if (match.endpoint() == null && match.allowed().isEmpty() && shared.web() != null && !path.startsWith("/v1")) {
+            return staticFile(p, path);
+        }
         if (match.endpoint() == null) {
             if (match.allowed().isEmpty()) {
                 return refused(ApiException.notFound("no such endpoint: " + path), false);
@@ -175,6 +191,24 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         return shared.service().handle(match, call, ctx.executor()).thenApply(reply -> reply.json() != null
                 ? new Answer(reply.status(), shared.json().write(reply.json()), JSON, null, 0, false)
                 : new Answer(reply.status(), reply.raw(), reply.contentType(), null, 0, false));
+    }
+
+    private CompletableFuture<Answer> staticFile(Pending p, String path) {
+        boolean head = p.method().equals("HEAD");
+        if (!head && !p.method().equals("GET")) {
+            return CompletableFuture.completedFuture(error(ApiException.methodNotAllowed(
+                    p.method() + " is not allowed on " + path + " (allowed: GET, HEAD)"), "GET, HEAD", false));
+        }
+        return shared.web().get(path).thenApply(found -> {
+            if (found.isEmpty()) {
+                return error(ApiException.notFound("no such file: " + path), null, false);
+            }
+            StaticFiles.File f = found.get();
+            if (f.etag().equals(p.ifNoneMatch())) {
+                return new Answer(304, new byte[0], f.contentType(), null, 0, false, f.etag(), true);
+            }
+            return new Answer(200, f.body(), f.contentType(), null, 0, false, f.etag(), head);
+        });
     }
 
     private CompletableFuture<Answer> refused(ApiException e, boolean close) {
@@ -207,11 +241,22 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-                HttpResponseStatus.valueOf(a.status()), Unpooled.wrappedBuffer(a.body()));
+                HttpResponseStatus.valueOf(a.status()),
+                a.headOnly() ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(a.body()));
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, a.contentType())
-                .setInt(HttpHeaderNames.CONTENT_LENGTH, a.body().length)
-                .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, a.status() == 304 ? 0 : a.body().length);
+        if (a.etag() != null) {
+            // revalidated on every load (cheap: 304), so a redeployed web client is picked up at once
+            response.headers()
+                    .set(HttpHeaderNames.ETAG, a.etag())
+                    .set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_CACHE)
+                    .set("X-Content-Type-Options", "nosniff")
+                    .set(HttpHeaderNames.CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY)
+                    .set("Referrer-Policy", "no-referrer");
+        } else {
+            response.headers().set(HttpHeaderNames.CACHE_CONTROL, HttpHeaderValues.NO_STORE);
+        }
         if (a.allow() != null) {
             response.headers().set(HttpHeaderNames.ALLOW, a.allow());
         }

@@ -12,6 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
@@ -40,8 +41,9 @@ public final class HttpApiServer {
     /** Where the OpenAPI document is inside this bundle. */
     static final String OPENAPI_RESOURCE = "/openapi.yaml";
 
-    /** What every connection's handler shares; immutable after construction. */
-    record Shared(HttpApiSettings settings, Router router, ApiService service, ApiJson json, AdminToken adminToken) {
+    /** What every connection's handler shares; immutable after construction. {@code web} is null if not serving files. */
+    record Shared(HttpApiSettings settings, Router router, ApiService service, ApiJson json, AdminToken adminToken,
+                  StaticFiles web) {
     }
 
     private final HttpApiSettings settings;
@@ -56,8 +58,23 @@ public final class HttpApiServer {
         ApiJson json = new ApiJson();
         this.shared = new Shared(settings, new Router(),
                 new ApiService(gateway, tokens, json, settings.requestTimeout(), openApiDocument()), json,
-                new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null));
+                new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null), webFiles(settings));
         this.server = new NettyServer("HTTP API", "parley-http", settings.server());
+    }
+
+    private static StaticFiles webFiles(HttpApiSettings settings) {
+        if (settings.webRoot() == null) {
+            return null;
+        }
+        try {
+            StaticFiles files = new StaticFiles(settings.webRoot());
+            LOG.info("HTTP API serves the web client from {}", files.root());
+            return files;
+        } catch (IOException e) {
+            LOG.warn("HTTP API serves no web client: web.root {} is not a readable directory ({})",
+                    settings.webRoot(), e.toString());
+            return null;
+        }
     }
 
     /** The OpenAPI document shipped in this bundle. */
@@ -108,6 +125,14 @@ public final class HttpApiServer {
     /** Closes the listener and every connection and waits (bounded) for the event loops to end. Idempotent. */
     public void stop() {
         server.stop();
+        if (shared.web() != null) {
+            shared.web().close();
+        }
+    }
+
+    /** The directory the web client is served from, or null if none is. */
+    public Path webRoot() {
+        return shared.web() == null ? null : shared.web().root();
     }
 
     /**

@@ -2,6 +2,7 @@ package io.parley.transport.http.internal;
 
 import io.parley.transport.support.ServerSettings;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -14,9 +15,17 @@ import java.util.Objects;
  * @param maxBodyBytes        largest request body; larger ones get 413
  * @param maxHttpRequestBytes largest request line, and largest header block (each); larger ones get 414 / 431
  * @param requestTimeout      how long a call waits for the core before answering 504
+ * @param webRoot             directory whose files are served for GET and HEAD outside {@code /v1} (the web
+ *                            client); null serves none
  */
 public record HttpApiSettings(ServerSettings server, String adminToken, int maxBodyBytes, int maxHttpRequestBytes,
-                              Duration requestTimeout) {
+                              Duration requestTimeout, Path webRoot) {
+
+    /** Settings serving no files. */
+    public HttpApiSettings(ServerSettings server, String adminToken, int maxBodyBytes, int maxHttpRequestBytes,
+                           Duration requestTimeout) {
+        this(server, adminToken, maxBodyBytes, maxHttpRequestBytes, requestTimeout, null);
+    }
 
     /** Admin tokens shorter than this are refused like an empty one. */
     public static final int MIN_ADMIN_TOKEN_CHARS = 16;
@@ -46,6 +55,6 @@ public record HttpApiSettings(ServerSettings server, String adminToken, int maxB
         // never print the token
         return "HttpApiSettings[" + server + ", adminToken=" + (adminToken.isEmpty() ? "<empty>" : "<set>")
                 + ", maxBodyBytes=" + maxBodyBytes + ", maxHttpRequestBytes=" + maxHttpRequestBytes
-                + ", requestTimeout=" + requestTimeout + "]";
+                + ", requestTimeout=" + requestTimeout + ", webRoot=" + webRoot + "]";
     }
 }

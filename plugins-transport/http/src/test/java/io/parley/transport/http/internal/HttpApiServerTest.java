@@ -1,5 +1,10 @@
 package io.parley.transport.http.internal;
 
+import static org.junit.jupiter.api.Assertions.assertNull;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.Path;
+import java.nio.file.Files;
+import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.parley.auth.jwt.JwtTokens;
@@ -407,9 +412,81 @@ class HttpApiServerTest {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ web client files
+
     @Test
-    void stopLeavesNoThreadBehind() throws Exception {
+    void servesTheWebClientsFilesWithoutTheAdminTokenAndRevalidates(@TempDir Path web) throws Exception {
+        Files.writeString(web.resolve("index.html"), "<!doctype html><title>Parley</title>");
+        Files.createDirectories(web.resolve("assets"));
+        Files.writeString(web.resolve("assets/app.js"), "console.log('hi')");
+        Files.writeString(web.resolve(".secret"), "hidden");
+        Files.writeString(web.getParent().resolve("outside.txt"), "outside the root");
+        HttpApiServer files = start(webSettings(web), SECRET);
+        files.bindReceiver(core);
+
+        HttpResponse<String> index = send(files, "GET", "/", null, null);
+        assertEquals(200, index.statusCode());
+        assertEquals("<!doctype html><title>Parley</title>", index.body());
+        assertEquals("text/html; charset=utf-8", index.headers().firstValue("content-type").orElse(""));
+        assertEquals("nosniff", index.headers().firstValue("x-content-type-options").orElse(""));
+        assertTrue(index.headers().firstValue("content-security-policy").orElse("").contains("default-src 'self'"));
+        String etag = index.headers().firstValue("etag").orElseThrow();
+        assertEquals(200, send(files, "GET", "/index.html", null, null).statusCode());
+
+        HttpResponse<String> js = send(files, "GET", "/assets/app.js", null, null);
+        assertEquals("text/javascript; charset=utf-8", js.headers().firstValue("content-type").orElse(""));
+        assertEquals("console.log('hi')", js.body());
+
+        HttpResponse<String> notModified = client.send(request(files, "GET", "/", null, null)
+                .header("If-None-Match", etag).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(304, notModified.statusCode());
+        assertEquals("", notModified.body());
+
+        // a redeployed file is served at once, under a new validator
+        Files.writeString(web.resolve("index.html"), "<!doctype html><title>Parley 2</title>");
+        Files.setLastModifiedTime(web.resolve("index.html"), FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        HttpResponse<String> fresh = client.send(request(files, "GET", "/", null, null)
+                .header("If-None-Match", etag).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, fresh.statusCode());
+        assertEquals("<!doctype html><title>Parley 2</title>", fresh.body());
+
+        HttpResponse<String> head = send(files, "HEAD", "/assets/app.js", null, null);
+        assertEquals(200, head.statusCode());
+        assertEquals("17", head.headers().firstValue("content-length").orElse(""));
+
+        for (String bad : List.of("/missing.js", "/.secret", "/assets/../../outside.txt", "/%2e%2e/outside.txt",
+                "/assets/%2e%2e/%2e%2e/outside.txt", "/assets%5c..%5coutside.txt", "/index.html%00.js", "/assets")) {
+            assertError(send(files, "GET", bad, null, null), 404, "NOT_FOUND");
+        }
+        HttpResponse<String> post = send(files, "POST", "/index.html", "{}", null);
+        assertError(post, 405, "METHOD_NOT_ALLOWED");
+        assertEquals("GET, HEAD", post.headers().firstValue("allow").orElse(""));
+        // the API is unchanged beside the files
+        assertError(send(files, "GET", "/v1/nothing-here", null, null), 401, "UNAUTHENTICATED");
+        assertEquals(200, send(files, "GET", "/health", null, null).statusCode());
+        assertEquals(web.toRealPath(), files.webRoot());
+    }
+
+    @Test
+    void withoutAWebRootNoFilesAreServed(@TempDir Path missing) throws Exception {
+        HttpApiServer none = start(webSettings(missing.resolve("no-such-dir")), SECRET);
+        none.bindReceiver(core);
+        assertNull(none.webRoot());
+        assertError(send(none, "GET", "/", null, null), 404, "NOT_FOUND");
+        assertEquals(200, send(none, "GET", "/health", null, null).statusCode());
+    }
+
+    private static HttpApiSettings webSettings(Path web) {
+        HttpApiSettings base = settings(ADMIN, 4096, Duration.ofSeconds(5), 10);
+        return new HttpApiSettings(base.server(), base.adminToken(), base.maxBodyBytes(), base.maxHttpRequestBytes(),
+                base.requestTimeout(), web);
+    }
+
+    @Test
+    void stopLeavesNoThreadBehind(@TempDir Path web) throws Exception {
         assertEquals(200, call("GET", "/health", null, null).statusCode());
+        Files.writeString(web.resolve("index.html"), "x");
+        assertEquals(200, send(start(webSettings(web), SECRET), "GET", "/", null, null).statusCode());
         servers.forEach(HttpApiServer::stop);
         servers.clear();
         assertFalse(Thread.getAllStackTraces().keySet().stream()
