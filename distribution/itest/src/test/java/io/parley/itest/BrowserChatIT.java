@@ -1,0 +1,429 @@
+package io.parley.itest;
+
+import io.parley.client.Bodies;
+import io.parley.client.ParleyClient;
+import io.parley.core.proto.Message;
+import io.parley.core.proto.ReadUpdate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TimeoutException;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.logging.LogEntry;
+import org.openqa.selenium.logging.LogType;
+import org.openqa.selenium.logging.LoggingPreferences;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.logging.Level;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The web client (web/ of the distribution, served by the HTTP transport) in real headless Chromium — Debian's
+ * {@code chromium} and {@code chromium-driver}, driven by Selenium — against the assembled server: two users in two
+ * browsers chat and see their messages' states, one closes the page and catches up when it comes back, a group, and
+ * a TCP SDK client talking to a browser. Screenshots go to {@code target/screenshots/} for people to look at.
+ *
+ * <p>Without the browser this fails (it does not skip): {@code .ci/run} installs both packages when missing.
+ */
+class BrowserChatIT {
+
+    static final Path CHROMIUM = Path.of(System.getProperty("parley.chromium", "/usr/bin/chromium"));
+    static final Path CHROMEDRIVER = Path.of(System.getProperty("parley.chromedriver", "/usr/bin/chromedriver"));
+    static final Path SCREENSHOTS = Path.of("target/screenshots");
+    static final Duration WAIT = Duration.ofSeconds(20);
+
+    @TempDir
+    static Path work;
+    static ServerProcess server;
+    static String webUrl;
+    final List<Browser> browsers = new ArrayList<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        if (!Files.isExecutable(CHROMIUM) || !Files.isExecutable(CHROMEDRIVER)) {
+            fail("the browser test needs " + CHROMIUM + " and " + CHROMEDRIVER
+                    + ": apt-get install chromium chromium-driver (.ci/run does this when they are missing)");
+        }
+        Files.createDirectories(SCREENSHOTS);
+        server = new ServerProcess(work);
+        int httpPort = ServerProcess.freePort();
+        webUrl = "http://127.0.0.1:" + httpPort + "/";
+        ServerProcess.setKey(server.home.resolve("conf/parley.transport.http.cfg"), "port", Integer.toString(httpPort));
+        ServerProcess.setKey(server.home.resolve("conf/parley.transport.websocket.cfg"), "allowed.origins",
+                "http://127.0.0.1:" + httpPort);
+        // what an operator edits when the WebSocket transport is not on this page's host at 7701
+        Files.writeString(server.home.resolve("web/config.json"),
+                "{\"webSocketUrl\": \"ws://127.0.0.1:" + server.webSocketPort + "/parley\"}\n");
+        // every message type the client knows: text (deployed by default) and emoji (an extra)
+        Files.copy(server.home.resolve("extras/parley-type-emoji.jar"),
+                server.home.resolve("deploy/parley-type-emoji.jar"));
+        server.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    @AfterEach
+    void closeBrowsers() {
+        browsers.forEach(Browser::quit);
+    }
+
+    @Test
+    void twoUsersChatSeeMessageStatesAndCatchUpAfterClosingThePage() throws Exception {
+        Browser alice = browser("alice");
+        Browser bob = browser("bob");
+        alice.signIn(server.tokens().mint("alice", null, Duration.ofMinutes(30)));
+        bob.signIn(server.tokens().mint("bob", null, Duration.ofMinutes(30)));
+
+        alice.startChat("bob");
+        alice.send("hello bob");
+        // bob's page is open (not on this conversation): his device received it, he has not read it
+        alice.awaitState("hello bob", "delivered");
+        bob.awaitUnread("d:alice:bob", 1);
+        alice.screenshot("1-alice-delivered");
+        bob.screenshot("1-bob-unread");
+
+        bob.open("d:alice:bob");
+        bob.awaitMessage("hello bob");
+        alice.awaitState("hello bob", "read");
+        bob.awaitUnread("d:alice:bob", 0);
+
+        alice.type("typing something");
+        bob.awaitText(By.id("typing"), "alice is typing…");
+        alice.clearComposer();
+
+        bob.sendEmoji("🎉");
+        WebElement emoji = alice.awaitMessage("🎉");
+        assertTrue(emoji.getAttribute("class").contains("big"), "an emoji message is shown big");
+        assertEquals("emoji", emoji.getAttribute("data-type"));
+        alice.screenshot("2-alice-read-and-emoji");
+
+        // bob closes the page; alice's messages are stored but reach no device of his
+        bob.leave();
+        for (int i = 1; i <= 3; i++) {
+            alice.send("while you were away " + i);
+        }
+        for (int i = 1; i <= 3; i++) {
+            alice.awaitState("while you were away " + i, "sent");
+        }
+        alice.screenshot("3-alice-sent-while-bob-away");
+
+        // he comes back: the page signs in again as the same device, resumes and shows what he missed
+        bob.returnToClient();
+        bob.awaitUnread("d:alice:bob", 3);
+        bob.screenshot("4-bob-back-unread");
+        bob.open("d:alice:bob");
+        assertEquals(List.of("hello bob", "🎉", "while you were away 1", "while you were away 2",
+                "while you were away 3"), bob.awaitTexts(5), "bob's history is complete, in order, each message once");
+        for (int i = 1; i <= 3; i++) {
+            alice.awaitState("while you were away " + i, "read");
+        }
+        bob.screenshot("5-bob-caught-up");
+        alice.screenshot("5-alice-all-read");
+
+        // a group: created in the browser, seen by the other member, messages carry the sender
+        alice.createGroup("team", "bob");
+        bob.awaitConversationTitled("# team");
+        alice.send("hi team");
+        String group = alice.openConversation();
+        assertTrue(group.startsWith("g:"), group);
+        bob.open(group);
+        WebElement fromAlice = bob.awaitMessage("hi team");
+        assertEquals("alice", fromAlice.findElement(By.className("sender")).getText());
+        bob.send("hello everyone");
+        alice.awaitMessage("hello everyone");
+        alice.screenshot("6-alice-group");
+    }
+
+    @Test
+    void aTcpClientAndABrowserTalkToEachOther() throws Exception {
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<ReadUpdate> reads = new LinkedBlockingQueue<>();
+        try (ParleyClient carol = server.clientBuilder("carol", "laptop", server.port)
+                .messageListener(inbox::add).readListener(reads::add).build()) {
+            carol.connect().get(15, TimeUnit.SECONDS);
+            Browser dave = browser("dave");
+            dave.signIn(server.tokens().mint("dave", null, Duration.ofMinutes(30)));
+
+            long seq = carol.sendText("dave", "from the tcp client").get(15, TimeUnit.SECONDS).getSeq();
+            dave.awaitUnread("d:carol:dave", 1);
+            dave.open("d:carol:dave");
+            dave.awaitMessage("from the tcp client");
+            ReadUpdate read = reads.poll(15, TimeUnit.SECONDS);
+            assertNotNull(read, "the TCP client was not told that dave read its message");
+            assertEquals("dave", read.getUser());
+            assertEquals(seq, read.getSeq());
+
+            dave.send("from the browser");
+            Message reply = inbox.poll(15, TimeUnit.SECONDS);
+            assertNotNull(reply, "the TCP client got nothing from the browser");
+            assertEquals("from the browser", Bodies.textOf(reply));
+            assertEquals("dave", reply.getSender());
+            assertTrue(reply.getSenderDevice().startsWith("web-"), reply.getSenderDevice());
+            dave.awaitState("from the browser", "delivered");
+            carol.markRead(reply.getConversation(), reply.getSeq());
+            dave.awaitState("from the browser", "read");
+            dave.screenshot("7-dave-with-tcp-client");
+        }
+    }
+
+    @Test
+    void aBadTokenIsRefusedWithAClearMessage() throws Exception {
+        Browser eve = browser("eve");
+        eve.signIn("not-a-token");
+        eve.awaitText(By.id("login-error"), "That is not a token: paste the output of bin/parley token <user>.");
+        String forged = server.tokens().mint("eve", null, Duration.ofMinutes(5));
+        eve.signIn(forged.substring(0, forged.length() - 4) + "AAAA");
+        eve.await(d -> d.findElement(By.id("fatal")).getText().startsWith("Signed out:") ? true : null);
+        eve.screenshot("8-eve-bad-token");
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private Browser browser(String name) {
+        Browser b = new Browser(name);
+        browsers.add(b);
+        return b;
+    }
+
+    /** One headless Chromium with its own profile (so its own localStorage: its own signed-in user and device). */
+    static final class Browser {
+        final String name;
+        final ChromeDriver driver;
+
+        Browser(String name) {
+            this.name = name;
+            ChromeOptions options = new ChromeOptions();
+            options.setBinary(CHROMIUM.toFile());
+            LoggingPreferences logs = new LoggingPreferences();
+            logs.enable(LogType.BROWSER, Level.ALL);
+            options.setCapability("goog:loggingPrefs", logs);
+            options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1100,760", "--lang=en-US");
+            ChromeDriverService service = new ChromeDriverService.Builder()
+                    .usingDriverExecutable(CHROMEDRIVER.toFile())
+                    .usingAnyFreePort()
+                    .build();
+            this.driver = new ChromeDriver(service, options);
+            driver.get(webUrl);
+        }
+
+        void signIn(String token) {
+            await(d -> d.findElement(By.id("login")).isDisplayed() ? true : null);
+            WebElement field = driver.findElement(By.id("login-token"));
+            field.clear();
+            field.sendKeys(token);
+            driver.findElement(By.id("login-submit")).click();
+            if (token.split("\\.").length == 3) {
+                awaitOnlineOrFatal();
+            }
+        }
+
+        private void awaitOnlineOrFatal() {
+            await(d -> {
+                WebElement fatal = d.findElement(By.id("fatal"));
+                if (fatal.isDisplayed()) {
+                    return true;
+                }
+                return "online".equals(d.findElement(By.id("status")).getAttribute("data-status")) ? true : null;
+            });
+        }
+
+        void startChat(String peer) {
+            driver.findElement(By.id("new-chat-peer")).sendKeys(peer);
+            driver.findElement(By.cssSelector("#new-chat button")).click();
+            await(d -> d.findElement(By.id("conversation")).isDisplayed() ? true : null);
+        }
+
+        void createGroup(String name, String members) {
+            driver.findElement(By.id("new-group-name")).sendKeys(name);
+            driver.findElement(By.id("new-group-members")).sendKeys(members);
+            driver.findElement(By.cssSelector("#new-group button")).click();
+            await(d -> d.findElement(By.id("conversation-title")).getText().equals("# " + name) ? true : null);
+        }
+
+        void open(String conversation) {
+            await(d -> {
+                List<WebElement> item = d.findElements(By.cssSelector("#conversations li[data-conversation='"
+                        + conversation + "']"));
+                if (item.isEmpty()) {
+                    return null;
+                }
+                item.get(0).click();
+                return true;
+            });
+            await(d -> conversation.equals(selectedConversation(d)) ? true : null);
+        }
+
+        /** @return the conversation shown (the list re-renders: elements may go stale, so this retries) */
+        String openConversation() {
+            return await(Browser::selectedConversation);
+        }
+
+        private static String selectedConversation(WebDriver d) {
+            List<WebElement> selected = d.findElements(By.cssSelector("#conversations li[aria-selected='true']"));
+            return selected.isEmpty() ? null : selected.get(0).getAttribute("data-conversation");
+        }
+
+        void type(String text) {
+            driver.findElement(By.id("composer-text")).sendKeys(text);
+        }
+
+        void clearComposer() {
+            driver.findElement(By.id("composer-text")).clear();
+        }
+
+        void send(String text) {
+            WebElement input = driver.findElement(By.id("composer-text"));
+            input.clear();
+            input.sendKeys(text);
+            driver.findElement(By.id("composer-send")).click();
+        }
+
+        void sendEmoji(String emoji) {
+            driver.findElement(By.cssSelector("#emoji button[data-emoji='" + emoji + "']")).click();
+        }
+
+        WebElement awaitMessage(String text) {
+            return await(d -> {
+                for (WebElement li : d.findElements(By.cssSelector("#messages li"))) {
+                    if (text.equals(li.findElement(By.className("text")).getText())) {
+                        return li;
+                    }
+                }
+                return null;
+            });
+        }
+
+        /** @return the texts of the open conversation once it shows at least {@code atLeast} messages */
+        List<String> awaitTexts(int atLeast) {
+            try {
+                return new WebDriverWait(driver, Duration.ofSeconds(5)).until(d -> {
+                    List<String> texts = texts();
+                    return texts.size() >= atLeast ? texts : null;
+                });
+            } catch (TimeoutException e) {
+                return texts();
+            }
+        }
+
+        private List<String> texts() {
+            return driver.findElements(By.cssSelector("#messages li .text")).stream().map(WebElement::getText)
+                    .toList();
+        }
+
+        void awaitState(String text, String state) {
+            try {
+                await(d -> state.equals(awaitMessage(text).getAttribute("data-state")) ? true : null);
+            } catch (TimeoutException e) {
+                throw new AssertionError(name + ": \"" + text + "\" never became " + state + "; it is "
+                        + awaitMessage(text).getAttribute("data-state"), e);
+            }
+        }
+
+        void awaitUnread(String conversation, int unread) {
+            try {
+                await(d -> {
+                    List<WebElement> badge = d.findElements(By.cssSelector("#conversations li[data-conversation='"
+                            + conversation + "'] .unread"));
+                    return !badge.isEmpty() && String.valueOf(unread).equals(badge.get(0).getAttribute("data-count"))
+                            ? true : null;
+                });
+            } catch (TimeoutException e) {
+                throw new AssertionError(name + ": unread of " + conversation + " never became " + unread + "; list: "
+                        + driver.findElement(By.id("conversations")).getText(), e);
+            }
+        }
+
+        void awaitConversationTitled(String title) {
+            await(d -> d.findElements(By.cssSelector("#conversations .title")).stream()
+                    .anyMatch(e -> e.getText().equals(title)) ? true : null);
+        }
+
+        void awaitText(By element, String text) {
+            try {
+                await(d -> text.equals(d.findElement(element).getText()) ? true : null);
+            } catch (TimeoutException e) {
+                throw new AssertionError(name + ": " + element + " never showed \"" + text + "\"; it shows \""
+                        + driver.findElement(element).getText() + "\"", e);
+            }
+        }
+
+        /** Closes the page (its WebSocket goes with it); localStorage keeps the token and device id. */
+        void leave() {
+            driver.get("about:blank");
+        }
+
+        /** Opens the client again: it signs in with the stored token as the same device and resumes. */
+        void returnToClient() {
+            driver.get(webUrl);
+            awaitOnlineOrFatal();
+        }
+
+        /** Waits for the condition; on timeout the exception carries what the page shows and its console. */
+        <T> T await(Function<WebDriver, T> condition) {
+            try {
+                return new WebDriverWait(driver, WAIT)
+                        .ignoring(org.openqa.selenium.StaleElementReferenceException.class)
+                        .ignoring(org.openqa.selenium.NoSuchElementException.class).until(condition);
+            } catch (TimeoutException e) {
+                throw new TimeoutException(name + ": " + e.getMessage().lines().findFirst().orElse("") + "\n"
+                        + diagnostics(), e);
+            }
+        }
+
+        /** The page's status line, visible error and browser console; also saves a screenshot named FAILED-name. */
+        String diagnostics() {
+            StringBuilder out = new StringBuilder();
+            try {
+                out.append("status: ").append(driver.findElement(By.id("status")).getText()).append('\n');
+                out.append("login error: ").append(driver.findElement(By.id("login-error")).getText()).append('\n');
+                out.append("fatal: ").append(driver.findElement(By.id("fatal")).getText()).append('\n');
+                for (LogEntry entry : driver.manage().logs().get(LogType.BROWSER)) {
+                    out.append("console: ").append(entry.getLevel()).append(' ').append(entry.getMessage()).append('\n');
+                }
+                screenshot("FAILED-" + name);
+            } catch (RuntimeException | IOException ignored) {
+                out.append("(diagnostics incomplete: ").append(ignored).append(")\n");
+            }
+            return out.toString();
+        }
+
+        void screenshot(String label) throws IOException {
+            File png = driver.getScreenshotAs(OutputType.FILE);
+            Files.copy(png.toPath(), SCREENSHOTS.resolve(label + ".png"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+
+        void quit() {
+            driver.quit();
+        }
+    }
+}

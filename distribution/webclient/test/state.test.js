@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChatState, MessageState, directConversation, peerOf } from '../src/state.js';
+
+const conv = directConversation('bob', 'alice');
+const msg = (seq, sender = 'bob', extra = {}) => ({ conversation: conv, seq, sender, type: 'text', serverTime: seq,
+  clientMsgId: `c${seq}`, ...extra });
+
+test('direct conversation ids are symmetric and name the peer', () => {
+  assert.equal(conv, 'd:alice:bob');
+  assert.equal(directConversation('alice', 'bob'), conv);
+  assert.equal(peerOf(conv, 'alice'), 'bob');
+  assert.equal(peerOf(conv, 'bob'), 'alice');
+  assert.equal(peerOf('g:team', 'alice'), null);
+});
+
+test('in-order messages are applied once; duplicates are dropped', () => {
+  const s = new ChatState('alice');
+  assert.deepEqual(s.applyMessages([msg(1), msg(2)]).applied.map((m) => m.seq), [1, 2]);
+  assert.deepEqual(s.applyMessages([msg(2), msg(1)]).applied, []);
+  assert.deepEqual(s.timeline(conv).map((m) => m.seq), [1, 2]);
+});
+
+test('a gap is buffered and reported; filling it applies the buffered successors in order', () => {
+  const s = new ChatState('alice');
+  s.applyMessages([msg(1)]);
+  const r = s.applyMessages([msg(4), msg(5)]);
+  assert.deepEqual(r.applied, []);
+  assert.deepEqual(r.gap, { conversation: conv, from: 2, to: 3 });
+  const filled = s.applyMessages([msg(2), msg(3)]);
+  assert.deepEqual(filled.applied.map((m) => m.seq), [2, 3, 4, 5]);
+  assert.equal(filled.gap, null);
+});
+
+test('resume watermark: older deliveries are not applied again', () => {
+  const s = new ChatState('alice');
+  s.startAt(conv, 10);
+  assert.deepEqual(s.applyMessages([msg(10)]).applied, []);
+  assert.deepEqual(s.applyMessages([msg(11)]).applied.map((m) => m.seq), [11]);
+});
+
+test('own message: sending, then sent at its seq, delivered, read', () => {
+  const s = new ChatState('alice');
+  s.addPending(conv, { clientMsgId: 'x1', conversation: conv, sender: 'alice', type: 'text', serverTime: 1 });
+  const pending = s.timeline(conv)[0];
+  assert.equal(s.stateOf(conv, pending), MessageState.SENDING);
+  const { applied } = s.applyAck('x1', { messageId: 'm1', conversation: conv, seq: 1, serverTime: 5 });
+  assert.equal(applied.length, 1);
+  const sent = s.timeline(conv)[0];
+  assert.equal(sent.seq, 1);
+  assert.equal(s.stateOf(conv, sent), MessageState.SENT);
+  s.applyDelivered(conv, 'bob', 1);
+  assert.equal(s.stateOf(conv, sent), MessageState.DELIVERED);
+  s.applyRead(conv, 'bob', 1);
+  assert.equal(s.stateOf(conv, sent), MessageState.READ);
+  assert.equal(s.timeline(conv).length, 1, 'the pending copy is gone');
+});
+
+test('a refused send is failed, not sent', () => {
+  const s = new ChatState('alice');
+  s.addPending(conv, { clientMsgId: 'x1', conversation: conv, sender: 'alice', type: 'emoji' });
+  s.fail('x1', 'no processor');
+  assert.equal(s.stateOf(conv, s.timeline(conv)[0]), MessageState.FAILED);
+});
+
+test('own message delivered from another device replaces the pending copy', () => {
+  const s = new ChatState('alice');
+  s.addPending(conv, { clientMsgId: 'x1', conversation: conv, sender: 'alice', type: 'text' });
+  s.applyMessages([msg(1, 'alice', { clientMsgId: 'x1' })]);
+  assert.deepEqual(s.timeline(conv).map((m) => m.seq), [1]);
+});
+
+test('unread counts follow the head and the read cursor of any of the user\'s devices', () => {
+  const s = new ChatState('alice');
+  s.applySummaries([{ conversation: conv, head: 7, readSeq: 3, title: 'bob', last: msg(7) }]);
+  assert.equal(s.conversation(conv).unread, 4);
+  s.applyRead(conv, 'alice', 6);
+  assert.equal(s.conversation(conv).unread, 1);
+  s.applyMessages([msg(8)]);
+  assert.equal(s.conversation(conv).unread, 2);
+});
+
+test('typing notices expire and end with the typist\'s next message', () => {
+  const s = new ChatState('alice');
+  assert.deepEqual(s.applyTyping(conv, 'bob', true, 1000), ['bob']);
+  assert.deepEqual(s.typingUsers(conv, 8000), []);
+  s.applyTyping(conv, 'bob', true, 9000);
+  s.applyMessages([msg(1)]);
+  assert.deepEqual(s.typingUsers(conv, 9001), []);
+});
+
+test('conversations sort by latest message', () => {
+  const s = new ChatState('alice');
+  s.applyMessages([msg(1)]);
+  s.applyMessages([{ conversation: 'g:team', seq: 1, sender: 'carol', type: 'text', serverTime: 50 }]);
+  assert.deepEqual(s.sorted().map((c) => c.id), ['g:team', conv]);
+});
+
+test('group receipts: readers from ReadUpdates, or from the latest ReadCounts in large groups', () => {
+  const s = new ChatState('alice');
+  const g = 'g:team';
+  s.applyMessages([{ conversation: g, seq: 1, sender: 'alice', type: 'text' },
+    { conversation: g, seq: 2, sender: 'alice', type: 'text' }]);
+  const first = s.timeline(g)[0];
+  assert.equal(s.stateOf(g, first), MessageState.SENT);
+  s.applyRead(g, 'bob', 1);
+  s.applyRead(g, 'carol', 2);
+  assert.equal(s.readersOf(g, 1), 2);
+  assert.equal(s.readersOf(g, 2), 1);
+  assert.equal(s.stateOf(g, first), MessageState.READ);
+  // counts: 40 members at or past seq 1, 3 at or past seq 2; alice herself has read up to 2
+  s.applyRead(g, 'alice', 2);
+  s.applyReadCounts({ conversation: g, head: 2, fromSeq: 1, counts: [{ seq: 1, readers: 40 }, { seq: 2, readers: 3 }] });
+  assert.equal(s.readersOf(g, 1), 39);
+  assert.equal(s.readersOf(g, 2), 2);
+});
