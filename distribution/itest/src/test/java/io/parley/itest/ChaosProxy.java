@@ -39,7 +39,9 @@ import java.util.concurrent.atomic.LongAdder;
  *       back;</li>
  *   <li>{@link Cut#ACK_DROPPED}: a server's {@code SendAck} is swallowed and the connection cut, so the message is
  *       stored but its sender never hears about it;</li>
- *   <li>{@link Cut#MID_DELIVER}: half of a server's {@code Deliver} frame is forwarded, then the connection cut.</li>
+ *   <li>{@link Cut#MID_DELIVER}: half of a server's {@code Deliver} frame is forwarded, then the connection cut;</li>
+ *   <li>{@link Cut#GROUP_ANSWER_DROPPED}: a server's {@code GroupResponse} is swallowed and the connection cut, so the
+ *       group operation took effect but its caller never hears about it and retries it.</li>
  * </ul>
  * A connection whose other side ends (a client closing, the server dying) is closed on both sides; when the server
  * does not accept, the client's connection is reset at once.
@@ -54,7 +56,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 final class ChaosProxy implements AutoCloseable {
     /** Why the proxy cut a connection on purpose. */
-    enum Cut { RANDOM_RST, RANDOM_FIN, MASS, AFTER_SEND, ACK_DROPPED, MID_DELIVER }
+    enum Cut { RANDOM_RST, RANDOM_FIN, MASS, AFTER_SEND, ACK_DROPPED, MID_DELIVER, GROUP_ANSWER_DROPPED }
 
     /**
      * Fault rates.
@@ -64,9 +66,10 @@ final class ChaosProxy implements AutoCloseable {
      * @param afterSend probability of cutting right after forwarding a {@code Send}
      * @param dropAck probability of swallowing a {@code SendAck} and cutting
      * @param midDeliver probability of cutting in the middle of a {@code Deliver}
+     * @param dropGroupAnswer probability of swallowing a {@code GroupResponse} and cutting
      */
     record Rates(long randomCutMeanMillis, long massCutMeanMillis, double afterSend, double dropAck,
-                 double midDeliver) {
+                 double midDeliver, double dropGroupAnswer) {
     }
 
     private static final int MAX_FRAME = 64 * 1024 * 1024;
@@ -406,6 +409,15 @@ final class ChaosProxy implements AutoCloseable {
                                     return;
                                 }
                                 deliverFrames.increment();
+                            }
+                            case GROUP_RESPONSE -> {
+                                if (chance(rates.dropGroupAnswer())) {
+                                    out.flush();
+                                    if (close(true)) {
+                                        cuts.get(Cut.GROUP_ANSWER_DROPPED).increment();
+                                    }
+                                    return;
+                                }
                             }
                             case ERROR, NOTICE -> countSignal(body);
                             default -> {

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -25,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -40,8 +42,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The delivery contract of the assembled server under faults, seen through the Java SDK: many users with one to
  * three devices each exchange random messages with pipelined sends, in 1:1 conversations and in groups of three to
- * eight members (created before the traffic; their {@code group.event} messages are part of every member device's
- * history, the creating device's included), every connection running through a
+ * eight members (created before the traffic, already under proxy faults: the SDK retries a create whose answer was
+ * cut with the same client_request_id, and the run checks that this made exactly one group, answered the same every
+ * time; their {@code group.event} messages are part of every member device's history, the creating device's
+ * included), every connection running through a
  * {@link ChaosProxy} that cuts connections at random moments (also between a {@code Send} and its ack, and in the
  * middle of a {@code Deliver}), while the server is killed with {@code kill -9} and restarted (persistent store
  * only) and some messages are deliberately sent twice. At the end, with faults off and traffic quiet, every device
@@ -89,7 +93,8 @@ class DeliveryFaultInjectionIT {
     /** Multiplies every proxy fault rate ({@code -Dfaults.intensity}, default 1). */
     static final double INTENSITY = Double.parseDouble(System.getProperty("faults.intensity", "1"));
     static final ChaosProxy.Rates RATES = new ChaosProxy.Rates(Math.round(150 / INTENSITY),
-            Math.round(3000 / INTENSITY), 0.003 * INTENSITY, 0.003 * INTENSITY, 0.002 * INTENSITY);
+            Math.round(3000 / INTENSITY), 0.003 * INTENSITY, 0.003 * INTENSITY, 0.002 * INTENSITY,
+            Math.min(0.5, 0.25 * INTENSITY));
     static final Duration SEND_TIMEOUT = Duration.ofSeconds(120);
     static final long QUIET_DEADLINE_SECONDS = 40;
 
@@ -99,6 +104,9 @@ class DeliveryFaultInjectionIT {
     ChaosProxy proxy;
     ClientResources resources;
     final List<Device> devices = new ArrayList<>();
+    final List<GroupCreate> groupCreates = new CopyOnWriteArrayList<>();
+    final AtomicInteger groupRepeatsSame = new AtomicInteger();
+    final List<String> groupRepeatMismatches = new CopyOnWriteArrayList<>();
     final DeliveryLedger ledger = new DeliveryLedger();
 
     /** One message of the plan. {@code twin}: a second device sending it at the same time (may be {@code device}). */
@@ -160,9 +168,13 @@ class DeliveryFaultInjectionIT {
         CompletableFuture.allOf(connecting.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
         long connectMs = ms(tConnect);
 
+        // groups are created under the proxy's faults too (cuts between a GroupRequest and its answer included)
         long tGroups = System.nanoTime();
+        proxy.faults(true);
         population = createGroups(population, rnd);
         long groupsMs = ms(tGroups);
+        long groupCutsAtCreation = proxy.totalCuts();
+        long groupAnswersDropped = proxy.cuts(ChaosProxy.Cut.GROUP_ANSWER_DROPPED);
 
         List<Planned> plan = plan(population, rnd);
         Map<Device, ConcurrentLinkedQueue<Planned>> queues = new LinkedHashMap<>();
@@ -172,7 +184,6 @@ class DeliveryFaultInjectionIT {
         Traffic traffic = new Traffic(queues, plan.size());
         KillSwitch kills = new KillSwitch(variant.kills, traffic, new Random(seed + 1));
         long tTraffic = System.nanoTime();
-        proxy.faults(true);
         kills.start();
         queues.keySet().forEach(traffic::pump);
         boolean trafficDone = traffic.done.await(variant.trafficDeadlineSeconds, TimeUnit.SECONDS);
@@ -189,12 +200,20 @@ class DeliveryFaultInjectionIT {
             quietMs = ms(tQuiet);
             // the idempotency keys of messages acked before the first kill (or early on) survived to the end
             lateRepeats = traffic.lateRepeats(LATE_REPEATS, kills.ackedAtFirstKill.get(), new Random(seed + 2));
+            repeatGroupCreates(population);
         }
+        List<String> strayGroups = strayGroups(population);
         Audit audit = ledger.audit(population.conversations(), population.devicesByUser());
         long totalMs = ms(t0);
 
         String report = report(tag, seed, variant, population, traffic, kills, audit, lateRepeats, firstStartMs,
-                firstListeningMs, connectMs, groupsMs, trafficMs, quietMs, totalMs);
+                firstListeningMs, connectMs, groupsMs, trafficMs, quietMs, totalMs)
+                + String.format(Locale.ROOT, "groups       %d created under faults (%d proxy cuts meanwhile, %d of them"
+                        + " an answer dropped after the group was made); creates"
+                        + " repeated after the run answered with the same group and event: %d/%d; groups no create"
+                        + " asked for (a retried create made twice): %d %s%n", population.groups().size(),
+                        groupCutsAtCreation, groupAnswersDropped, groupRepeatsSame.get(), groupCreates.size(), strayGroups.size(),
+                        strayGroups.isEmpty() ? "" : strayGroups.subList(0, Math.min(5, strayGroups.size())));
         System.out.println(report);
 
         long open = traffic.done.getCount();
@@ -211,6 +230,10 @@ class DeliveryFaultInjectionIT {
                 () -> assertEquals(0, audit.diverged(), "diverged: " + audit.examples().get("diverged")),
                 () -> assertEquals(0, audit.seqHoles(), "seq holes: " + audit.examples().get("seq holes")),
                 () -> assertEquals(plan.size(), ledger.ackedCount(), "every planned message acked"),
+                () -> assertEquals(List.of(), strayGroups, "groups made by retried creates"),
+                () -> assertTrue(groupAnswersDropped > 0, "no group answer was dropped: creation was not under faults"),
+                () -> assertEquals(groupCreates.size(), groupRepeatsSame.get(),
+                        "repeated creates answered with the original group and event: " + groupRepeatMismatches),
                 () -> assertEquals(variant.kills, kills.done.get(), "server kills"),
                 () -> assertTrue(proxy.totalCuts() > 0, "the proxy cut connections"));
     }
@@ -308,16 +331,17 @@ class DeliveryFaultInjectionIT {
                             .addAllMembers(members.subList(1, members.size())))
                     .build();
             creating.add(device.client.groupRequest(create).thenApply((GroupResponse r) -> {
+                groupCreates.add(new GroupCreate(device, create, r));
                 ledger.groupEvent(r.getGroup().getConversation(), r.getEventSeq());
                 return new SuiteConversation.Group(r.getGroup().getConversation(), members);
             }));
         }
-        CompletableFuture.allOf(creating.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+        CompletableFuture.allOf(creating.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
         List<SuiteConversation.Group> groups = new ArrayList<>();
         for (CompletableFuture<SuiteConversation.Group> f : creating) {
             groups.add(f.join());
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             List<String> waiting = new ArrayList<>();
             for (SuiteConversation.Group g : groups) {
@@ -337,6 +361,43 @@ class DeliveryFaultInjectionIT {
             Thread.sleep(20);
         }
         return population.withGroups(groups);
+    }
+
+    /** A group create as first answered: the device that asked, the request (with its client_request_id), the answer. */
+    record GroupCreate(Device device, GroupRequest request, GroupResponse answer) {
+    }
+
+    /**
+     * Sends every group create again, unchanged, from the device that first sent it: the answer must name the same
+     * group and event seq (an idempotent create), whatever retries happened under faults.
+     */
+    private void repeatGroupCreates(Population population) throws Exception {
+        for (GroupCreate c : groupCreates) {
+            GroupResponse again = c.device().client.groupRequest(c.request()).get(30, TimeUnit.SECONDS);
+            if (again.getGroup().getId().equals(c.answer().getGroup().getId())
+                    && again.getEventSeq() == c.answer().getEventSeq()) {
+                groupRepeatsSame.incrementAndGet();
+            } else {
+                groupRepeatMismatches.add(c.request().getClientRequestId() + ": first " + c.answer().getGroup().getId()
+                        + "@" + c.answer().getEventSeq() + ", again " + again.getGroup().getId() + "@"
+                        + again.getEventSeq());
+            }
+        }
+    }
+
+    /** @return group conversations some device received events of although no create was answered with them */
+    private List<String> strayGroups(Population population) {
+        Set<String> known = new HashSet<>();
+        population.groups().forEach(g -> known.add(g.id()));
+        Set<String> stray = new TreeSet<>();
+        for (Device d : devices) {
+            for (DeliveryLedger.Received r : d.received) {
+                if (r.conversation().startsWith("g:") && !known.contains(r.conversation())) {
+                    stray.add(r.conversation());
+                }
+            }
+        }
+        return List.copyOf(stray);
     }
 
     /** {@link #MESSAGES} sends: a random conversation, a random member of it, a random device of that member. */
