@@ -95,7 +95,7 @@ final class Engine implements Receiver {
         this.timer = timer;
         this.processors = new ProcessorRegistry(timer, config.hold_millis(), config.hold_max_sends());
         this.ids = new MessageIds(config.node_id());
-        this.groups = new GroupService(config.group_max_members());
+        this.groups = new GroupService(config.group_max_members(), config.group_cache_members());
         this.readCounts = new ReadCounter(new ReadCountHost(), workers,
                 (nanos, task) -> timer.schedule(task, nanos, TimeUnit.NANOSECONDS), System::nanoTime,
                 config.read_fanout_max(), TimeUnit.MILLISECONDS.toNanos(config.read_counts_interval_millis()),

@@ -43,6 +43,9 @@ public @interface EngineConfig {
     @AttributeDefinition(description = "Largest number of members a group may have")
     int group_max_members() default 10000;
 
+    @AttributeDefinition(description = "Group records kept in memory, counted in members (a group weighs 1 + its members); beyond it the least needed are re-read from the store")
+    long group_cache_members() default 1_000_000;
+
     @AttributeDefinition(description = "Read receipts and typing notices are relayed to the other members only in conversations with at most this many members; bigger groups get read counts and no typing notices")
     int read_fanout_max() default 100;
 

@@ -15,6 +15,7 @@ import io.parley.core.spi.MessageStore;
 
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -24,12 +25,14 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
  * Group state and the rules of group management, in plain Java.
  *
- * <p>A group's record lives in the store ({@link MessageStore#groupRecord}) and is cached here; every change is a
+ * <p>A group's record lives in the store ({@link MessageStore#groupRecord}) and is cached here, bounded by the total
+ * of the cached groups' weights (1 + members, {@code group.cache.members}); every change is a
  * {@value #EVENT_TYPE} message in the group's seq stream, appended atomically with the new record
  * ({@link MessageStore#appendGroupEvent}). Operations on one group run one after another (a per-group chain of
  * futures), so each computes its change from the record the previous one wrote.
@@ -45,11 +48,21 @@ final class GroupService {
     }
 
     private final int maxMembers;
+    private final long cacheWeightLimit;
     private final ConcurrentHashMap<String, Group> cache = new ConcurrentHashMap<>();
+    /** Sum of {@link #weight} over {@link #cache}'s values; exact, since every change goes through put/remove results. */
+    private final AtomicLong cacheWeight = new AtomicLong();
     private final ConcurrentHashMap<String, CompletableFuture<?>> tails = new ConcurrentHashMap<>();
 
+    /** Caches up to a million members' worth of group records. */
     GroupService(int maxMembers) {
+        this(maxMembers, 1_000_000);
+    }
+
+    /** @param cacheWeightLimit the most member entries (plus one per group) the record cache holds */
+    GroupService(int maxMembers, long cacheWeightLimit) {
         this.maxMembers = maxMembers;
+        this.cacheWeightLimit = Math.max(1, cacheWeightLimit);
     }
 
     /** @return the group, from the cache or the store; empty if it never existed */
@@ -65,7 +78,12 @@ final class GroupService {
         try {
             Group parsed = Group.parseFrom(record.get());
             Group raced = cache.putIfAbsent(groupId, parsed);
-            return Optional.of(raced == null ? parsed : raced);
+            if (raced != null) {
+                return Optional.of(raced);
+            }
+            cacheWeight.addAndGet(weight(parsed));
+            trim();
+            return Optional.of(parsed);
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("corrupt record of group " + groupId, e);
         }
@@ -78,12 +96,50 @@ final class GroupService {
 
     /** Installs the record an event appended (called in the group's chain, after the store completed). */
     void updated(Group group) {
-        cache.put(group.getId(), group);
+        Group old = cache.put(group.getId(), group);
+        cacheWeight.addAndGet(weight(group) - (old == null ? 0 : weight(old)));
+        trim();
     }
 
     /** Forgets cached records (the store changed underneath: another store was bound). */
     void clear() {
-        cache.clear();
+        for (Map.Entry<String, Group> e : cache.entrySet()) {
+            if (cache.remove(e.getKey(), e.getValue())) {
+                cacheWeight.addAndGet(-weight(e.getValue()));
+            }
+        }
+    }
+
+    /** The cached groups' total weight (for tests and diagnostics). */
+    long cachedWeight() {
+        return cacheWeight.get();
+    }
+
+    /** Number of cached group records. */
+    int cachedGroups() {
+        return cache.size();
+    }
+
+    private static long weight(Group g) {
+        return 1L + g.getMembersCount();
+    }
+
+    /**
+     * Over the limit, drops groups in the map's iteration order (unrelated to use: hash order) until 90 % of the limit
+     * is left. A dropped group costs one store read on its next use. Any thread; concurrent trims drop a little more.
+     */
+    private void trim() {
+        if (cacheWeight.get() <= cacheWeightLimit) {
+            return;
+        }
+        long target = cacheWeightLimit - cacheWeightLimit / 10;
+        Iterator<Map.Entry<String, Group>> it = cache.entrySet().iterator();
+        while (cacheWeight.get() > target && it.hasNext()) {
+            Map.Entry<String, Group> e = it.next();
+            if (cache.remove(e.getKey(), e.getValue())) {
+                cacheWeight.addAndGet(-weight(e.getValue()));
+            }
+        }
     }
 
     /**

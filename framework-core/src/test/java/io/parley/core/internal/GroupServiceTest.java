@@ -6,9 +6,15 @@ import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupEvent;
 import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.GroupRole;
+import io.parley.core.spi.MessageStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
+import java.lang.reflect.Proxy;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -123,5 +129,39 @@ class GroupServiceTest {
         ExecutionException e = assertThrows(ExecutionException.class, () -> failed.get(1, TimeUnit.SECONDS));
         assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, ((ParleyException) e.getCause()).code());
         assertEquals(3, groups.serialize("g1", () -> CompletableFuture.completedFuture(3)).get(1, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void theRecordCacheStaysWithinItsWeightAndReloadsWhatItDropped() {
+        Map<String, byte[]> stored = new HashMap<>();
+        AtomicInteger reads = new AtomicInteger();
+        MessageStore store = (MessageStore) Proxy.newProxyInstance(MessageStore.class.getClassLoader(),
+                new Class<?>[] {MessageStore.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("groupRecord")) {
+                        reads.incrementAndGet();
+                        return Optional.ofNullable(stored.get((String) args[0]));
+                    }
+                    throw new UnsupportedOperationException(method.getName());
+                });
+        GroupService small = new GroupService(100, 10); // each group below weighs 1 + 2 members
+        for (int i = 0; i < 20; i++) {
+            Group g = small.create("g" + i, "olive", GroupRequest.Create.newBuilder().setName("t" + i)
+                    .addMembers("adam").build(), 1).after();
+            stored.put(g.getId(), g.toByteArray());
+            small.updated(g);
+            assertTrue(small.cachedWeight() <= 10, "weight " + small.cachedWeight() + " after " + (i + 1) + " groups");
+            assertEquals(3L * small.cachedGroups(), small.cachedWeight());
+        }
+        for (int i = 0; i < 20; i++) {
+            assertEquals("t" + i, small.require(store, "g" + i).getName());
+        }
+        assertTrue(reads.get() >= 17, "dropped records are read from the store again: " + reads.get() + " reads");
+        assertTrue(small.cachedWeight() <= 10);
+        int before = reads.get();
+        Group hot = small.require(store, "g19");
+        assertEquals(hot, small.require(store, "g19"));
+        assertEquals(before, reads.get(), "a cached record is not read again");
+        small.clear();
+        assertEquals(0, small.cachedWeight());
     }
 }
