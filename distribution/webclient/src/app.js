@@ -1,6 +1,8 @@
 // The page: sign-in, conversation list, conversation view. All user-supplied text is set with textContent.
 import { ChatClient } from './client.js';
 import { directConversation, isGroup, peerOf } from './state.js';
+
+const ROLE_NAMES = { GROUP_ROLE_OWNER: 'owner', GROUP_ROLE_ADMIN: 'admin', GROUP_ROLE_MEMBER: 'member' };
 import { viewOf } from './wire.js';
 
 const EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
@@ -125,6 +127,23 @@ function renderConversation() {
   if (!id) return;
   const c = client.state.conversation(id);
   $('conversation-title').textContent = (isGroup(id) ? '# ' : '') + c.title;
+  const panel = $('group-panel');
+  if (panel.dataset.conversation !== id) {
+    panel.dataset.conversation = id;
+    panel.open = false;
+    $('group-members').replaceChildren();
+    $('group-error').textContent = '';
+  }
+  panel.hidden = !isGroup(id);
+  if (panel.open) {
+    // membership changed (a group.event arrived) while the panel is open: show the group as it is now
+    let lastEvent = 0;
+    for (const m of c.messages.values()) if (m.type === 'group.event' && m.seq > lastEvent) lastEvent = m.seq;
+    if (String(lastEvent) !== panel.dataset.eventSeq) {
+      panel.dataset.eventSeq = String(lastEvent);
+      showGroupPanel(id);
+    }
+  }
   $('load-older').hidden = c.oldestSeq <= 1;
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
@@ -133,6 +152,51 @@ function renderConversation() {
   if (atBottom) box.scrollTop = box.scrollHeight;
   const typing = client.state.typingUsers(id, Date.now());
   $('typing').textContent = typing.length ? `${typing.join(', ')} ${typing.length > 1 ? 'are' : 'is'} typing…` : '';
+}
+
+/** Loads and shows the open group's members; owners and admins get remove buttons (the server decides). */
+async function showGroupPanel(conversationId) {
+  const error = $('group-error');
+  error.textContent = '';
+  try {
+    const g = await client.getGroup(conversationId);
+    if (client.openConversation !== conversationId) return;
+    const me = g.members.find((m) => m.user === client.state.me);
+    const manager = me && (me.role === 'GROUP_ROLE_OWNER' || me.role === 'GROUP_ROLE_ADMIN');
+    const list = $('group-members');
+    list.replaceChildren();
+    for (const m of g.members) {
+      const li = document.createElement('li');
+      li.dataset.user = m.user;
+      const name = document.createElement('span');
+      name.textContent = m.user;
+      const role = document.createElement('span');
+      role.className = 'role';
+      role.textContent = ROLE_NAMES[m.role] || '';
+      li.append(name, role);
+      if (manager && m.user !== client.state.me && m.role !== 'GROUP_ROLE_OWNER') {
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.textContent = 'Remove';
+        remove.addEventListener('click', () => groupAction(conversationId, () => client.removeMember(conversationId, m.user)));
+        li.append(remove);
+      }
+      list.append(li);
+    }
+    $('group-add').hidden = !manager || g.dissolved;
+    $('group-leave').hidden = !me || g.dissolved;
+  } catch (e) {
+    error.textContent = e.message;
+  }
+}
+
+async function groupAction(conversationId, action) {
+  try {
+    await action();
+    await showGroupPanel(conversationId);
+  } catch (e) {
+    $('group-error').textContent = e.message;
+  }
 }
 
 function messageItem(conversationId, m) {
@@ -227,6 +291,20 @@ function wire() {
     $('emoji').append(b);
   }
   $('load-older').addEventListener('click', () => client?.loadOlder(client.openConversation));
+  $('group-panel').addEventListener('toggle', () => {
+    if ($('group-panel').open && client?.openConversation) showGroupPanel(client.openConversation);
+  });
+  $('group-add').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = client.openConversation;
+    const users = $('group-add-users').value.split(/[\s,]+/).filter(Boolean);
+    $('group-add-users').value = '';
+    groupAction(id, () => client.addMembers(id, users));
+  });
+  $('group-leave').addEventListener('click', () => {
+    const id = client.openConversation;
+    groupAction(id, () => client.leaveGroup(id));
+  });
   document.addEventListener('visibilitychange', () => client?.setVisible(document.visibilityState === 'visible'));
 }
 

@@ -6,7 +6,7 @@
 // original client_msg_id (the server answers duplicates with the original ack), acknowledges what it has applied
 // (coalesced, cumulative), and pulls gaps with range requests.
 import { Connection, ParleyError } from './connection.js';
-import { ChatState, directConversation } from './state.js';
+import { ChatState, directConversation, groupIdOf } from './state.js';
 import { messageTypes } from './wire.js';
 
 const ACK_DELAY_MS = 50;
@@ -291,13 +291,37 @@ export class ChatClient {
 
   /** Creates a group with the given members (user ids); @returns the group's conversation id */
   async createGroup(name, members) {
+    return (await this.#groupOp({ create: { name, members } })).conversation;
+  }
+
+  /**
+   * Runs a group operation (an op field of GroupRequest, e.g. {get: {groupId}}) with a fresh idempotency key.
+   * @returns the group after the operation
+   */
+  async #groupOp(op) {
     const r = await this.connection.request({ group: { clientRequestId: `wg${Date.now().toString(36)}-${this.counter++}`,
-      create: { name, members } } });
+      ...op } });
     const g = r.groupResponse.group;
-    const c = this.state.conversation(g.conversation);
-    c.title = g.name;
+    this.state.conversation(g.conversation).title = g.name;
     this.#changed(g.conversation);
-    return g.conversation;
+    return g;
+  }
+
+  /** @returns the group of a group conversation: name, members with roles, muted and dissolved flags */
+  getGroup(conversationId) {
+    return this.#groupOp({ get: { groupId: groupIdOf(conversationId) } });
+  }
+
+  addMembers(conversationId, users) {
+    return this.#groupOp({ addMembers: { groupId: groupIdOf(conversationId), users } });
+  }
+
+  removeMember(conversationId, user) {
+    return this.#groupOp({ removeMembers: { groupId: groupIdOf(conversationId), users: [user] } });
+  }
+
+  leaveGroup(conversationId) {
+    return this.#groupOp({ leave: { groupId: groupIdOf(conversationId) } });
   }
 
   /** Drops the connection as a network failure would; the client reconnects and resumes. */

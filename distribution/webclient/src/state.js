@@ -32,6 +32,12 @@ export function isGroup(conversation) {
   return conversation.startsWith('g:');
 }
 
+/** @returns the group id of a group conversation ("g:<id>") */
+export function groupIdOf(conversation) {
+  if (!isGroup(conversation)) throw new Error(`not a group conversation: ${conversation}`);
+  return conversation.slice(2);
+}
+
 class Conversation {
   constructor(id) {
     this.id = id;

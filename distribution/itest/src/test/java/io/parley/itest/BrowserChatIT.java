@@ -119,9 +119,9 @@ class BrowserChatIT {
         alice.clearComposer();
 
         bob.sendEmoji("🎉");
-        WebElement emoji = alice.awaitMessage("🎉");
-        assertTrue(emoji.getAttribute("class").contains("big"), "an emoji message is shown big");
-        assertEquals("emoji", emoji.getAttribute("data-type"));
+        Shown emoji = alice.awaitMessage("🎉");
+        assertTrue(emoji.cssClass().contains("big"), "an emoji message is shown big");
+        assertEquals("emoji", emoji.type());
         alice.screenshot("2-alice-read-and-emoji");
 
         // bob closes the page; alice's messages are stored but reach no device of his
@@ -154,10 +154,20 @@ class BrowserChatIT {
         String group = alice.openConversation();
         assertTrue(group.startsWith("g:"), group);
         bob.open(group);
-        WebElement fromAlice = bob.awaitMessage("hi team");
-        assertEquals("alice", fromAlice.findElement(By.className("sender")).getText());
+        assertEquals("alice", bob.awaitMessage("hi team").sender());
         bob.send("hello everyone");
         alice.awaitMessage("hello everyone");
+
+        // membership from the group panel: the owner adds a member, a member leaves; both are events in the history
+        alice.showMembers();
+        alice.awaitMembers(List.of("alice owner", "bob member"));
+        alice.addMembers("carol");
+        alice.awaitMembers(List.of("alice owner", "bob member", "carol member"));
+        alice.awaitMessage("alice added carol");
+        bob.showMembers();
+        bob.leaveGroup();
+        alice.awaitMessage("bob left");
+        alice.awaitMembers(List.of("alice owner", "carol member"));
         alice.screenshot("6-alice-group");
     }
 
@@ -210,6 +220,10 @@ class BrowserChatIT {
         Browser b = new Browser(name);
         browsers.add(b);
         return b;
+    }
+
+    /** A message as the page shows it: its CSS classes, type, state (own messages) and sender (others' in groups). */
+    record Shown(String cssClass, String type, String state, String sender) {
     }
 
     /** One headless Chromium with its own profile (so its own localStorage: its own signed-in user and device). */
@@ -269,6 +283,32 @@ class BrowserChatIT {
             await(d -> d.findElement(By.id("conversation-title")).getText().equals("# " + name) ? true : null);
         }
 
+        void showMembers() {
+            driver.findElement(By.cssSelector("#group-panel summary")).click();
+        }
+
+        void awaitMembers(List<String> expected) {
+            try {
+                await(d -> expected.equals(d.findElements(By.cssSelector("#group-members li")).stream()
+                        .map(li -> li.findElement(By.tagName("span")).getText() + " "
+                                + li.findElement(By.className("role")).getText()).toList()) ? true : null);
+            } catch (TimeoutException e) {
+                throw new AssertionError(name + ": members never became " + expected + "; shown: "
+                        + driver.findElement(By.id("group-members")).getText() + "; error: "
+                        + driver.findElement(By.id("group-error")).getText(), e);
+            }
+        }
+
+        void addMembers(String users) {
+            driver.findElement(By.id("group-add-users")).sendKeys(users);
+            driver.findElement(By.cssSelector("#group-add button")).click();
+        }
+
+        void leaveGroup() {
+            await(d -> d.findElement(By.id("group-leave")).isDisplayed() ? true : null);
+            driver.findElement(By.id("group-leave")).click();
+        }
+
         void open(String conversation) {
             await(d -> {
                 List<WebElement> item = d.findElements(By.cssSelector("#conversations li[data-conversation='"
@@ -311,11 +351,17 @@ class BrowserChatIT {
             driver.findElement(By.cssSelector("#emoji button[data-emoji='" + emoji + "']")).click();
         }
 
-        WebElement awaitMessage(String text) {
+        /**
+         * @return the message with this text in the open conversation, read in one go (the page re-renders on every
+         *         change, so elements go stale; a stale read is retried)
+         */
+        Shown awaitMessage(String text) {
             return await(d -> {
                 for (WebElement li : d.findElements(By.cssSelector("#messages li"))) {
                     if (text.equals(li.findElement(By.className("text")).getText())) {
-                        return li;
+                        List<WebElement> sender = li.findElements(By.className("sender"));
+                        return new Shown(li.getAttribute("class"), li.getAttribute("data-type"),
+                                li.getAttribute("data-state"), sender.isEmpty() ? null : sender.get(0).getText());
                     }
                 }
                 return null;
@@ -341,10 +387,10 @@ class BrowserChatIT {
 
         void awaitState(String text, String state) {
             try {
-                await(d -> state.equals(awaitMessage(text).getAttribute("data-state")) ? true : null);
+                await(d -> state.equals(awaitMessage(text).state()) ? true : null);
             } catch (TimeoutException e) {
                 throw new AssertionError(name + ": \"" + text + "\" never became " + state + "; it is "
-                        + awaitMessage(text).getAttribute("data-state"), e);
+                        + awaitMessage(text).state(), e);
             }
         }
 
