@@ -390,10 +390,7 @@ final class ChaosProxy implements AutoCloseable {
                         switch (op) {
                             case SEND_ACK -> {
                                 if (chance(rates.dropAck())) {
-                                    out.flush();
-                                    if (close(true)) {
-                                        cuts.get(Cut.ACK_DROPPED).increment();
-                                    }
+                                    swallowAndCut(out, Cut.ACK_DROPPED);
                                     return;
                                 }
                                 ackFrames.increment();
@@ -412,10 +409,7 @@ final class ChaosProxy implements AutoCloseable {
                             }
                             case GROUP_RESPONSE -> {
                                 if (chance(rates.dropGroupAnswer())) {
-                                    out.flush();
-                                    if (close(true)) {
-                                        cuts.get(Cut.GROUP_ANSWER_DROPPED).increment();
-                                    }
+                                    swallowAndCut(out, Cut.GROUP_ANSWER_DROPPED);
                                     return;
                                 }
                             }
@@ -434,6 +428,14 @@ final class ChaosProxy implements AutoCloseable {
                 // a side ended or the other pump closed the link
             }
             close(false);
+        }
+
+        /** Forwards what came before the current frame, drops the frame and resets the link, counted as {@code why}. */
+        private void swallowAndCut(OutputStream out, Cut why) throws IOException {
+            out.flush();
+            if (close(true)) {
+                cuts.get(why).increment();
+            }
         }
 
         private void countSignal(byte[] body) {
