@@ -4,11 +4,14 @@ package io.parley.client;
 public enum DisconnectReason {
     /** {@link ParleyClient#close()} was called. */
     CLOSED_BY_CLIENT,
-    /** The TCP connection could not be established, or its TLS handshake failed. */
+    /** The TCP connection could not be established, or its TLS handshake or its WebSocket upgrade failed. */
     CONNECT_FAILED,
     /** The connection was closed or broke without a notice from the server. */
     CONNECTION_LOST,
-    /** No frame arrived within two heartbeat intervals, or no answer to {@code Hello} or the resume sync in time. */
+    /**
+     * No frame arrived within two heartbeat intervals, or no answer to the WebSocket upgrade, {@code Hello} or the
+     * resume sync in time.
+     */
     TIMEOUT,
     /** The server asked clients to reconnect ({@code Notice KIND_RECONNECT}). */
     SERVER_RECONNECT,

@@ -22,6 +22,9 @@ import io.netty.handler.ssl.SslProvider;
 import io.parley.client.internal.DeliveryOrdering;
 import io.parley.client.internal.FrameDecoder;
 import io.parley.client.internal.FrameEncoder;
+import io.parley.client.internal.TransportEvent;
+import io.parley.client.internal.WebSocketFraming;
+import io.parley.client.internal.WebSocketUpgradeException;
 import io.parley.core.proto.ConversationList;
 import io.parley.core.proto.ConversationListRequest;
 import io.parley.core.proto.ConversationSummary;
@@ -47,6 +50,8 @@ import io.parley.core.proto.SyncResponse;
 import io.parley.core.proto.Typing;
 
 import javax.net.ssl.SSLException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -57,6 +62,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -67,15 +73,17 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * A connection to a Parley server speaking protocol v1 over TCP, or over TLS ({@link Builder#tls}), for one user
- * on one device.
+ * A connection to a Parley server speaking protocol v1 over TCP, over WebSocket ({@link Builder#webSocket},
+ * {@link Builder#url}), either of them with TLS ({@link Builder#tls}), for one user on one device. Everything below
+ * holds for both transports.
  *
  * <pre>{@code
  * ParleyClient client = ParleyClient.builder()
- *         .host("chat.example.com").port(7700)
+ *         .host("chat.example.com").port(7700)   // or .url("ws://chat.example.com:7701/parley")
  *         .deviceId("laptop-1")
  *         .tokenSupplier(() -> appServer.fetchToken())
  *         .messageListener(m -> System.out.println(m.getSender() + ": " + Bodies.textOf(m)))
@@ -117,6 +125,12 @@ import java.util.function.Supplier;
  * name the host connected to (hostname verification, as HTTPS does; for an IP address the certificate needs an IP
  * subject alternative name). A failed handshake ends the attempt with {@link DisconnectReason#CONNECT_FAILED}.
  *
+ * <p><b>WebSocket.</b> The client sends the upgrade request (subprotocol {@code parley.v1}, no {@code Origin}) once
+ * connected (after TLS), and the {@code Hello} only when the upgrade has succeeded; the upgrade and the hello share
+ * the request timeout. A refused upgrade (an HTTP status such as 403 or 404, or no HTTP answer at all) ends the
+ * attempt with {@link DisconnectReason#CONNECT_FAILED}. WebSocket pings are answered, close frames echoed, and
+ * closing the connection sends close 1000. Heartbeats are Parley {@code Ping} frames, as on TCP.
+ *
  * <p><b>Connection.</b> After the first successful {@link #connect()}, lost connections are re-established with
  * exponential backoff and jitter, except after {@code KICKED} or a refused token (a fresh token is fetched once
  * first). Heartbeats run at the server's {@code heartbeat_seconds}; two intervals without any frame count as a
@@ -131,6 +145,8 @@ public final class ParleyClient implements AutoCloseable {
     public static final int PROTOCOL_VERSION = 1;
     /** The {@code Hello.client} value unless the builder sets another. */
     public static final String DEFAULT_CLIENT_NAME = "parley-java/0.1.0";
+    /** The WebSocket request path when a {@code ws://} or {@code wss://} URI names none (the server's default). */
+    public static final String DEFAULT_WEBSOCKET_PATH = "/parley";
 
     private static final System.Logger LOG = System.getLogger(ParleyClient.class.getName());
     private static final int RANGE_LIMIT = 500;
@@ -239,6 +255,10 @@ public final class ParleyClient implements AutoCloseable {
     // configuration (immutable)
     private final String host;
     private final int port;
+    /** The WebSocket URI ({@code ws://} or {@code wss://}); null for TCP. */
+    private final URI webSocketUri;
+    /** Where this client connects, for messages: {@code host:port} (TCP) or the WebSocket URI. */
+    private final String endpoint;
     private final String deviceId;
     private final String clientName;
     private final TokenProvider tokens;
@@ -267,6 +287,8 @@ public final class ParleyClient implements AutoCloseable {
     // state confined to the event loop
     private State state = State.IDLE;
     private Channel channel;
+    /** The token for the hello of the current attempt until it is sent (WebSocket: after the upgrade). */
+    private String helloToken;
     private long attemptEpoch;
     private long nextRequestId = 1;
     private long helloRequestId;
@@ -308,6 +330,9 @@ public final class ParleyClient implements AutoCloseable {
     private ParleyClient(Builder b) {
         this.host = b.host;
         this.port = b.port;
+        this.webSocketUri = b.webSocketPath == null ? null : webSocketUri(b.tls, b.host, b.port, b.webSocketPath);
+        this.endpoint = webSocketUri != null ? webSocketUri.toString()
+                : (host.indexOf(':') >= 0 ? '[' + host + ']' : host) + ':' + port;
         this.deviceId = b.deviceId;
         this.clientName = b.clientName;
         this.tokens = b.tokens;
@@ -348,10 +373,24 @@ public final class ParleyClient implements AutoCloseable {
                             ssl.setHandshakeTimeoutMillis(tlsHandshakeMillis);
                             ch.pipeline().addLast(ssl);
                         }
-                        ch.pipeline().addLast(new FlushConsolidationHandler(64, true),
-                                new FrameDecoder(maxInbound), FrameEncoder.INSTANCE, handler);
+                        // at the head (after TLS): flushes of a burst of frames become one write, on either framing
+                        ch.pipeline().addLast(new FlushConsolidationHandler(64, true));
+                        if (webSocketUri == null) {
+                            ch.pipeline().addLast(new FrameDecoder(maxInbound), FrameEncoder.INSTANCE);
+                        } else {
+                            WebSocketFraming.addTo(ch.pipeline(), webSocketUri, maxInbound, tlsHandshakeMillis);
+                        }
+                        ch.pipeline().addLast(handler);
                     }
                 });
+    }
+
+    private static URI webSocketUri(boolean tls, String host, int port, String path) {
+        try {
+            return new URI(tls ? "wss" : "ws", null, host, port, path, null, null);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("invalid WebSocket address: " + e.getMessage(), e);
+        }
     }
 
     public static Builder builder() {
@@ -691,6 +730,14 @@ public final class ParleyClient implements AutoCloseable {
         return clientMsgIdPrefix + Long.toString(clientMsgIdCounter.incrementAndGet(), 36);
     }
 
+    /**
+     * @return where this client connects: {@code host:port} for TCP (with or without TLS), the {@code ws://} or
+     *     {@code wss://} URI for WebSocket; connection errors name it
+     */
+    public String endpoint() {
+        return endpoint;
+    }
+
     /** @return true between the server's {@code HelloOk} and the end of that connection */
     public boolean isConnected() {
         return connected;
@@ -778,25 +825,45 @@ public final class ParleyClient implements AutoCloseable {
         }
         if (!cf.isSuccess()) {
             attemptEnded(DisconnectReason.CONNECT_FAILED, new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED,
-                    "cannot connect to " + host + ':' + port + ": " + cf.cause(), true, 0));
+                    "cannot connect to " + endpoint + ": " + cf.cause(), true, 0));
             return;
         }
         channel = cf.channel();
         state = State.HELLO;
+        helloToken = token;
         lastReadNanos = System.nanoTime();
         resumeListed = false;
         resumeDone = false;
         ordering.beginSession();
-        helloRequestId = nextRequestId++;
-        channel.writeAndFlush(Frame.newBuilder().setRequestId(helloRequestId).setHello(Hello.newBuilder()
-                .setProtocolVersion(PROTOCOL_VERSION).setToken(token).setDeviceId(deviceId).setClient(clientName))
-                .build());
         Channel ch = channel;
+        // one timeout for the WebSocket upgrade (if any) and the hello together
         handshakeTimer = loop.schedule(() -> {
             if (ch == channel && state == State.HELLO) {
                 closeChannel(DisconnectReason.TIMEOUT, null, null, -1);
             }
         }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
+        if (webSocketUri == null) {
+            // TCP carries frames at once (a TLS handler holds them until its handshake is done)
+            transportReady(ch);
+        }
+        // WebSocket: transportReady runs on TransportEvent.WEBSOCKET_UPGRADED, which comes after this: the
+        // upgrade request is written when the channel becomes active, after the connect future's listeners ran
+    }
+
+    /**
+     * The channel can carry frames: sends the hello. Both transports go through here, TCP right after connecting,
+     * WebSocket once the upgrade is done. Event loop only.
+     */
+    private void transportReady(Channel ch) {
+        if (ch != channel || state != State.HELLO || helloToken == null) {
+            return;
+        }
+        String token = helloToken;
+        helloToken = null;
+        helloRequestId = nextRequestId++;
+        ch.writeAndFlush(Frame.newBuilder().setRequestId(helloRequestId).setHello(Hello.newBuilder()
+                .setProtocolVersion(PROTOCOL_VERSION).setToken(token).setDeviceId(deviceId).setClient(clientName))
+                .build());
     }
 
     /** Closes the current channel, recording why; {@link #channelClosed} then decides about reconnecting. */
@@ -817,6 +884,7 @@ public final class ParleyClient implements AutoCloseable {
             return;
         }
         channel = null;
+        helloToken = null;
         DisconnectReason reason = pendingReason == null ? DisconnectReason.CONNECTION_LOST : pendingReason;
         ParleyClientException error = pendingError != null ? pendingError
                 : new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED, "connection " + reason, true, 0);
@@ -913,7 +981,10 @@ public final class ParleyClient implements AutoCloseable {
             case GROUP_RESPONSE -> onGroupResponse(id, frame.getGroupResponse());
             case CONVERSATION_LIST_RESPONSE -> onConversationList(id, frame.getConversationListResponse());
             case READ_UPDATE -> onReadUpdate(frame.getReadUpdate());
-            case TYPING -> onTyping(frame.getTyping());
+            case READ_COUNTS -> notifyEach(readListeners, l -> l.onReadCounts(frame.getReadCounts()), "read listener");
+            case DELIVERY_UPDATE -> notifyEach(readListeners, l -> l.onDelivered(frame.getDeliveryUpdate()),
+                    "read listener");
+            case TYPING -> notifyEach(typingListeners, l -> l.onTyping(frame.getTyping()), "typing listener");
             case PONG -> {
             }
             default -> LOG.log(System.Logger.Level.DEBUG, "ignoring unexpected frame {0}", frame.getOpCase());
@@ -995,21 +1066,16 @@ public final class ParleyClient implements AutoCloseable {
         if (s != null && s.getUserId().equals(update.getUser())) {
             readSent.merge(update.getConversation(), update.getSeq(), Math::max);
         }
-        for (ReadListener l : readListeners) {
-            try {
-                l.onRead(update);
-            } catch (Throwable t) {
-                LOG.log(System.Logger.Level.WARNING, "read listener failed", t);
-            }
-        }
+        notifyEach(readListeners, l -> l.onRead(update), "read listener");
     }
 
-    private void onTyping(Typing typing) {
-        for (TypingListener l : typingListeners) {
+    /** Calls {@code call} on every listener; one that throws is logged and does not stop the others. */
+    private static <L> void notifyEach(List<L> listeners, Consumer<L> call, String what) {
+        for (L l : listeners) {
             try {
-                l.onTyping(typing);
+                call.accept(l);
             } catch (Throwable t) {
-                LOG.log(System.Logger.Level.WARNING, "typing listener failed", t);
+                LOG.log(System.Logger.Level.WARNING, what + " failed", t);
             }
         }
     }
@@ -1454,6 +1520,11 @@ public final class ParleyClient implements AutoCloseable {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof SslHandshakeCompletionEvent done && !done.isSuccess()) {
                 tlsFailed(ctx, done.cause());
+            } else if (evt == TransportEvent.WEBSOCKET_UPGRADED) {
+                transportReady(ctx.channel());
+            } else if (evt == TransportEvent.WEBSOCKET_UPGRADE_TIMEOUT && ctx.channel() == channel) {
+                closeChannel(DisconnectReason.TIMEOUT, new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED,
+                        "no answer to the WebSocket upgrade from " + endpoint + " in time", true, 0), null, -1);
             }
             ctx.fireUserEventTriggered(evt);
         }
@@ -1464,6 +1535,16 @@ public final class ParleyClient implements AutoCloseable {
                     ? cause.getCause() : cause;
             if (tls instanceof SSLException) {
                 tlsFailed(ctx, tls);
+                return;
+            }
+            if (cause instanceof WebSocketUpgradeException upgrade) {
+                if (ctx.channel() == channel) {
+                    closeChannel(DisconnectReason.CONNECT_FAILED, new ParleyClientException(
+                            ErrorCode.ERROR_CODE_UNSPECIFIED, endpoint + ": " + upgrade.getMessage(), false, 0),
+                            null, -1);
+                } else {
+                    ctx.close();
+                }
                 return;
             }
             if (ctx.channel() == channel) {
@@ -1486,7 +1567,7 @@ public final class ParleyClient implements AutoCloseable {
         String why = cause instanceof NotSslRecordException
                 ? "the server did not answer with TLS (is TLS enabled on its transport?)" : String.valueOf(cause);
         closeChannel(DisconnectReason.CONNECT_FAILED, new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED,
-                "TLS with " + host + ':' + port + " failed: " + why, false, 0), null, -1);
+                "TLS with " + endpoint + " failed: " + why, false, 0), null, -1);
     }
 
     // ------------------------------------------------------------------------------------------------ builder
@@ -1499,6 +1580,8 @@ public final class ParleyClient implements AutoCloseable {
     public static final class Builder {
         private String host = "127.0.0.1";
         private int port = -1;
+        /** The WebSocket request path; null for TCP. */
+        private String webSocketPath;
         private String deviceId;
         private String clientName = DEFAULT_CLIENT_NAME;
         private TokenProvider tokens;
@@ -1529,6 +1612,82 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Connects over WebSocket instead of TCP: RFC 6455, one {@code Frame} per binary message (see the WebSocket
+         * transport in the protocol documentation). Sets {@link #host}, {@link #port} (default 80 for {@code ws},
+         * 443 for {@code wss}) and the request path (default {@value ParleyClient#DEFAULT_WEBSOCKET_PATH}, the server's default),
+         * and turns {@link #tls} on for {@code wss} and off for {@code ws}; a later {@link #tls} or
+         * {@link #trustCertificate} call changes that again. No {@code Origin} header is sent.
+         *
+         * @param uri {@code ws://host[:port][/path]} or {@code wss://host[:port][/path]}
+         * @throws IllegalArgumentException for another scheme, no host, a query, a fragment or user info
+         */
+        public Builder webSocket(URI uri) {
+            Objects.requireNonNull(uri, "uri");
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (!scheme.equals("ws") && !scheme.equals("wss")) {
+                throw new IllegalArgumentException("a WebSocket URI starts with ws:// or wss://: " + uri);
+            }
+            if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+                throw new IllegalArgumentException("a WebSocket URI for Parley has no query or fragment: " + uri);
+            }
+            boolean secure = scheme.equals("wss");
+            address(uri, secure ? 443 : 80);
+            String path = uri.getPath();
+            this.webSocketPath = path == null || path.isEmpty() ? DEFAULT_WEBSOCKET_PATH : path;
+            this.tls = secure;
+            return this;
+        }
+
+        /**
+         * Sets the transport and address from a URL: {@code tcp://host:port}, {@code tls://host:port} (TCP with
+         * TLS), or a WebSocket URI as for {@link #webSocket(URI)}. IPv6 addresses go in brackets.
+         *
+         * @throws IllegalArgumentException if the URL does not parse, has another scheme, or (tcp, tls) no port
+         */
+        public Builder url(String url) {
+            Objects.requireNonNull(url, "url");
+            URI uri;
+            try {
+                uri = new URI(url.trim());
+            } catch (URISyntaxException e) {
+                throw new IllegalArgumentException("invalid URL " + url + ": " + e.getMessage(), e);
+            }
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            switch (scheme) {
+                case "ws", "wss" -> {
+                    return webSocket(uri);
+                }
+                case "tcp", "tls" -> {
+                    String path = uri.getRawPath();
+                    if ((path != null && !path.isEmpty() && !path.equals("/")) || uri.getRawQuery() != null
+                            || uri.getRawFragment() != null) {
+                        throw new IllegalArgumentException("a " + scheme + " URL has no path: " + url);
+                    }
+                    address(uri, -1);
+                    this.webSocketPath = null;
+                    this.tls = scheme.equals("tls");
+                    return this;
+                }
+                default -> throw new IllegalArgumentException(
+                        "unsupported URL " + url + " (expected tcp://, tls://, ws:// or wss://)");
+            }
+        }
+
+        /** Sets host and port from {@code uri}; {@code defaultPort} -1 means the URI must name the port. */
+        private void address(URI uri, int defaultPort) {
+            if (uri.getHost() == null || uri.getRawUserInfo() != null) {
+                throw new IllegalArgumentException("expected scheme://host:port, got " + uri);
+            }
+            int p = uri.getPort() >= 0 ? uri.getPort() : defaultPort;
+            if (p < 0) {
+                throw new IllegalArgumentException("a port is required: " + uri);
+            }
+            String h = uri.getHost();
+            port(p);
+            host(h.startsWith("[") && h.endsWith("]") ? h.substring(1, h.length() - 1) : h);
+        }
+
         public Builder port(int port) {
             if (port < 1 || port > 65535) {
                 throw new IllegalArgumentException("port out of range: " + port);
@@ -1538,8 +1697,9 @@ public final class ParleyClient implements AutoCloseable {
         }
 
         /**
-         * Speak TLS (the server's transport has {@code tls.enabled=true}); default false. The server certificate
-         * must be trusted (the JDK's default trust store, or {@link #trustCertificate}) and name {@link #host}.
+         * Speak TLS (the server's transport has {@code tls.enabled=true}); default false. With WebSocket this makes
+         * {@code wss://}. The server certificate must be trusted (the JDK's default trust store, or
+         * {@link #trustCertificate}) and name {@link #host}.
          */
         public Builder tls(boolean tls) {
             this.tls = tls;
@@ -1590,7 +1750,8 @@ public final class ParleyClient implements AutoCloseable {
 
         /**
          * How long to wait for the answer to one request (a send's ack, a sync, the hello); default 10 s. Also the
-         * TCP connect timeout and the TLS handshake timeout.
+         * TCP connect timeout, the TLS handshake timeout, and the time the WebSocket upgrade and the hello may take
+         * together.
          */
         public Builder requestTimeout(Duration timeout) {
             this.requestTimeout = positive(timeout, "requestTimeout");
@@ -1643,7 +1804,10 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
-        /** Largest frame accepted from the server; default 16 MiB. */
+        /**
+         * Largest frame accepted from the server (TCP: its length prefix; WebSocket: one message); default 16 MiB.
+         * A larger one ends the connection with {@link DisconnectReason#PROTOCOL_ERROR}.
+         */
         public Builder maxInboundFrameBytes(int bytes) {
             if (bytes < 16) {
                 throw new IllegalArgumentException("maxInboundFrameBytes too small");

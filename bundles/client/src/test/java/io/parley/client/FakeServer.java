@@ -26,6 +26,17 @@ import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
 import io.parley.core.proto.Typing;
 
+import io.parley.core.api.Principal;
+import io.parley.core.spi.Connection;
+import io.parley.core.spi.InboundSession;
+import io.parley.core.spi.Receiver;
+import io.parley.transport.support.EpollMode;
+import io.parley.transport.support.ServerSettings;
+import io.parley.transport.support.TlsSettings;
+import io.parley.transport.websocket.internal.OriginPolicy;
+import io.parley.transport.websocket.internal.WebSocketServer;
+import io.parley.transport.websocket.internal.WebSocketSettings;
+
 import javax.net.ssl.SSLContext;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -47,6 +58,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -62,6 +75,10 @@ import java.util.function.Predicate;
  * membership and mutes; the conversation list; read cursors with ReadUpdate to the reader's other connections and
  * the other members'; typing relayed to the other members. The token is the user id; tokens starting with "bad"
  * are refused with UNAUTHENTICATED. Tests script deviations with {@link #interceptor}.
+ *
+ * <p>Transports: TCP on a JDK (TLS) server socket, or ({@link #webSocket}) the real WebSocket transport server of
+ * {@code plugins-transport/websocket} in front of the same logic, each connection's frames handled in order on its
+ * own thread as with TCP.
  */
 final class FakeServer implements AutoCloseable {
     /** Handles a frame instead of the default behaviour when it returns true. Runs on the connection's thread. */
@@ -111,18 +128,33 @@ final class FakeServer implements AutoCloseable {
         }
     }
 
+    /** One client connection: a TCP socket, or a connection of the real WebSocket transport. */
     final class Conn {
+        /** Null for WebSocket. */
         final Socket socket;
-        final DataOutputStream out;
+        private final DataOutputStream out;
+        /** Null for TCP. */
+        private final Connection transport;
         volatile String user;
         volatile String device;
 
         Conn(Socket socket) throws IOException {
             this.socket = socket;
             this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+            this.transport = null;
+        }
+
+        Conn(Connection transport) {
+            this.socket = null;
+            this.out = null;
+            this.transport = transport;
         }
 
         void send(Frame frame) {
+            if (transport != null) {
+                transport.send(frame);
+                return;
+            }
             byte[] bytes = frame.toByteArray();
             synchronized (out) {
                 try {
@@ -135,7 +167,12 @@ final class FakeServer implements AutoCloseable {
             }
         }
 
+        /** Drops the connection without a notice (WebSocket: a close frame without an error or notice first). */
         void close() {
+            if (transport != null) {
+                transport.close(null);
+                return;
+            }
             try {
                 socket.close();
             } catch (IOException ignored) {
@@ -144,8 +181,12 @@ final class FakeServer implements AutoCloseable {
         }
     }
 
+    /** TCP only. */
     private final ServerSocket server;
     private final Thread acceptor;
+    /** WebSocket only: the transport server, and one thread per connection running the protocol logic. */
+    private final WebSocketServer webSocketServer;
+    private final List<ExecutorService> webSocketWorkers = new CopyOnWriteArrayList<>();
     final List<Conn> conns = new CopyOnWriteArrayList<>();
     final BlockingQueue<Received> received = new LinkedBlockingQueue<>();
     final AtomicInteger hellos = new AtomicInteger();
@@ -177,10 +218,96 @@ final class FakeServer implements AutoCloseable {
         acceptor = new Thread(this::acceptLoop, "fake-server-accept");
         acceptor.setDaemon(true);
         acceptor.start();
+        webSocketServer = null;
+    }
+
+    private FakeServer(TlsSettings tls, int maxFrameBytes) throws IOException {
+        server = null;
+        acceptor = null;
+        ServerSettings.Builder settings = ServerSettings.builder()
+                .host("127.0.0.1").port(0).ioThreads(1).epoll(EpollMode.OFF)
+                .closeTimeout(Duration.ofMillis(500));
+        if (tls != null) {
+            settings.tls(tls);
+        }
+        webSocketServer = new WebSocketServer(new WebSocketSettings(settings.build(), WEBSOCKET_PATH,
+                OriginPolicy.parse("https://app.example.com"), 8192), new WebSocketReceiver(maxFrameBytes));
+        try {
+            webSocketServer.start();
+        } catch (IOException | RuntimeException e) {
+            webSocketServer.stop();
+            throw e;
+        }
+    }
+
+    /** The request path of {@link #webSocket} servers. */
+    static final String WEBSOCKET_PATH = "/parley";
+
+    /**
+     * This server's protocol behind the real WebSocket transport ({@code plugins-transport/websocket}) on
+     * {@code ws://127.0.0.1:port/parley} ({@code wss://} with {@code tls}), accepting messages of up to
+     * {@code maxFrameBytes}. Browser origin allowed: {@code https://app.example.com} only.
+     */
+    static FakeServer webSocket(TlsSettings tls, int maxFrameBytes) throws IOException {
+        return new FakeServer(tls, maxFrameBytes);
     }
 
     int port() {
-        return server.getLocalPort();
+        return webSocketServer != null ? webSocketServer.localAddress().getPort() : server.getLocalPort();
+    }
+
+    /** The core side of the WebSocket transport: feeds each connection's frames to its own worker thread. */
+    private final class WebSocketReceiver implements Receiver {
+        private final int maxFrameBytes;
+
+        WebSocketReceiver(int maxFrameBytes) {
+            this.maxFrameBytes = maxFrameBytes;
+        }
+
+        @Override
+        public InboundSession open(Connection connection) {
+            Conn c = new Conn(connection);
+            ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "fake-server-ws-conn");
+                t.setDaemon(true);
+                return t;
+            });
+            webSocketWorkers.add(worker);
+            conns.add(c);
+            return new InboundSession() {
+                @Override
+                public void onFrame(Frame frame) {
+                    worker.execute(() -> {
+                        try {
+                            process(c, frame);
+                        } catch (IOException e) {
+                            c.close();
+                        }
+                    });
+                }
+
+                @Override
+                public void onClosed() {
+                    worker.execute(() -> conns.remove(c));
+                    worker.shutdown();
+                }
+
+                @Override
+                public boolean isAuthenticated() {
+                    return c.user != null;
+                }
+            };
+        }
+
+        @Override
+        public InboundSession openAuthenticated(Connection connection, Principal principal) {
+            throw new UnsupportedOperationException("no trusted sessions here");
+        }
+
+        @Override
+        public int maxFrameBytes() {
+            return maxFrameBytes;
+        }
     }
 
     private void acceptLoop() {
@@ -205,13 +332,7 @@ final class FakeServer implements AutoCloseable {
                 int len = in.readInt();
                 byte[] bytes = new byte[len];
                 in.readFully(bytes);
-                Frame f = Frame.parseFrom(bytes);
-                received.add(new Received(c, f));
-                Interceptor i = interceptor;
-                if (i != null && i.handle(c, f)) {
-                    continue;
-                }
-                handle(c, f);
+                process(c, Frame.parseFrom(bytes));
             }
         } catch (EOFException e) {
             // client closed
@@ -221,6 +342,16 @@ final class FakeServer implements AutoCloseable {
             conns.remove(c);
             c.close();
         }
+    }
+
+    /** Records {@code f}, then lets the interceptor or the default behaviour handle it. */
+    private void process(Conn c, Frame f) throws IOException {
+        received.add(new Received(c, f));
+        Interceptor i = interceptor;
+        if (i != null && i.handle(c, f)) {
+            return;
+        }
+        handle(c, f);
     }
 
     /** The default, protocol-following behaviour. */
@@ -729,6 +860,14 @@ final class FakeServer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closed = true;
+        if (webSocketServer != null) {
+            // tells connected clients to reconnect, closes, and waits for the transport's threads
+            webSocketServer.stop();
+            for (ExecutorService worker : webSocketWorkers) {
+                worker.shutdownNow();
+            }
+            return;
+        }
         server.close();
         for (Conn c : conns) {
             c.close();

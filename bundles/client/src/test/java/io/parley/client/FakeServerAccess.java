@@ -23,6 +23,20 @@ public final class FakeServerAccess implements AutoCloseable {
         server = new FakeServer(tls);
     }
 
+    private FakeServerAccess(FakeServer server) {
+        this.server = server;
+    }
+
+    /** The same server behind the real WebSocket transport; see {@link #webSocketUrl()}. */
+    public static FakeServerAccess webSocket() throws IOException {
+        return new FakeServerAccess(FakeServer.webSocket(null, 1 << 20));
+    }
+
+    /** {@code ws://127.0.0.1:port/parley}; for {@link #webSocket()} servers only. */
+    public String webSocketUrl() {
+        return "ws://127.0.0.1:" + server.port() + FakeServer.WEBSOCKET_PATH;
+    }
+
     public int port() {
         return server.port();
     }

@@ -1,15 +1,25 @@
 package io.parley.client.bench;
 
+import io.parley.client.ParleyClient;
+
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 
-/** Parsed command line of {@link BenchMain}. Immutable. */
+/**
+ * Parsed command line of {@link BenchMain}. Immutable.
+ *
+ * @param transport {@code tcp} or {@code ws} (WebSocket, {@code ws://host:port/path})
+ * @param path the WebSocket request path (used with {@code ws} only)
+ */
 public record BenchOptions(
         String host,
         int port,
         String scenario,
         String transport,
+        String path,
         int clients,
         int senders,
         int rate,
@@ -29,11 +39,13 @@ public record BenchOptions(
     static final String USAGE = """
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
               --host HOST              server host (127.0.0.1)
-              --port PORT              server TCP port (required)
+              --port PORT              server port (required): the TCP transport's, or with --transport ws
+                                       the WebSocket transport's (7701 by default)
               --scenario NAME          one-to-one (default) | idle | group-fanout
                                        idle: --clients connect, stay idle (heartbeats) for --duration
                                        group-fanout: --clients join one group, --senders of them send to it
-              --transport tcp          transport (only tcp for now)
+              --transport T            tcp (default) | ws: WebSocket, ws://HOST:PORT/PATH
+              --path PATH              WebSocket request path (/parley)
               --clients N              number of clients (1000); one-to-one: even, client i talks to i^1
               --senders S              group-fanout: clients that send to the group (10, at most N)
               --rate R                 target total send rate in messages/s (0 = as fast as the window allows);
@@ -57,6 +69,7 @@ public record BenchOptions(
         int port = -1;
         String scenario = "one-to-one";
         String transport = "tcp";
+        String path = ParleyClient.DEFAULT_WEBSOCKET_PATH;
         int clients = 1000;
         int senders = -1;
         int rate = 0;
@@ -82,7 +95,8 @@ public record BenchOptions(
                 case "--host" -> host = v;
                 case "--port" -> port = Integer.parseInt(v);
                 case "--scenario" -> scenario = v;
-                case "--transport" -> transport = v;
+                case "--transport" -> transport = v.toLowerCase(Locale.ROOT);
+                case "--path" -> path = v;
                 case "--clients" -> clients = Integer.parseInt(v);
                 case "--senders" -> senders = Integer.parseInt(v);
                 case "--rate" -> rate = Integer.parseInt(v);
@@ -104,8 +118,11 @@ public record BenchOptions(
         if (port < 1) {
             throw new IllegalArgumentException("--port is required");
         }
-        if (!"tcp".equals(transport)) {
-            throw new IllegalArgumentException("unsupported transport " + transport + " (only tcp for now)");
+        if (!"tcp".equals(transport) && !"ws".equals(transport)) {
+            throw new IllegalArgumentException("unsupported transport " + transport + " (tcp or ws)");
+        }
+        if (!path.startsWith("/")) {
+            throw new IllegalArgumentException("--path must start with /: " + path);
         }
         if (senders == -1) {
             senders = Math.min(10, clients);
@@ -134,8 +151,26 @@ public record BenchOptions(
         if ((secretFile == null) == (secret == null)) {
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
-        return new BenchOptions(host, port, scenario, transport, clients, senders, rate, window, duration, warmup,
+        BenchOptions options = new BenchOptions(host, port, scenario, transport, path, clients, senders, rate, window, duration, warmup,
                 size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl);
+        if ("ws".equals(transport)) {
+            options.webSocketUri();   // host and path must form a URI
+        }
+        return options;
+    }
+
+    /** Points {@code builder} at the server over the chosen transport. */
+    ParleyClient.Builder target(ParleyClient.Builder builder) {
+        return "ws".equals(transport) ? builder.webSocket(webSocketUri()) : builder.host(host).port(port);
+    }
+
+    /** @return {@code ws://host:port/path} */
+    URI webSocketUri() {
+        try {
+            return new URI("ws", null, host, port, path, null, null);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("invalid --host or --path: " + e.getMessage(), e);
+        }
     }
 
     /** Parses {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or a plain number of seconds. */

@@ -12,6 +12,7 @@ import java.util.Locale;
  * @param acked sends acknowledged in the measured window
  * @param delivered text messages received by clients in the measured window (in {@code group-fanout} one message
  *     counts once per receiving member)
+ * @param transport {@code tcp} or {@code ws}
  */
 public record BenchResult(
         String scenario,
@@ -27,7 +28,8 @@ public record BenchResult(
         long skipped,
         long reconnects,
         LatencySummary endToEnd,
-        LatencySummary ack) {
+        LatencySummary ack,
+        String transport) {
 
     /** Percentiles of a latency distribution, in microseconds. */
     public record LatencySummary(long count, double p50, double p90, double p99, double p999, double max) {
@@ -50,8 +52,8 @@ public record BenchResult(
         StringBuilder sb = new StringBuilder();
         String sending = senders == clients ? "" : " (" + senders + " sending)";
         sb.append(String.format(Locale.ROOT, "scenario %s: %d clients%s, target rate %s, window %d, %d-byte text, "
-                        + "%.1f s measured%n", scenario, clients, sending, targetRate == 0 ? "max" : targetRate + "/s",
-                window, messageBytes, measuredSeconds));
+                        + "%.1f s measured, transport %s%n", scenario, clients, sending,
+                targetRate == 0 ? "max" : targetRate + "/s", window, messageBytes, measuredSeconds, transport));
         sb.append(String.format(Locale.ROOT, "  %-22s %14s %14s%n", "", "count", "per second"));
         sb.append(String.format(Locale.ROOT, "  %-22s %14d %14.1f%n", "acked sends", acked, ackedPerSecond()));
         sb.append(String.format(Locale.ROOT, "  %-22s %14d %14.1f%n", "delivered messages", delivered,
@@ -75,9 +77,10 @@ public record BenchResult(
         return String.format(Locale.ROOT, "{\"scenario\":\"%s\",\"clients\":%d,\"senders\":%d,\"target_rate\":%d,"
                         + "\"window\":%d,\"message_bytes\":%d,\"measured_seconds\":%.3f,\"acked\":%d,"
                         + "\"acked_per_second\":%.1f,\"delivered\":%d,\"delivered_per_second\":%.1f,\"errors\":%d,"
-                        + "\"skipped\":%d,\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s}",
+                        + "\"skipped\":%d,\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s,"
+                        + "\"transport\":\"%s\"}",
                 scenario, clients, senders, targetRate, window, messageBytes, measuredSeconds, acked, ackedPerSecond(),
-                delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack));
+                delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack), transport);
     }
 
     private static String json(LatencySummary l) {

@@ -15,6 +15,7 @@ import java.util.Locale;
  * @param disconnects connections that ended while holding
  * @param reconnects reconnect attempts the clients scheduled (during connecting or holding)
  * @param connect per-client connect latency (connect() call to resume sync done), in microseconds
+ * @param transport {@code tcp} or {@code ws}
  */
 public record IdleResult(
         int clients,
@@ -26,7 +27,8 @@ public record IdleResult(
         int connectedAtEnd,
         long disconnects,
         long reconnects,
-        BenchResult.LatencySummary connect) {
+        BenchResult.LatencySummary connect,
+        String transport) {
 
     /** @return successful connections per second of the connecting phase */
     public double connectsPerSecond() {
@@ -36,7 +38,8 @@ public record IdleResult(
     /** @return a human-readable table, several lines */
     public String toTable() {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "scenario idle: %d clients, held %.1f s%n", clients, heldSeconds));
+        sb.append(String.format(Locale.ROOT, "scenario idle: %d clients, held %.1f s, transport %s%n", clients,
+                heldSeconds, transport));
         sb.append(String.format(Locale.ROOT, "  connected %d, failed %d, in %.2f s (%.1f connects/s)%n", connected,
                 failed, connectSeconds, connectsPerSecond()));
         sb.append(String.format(Locale.ROOT, "  while holding: min connected %d, at end %d, disconnects %d, "
@@ -55,9 +58,9 @@ public record IdleResult(
                         + "\"connect_seconds\":%.3f,\"connects_per_second\":%.1f,\"held_seconds\":%.3f,"
                         + "\"min_connected\":%d,\"connected_at_end\":%d,\"disconnects\":%d,\"reconnects\":%d,"
                         + "\"connect_latency_us\":{\"count\":%d,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
-                        + "\"p99_9\":%.1f,\"max\":%.1f}}",
+                        + "\"p99_9\":%.1f,\"max\":%.1f},\"transport\":\"%s\"}",
                 clients, connected, failed, connectSeconds, connectsPerSecond(), heldSeconds, minConnected,
                 connectedAtEnd, disconnects, reconnects, connect.count(), connect.p50(), connect.p90(), connect.p99(),
-                connect.p999(), connect.max());
+                connect.p999(), connect.max(), transport);
     }
 }

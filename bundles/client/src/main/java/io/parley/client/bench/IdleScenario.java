@@ -75,7 +75,7 @@ public final class IdleScenario {
             return new IdleResult(n, connected, failed, connectSeconds,
                     connected > 0 ? options.duration().toNanos() / 1e9 : 0,
                     Math.min(minConnected, atEnd), atEnd, disconnects.sum(), reconnects.sum(),
-                    BenchResult.LatencySummary.ofNanos(connectLatency));
+                    BenchResult.LatencySummary.ofNanos(connectLatency), options.transport());
         } finally {
             holding = false;
             for (ParleyClient c : clients) {
@@ -94,8 +94,7 @@ public final class IdleScenario {
         List<CompletableFuture<Void>> connects = new ArrayList<>(options.clients());
         for (int i = 0; i < options.clients(); i++) {
             String user = options.userPrefix() + String.format(Locale.ROOT, "%05d", i);
-            ParleyClient client = ParleyClient.builder()
-                    .host(options.host()).port(options.port())
+            ParleyClient client = options.target(ParleyClient.builder())
                     .deviceId(options.deviceId()).token(minter.mint(user, options.deviceId()))
                     .resources(resources)
                     .connectionListener(new ConnectionListener() {

@@ -98,8 +98,7 @@ final class MessageLoad {
         long t0 = System.nanoTime();
         for (int i = 0; i < users.size(); i++) {
             String token = minter.mint(users.get(i), options.deviceId());
-            ParleyClient client = ParleyClient.builder()
-                    .host(options.host()).port(options.port())
+            ParleyClient client = options.target(ParleyClient.builder())
                     .deviceId(options.deviceId()).token(token)
                     .resources(resources)
                     .messageListener(listenerOf.apply(i))
@@ -273,7 +272,7 @@ final class MessageLoad {
         return new BenchResult(scenario, clientCount, senderCount, options.rate(), options.window(),
                 options.messageBytes(), options.duration().toNanos() / 1e9, acked.sum(), delivered.sum(),
                 errors.sum(), skipped.sum(), reconnects.sum(), BenchResult.LatencySummary.ofNanos(endToEnd),
-                BenchResult.LatencySummary.ofNanos(ackLatency));
+                BenchResult.LatencySummary.ofNanos(ackLatency), options.transport());
     }
 
     /** Stops sending and closes every client {@link #connect} built (all closes are started before waiting). */

@@ -40,12 +40,17 @@ import java.util.concurrent.TimeoutException;
  * <pre>
  * java -cp ... io.parley.client.cli.ChatMain --host 127.0.0.1 --port 7700 --device laptop [--token T]
  *     [--tls] [--trust cert.pem]
+ * java -cp ... io.parley.client.cli.ChatMain --url ws://127.0.0.1:7701/parley --device laptop [--token T]
  * </pre>
  *
  * <p>The token comes from {@code --token} or the environment variable {@code PARLEY_TOKEN}. {@code --tls} speaks
  * TLS, trusting the JDK's default trust store; {@code --trust FILE} (implies {@code --tls}) trusts the PEM
  * certificate(s) in FILE instead, e.g. the development certificate of {@code bin/parley cert}; the certificate must
- * name {@code --host}. Input lines:
+ * name {@code --host}. {@code --url} gives transport and address in one ({@code tcp://host:port},
+ * {@code tls://host:port}, {@code ws://host:port/path}, {@code wss://host:port/path}; see
+ * {@link ParleyClient.Builder#url}) and takes the place of {@code --host} and {@code --port}, which are then ignored;
+ * TLS then comes from the scheme ({@code --trust} still applies and turns it on, {@code --tls} is refused with
+ * {@code tcp://} or {@code ws://}). Input lines:
  * <ul>
  * <li>{@code @bob hello there} sends "hello there" to bob; {@code @bob} alone makes bob the current target;</li>
  * <li>{@code #G hello all} sends to group {@code G}; {@code #G} alone makes that group the current target;</li>
@@ -79,9 +84,11 @@ public final class ChatMain {
         String device = null;
         boolean tls = false;
         Path trust = null;
+        String url = null;
         try {
             for (int i = 0; i < args.length; i++) {
                 switch (args[i]) {
+                    case "--url" -> url = args[++i];
                     case "--host" -> host = args[++i];
                     case "--port" -> port = Integer.parseInt(args[++i]);
                     case "--token" -> token = args[++i];
@@ -103,15 +110,15 @@ public final class ChatMain {
             usage(err);
             return 2;
         }
-        if (port < 0 || device == null || token == null || token.isEmpty()) {
-            err.println("error: --port, --device and a token (--token or PARLEY_TOKEN) are required");
+        if ((port < 0 && url == null) || device == null || token == null || token.isEmpty()) {
+            err.println("error: --port (or --url), --device and a token (--token or PARLEY_TOKEN) are required");
             usage(err);
             return 2;
         }
 
         Map<String, Long> seen = new ConcurrentHashMap<>();
         ParleyClient.Builder builder = ParleyClient.builder()
-                .host(host).port(port).deviceId(device).token(token).tls(tls)
+                .deviceId(device).token(token)
                 .messageListener(m -> {
                     seen.merge(m.getConversation(), m.getSeq(), Math::max);
                     printMessage(out, m);
@@ -137,11 +144,20 @@ public final class ChatMain {
                         }
                     }
                 });
-        if (trust != null) {
-            builder.trustCertificate(trust);
-        }
         ParleyClient client;
         try {
+            if (url != null) {
+                builder.url(url);
+                String scheme = url.trim().toLowerCase(Locale.ROOT);
+                if (tls && trust == null && (scheme.startsWith("ws:") || scheme.startsWith("tcp:"))) {
+                    throw new IllegalArgumentException("--tls with a plaintext --url: use wss:// or tls://");
+                }
+            } else {
+                builder.host(host).port(port).tls(tls);
+            }
+            if (trust != null) {
+                builder.trustCertificate(trust);
+            }
             client = builder.build();
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
@@ -313,6 +329,7 @@ public final class ChatMain {
     private static void usage(PrintStream out) {
         out.println("usage: chat --host HOST --port PORT --device DEVICE [--token TOKEN]   (token also from $PARLEY_TOKEN)");
         out.println("            [--tls] [--trust CERT.pem]   (TLS; --trust: trust this PEM certificate, implies --tls)");
+        out.println("            [--url URL]   (instead of --host/--port: tcp://H:P, tls://H:P, ws://H:P/parley, wss://...)");
         out.println("  then type: @user text | #group text | text (to the last user or group)");
         out.println("             /group create NAME user1 user2 ... | /list | /read | /quit");
     }

@@ -38,6 +38,20 @@ class OneToOneScenarioTest {
     }
 
     @Test
+    void closedLoopRunOverWebSocket() throws Exception {
+        try (FakeServerAccess server = FakeServerAccess.webSocket()) {
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            BenchResult r = new OneToOneScenario(options(server.port(), "--transport", "ws"),
+                    (user, device) -> user, new PrintStream(log, true, StandardCharsets.UTF_8)).run();
+            assertEquals(0, r.errors(), log.toString(StandardCharsets.UTF_8));
+            assertEquals(0, r.reconnects(), log.toString(StandardCharsets.UTF_8));
+            assertTrue(r.acked() > 0 && r.delivered() > 0, r.toTable());
+            assertTrue(r.toJson().endsWith(",\"transport\":\"ws\"}"), r.toJson());
+            assertTrue(r.toTable().contains("transport ws"), r.toTable());
+        }
+    }
+
+    @Test
     void fixedRateRunSendsAboutTheTargetRate() throws Exception {
         try (FakeServerAccess server = new FakeServerAccess()) {
             BenchResult r = new OneToOneScenario(options(server.port(), "--rate", "300"), (user, device) -> user,
@@ -71,7 +85,14 @@ class OneToOneScenarioTest {
         assertThrows(IllegalArgumentException.class,
                 () -> BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--clients", "3"}));
         assertThrows(IllegalArgumentException.class,
-                () -> BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--transport", "ws"}));
+                () -> BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--transport", "quic"}));
+        assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(
+                new String[] {"--port", "1", "--secret", "s", "--transport", "ws", "--path", "parley"}));
+        BenchOptions ws = BenchOptions.parse(new String[] {"--port", "7701", "--secret", "s", "--transport", "WS"});
+        assertEquals("ws://127.0.0.1:7701/parley", ws.webSocketUri().toString());
+        assertEquals("ws://[::1]:7701/chat", BenchOptions.parse(new String[] {"--host", "::1", "--port", "7701",
+                "--secret", "s", "--transport", "ws", "--path", "/chat"}).webSocketUri().toString());
+        assertEquals("tcp", BenchOptions.parse(new String[] {"--port", "1", "--secret", "s"}).transport());
         assertEquals(1500, BenchOptions.parseDuration("1500ms").toMillis());
         assertEquals(120, BenchOptions.parseDuration("2m").toSeconds());
     }

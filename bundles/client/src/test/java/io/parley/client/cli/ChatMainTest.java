@@ -96,6 +96,30 @@ class ChatMainTest {
     }
 
     @Test
+    void urlOptionSpeaksWebSocketAndOverridesThePort() throws Exception {
+        try (FakeServerAccess ws = FakeServerAccess.webSocket()) {
+            ws.append("d:alice:bob", "bob", "hey over ws");
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            // bin/parley adds --port (the TCP port) when none is given: --url wins
+            int code = run("@bob hello ws\n", out, err, "--url", ws.webSocketUrl(), "--port", "1",
+                    "--device", "cli");
+            assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
+            List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+            assertEquals("[d:alice:bob #1] bob: hey over ws", lines.get(0));
+            assertTrue(lines.contains("✓ #2"), lines.toString());
+            assertEquals(List.of("hey over ws", "hello ws"), ws.texts("d:alice:bob"));
+        }
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(2, run("", new ByteArrayOutputStream(), err, "--url", "http://127.0.0.1:1/", "--device", "cli"));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unsupported URL"));
+        ByteArrayOutputStream tlsErr = new ByteArrayOutputStream();
+        assertEquals(2, run("", new ByteArrayOutputStream(), tlsErr, "--url", "ws://127.0.0.1:1/parley", "--tls",
+                "--device", "cli"));
+        assertTrue(tlsErr.toString(StandardCharsets.UTF_8).contains("wss://"));
+    }
+
+    @Test
     void missingArgumentsGiveUsage() {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
