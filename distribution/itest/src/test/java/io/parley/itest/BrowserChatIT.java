@@ -2,6 +2,8 @@ package io.parley.itest;
 
 import io.parley.client.Bodies;
 import io.parley.client.ParleyClient;
+import io.parley.client.ReadListener;
+import io.parley.core.proto.DeliveryUpdate;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.ReadUpdate;
 import org.junit.jupiter.api.AfterAll;
@@ -175,13 +177,29 @@ class BrowserChatIT {
     void aTcpClientAndABrowserTalkToEachOther() throws Exception {
         LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
         LinkedBlockingQueue<ReadUpdate> reads = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<DeliveryUpdate> delivered = new LinkedBlockingQueue<>();
+        ReadListener receipts = new ReadListener() {
+            @Override
+            public void onRead(ReadUpdate update) {
+                reads.add(update);
+            }
+
+            @Override
+            public void onDelivered(DeliveryUpdate update) {
+                delivered.add(update);
+            }
+        };
         try (ParleyClient carol = server.clientBuilder("carol", "laptop", server.port)
-                .messageListener(inbox::add).readListener(reads::add).build()) {
+                .messageListener(inbox::add).readListener(receipts).build()) {
             carol.connect().get(15, TimeUnit.SECONDS);
             Browser dave = browser("dave");
             dave.signIn(server.tokens().mint("dave", null, Duration.ofMinutes(30)));
 
             long seq = carol.sendText("dave", "from the tcp client").get(15, TimeUnit.SECONDS).getSeq();
+            DeliveryUpdate got = delivered.poll(15, TimeUnit.SECONDS);
+            assertNotNull(got, "the TCP client was not told that dave's browser received its message");
+            assertEquals("dave", got.getUser());
+            assertEquals(seq, got.getSeq());
             dave.awaitUnread("d:carol:dave", 1);
             dave.open("d:carol:dave");
             dave.awaitMessage("from the tcp client");
