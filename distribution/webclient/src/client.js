@@ -215,8 +215,9 @@ export class ChatClient {
       this.#changed(ack.conversation);
     } catch (e) {
       if (e instanceof ParleyError && e.retryable) {
-        // offline or timed out: stays in the outbox and goes again after the next hello (same client_msg_id)
-        if (e.code === 'ERROR_CODE_UNAVAILABLE' || e.code === 'ERROR_CODE_RATE_LIMITED') {
+        // stays in the outbox and goes again (same client_msg_id: the server answers a repeat with the original ack):
+        // after the next hello when offline, after a pause when the server asked for one or did not answer
+        if (e.code === 'ERROR_CODE_UNAVAILABLE' || e.code === 'ERROR_CODE_RATE_LIMITED' || e.code === 'TIMEOUT') {
           setTimeout(() => { if (this.outbox.has(send.clientMsgId) && this.connection.online) this.#transmit(send); },
             Math.max(500, e.retryAfterMs));
         }
