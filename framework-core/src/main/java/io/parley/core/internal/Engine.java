@@ -330,7 +330,7 @@ final class Engine implements Receiver {
                 if (groupId != null) {
                     Group g = groups.require(requireStore(), groupId);
                     GroupService.checkMaySend(g, sender, System.currentTimeMillis());
-                    members = GroupService.memberIds(g);
+                    members = groups.members(g);
                     indexFor = List.of(); // group members were listed when they joined
                 } else {
                     members = authorize(sender, conversation);
@@ -707,7 +707,7 @@ final class Engine implements Receiver {
         int size;
         if (groupId != null) { // no member list is built for a large group: a read mark there is O(1) apart from the check
             group = groups.require(requireStore(), groupId);
-            GroupService.requireMember(group, user);
+            groups.requireMemberOf(group, user);
             size = group.getMembersCount();
         } else {
             members = authorize(user, conversation);
@@ -774,8 +774,8 @@ final class Engine implements Receiver {
         String groupId = Ids.groupIdOf(conversation);
         if (groupId != null) {
             Group g = groups.require(requireStore(), groupId);
-            GroupService.requireMember(g, user);
-            return GroupService.memberIds(g);
+            groups.requireMemberOf(g, user);
+            return groups.members(g);
         }
         List<String> members = Ids.directMembers(conversation);
         if (members.isEmpty()) {

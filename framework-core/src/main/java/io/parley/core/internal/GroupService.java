@@ -49,12 +49,23 @@ final class GroupService {
 
     private final int maxMembers;
     private final long cacheWeightLimit;
-    private final ConcurrentHashMap<String, Group> cache = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
     /** Sum of {@link #weight} over {@link #cache}'s values; exact, since every change goes through put/remove results. */
     private final AtomicLong cacheWeight = new AtomicLong();
     private final ConcurrentHashMap<String, CompletableFuture<?>> tails = new ConcurrentHashMap<>();
 
     /** Caches up to a million members' worth of group records. */
+    /**
+     * A cached record with its member ids as a list (fan-out) and a set (membership checks), computed once per record
+     * version: the hot paths (every delivery ack, read mark and send in a group) neither copy nor scan the members.
+     */
+    private record Cached(Group group, List<String> ids, Set<String> idSet) {
+        static Cached of(Group g) {
+            List<String> ids = memberIds(g);
+            return new Cached(g, List.copyOf(ids), Set.copyOf(ids));
+        }
+    }
+
     GroupService(int maxMembers) {
         this(maxMembers, 1_000_000);
     }
@@ -67,23 +78,23 @@ final class GroupService {
 
     /** @return the group, from the cache or the store; empty if it never existed */
     Optional<Group> find(MessageStore store, String groupId) {
-        Group g = cache.get(groupId);
-        if (g != null) {
-            return Optional.of(g);
+        Cached c = cache.get(groupId);
+        if (c != null) {
+            return Optional.of(c.group());
         }
         Optional<byte[]> record = store.groupRecord(groupId);
         if (record.isEmpty()) {
             return Optional.empty();
         }
         try {
-            Group parsed = Group.parseFrom(record.get());
-            Group raced = cache.putIfAbsent(groupId, parsed);
+            Cached parsed = Cached.of(Group.parseFrom(record.get()));
+            Cached raced = cache.putIfAbsent(groupId, parsed);
             if (raced != null) {
-                return Optional.of(raced);
+                return Optional.of(raced.group());
             }
-            cacheWeight.addAndGet(weight(parsed));
+            cacheWeight.addAndGet(weight(parsed.group()));
             trim();
-            return Optional.of(parsed);
+            return Optional.of(parsed.group());
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalStateException("corrupt record of group " + groupId, e);
         }
@@ -96,16 +107,37 @@ final class GroupService {
 
     /** Installs the record an event appended (called in the group's chain, after the store completed). */
     void updated(Group group) {
-        Group old = cache.put(group.getId(), group);
-        cacheWeight.addAndGet(weight(group) - (old == null ? 0 : weight(old)));
+        Cached old = cache.put(group.getId(), Cached.of(group));
+        cacheWeight.addAndGet(weight(group) - (old == null ? 0 : weight(old.group())));
         trim();
+    }
+
+    /**
+     * @return the member ids of {@code g}, immutable; for the cached version of a record (what {@link #find} returned)
+     *         without copying
+     */
+    List<String> members(Group g) {
+        Cached c = cache.get(g.getId());
+        return c != null && c.group() == g ? c.ids() : List.copyOf(memberIds(g));
+    }
+
+    /** @throws ParleyException FORBIDDEN unless {@code user} is a member of {@code g}; O(1) for a cached record */
+    void requireMemberOf(Group g, String user) {
+        Cached c = cache.get(g.getId());
+        if (c != null && c.group() == g) {
+            if (!c.idSet().contains(user)) {
+                throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "not a member of this group");
+            }
+        } else {
+            requireMember(g, user);
+        }
     }
 
     /** Forgets cached records (the store changed underneath: another store was bound). */
     void clear() {
-        for (Map.Entry<String, Group> e : cache.entrySet()) {
+        for (Map.Entry<String, Cached> e : cache.entrySet()) {
             if (cache.remove(e.getKey(), e.getValue())) {
-                cacheWeight.addAndGet(-weight(e.getValue()));
+                cacheWeight.addAndGet(-weight(e.getValue().group()));
             }
         }
     }
@@ -133,11 +165,11 @@ final class GroupService {
             return;
         }
         long target = cacheWeightLimit - cacheWeightLimit / 10;
-        Iterator<Map.Entry<String, Group>> it = cache.entrySet().iterator();
+        Iterator<Map.Entry<String, Cached>> it = cache.entrySet().iterator();
         while (cacheWeight.get() > target && it.hasNext()) {
-            Map.Entry<String, Group> e = it.next();
+            Map.Entry<String, Cached> e = it.next();
             if (cache.remove(e.getKey(), e.getValue())) {
-                cacheWeight.addAndGet(-weight(e.getValue()));
+                cacheWeight.addAndGet(-weight(e.getValue().group()));
             }
         }
     }
