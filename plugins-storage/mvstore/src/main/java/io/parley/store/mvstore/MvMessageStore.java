@@ -28,8 +28,11 @@ import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.StampedLock;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 
@@ -37,19 +40,30 @@ import java.util.function.LongSupplier;
  * The default persistent {@link MessageStore}: one H2 MVStore file, {@code <dir>/}{@value #FILE_NAME}, written by
  * a single group-commit writer thread.
  *
- * <p><b>Writes.</b> {@link #append}, {@link #appendGroupEvent}, {@link #advanceWatermark} and
- * {@link #advanceReadCursor} only enqueue (they never block; a full queue
- * refuses the append as retryable UNAVAILABLE). The writer thread {@value #WRITER_THREAD} takes up to
- * {@code maxBatch} queued operations, applies them in queue order (assigning seqs, checking idempotency keys),
- * commits them as one MVStore version, forces the file to disk when {@code fsync} is on, publishes the new version
- * to readers and only then completes the batch's stages. Messages with their seqs, idempotency keys, conversation lists,
- * group records, watermarks and read cursors of a batch are in the same commit (a group event's message, record and
- * list changes thus become durable and visible together), so a crash loses whole batches of unacknowledged work and
- * never half of one; the MVStore auto-commit is switched off so that no commit can split a batch.
+ * <p><b>Writes.</b> {@link #append}, {@link #appendGroupEvent} and {@link #advanceReadCursor} only enqueue
+ * (they never block; a full queue refuses the append as retryable UNAVAILABLE). The writer thread
+ * {@value #WRITER_THREAD} takes up to {@code maxBatch} queued operations, applies them in queue order (assigning
+ * seqs, checking idempotency keys), commits them as one MVStore version, forces the file to disk when {@code fsync}
+ * is on, publishes the new version to readers and only then completes the batch's stages. Messages with their seqs,
+ * idempotency keys, conversation lists, group records and read cursors of a batch are in the same commit (a group
+ * event's message, record and list changes thus become durable and visible together), so a crash loses whole
+ * batches of unacknowledged work and never half of one; the MVStore auto-commit is switched off so that no commit
+ * can split a batch.
+ *
+ * <p><b>Watermarks</b> are coalesced in memory instead: {@link #advanceWatermark} merges the seq into a pending map
+ * (user, device → conversation → highest seq) and the writer writes that map into the {@code watermarks} MVMap at
+ * most once per {@link MvStoreOptions#watermarkFlushMillis()} (0: with every batch), one put per key however many
+ * acks raised it, inside an ordinary batch's commit or, when nothing else is queued, a commit of its own. Every batch
+ * that holds a {@link #flush} barrier, a housekeeping pass or the stop of {@link #close} writes them too, so after
+ * {@code flush()} or {@code close()} every earlier update is durable. After a crash a watermark may thus be up to
+ * the flush interval (plus one commit) behind; the contract allows it. {@link #watermarks} reads the pending maps
+ * as well, so an update is visible to reads as soon as {@code advanceWatermark} returns, durable or not. Memory:
+ * the pending map holds one entry per distinct (user, device, conversation) acknowledged within one interval, and
+ * while the writer applies it, that interval's map as well.
  *
  * <p><b>Reads</b> run on the caller's thread against the last published version (an MVCC snapshot of every map),
- * so they see only durable data and never a seq that a crash could hand out again. They take no lock the writer
- * holds; the snapshot's version is registered with the MVStore while it is read, so its pages are not reclaimed.
+ * so they see only durable data and never a seq that a crash could hand out again (watermarks add the pending
+ * updates, see above). They take no lock the writer holds; the snapshot's version is registered with the MVStore while it is read, so its pages are not reclaimed.
  *
  * <p><b>Layout.</b> Ordered maps with binary keys (see {@link Keys}). Messages go to an append-only {@code log}
  * (append number → serialized {@link Message}), so a commit rewrites only the log's right edge however many
@@ -86,7 +100,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private static final int COMPACT_BUSY_BYTES = 1 << 20;
     private static final long COMPACT_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final long COMPACT_BUSY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(10);
-    private static final long IDLE_POLL_MILLIS = 1000;
+    private static final long IDLE_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Chunk retention with fsync: every commit is on disk before the next write, so freed space is safe to reuse. */
     private static final int FSYNC_RETENTION_MILLIS = 2000;
 
@@ -112,11 +126,32 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private volatile boolean closed;
     /** Set once the writer has exited: an operation still queued will never be taken by it. */
     private volatile boolean stopped;
+
+    // Coalesced watermarks (see the class comment). advanceWatermark merges into pendingWatermarks holding
+    // watermarkLock's read lock; the writer swaps the map out holding its write lock, so once the swap returns no
+    // merge into the swapped-out map is in progress or can start, and applying it loses nothing.
+    private final StampedLock watermarkLock = new StampedLock();
+    /** Updates not yet taken by the writer; replaced (never cleared) by the writer. */
+    private volatile ConcurrentHashMap<Device, ConcurrentHashMap<String, Long>> pendingWatermarks =
+            new ConcurrentHashMap<>();
+    /**
+     * Updates the writer has taken but not yet published in {@link #snapshot}, else null. Set before
+     * {@link #pendingWatermarks} is replaced and cleared only after the snapshot holding them is published; kept
+     * (and the next updates folded in) when their commit fails.
+     */
+    private volatile ConcurrentHashMap<Device, ConcurrentHashMap<String, Long>> drainingWatermarks;
+    /** Set by the update that queues a {@link Wake}; cleared by the writer before it takes the pending updates. */
+    private final AtomicBoolean watermarkWakeQueued = new AtomicBoolean();
+    private final long watermarkFlushNanos;
+    /** Watermark puts into the MVMap whose commit is published; for tests. Written by the writer only. */
+    private volatile long watermarkWrites;
     // writer thread only: when idempotency keys were last pruned and the file compacted (System.nanoTime),
     // and the append number of the next message
     private long lastPrune = System.nanoTime();
     private long lastCompaction = System.nanoTime();
     private long nextLogId;
+    // writer thread only: when the writer last took the pending watermarks (System.nanoTime)
+    private long lastWatermarkDrain;
 
     private MvMessageStore(MvStoreOptions options, LongSupplier clock, Path file, MVStore mv) {
         this.options = options;
@@ -144,6 +179,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         }
         this.snapshot = takeSnapshot();
         this.nextLogId = nextLogId();
+        this.watermarkFlushNanos = TimeUnit.MILLISECONDS.toNanos(options.watermarkFlushMillis());
+        this.lastWatermarkDrain = System.nanoTime();
         this.queue = new LinkedBlockingQueue<>(options.queueMax());
         this.writer = new Thread(this::runWriter, WRITER_THREAD);
         this.writer.setDaemon(true);
@@ -186,8 +223,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             throw e;
         }
         store.writer.start();
-        LOG.info("Message store opened: {} ({} messages, fsync={}, max batch {})",
-                file, store.nextLogId - 1, options.fsync(), options.maxBatch());
+        LOG.info("Message store opened: {} ({} messages, fsync={}, max batch {}, watermarks written every {} ms)",
+                file, store.nextLogId - 1, options.fsync(), options.maxBatch(), options.watermarkFlushMillis());
         return store;
     }
 
@@ -262,18 +299,38 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         return list;
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Merges {@code seq} into the pending watermarks, visible to {@link #watermarks} when this returns; the
+     * writer makes it durable within {@link MvStoreOptions#watermarkFlushMillis()} (see the class comment). Waits
+     * only while the writer swaps the pending map out (two field writes). Ignored once {@link #close} has begun.
+     */
     @Override
     public void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
         Keys.checkPart("user", userId);
         Keys.checkPart("device", deviceId);
         Keys.checkPart("conversation", conversation);
-        if (seq <= 0 || closed) {
+        if (seq <= 0) {
             return;
         }
-        WatermarkOp op = new WatermarkOp(Keys.watermark(userId, deviceId, conversation), seq);
-        if (!queue.offer(op)) {
-            // allowed by the contract: the device is only behind and gets some messages again
-            LOG.debug("Write queue full, watermark update dropped");
+        Device device = new Device(userId, deviceId);
+        long stamp = watermarkLock.readLock();
+        try {
+            // checked under the lock: close() sets it under the write lock, so the stop batch sees every update
+            // that got past this check
+            if (closed) {
+                return;
+            }
+            // read the field under the lock: the writer cannot swap it out until this merge is done
+            pendingWatermarks.computeIfAbsent(device, d -> new ConcurrentHashMap<>())
+                    .merge(conversation, seq, Math::max);
+        } finally {
+            watermarkLock.unlockRead(stamp);
+        }
+        // wake an idle writer once per swap; if the queue is full the writer is busy and drains when due anyway
+        if (!watermarkWakeQueued.get() && watermarkWakeQueued.compareAndSet(false, true)) {
+            queue.offer(Wake.WAKE);
         }
     }
 
@@ -313,6 +370,11 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         return mv.getCurrentVersion();
     }
 
+    /** How many watermark puts the writer has made into the MVMap and committed so far (one per key per drain). */
+    long watermarkWrites() {
+        return watermarkWrites;
+    }
+
     private void enqueue(Op op, CompletableFuture<?> result) {
         if (closed) {
             result.completeExceptionally(unavailable("message store is closed"));
@@ -333,7 +395,12 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         if (stopped) {
             return;
         }
-        closed = true;
+        long stamp = watermarkLock.writeLock();
+        try {
+            closed = true; // under the write lock: no watermark merge is in progress or can start after this
+        } finally {
+            watermarkLock.unlockWrite(stamp);
+        }
         boolean interrupted = false;
         while (true) {
             try {
@@ -354,6 +421,11 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         Op late;
         while ((late = queue.poll()) != null) {
             fail(late, unavailable("message store is closed"));
+        }
+        if (watermarksPending()) {
+            // only if the stop batch's commit failed (logged there)
+            LOG.warn("Closing {} with watermark updates that could not be written; those devices get some "
+                    + "messages again", file);
         }
         try {
             mv.close();
@@ -427,10 +499,36 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         });
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * <p>The committed watermarks raised by the pending updates: every {@link #advanceWatermark} that returned
+     * before this call is included. A reader never sees a watermark go back, although the writer moves updates
+     * from the pending map to the draining one and then into the snapshot: this reads {@link #pendingWatermarks},
+     * then {@link #drainingWatermarks}, then the snapshot, while the writer writes them in the opposite order
+     * (draining before pending when it takes the updates; the snapshot before clearing draining when it has
+     * committed them). So if the pending map read here is a newer one than the map that held an update, the writer
+     * had already made that map the draining one; if the draining map read is not that map either, its commit had
+     * already been published in the snapshot read after it. An update once seen is seen by every later read.
+     */
     @Override
     public Map<String, Long> watermarks(String userId, String deviceId) {
         byte[] prefix = Keys.prefix(Keys.checkPart("user", userId), Keys.checkPart("device", deviceId));
-        return read(s -> seqsByLastPart(watermarks, s.watermarks, prefix));
+        Device device = new Device(userId, deviceId);
+        // order matters, see above: pending, then draining, then (inside read) the snapshot
+        Map<String, Long> pending = pendingWatermarks.get(device);
+        Map<Device, ConcurrentHashMap<String, Long>> drainingMap = drainingWatermarks;
+        Map<String, Long> draining = drainingMap == null ? null : drainingMap.get(device);
+        return read(s -> {
+            Map<String, Long> result = seqsByLastPart(watermarks, s.watermarks, prefix);
+            if (draining != null) {
+                draining.forEach((conversation, seq) -> result.merge(conversation, seq, Math::max));
+            }
+            if (pending != null) {
+                pending.forEach((conversation, seq) -> result.merge(conversation, seq, Math::max));
+            }
+            return result;
+        });
     }
 
     @Override
@@ -540,14 +638,25 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         boolean stop = false;
         while (!stop) {
             try {
-                Op first = queue.poll(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+                Op first = queue.poll(pollNanos(System.nanoTime()), TimeUnit.NANOSECONDS);
+                boolean work = false;
+                boolean forceWatermarks = false;
                 if (first != null) {
                     batch.add(first);
                     gather(batch);
-                    stop = writeBatch(batch);
-                    batch.clear();
+                    for (Op op : batch) {
+                        work |= op != Wake.WAKE;
+                        // flush() and close() promise every earlier watermark update durable
+                        forceWatermarks |= op instanceof BarrierOp || op instanceof HousekeepingOp || op == Stop.STOP;
+                    }
+                }
+                boolean drain = watermarksPending() && (forceWatermarks
+                        || System.nanoTime() - lastWatermarkDrain >= watermarkFlushNanos);
+                if (work || drain) {
+                    stop = writeBatch(batch, drain);
                     lastBatch = System.nanoTime();
                 }
+                batch.clear();
                 long now = System.nanoTime();
                 boolean idle = now - lastBatch >= COMPACT_INTERVAL_NANOS; // no write for a second
                 if (!stop && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
@@ -569,6 +678,22 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 batch.clear();
             }
         }
+    }
+
+    /**
+     * How long the writer waits for the next operation: until the pending watermarks are due, else
+     * {@link #IDLE_POLL_NANOS} (an update arriving meanwhile queues a {@link Wake}).
+     */
+    private long pollNanos(long now) {
+        if (pendingWatermarks.isEmpty()) {
+            // updates left over by a failed commit are retried with the next batch, not in a loop
+            return IDLE_POLL_NANOS;
+        }
+        return Math.max(0, Math.min(IDLE_POLL_NANOS, lastWatermarkDrain + watermarkFlushNanos - now));
+    }
+
+    private boolean watermarksPending() {
+        return drainingWatermarks != null || !pendingWatermarks.isEmpty();
     }
 
     /** Adds whatever is queued, up to the batch limit, waiting up to {@code maxDelayMicros} for more. */
@@ -593,20 +718,23 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     /**
      * Applies, commits, syncs, publishes, then completes the batch.
      *
+     * @param drainWatermarks also take the pending watermarks and write them in the same commit
      * @return whether the batch held the stop marker
      */
-    private boolean writeBatch(List<Op> batch) {
+    private boolean writeBatch(List<Op> batch, boolean drainWatermarks) {
         Object[] results = new Object[batch.size()];
         boolean stop = false;
         long now = clock.getAsLong();
         boolean housekeeping = false;
+        long watermarkPuts = 0;
         try {
+            if (drainWatermarks) {
+                watermarkPuts = applyWatermarks(takeWatermarks());
+            }
             for (int i = 0; i < batch.size(); i++) {
                 Op op = batch.get(i);
                 if (op instanceof AppendOp append) {
                     results[i] = apply(append, now);
-                } else if (op instanceof WatermarkOp watermark) {
-                    raise(watermarks, watermark.key, watermark.seq);
                 } else if (op instanceof ReadCursorOp cursor) {
                     raise(readCursors, cursor.key, cursor.seq);
                 } else if (op instanceof HousekeepingOp) {
@@ -616,7 +744,13 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 }
             }
             commitDurably();
+            if (drainWatermarks) {
+                // only now: readers find the taken updates in the snapshot just published
+                drainingWatermarks = null;
+                watermarkWrites += watermarkPuts;
+            }
         } catch (RuntimeException e) {
+            // taken watermarks stay in drainingWatermarks and go with the next drain
             LOG.error("Message store commit of {} operations failed; rolled back, appends fail as retryable",
                     batch.size(), e);
             rollbackQuietly();
@@ -692,11 +826,60 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         }
     }
 
-    private static void raise(MVMap<byte[], Long> map, byte[] key, long seq) {
+    /**
+     * Takes the pending watermarks: they become {@link #drainingWatermarks} (joining those a failed commit left
+     * there) and a new pending map starts.
+     *
+     * @return the updates to write; stays {@link #drainingWatermarks} until their commit is published
+     */
+    private Map<Device, ConcurrentHashMap<String, Long>> takeWatermarks() {
+        lastWatermarkDrain = System.nanoTime();
+        // before the swap: an update merged into the new map queues a wake again
+        watermarkWakeQueued.set(false);
+        long stamp = watermarkLock.writeLock();
+        try {
+            ConcurrentHashMap<Device, ConcurrentHashMap<String, Long>> taken = pendingWatermarks;
+            ConcurrentHashMap<Device, ConcurrentHashMap<String, Long>> left = drainingWatermarks;
+            if (left == null) {
+                drainingWatermarks = taken; // before replacing pendingWatermarks, see watermarks()
+            } else {
+                // nobody merges into either map now; readers of "left" see its values only rise
+                taken.forEach((device, seqs) -> {
+                    ConcurrentHashMap<String, Long> target =
+                            left.computeIfAbsent(device, d -> new ConcurrentHashMap<>());
+                    seqs.forEach((conversation, seq) -> target.merge(conversation, seq, Math::max));
+                });
+            }
+            pendingWatermarks = new ConcurrentHashMap<>();
+            return drainingWatermarks;
+        } finally {
+            watermarkLock.unlockWrite(stamp);
+        }
+    }
+
+    /** @return how many keys were raised */
+    private long applyWatermarks(Map<Device, ConcurrentHashMap<String, Long>> updates) {
+        long puts = 0;
+        for (Map.Entry<Device, ConcurrentHashMap<String, Long>> device : updates.entrySet()) {
+            String user = device.getKey().user();
+            String deviceId = device.getKey().device();
+            for (Map.Entry<String, Long> update : device.getValue().entrySet()) {
+                if (raise(watermarks, Keys.watermark(user, deviceId, update.getKey()), update.getValue())) {
+                    puts++;
+                }
+            }
+        }
+        return puts;
+    }
+
+    /** @return whether {@code seq} was higher than the stored value, and so was put */
+    private static boolean raise(MVMap<byte[], Long> map, byte[] key, long seq) {
         Long current = map.get(key);
         if (current == null || current < seq) {
             map.put(key, seq);
+            return true;
         }
+        return false;
     }
 
     private void commitDurably() {
@@ -780,7 +963,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     // ------------------------------------------------------------------------------------------------ types
 
     /** Work for the writer thread. */
-    private sealed interface Op permits AppendOp, WatermarkOp, ReadCursorOp, BarrierOp, HousekeepingOp, Stop {
+    private sealed interface Op permits AppendOp, ReadCursorOp, BarrierOp, HousekeepingOp, Stop, Wake {
     }
 
     /** An append; with {@code group} non-null, a group event whose changes are applied unless it is a duplicate. */
@@ -790,9 +973,6 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
 
     /** What a group event changes besides appending its message; {@code key} is a {@link Keys#group} key. */
     private record GroupChange(byte[] key, byte[] record, List<String> joined, List<String> left) {
-    }
-
-    private record WatermarkOp(byte[] key, long seq) implements Op {
     }
 
     /** {@code key} is a {@link Keys#member}-shaped {@code user,conversation} key. */
@@ -808,6 +988,15 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     /** Queued by {@link #close}; the writer exits after the batch holding it. */
     private enum Stop implements Op {
         STOP
+    }
+
+    /** Queued by {@link #advanceWatermark} so that an idle writer notices pending watermarks; no work itself. */
+    private enum Wake implements Op {
+        WAKE
+    }
+
+    /** Key of the pending watermarks: one device of one user. */
+    private record Device(String user, String device) {
     }
 
     /** One committed, durable version of every map readers use. */

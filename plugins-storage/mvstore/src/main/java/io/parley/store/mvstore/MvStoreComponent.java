@@ -23,12 +23,16 @@ public final class MvStoreComponent extends ForwardingMessageStore {
 
     @Activate
     public MvStoreComponent(MvStoreConfig config) {
-        MvStoreOptions options = new MvStoreOptions(
+        this.store = MvMessageStore.open(options(config));
+    }
+
+    /** The configuration as options; {@code dir} resolved against system property {@code parley.home}. */
+    static MvStoreOptions options(MvStoreConfig config) {
+        return new MvStoreOptions(
                 MvStoreOptions.resolveDir(config.dir(), System.getProperty("parley.home")),
                 config.commit_max_batch(), config.commit_max_delay_micros(), config.fsync(),
                 config.dedupe_window_hours(), config.queue_max(), config.cache_mb(), config.compact_fill_rate(),
-                config.housekeeping_seconds());
-        this.store = MvMessageStore.open(options);
+                config.housekeeping_seconds(), config.watermark_flush_millis());
     }
 
     @Deactivate

@@ -11,7 +11,8 @@ public @interface MvStoreConfig {
             + "against system property parley.home if set, else the working directory")
     String dir() default "data/store";
 
-    @AttributeDefinition(description = "Most appends and watermark updates written by one commit (and one fsync)")
+    @AttributeDefinition(description = "Most appends, group events and read cursor updates written by one commit "
+            + "(and one fsync)")
     int commit_max_batch() default 4096;
 
     @AttributeDefinition(description = "Microseconds the writer waits for more work before committing a batch "
@@ -38,4 +39,10 @@ public @interface MvStoreConfig {
 
     @AttributeDefinition(description = "Seconds between passes that prune expired idempotency keys")
     int housekeeping_seconds() default 60;
+
+    @AttributeDefinition(description = "Delivery watermarks are coalesced in memory and written at most every this "
+            + "many milliseconds (one write per user, device and conversation), and on flush and close; after a "
+            + "kill -9 a watermark may be this much behind, so the device gets those messages again. 0 writes them "
+            + "with every commit")
+    long watermark_flush_millis() default 1000;
 }
