@@ -1,13 +1,11 @@
 package io.parley.transport.http;
 
+import io.parley.core.testing.ComponentConfigs;
 import io.parley.transport.http.internal.HttpApiSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,12 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Properties;
-import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The DS boundary without a framework: the shipped .cfg matches the config type, and activate/deactivate work. */
 class HttpApiComponentTest {
@@ -30,18 +25,7 @@ class HttpApiComponentTest {
 
     @Test
     void shippedCfgListsEveryKeyWithItsDefaultAndACommentAbove() throws IOException {
-        Properties cfg = new Properties();
-        try (Reader reader = Files.newBufferedReader(SHIPPED_CFG)) {
-            cfg.load(reader);
-        }
-        Map<String, String> defaults = defaults();
-        assertEquals(new TreeSet<>(defaults.keySet()), new TreeSet<>(cfg.stringPropertyNames()));
-        defaults.forEach((key, value) -> assertEquals(value, cfg.getProperty(key), key));
-        String text = Files.readString(SHIPPED_CFG);
-        for (String key : defaults.keySet()) {
-            assertTrue(text.matches("(?s).*#[^\\n]*\\n" + key.replace(".", "\\.") + "=.*"),
-                    "no comment line right above " + key);
-        }
+        ComponentConfigs.assertShippedCfg(HttpApiConfig.class, SHIPPED_CFG);
         HttpApiSettings settings = HttpApiComponent.settings(config(Map.of()));
         assertEquals("127.0.0.1", settings.server().host(), "the admin surface binds to loopback by default");
         assertFalse(settings.adminTokenUsable(), "no admin token ships");
@@ -73,24 +57,8 @@ class HttpApiComponentTest {
         assertFalse(Files.exists(portFile), "port file removed on deactivate");
     }
 
-    private static Map<String, String> defaults() {
-        Map<String, String> defaults = new HashMap<>();
-        for (Method method : HttpApiConfig.class.getDeclaredMethods()) {
-            defaults.put(key(method), String.valueOf(method.getDefaultValue()));
-        }
-        return defaults;
-    }
-
-    private static String key(Method method) {
-        return method.getName().replace('_', '.');
-    }
-
     /** A config annotation instance backed by a map, falling back to the defaults, as SCR builds it. */
     static HttpApiConfig config(Map<String, Object> props) {
-        return (HttpApiConfig) Proxy.newProxyInstance(HttpApiConfig.class.getClassLoader(),
-                new Class<?>[]{HttpApiConfig.class}, (proxy, method, args) -> {
-                    Object value = props.get(key(method));
-                    return value != null ? value : method.getDefaultValue();
-                });
+        return ComponentConfigs.of(HttpApiConfig.class, props);
     }
 }

@@ -1,5 +1,6 @@
 package io.parley.transport.tcp;
 
+import io.parley.core.testing.ComponentConfigs;
 import io.parley.core.api.Principal;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
@@ -14,17 +15,11 @@ import org.junit.jupiter.api.io.TempDir;
 import javax.net.ssl.SSLSocket;
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.Reader;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
-import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -39,21 +34,7 @@ class TcpTransportComponentTest {
 
     @Test
     void shippedCfgListsEveryKeyWithItsDefault() throws IOException {
-        Properties cfg = new Properties();
-        try (Reader reader = Files.newBufferedReader(SHIPPED_CFG)) {
-            cfg.load(reader);
-        }
-        Map<String, String> defaults = new HashMap<>();
-        for (Method method : TcpTransportConfig.class.getDeclaredMethods()) {
-            defaults.put(key(method), String.valueOf(method.getDefaultValue()));
-        }
-        assertEquals(new TreeSet<>(defaults.keySet()), new TreeSet<>(cfg.stringPropertyNames()));
-        defaults.forEach((key, value) -> assertEquals(value, cfg.getProperty(key), key));
-        String text = Files.readString(SHIPPED_CFG);
-        for (String key : defaults.keySet()) {
-            assertTrue(text.matches("(?s).*#[^\\n]*\\n" + key.replace(".", "\\.") + "=.*"),
-                    "no comment line right above " + key);
-        }
+        ComponentConfigs.assertShippedCfg(TcpTransportConfig.class, SHIPPED_CFG);
     }
 
     @Test
@@ -167,18 +148,8 @@ class TcpTransportComponentTest {
 
     /** A config instance as SCR would build it: the given properties, the annotation defaults otherwise. */
     private static TcpTransportConfig config(Map<String, Object> properties) {
-        return (TcpTransportConfig) Proxy.newProxyInstance(TcpTransportConfig.class.getClassLoader(),
-                new Class<?>[] {TcpTransportConfig.class}, (proxy, method, args) -> {
-                    if (method.getDeclaringClass() == Object.class) {
-                        return method.invoke(properties, args);
-                    }
-                    Object value = properties.get(key(method));
-                    return value != null ? value : method.getDefaultValue();
-                });
+        return ComponentConfigs.of(TcpTransportConfig.class, properties);
     }
 
     /** The DS mapping of a config method name to its property key. */
-    private static String key(Method method) {
-        return method.getName().replace('_', '.');
-    }
 }

@@ -1,5 +1,6 @@
 package io.parley.transport.websocket;
 
+import io.parley.core.testing.ComponentConfigs;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
 import io.parley.core.spi.Connection;
@@ -10,20 +11,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.Reader;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
@@ -40,21 +35,7 @@ class WebSocketTransportComponentTest {
 
     @Test
     void shippedCfgListsEveryKeyWithItsDefault() throws IOException {
-        Properties cfg = new Properties();
-        try (Reader reader = Files.newBufferedReader(SHIPPED_CFG)) {
-            cfg.load(reader);
-        }
-        Map<String, String> defaults = new HashMap<>();
-        for (Method method : WebSocketTransportConfig.class.getDeclaredMethods()) {
-            defaults.put(key(method), String.valueOf(method.getDefaultValue()));
-        }
-        assertEquals(new TreeSet<>(defaults.keySet()), new TreeSet<>(cfg.stringPropertyNames()));
-        defaults.forEach((key, value) -> assertEquals(value, cfg.getProperty(key), key));
-        String text = Files.readString(SHIPPED_CFG);
-        for (String key : defaults.keySet()) {
-            assertTrue(text.matches("(?s).*#[^\\n]*\\n" + key.replace(".", "\\.") + "=.*"),
-                    "no comment line right above " + key);
-        }
+        ComponentConfigs.assertShippedCfg(WebSocketTransportConfig.class, SHIPPED_CFG);
     }
 
     @Test
@@ -92,7 +73,6 @@ class WebSocketTransportComponentTest {
                 throw new UnsupportedOperationException("transports never open trusted sessions");
 
             }
-
 
             @Override
             public int maxFrameBytes() {
@@ -157,18 +137,8 @@ class WebSocketTransportComponentTest {
 
     /** A config instance as SCR would build it: the given properties, the annotation defaults otherwise. */
     private static WebSocketTransportConfig config(Map<String, Object> properties) {
-        return (WebSocketTransportConfig) Proxy.newProxyInstance(WebSocketTransportConfig.class.getClassLoader(),
-                new Class<?>[] {WebSocketTransportConfig.class}, (proxy, method, args) -> {
-                    if (method.getDeclaringClass() == Object.class) {
-                        return method.invoke(properties, args);
-                    }
-                    Object value = properties.get(key(method));
-                    return value != null ? value : method.getDefaultValue();
-                });
+        return ComponentConfigs.of(WebSocketTransportConfig.class, properties);
     }
 
     /** The DS mapping of a config method name to its property key. */
-    private static String key(Method method) {
-        return method.getName().replace('_', '.');
-    }
 }
