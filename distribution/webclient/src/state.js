@@ -119,9 +119,10 @@ export class ChatState {
    */
   applyMessages(messages) {
     const applied = [];
-    let gap = null;
+    const touched = new Set();
     for (const m of messages) {
       const c = this.conversation(m.conversation);
+      touched.add(c);
       c.head = Math.max(c.head, m.seq);
       if (m.sender === this.me && m.clientMsgId) c.pending.delete(m.clientMsgId);
       c.typing.delete(m.sender);
@@ -143,10 +144,14 @@ export class ChatState {
         c.buffered.set(m.seq, m);
       }
     }
-    for (const c of this.conversations.values()) {
-      if (c.buffered.size > 0 && (gap === null)) {
-        const lowest = Math.min(...c.buffered.keys());
+    // only conversations these messages touched can have a new gap (the others' gaps were reported before)
+    let gap = null;
+    for (const c of touched) {
+      if (c.buffered.size > 0) {
+        let lowest = Infinity;
+        for (const seq of c.buffered.keys()) lowest = Math.min(lowest, seq);
         gap = { conversation: c.id, from: c.lastSeq + 1, to: lowest - 1 };
+        break;
       }
     }
     return { applied, gap };

@@ -456,17 +456,30 @@ final class Engine implements Receiver {
 
     // ---------------------------------------------------------------- acks and sync
 
-    /** Raises the device's watermark; in a 1:1 conversation the peer's online devices hear of it (DeliveryUpdate). */
+    /**
+     * Raises the device's watermark; in a 1:1 conversation the peer's online devices hear of it (DeliveryUpdate). Every
+     * delivered message is acknowledged, so the receipt frame is built only when the peer has a session to send it to.
+     */
     private void deliverAck(ServerSession session, DeliverAck ack) {
-        List<String> members = authorize(session.userId(), ack.getConversation());
-        if (ack.getSeq() > 0) {
-            requireStore().advanceWatermark(session.userId(), session.deviceId(), ack.getConversation(), ack.getSeq());
-            if (Ids.groupIdOf(ack.getConversation()) == null) {
-                List<String> peers = new ArrayList<>(members);
-                peers.remove(session.userId());
-                relay(session, Frame.newBuilder().setDeliveryUpdate(DeliveryUpdate.newBuilder()
-                        .setConversation(ack.getConversation()).setUser(session.userId()).setSeq(ack.getSeq())).build(),
-                        peers);
+        String user = session.userId();
+        List<String> members = authorize(user, ack.getConversation());
+        if (ack.getSeq() <= 0) {
+            return;
+        }
+        requireStore().advanceWatermark(user, session.deviceId(), ack.getConversation(), ack.getSeq());
+        if (Ids.groupIdOf(ack.getConversation()) != null) {
+            return;
+        }
+        String peer = members.get(0).equals(user) ? members.get(members.size() - 1) : members.get(0);
+        if (peer.equals(user)) {
+            return; // a conversation with oneself: the user's other devices got the message itself
+        }
+        ServerSession[] targets = sessions.sessions(peer);
+        if (targets.length > 0) {
+            Frame receipt = Frame.newBuilder().setDeliveryUpdate(DeliveryUpdate.newBuilder()
+                    .setConversation(ack.getConversation()).setUser(user).setSeq(ack.getSeq())).build();
+            for (ServerSession target : targets) {
+                target.send(receipt);
             }
         }
     }
