@@ -46,15 +46,9 @@ public final class TestReceiver implements Receiver {
     }
 
     @Override
-
-    public io.parley.core.spi.InboundSession openAuthenticated(io.parley.core.spi.Connection connection,
-
-            io.parley.core.api.Principal principal) {
-
+    public InboundSession openAuthenticated(Connection connection, io.parley.core.api.Principal principal) {
         throw new UnsupportedOperationException("transports never open trusted sessions");
-
     }
-
 
     @Override
     public int maxFrameBytes() {

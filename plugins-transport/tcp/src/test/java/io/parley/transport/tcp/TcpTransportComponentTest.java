@@ -1,12 +1,9 @@
 package io.parley.transport.tcp;
 
+import io.parley.transport.support.TestReceiver;
 import io.parley.core.testing.ComponentConfigs;
-import io.parley.core.api.Principal;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
 import io.parley.transport.support.TestCertificates;
 import io.parley.transport.support.TlsSettings;
 import org.junit.jupiter.api.Test;
@@ -20,12 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The DS boundary without a framework: the shipped .cfg matches the config type, and activate/deactivate work. */
 class TcpTransportComponentTest {
@@ -40,9 +34,7 @@ class TcpTransportComponentTest {
     @Test
     void activateListensAndDeactivateTellsClientsToReconnect(@TempDir Path dir) throws Exception {
         Path portFile = dir.resolve("tcp.port");
-        CountDownLatch opened = new CountDownLatch(1);
-        CountDownLatch closed = new CountDownLatch(1);
-        Receiver receiver = receiver(opened, closed);
+        TestReceiver receiver = new TestReceiver(1024);
         TcpTransportComponent component = new TcpTransportComponent(receiver, config(Map.of(
                 "host", "127.0.0.1", "port", 0, "io.threads", 1, "reconnect.after.ms", 250,
                 "port.file", portFile.toString())));
@@ -50,7 +42,7 @@ class TcpTransportComponentTest {
             int port = Integer.parseInt(Files.readString(portFile).trim());
             try (Socket socket = new Socket("127.0.0.1", port)) {
                 socket.setSoTimeout(5_000);
-                assertTrue(opened.await(5, TimeUnit.SECONDS));
+                TestReceiver.TestSession session = receiver.nextSession();
                 // the handshake timeout is 10 s, so only the deactivation can produce a frame here
                 Thread stopper = new Thread(component::deactivate, "test-deactivate");
                 component = null;
@@ -63,13 +55,14 @@ class TcpTransportComponentTest {
                 assertEquals(-1, in.read());
                 stopper.join(10_000);
                 assertFalse(stopper.isAlive());
+                session.awaitClosed();
             }
-            assertTrue(closed.await(5, TimeUnit.SECONDS));
             assertFalse(Files.exists(portFile));
         } finally {
             if (component != null) {
                 component.deactivate();
             }
+            receiver.shutdown();
         }
     }
 
@@ -83,15 +76,14 @@ class TcpTransportComponentTest {
                 "tls.cert", "conf/tls/" + cert.certPem().getFileName(), "tls.key", cert.keyPem().toString(),
                 "tls.protocols", "TLSv1.3");
         assertFalse(TcpTransportComponent.settings(config(Map.of())).tls().enabled());
-        CountDownLatch opened = new CountDownLatch(1);
-        CountDownLatch closed = new CountDownLatch(1);
+        TestReceiver receiver = new TestReceiver(1024);
         String previousHome = System.getProperty("parley.home");
         System.setProperty("parley.home", home.toString());
         TcpTransportComponent component;
         try {
             assertEquals(new TlsSettings(true, cert.certPem(), cert.keyPem(), "", List.of("TLSv1.3")),
                     TcpTransportComponent.settings(config(properties)).tls());
-            component = new TcpTransportComponent(receiver(opened, closed), config(properties));
+            component = new TcpTransportComponent(receiver, config(properties));
         } finally {
             if (previousHome == null) {
                 System.clearProperty("parley.home");
@@ -104,46 +96,12 @@ class TcpTransportComponentTest {
             socket.setSoTimeout(5_000);
             socket.startHandshake();
             assertEquals("TLSv1.3", socket.getSession().getProtocol());
-            assertTrue(opened.await(5, TimeUnit.SECONDS));
+            receiver.nextSession();
         } finally {
             component.deactivate();
         }
-        assertTrue(closed.await(5, TimeUnit.SECONDS));
-    }
-
-    /** A core that counts opened and closed sessions and ignores every frame. */
-    private static Receiver receiver(CountDownLatch opened, CountDownLatch closed) {
-        return new Receiver() {
-            @Override
-            public InboundSession open(Connection connection) {
-                opened.countDown();
-                return new InboundSession() {
-                    @Override
-                    public void onFrame(Frame frame) {
-                    }
-
-                    @Override
-                    public void onClosed() {
-                        closed.countDown();
-                    }
-
-                    @Override
-                    public boolean isAuthenticated() {
-                        return false;
-                    }
-                };
-            }
-
-            @Override
-            public InboundSession openAuthenticated(Connection connection, Principal principal) {
-                throw new UnsupportedOperationException("transports never open trusted sessions");
-            }
-
-            @Override
-            public int maxFrameBytes() {
-                return 1024;
-            }
-        };
+        receiver.sessions.get(0).awaitClosed();
+        receiver.shutdown();
     }
 
     /** A config instance as SCR would build it: the given properties, the annotation defaults otherwise. */

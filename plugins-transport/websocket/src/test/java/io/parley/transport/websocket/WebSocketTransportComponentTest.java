@@ -1,11 +1,9 @@
 package io.parley.transport.websocket;
 
+import io.parley.transport.support.TestReceiver;
 import io.parley.core.testing.ComponentConfigs;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
 import io.parley.transport.support.TlsSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,12 +19,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The DS boundary without a framework: the shipped .cfg matches the config type, and activate/deactivate work. */
 class WebSocketTransportComponentTest {
@@ -41,44 +37,7 @@ class WebSocketTransportComponentTest {
     @Test
     void activateListensAndDeactivateSendsReconnectAndClose1001(@TempDir Path dir) throws Exception {
         Path portFile = dir.resolve("ws.port");
-        CountDownLatch opened = new CountDownLatch(1);
-        CountDownLatch closed = new CountDownLatch(1);
-        Receiver receiver = new Receiver() {
-            @Override
-            public InboundSession open(Connection connection) {
-                opened.countDown();
-                return new InboundSession() {
-                    @Override
-                    public void onFrame(Frame frame) {
-                    }
-
-                    @Override
-                    public void onClosed() {
-                        closed.countDown();
-                    }
-
-                    @Override
-                    public boolean isAuthenticated() {
-                        return false;
-                    }
-                };
-            }
-
-            @Override
-
-            public io.parley.core.spi.InboundSession openAuthenticated(io.parley.core.spi.Connection connection,
-
-                    io.parley.core.api.Principal principal) {
-
-                throw new UnsupportedOperationException("transports never open trusted sessions");
-
-            }
-
-            @Override
-            public int maxFrameBytes() {
-                return 1024;
-            }
-        };
+        TestReceiver receiver = new TestReceiver(1024);
         WebSocketTransportComponent component = new WebSocketTransportComponent(receiver, config(Map.of(
                 "host", "127.0.0.1", "port", 0, "io.threads", 1, "reconnect.after.ms", 250,
                 "path", "/ws", "port.file", portFile.toString())));
@@ -105,7 +64,7 @@ class WebSocketTransportComponentTest {
                             return null;
                         }
                     }).get(5, TimeUnit.SECONDS);
-            assertTrue(opened.await(5, TimeUnit.SECONDS));
+            TestReceiver.TestSession session = receiver.nextSession();
             // the handshake timeout is 10 s, so only the deactivation can produce a frame here
             Thread stopper = new Thread(component::deactivate, "test-deactivate");
             component = null;
@@ -116,12 +75,13 @@ class WebSocketTransportComponentTest {
             assertEquals(1001, status.get(5, TimeUnit.SECONDS));
             stopper.join(10_000);
             assertFalse(stopper.isAlive());
-            assertTrue(closed.await(5, TimeUnit.SECONDS));
+            session.awaitClosed();
             assertFalse(Files.exists(portFile));
         } finally {
             if (component != null) {
                 component.deactivate();
             }
+            receiver.shutdown();
         }
     }
 
