@@ -154,6 +154,21 @@ final class Engine implements Receiver {
     }
 
     @Override
+    public List<String> problems() {
+        List<String> problems = new ArrayList<>(2);
+        MessageStore s = store;
+        if (s == null) {
+            problems.add("no message store is running");
+        } else {
+            s.writeFailure().ifPresent(why -> problems.add("the message store cannot write: " + why));
+        }
+        if (authenticator == null) {
+            problems.add("no authenticator is running");
+        }
+        return problems;
+    }
+
+    @Override
     public int maxFrameBytes() {
         return config.max_frame_bytes();
     }

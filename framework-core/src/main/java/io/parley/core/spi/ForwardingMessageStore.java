@@ -79,4 +79,9 @@ public abstract class ForwardingMessageStore implements MessageStore {
     public Map<String, Long> readCursorsIn(String conversation, Collection<String> userIds) {
         return delegate().readCursorsIn(conversation, userIds);
     }
+
+    @Override
+    public Optional<String> writeFailure() {
+        return delegate().writeFailure();
+    }
 }

@@ -118,6 +118,18 @@ public interface MessageStore {
         return result;
     }
 
+    /**
+     * Why the store cannot accept writes right now (a full disk, a failed device), or empty while it can. While it
+     * reports a problem, writes fail with a retryable {@code UNAVAILABLE} and reads keep working from what is
+     * durable; the store recovers by itself when the cause goes away. The core reports the store DOWN in health and
+     * readiness checks while this is non-empty. Cheap and non-blocking; any thread.
+     *
+     * @since 2.2
+     */
+    default Optional<String> writeFailure() {
+        return Optional.empty();
+    }
+
     /** The result of {@link #append}. */
     record Appended(Message message, boolean duplicate) {
     }

@@ -28,4 +28,16 @@ public interface Receiver {
 
     /** Largest frame the core accepts, in bytes; transports enforce it before parsing. */
     int maxFrameBytes();
+
+    /**
+     * What keeps the core from doing its whole job right now: no message store or authenticator bound, or a store
+     * that cannot write ({@link MessageStore#writeFailure()}). Empty when the core is fully working. Health and
+     * readiness checks report DOWN while it is not empty. Cheap and non-blocking; any thread.
+     *
+     * @return human-readable problems, one per missing or failing part
+     * @since 2.2
+     */
+    default java.util.List<String> problems() {
+        return java.util.List.of();
+    }
 }

@@ -5,5 +5,5 @@
  * gain methods in a minor one.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("2.1.0")
+@org.osgi.annotation.versioning.Version("2.2.0")
 package io.parley.core.spi;

@@ -1,5 +1,6 @@
 package io.parley.transport.http;
 
+import io.parley.auth.jwt.JwtTokens;
 import io.parley.core.spi.Receiver;
 import io.parley.transport.http.internal.HttpApiServer;
 import io.parley.transport.http.internal.HttpApiSettings;
@@ -90,7 +91,9 @@ public final class HttpApiComponent {
                 .build();
         return new HttpApiSettings(server, config.admin_token().trim(), config.max_body_bytes(),
                 config.max_http_request_bytes(), Duration.ofMillis(config.request_timeout_ms()),
-                webRoot(config.web_root(), System.getProperty("parley.home")));
+                webRoot(config.web_root(), System.getProperty("parley.home")),
+                Duration.ofMillis(config.header_timeout_ms()), Duration.ofMillis(config.body_timeout_ms()),
+                config.max_connections_per_address());
     }
 
     /** @return the web client's directory: relative paths resolve against the server's home; empty means none */
@@ -106,8 +109,17 @@ public final class HttpApiComponent {
     static TokenIssuer tokenIssuer(HttpApiConfig config, Map<String, Object> properties) {
         Object secret = properties.get("secret");
         Object issuer = properties.get("issuer");
+        Object maxLifetime = properties.get("max.lifetime.seconds");
+        Duration lifetime = JwtTokens.DEFAULT_MAX_LIFETIME;
+        if (maxLifetime != null) {
+            try {
+                lifetime = Duration.ofSeconds(Long.parseLong(maxLifetime.toString().trim()));
+            } catch (NumberFormatException e) {
+                // the authenticator refuses the same value and logs it; mint within the default meanwhile
+            }
+        }
         return TokenIssuer.create(secret == null ? null : secret.toString(), issuer == null ? null : issuer.toString(),
-                Duration.ofSeconds(config.token_default_ttl_seconds()),
+                lifetime, Duration.ofSeconds(config.token_default_ttl_seconds()),
                 Duration.ofSeconds(config.token_max_ttl_seconds()));
     }
 }

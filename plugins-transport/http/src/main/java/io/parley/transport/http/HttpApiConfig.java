@@ -36,8 +36,21 @@ public @interface HttpApiConfig {
     @AttributeDefinition(description = "Seconds a keep-alive connection may stay idle before it is closed; 0 never")
     int idle_timeout_seconds() default 60;
 
-    @AttributeDefinition(description = "Connections open at once; further ones get 503 and are closed")
+    @AttributeDefinition(description = "Connections open at once; at the limit a new connection replaces the oldest "
+            + "one that has not yet presented the admin token, or gets 503 if there is none")
     int max_connections() default 1024;
+
+    @AttributeDefinition(description = "Connections open at once from one client address, with the same replacement "
+            + "rule as max.connections")
+    int max_connections_per_address() default 256;
+
+    @AttributeDefinition(description = "Milliseconds a request head may take to arrive, from the connection's opening "
+            + "or the request's first byte; 408 and close beyond")
+    int header_timeout_ms() default 10_000;
+
+    @AttributeDefinition(description = "Milliseconds a request body may take to arrive after its head; the "
+            + "connection is closed beyond")
+    int body_timeout_ms() default 30_000;
 
     @AttributeDefinition(description = "Lifetime of a token minted by POST /v1/tokens without ttl_seconds")
     long token_default_ttl_seconds() default 86_400;

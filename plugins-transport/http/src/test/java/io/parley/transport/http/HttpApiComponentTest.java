@@ -48,6 +48,7 @@ class HttpApiComponentTest {
             assertEquals(503, health.statusCode(), "no Receiver bound yet");
             HttpResponse<String> token = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
                             + "/v1/tokens")).header("Authorization", "Bearer component-test-admin-token")
+                    .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString("{\"user\":\"alice\"}")).build(),
                     HttpResponse.BodyHandlers.ofString());
             assertEquals(200, token.statusCode(), token.body());

@@ -92,9 +92,11 @@ public final class ApiService {
     private CompletableFuture<Reply> dispatch(Router.Match match, Call call, ScheduledExecutorService timer) {
         Endpoint endpoint = match.endpoint();
         switch (endpoint) {
-            case HEALTH:
-                return CompletableFuture.completedFuture(gateway.coreAvailable()
-                        ? Reply.ok(new Dto.Health("UP")) : new Reply(503, new Dto.Health("DOWN"), null, null));
+            case HEALTH: {
+                List<String> problems = gateway.problems();
+                return CompletableFuture.completedFuture(problems.isEmpty()
+                        ? Reply.ok(new Dto.Health("UP", problems)) : new Reply(503, new Dto.Health("DOWN", problems), null, null));
+            }
             case OPENAPI:
                 return CompletableFuture.completedFuture(new Reply(200, null, openApi, "application/yaml"));
             case MINT_TOKEN: {

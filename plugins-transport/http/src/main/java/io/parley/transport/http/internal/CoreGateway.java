@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -58,6 +59,12 @@ public final class CoreGateway {
     /** True while a core {@code Receiver} is bound. */
     public boolean coreAvailable() {
         return receiver.get() != null;
+    }
+
+    /** What keeps the core from working (see {@link Receiver#problems()}); one entry if no core is bound. */
+    public List<String> problems() {
+        Receiver core = receiver.get();
+        return core == null ? List.of("the core is not running") : core.problems();
     }
 
     /**

@@ -97,7 +97,7 @@ public final class Dto {
 
     // ------------------------------------------------------------------------------------------------ responses
 
-    public record Health(@JsonProperty("status") String status) {
+    public record Health(@JsonProperty("status") String status, @JsonProperty("problems") List<String> problems) {
     }
 
     /** The engine's {@code SendAck}. */

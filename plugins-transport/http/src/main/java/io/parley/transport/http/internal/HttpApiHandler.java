@@ -6,7 +6,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -16,8 +15,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.parley.transport.http.internal.BodyLimitAggregator.OversizedRequest;
@@ -32,10 +29,12 @@ import java.util.concurrent.RejectedExecutionException;
 /**
  * The last handler of every connection: authenticates, routes and answers requests, one at a time and in order.
  *
- * <p>Order of checks: a malformed request (400, 414, 431) or one over {@code max.body.bytes} (413) is refused first;
- * then every path under {@code /v1} needs the admin token (503 if none is configured, 401 if it is missing or
- * wrong; so an unauthenticated caller cannot tell which paths exist); then an unknown path is 404, a known path with
- * another method 405 (with {@code Allow}); the endpoint itself answers the rest.
+ * <p>Order of checks: {@link RequestGate} has already decided on the request's head (connection limits, malformed
+ * or ambiguous requests, the admin token for routes that need it, whether a body is allowed and is JSON) and passes
+ * a refused request on as a {@link RequestGate.Refused}, answered here in turn; a body over {@code max.body.bytes}
+ * arrives as an {@link OversizedRequest} (413). Then an unknown path is 404, a known path with another method 405
+ * (with {@code Allow}); the endpoint itself answers the rest. Authorization is decided on the route that matched
+ * after decoding ({@link Router.Match#needsAdmin()}), and checked here a second time.
  *
  * <p>Threading: all state is confined to the channel's event loop. While a request is being answered the channel
  * does not read (auto-read off), so a client that pipelines is paced and answered in order; requests already
@@ -49,7 +48,7 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
 
     /** A decoded request, copied out of Netty's buffers. */
     private record Pending(String method, String uri, String authorization, String ifNoneMatch, boolean keepAlive,
-                           byte[] body, DecoderResult decoderResult, OversizedRequest oversized) {
+                           byte[] body, ApiException refusal, OversizedRequest oversized) {
     }
 
     /**
@@ -69,15 +68,12 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             + "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
     private final HttpApiServer.Shared shared;
-    private final boolean admitted;
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
     private boolean busy;
     private boolean closing;
 
-    /** @param admitted false if the connection is over {@code max.connections}: its first request gets 503 */
-    HttpApiHandler(HttpApiServer.Shared shared, boolean admitted) {
+    HttpApiHandler(HttpApiServer.Shared shared) {
         this.shared = shared;
-        this.admitted = admitted;
     }
 
     @Override
@@ -90,10 +86,11 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
                 queue.add(new Pending(request.method().name(), request.uri(),
                         request.headers().get(HttpHeaderNames.AUTHORIZATION),
                         request.headers().get(HttpHeaderNames.IF_NONE_MATCH), HttpUtil.isKeepAlive(request),
-                        ByteBufUtil.getBytes(request.content()), request.decoderResult(), null));
+                        ByteBufUtil.getBytes(request.content()), null, null));
             } else if (msg instanceof OversizedRequest oversized) {
-                queue.add(new Pending(null, null, null, null, oversized.keepAlive(), null, DecoderResult.SUCCESS,
-                        oversized));
+                queue.add(new Pending(null, null, null, null, oversized.keepAlive(), null, null, oversized));
+            } else if (msg instanceof RequestGate.Refused refused) {
+                queue.add(new Pending(null, null, null, null, false, null, refused.error(), null));
             } else {
                 return;
             }
@@ -144,38 +141,21 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
     }
 
     private CompletableFuture<Answer> answer(ChannelHandlerContext ctx, Pending p) {
-        if (!admitted) {
-            return refused(ApiException.unavailable("too many connections to the HTTP API (max.connections)"), true);
+        if (p.refusal() != null) {
+            return refused(p.refusal(), true);
         }
         if (p.oversized() != null) {
             return refused(ApiException.bodyTooLarge("request body is larger than " + shared.settings().maxBodyBytes()
                     + " bytes (max.body.bytes)"), p.oversized().closeAfter());
         }
-        if (!p.decoderResult().isSuccess()) {
-            Throwable cause = p.decoderResult().cause();
-            if (cause instanceof TooLongHttpLineException) {
-                return refused(new ApiException(414, "INVALID_REQUEST", "request line too long", false, 0), true);
-            }
-            if (cause instanceof TooLongHttpHeaderException) {
-                return refused(new ApiException(431, "INVALID_REQUEST", "request headers too large", false, 0), true);
-            }
-            return refused(ApiException.invalid("malformed HTTP request"), true);
-        }
         QueryStringDecoder uri = new QueryStringDecoder(p.uri());
         String path = uri.rawPath();
-        if (path.equals("/v1") || path.startsWith("/v1/")) {
-            if (!shared.settings().adminTokenUsable()) {
-                return refused(new ApiException(503, "UNAVAILABLE", "the HTTP API is disabled: set admin.token (at least "
-                        + HttpApiSettings.MIN_ADMIN_TOKEN_CHARS + " characters) in conf/parley.transport.http.cfg",
-                        false, 0), false);
-            }
-            if (!shared.adminToken().matches(p.authorization())) {
-                return refused(ApiException.unauthenticated(p.authorization() == null
-                        ? "missing Authorization: Bearer <admin.token>" : "wrong admin token"), false);
-            }
-        }
         Router.Match match = shared.router().route(p.method(), path);
-        if (match.endpoint() == null && match.allowed().isEmpty() && shared.web() != null && !path.startsWith("/v1")) {
+        if (match.pathError() != null || (match.needsAdmin() && !shared.adminToken().matches(p.authorization()))) {
+            // RequestGate refuses these at the head; reaching here would be a bug, so fail closed
+            return refused(ApiException.unauthenticated("not authorized"), true);
+        }
+        if (match.endpoint() == null && match.allowed().isEmpty() && shared.web() != null && !match.underApi()) {
             return staticFile(p, path);
         }
         if (match.endpoint() == null) {

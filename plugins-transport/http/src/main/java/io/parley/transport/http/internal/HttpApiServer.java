@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -28,9 +27,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * answers 503 and every call needing the core a retryable 503; calls waiting on a core that goes away fail at once
  * ({@link #bindReceiver}, {@link #unbindReceiver}).
  *
- * <p>Pipeline, inbound: {@code http} (HttpServerCodec; line and header limits) → {@code idle} (closes keep-alive
- * connections idle for {@code idle.timeout.seconds}) → {@code body} ({@link BodyLimitAggregator}) → {@code api}
- * ({@link HttpApiHandler}).
+ * <p>Pipeline, inbound: {@code deadline} (arms the request-head deadline on a request's first byte) → {@code http}
+ * (HttpServerCodec; line and header limits) → {@code idle} (closes keep-alive connections idle for
+ * {@code idle.timeout.seconds}) → {@code gate} ({@link RequestGate}: decides on each request from its head, before
+ * any body is buffered; request deadlines) → {@code body} ({@link BodyLimitAggregator}) → {@code api}
+ * ({@link HttpApiHandler}). Connections are admitted by {@link ConnectionSlots}.
  *
  * <p>Lifecycle: {@link #start()} once, then {@link #stop()} once (further calls do nothing); both block and must
  * not run on an event loop. Threads: {@code parley-http-boss-1} and {@code io.threads} × {@code parley-http-io-N}.
@@ -51,7 +52,7 @@ public final class HttpApiServer {
     private final CoreGateway gateway = new CoreGateway(receiver::get);
     private final Shared shared;
     private final NettyServer server;
-    private final AtomicInteger openConnections = new AtomicInteger();
+    private final ConnectionSlots slots;
 
     public HttpApiServer(HttpApiSettings settings, TokenIssuer tokens) {
         this.settings = settings;
@@ -60,6 +61,7 @@ public final class HttpApiServer {
                 new ApiService(gateway, tokens, json, settings.requestTimeout(), openApiDocument()), json,
                 new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null), webFiles(settings));
         this.server = new NettyServer("HTTP API", "parley-http", settings.server());
+        this.slots = new ConnectionSlots(settings.server().maxConnections(), settings.maxConnectionsPerAddress());
     }
 
     private static StaticFiles webFiles(HttpApiSettings settings) {
@@ -97,21 +99,25 @@ public final class HttpApiServer {
     public void start() throws IOException {
         int maxLine = settings.maxHttpRequestBytes();
         long idleMillis = settings.server().idleTimeout().toMillis();
-        int maxConnections = settings.server().maxConnections();
         server.start(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                boolean admitted = openConnections.incrementAndGet() <= maxConnections;
-                ch.closeFuture().addListener(f -> openConnections.decrementAndGet());
+                boolean admitted = slots.admit(ch);
+                if (admitted) {
+                    ch.closeFuture().addListener(f -> slots.closed(ch));
+                }
+                RequestGate gate = new RequestGate(shared, slots, admitted);
                 ChannelPipeline pipeline = ch.pipeline();
+                pipeline.addLast("deadline", gate.new ByteWatch());
                 pipeline.addLast("http", new HttpServerCodec(new HttpDecoderConfig()
                         .setMaxInitialLineLength(maxLine)
                         .setMaxHeaderSize(maxLine)));
                 if (idleMillis > 0) {
                     pipeline.addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
                 }
+                pipeline.addLast("gate", gate);
                 pipeline.addLast("body", new BodyLimitAggregator(settings.maxBodyBytes()));
-                pipeline.addLast("api", new HttpApiHandler(shared, admitted));
+                pipeline.addLast("api", new HttpApiHandler(shared));
             }
         }, "max body " + settings.maxBodyBytes() + " bytes, admin token "
                 + (settings.adminTokenUsable() ? "set" : "NOT SET: /v1 refused"));
@@ -163,7 +169,7 @@ public final class HttpApiServer {
 
     /** Open HTTP connections. */
     public int connectionCount() {
-        return openConnections.get();
+        return slots.open();
     }
 
     /** Calls waiting for the core right now. */

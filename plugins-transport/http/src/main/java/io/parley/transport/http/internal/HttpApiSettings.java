@@ -17,9 +17,27 @@ import java.util.Objects;
  * @param requestTimeout      how long a call waits for the core before answering 504
  * @param webRoot             directory whose files are served for GET and HEAD outside {@code /v1} (the web
  *                            client); null serves none
+ * @param headerTimeout       how long a request head may take to arrive, from the connection's opening or the
+ *                            request's first byte (408 and close beyond)
+ * @param bodyTimeout         how long a request body may take to arrive after its head (the connection is closed
+ *                            beyond)
+ * @param maxConnectionsPerAddress connections open at once from one client address
  */
 public record HttpApiSettings(ServerSettings server, String adminToken, int maxBodyBytes, int maxHttpRequestBytes,
-                              Duration requestTimeout, Path webRoot) {
+                              Duration requestTimeout, Path webRoot, Duration headerTimeout, Duration bodyTimeout,
+                              int maxConnectionsPerAddress) {
+
+    /** The defaults of {@code header.timeout.ms}, {@code body.timeout.ms} and {@code max.connections.per.address}. */
+    public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+    public static final Duration DEFAULT_BODY_TIMEOUT = Duration.ofSeconds(30);
+    public static final int DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
+
+    /** Settings with the default request deadlines and per-address limit. */
+    public HttpApiSettings(ServerSettings server, String adminToken, int maxBodyBytes, int maxHttpRequestBytes,
+                           Duration requestTimeout, Path webRoot) {
+        this(server, adminToken, maxBodyBytes, maxHttpRequestBytes, requestTimeout, webRoot, DEFAULT_HEADER_TIMEOUT,
+                DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS);
+    }
 
     /** Settings serving no files. */
     public HttpApiSettings(ServerSettings server, String adminToken, int maxBodyBytes, int maxHttpRequestBytes,
@@ -43,6 +61,16 @@ public record HttpApiSettings(ServerSettings server, String adminToken, int maxB
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("request.timeout.ms must be positive: " + requestTimeout);
         }
+        Objects.requireNonNull(headerTimeout, "headerTimeout");
+        Objects.requireNonNull(bodyTimeout, "bodyTimeout");
+        if (headerTimeout.toMillis() < 100 || bodyTimeout.toMillis() < 100) {
+            throw new IllegalArgumentException("header.timeout.ms and body.timeout.ms must be at least 100: "
+                    + headerTimeout.toMillis() + ", " + bodyTimeout.toMillis());
+        }
+        if (maxConnectionsPerAddress < 1) {
+            throw new IllegalArgumentException("max.connections.per.address must be positive: "
+                    + maxConnectionsPerAddress);
+        }
     }
 
     /** True if the admin token is long enough for the API to serve {@code /v1}. */
@@ -55,6 +83,7 @@ public record HttpApiSettings(ServerSettings server, String adminToken, int maxB
         // never print the token
         return "HttpApiSettings[" + server + ", adminToken=" + (adminToken.isEmpty() ? "<empty>" : "<set>")
                 + ", maxBodyBytes=" + maxBodyBytes + ", maxHttpRequestBytes=" + maxHttpRequestBytes
-                + ", requestTimeout=" + requestTimeout + ", webRoot=" + webRoot + "]";
+                + ", requestTimeout=" + requestTimeout + ", webRoot=" + webRoot + ", headerTimeout=" + headerTimeout
+                + ", bodyTimeout=" + bodyTimeout + ", maxConnectionsPerAddress=" + maxConnectionsPerAddress + "]";
     }
 }

@@ -70,32 +70,55 @@ public final class Router {
      * @param params     the path parameters by template name (decoded), empty if none
      * @param allowed    when no endpoint matched: the methods the path does accept (empty: unknown path, 404;
      *                   otherwise 405 with these in {@code Allow})
+     * @param pathError  non-null if the path is malformed or ambiguous (see {@link #route}); nothing else is set
+     * @param underApi   true if the decoded path is {@code /v1} or below it, whether or not an endpoint matched
      */
-    public record Match(Endpoint endpoint, Map<String, String> params, Set<String> allowed) {
+    public record Match(Endpoint endpoint, Map<String, String> params, Set<String> allowed, String pathError,
+                        boolean underApi) {
 
         public String param(String name) {
             return params.get(name);
         }
+
+        /**
+         * Whether the request needs the admin token, decided on what matched after decoding (never on the raw path):
+         * the endpoint's own rule when one matched, else every path under {@code /v1} (so that an unauthenticated
+         * caller cannot tell which exist); an unusable path needs it too (it is refused either way).
+         */
+        public boolean needsAdmin() {
+            return endpoint != null ? endpoint.adminOnly() : underApi || pathError != null;
+        }
     }
 
-    /** @param path the raw (still percent-encoded) path, without the query string */
+    /**
+     * Routes a request. The raw path is decoded exactly once, segment by segment, and the decoded segments are what
+     * is matched, so {@code /%761/tokens} is {@code /v1/tokens} in every respect (its authorization included).
+     * Encodings that make a path mean different things to different readers are refused outright
+     * ({@link Match#pathError()}): an encoded {@code /}, {@code \} or {@code %} (the last is double encoding), control
+     * characters and NUL, {@code .} and {@code ..} segments, empty segments, and malformed escapes.
+     *
+     * @param path the raw (still percent-encoded) path, without the query string
+     */
     public Match route(String method, String path) {
-        List<String> segments = split(path);
-        Set<String> allowed = new LinkedHashSet<>();
-        if (segments == null) {
-            return new Match(null, Map.of(), Set.of());
+        Object decoded = decode(path);
+        if (decoded instanceof String error) {
+            return new Match(null, Map.of(), Set.of(), error, false);
         }
+        @SuppressWarnings("unchecked")
+        List<String> segments = (List<String>) decoded;
+        boolean underApi = !segments.isEmpty() && segments.get(0).equals("v1");
+        Set<String> allowed = new LinkedHashSet<>();
         for (Endpoint e : Endpoint.values()) {
             Map<String, String> params = match(e, segments);
             if (params == null) {
                 continue;
             }
             if (e.method.equals(method)) {
-                return new Match(e, params, Set.of());
+                return new Match(e, params, Set.of(), null, underApi);
             }
             allowed.add(e.method);
         }
-        return new Match(null, Map.of(), Collections.unmodifiableSet(allowed));
+        return new Match(null, Map.of(), Collections.unmodifiableSet(allowed), null, underApi);
     }
 
     /** Every {@code METHOD template} pair, e.g. {@code "GET /health"}; what {@code openapi.yaml} must list. */
@@ -127,20 +150,41 @@ public final class Router {
         return params;
     }
 
-    /** @return the decoded segments, or null if the path does not start with '/' or does not decode */
-    private static List<String> split(String path) {
+    /**
+     * @return the decoded segments (a trailing slash ignored; {@code /} is no segment), or a String saying why the
+     *         path is refused
+     */
+    private static Object decode(String path) {
         if (path == null || !path.startsWith("/")) {
-            return null;
+            return "the path must start with /";
         }
-        String trimmed = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+        if (path.equals("/")) {
+            return List.of();
+        }
+        String trimmed = path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
         String[] raw = trimmed.substring(1).split("/", -1);
         List<String> out = new ArrayList<>(raw.length);
-        try {
-            for (String s : raw) {
-                out.add(QueryStringDecoder.decodeComponent(s.replace("+", "%2B"), StandardCharsets.UTF_8));
+        for (String s : raw) {
+            String segment;
+            try {
+                segment = QueryStringDecoder.decodeComponent(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+            } catch (IllegalArgumentException e) {
+                return "malformed percent-encoding in the path";
             }
-        } catch (IllegalArgumentException e) {
-            return null;
+            if (segment.isEmpty()) {
+                return "empty path segment";
+            }
+            if (segment.equals(".") || segment.equals("..")) {
+                return "dot segments are not allowed in the path";
+            }
+            for (int i = 0; i < segment.length(); i++) {
+                char c = segment.charAt(i);
+                if (c == '/' || c == '\\' || c == '%' || c < 0x20 || c == 0x7f || c == '\uFFFD') {
+                    return "ambiguous or unsafe encoding in the path (encoded /, \\ or %, control characters, "
+                            + "invalid UTF-8)";
+                }
+            }
+            out.add(segment);
         }
         return out;
     }

@@ -31,6 +31,15 @@ public final class TokenIssuer {
      * @param maxTtl     the longest lifetime a request may ask for
      */
     public static TokenIssuer create(String secret, String issuer, Duration defaultTtl, Duration maxTtl) {
+        return create(secret, issuer, JwtTokens.DEFAULT_MAX_LIFETIME, defaultTtl, maxTtl);
+    }
+
+    /**
+     * @param maxLifetime the authenticator's {@code max.lifetime.seconds}: no token is minted for longer, whatever
+     *                    {@code maxTtl} says, since the authenticator would refuse it
+     */
+    public static TokenIssuer create(String secret, String issuer, Duration maxLifetime, Duration defaultTtl,
+                                     Duration maxTtl) {
         if (defaultTtl.isNegative() || defaultTtl.isZero() || maxTtl.compareTo(defaultTtl) < 0) {
             throw new IllegalArgumentException("need 0 < token.default.ttl.seconds <= token.max.ttl.seconds");
         }
@@ -41,11 +50,16 @@ public final class TokenIssuer {
         String iss = issuer == null || issuer.isBlank() ? JwtTokens.DEFAULT_ISSUER : issuer.trim();
         try {
             return new TokenIssuer(new JwtTokens(secret.trim().getBytes(java.nio.charset.StandardCharsets.UTF_8),
-                    iss), null, defaultTtl, maxTtl);
+                    iss, JwtTokens.DEFAULT_CLOCK_SKEW, maxLifetime, java.time.Clock.systemUTC()), null,
+                    min(defaultTtl, maxLifetime), min(maxTtl, maxLifetime));
         } catch (IllegalArgumentException e) {
             return new TokenIssuer(null, "unusable JWT secret in conf/parley.auth.jwt.cfg: " + e.getMessage(),
                     defaultTtl, maxTtl);
         }
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 
     /** Null if tokens can be minted; otherwise why not (for logs and the 503 answer). */
@@ -75,7 +89,7 @@ public final class TokenIssuer {
             String token = tokens.mint(user, device, ttl);
             // read exp back from the token itself: minting rounds the issue time to the second
             Principal p = tokens.verify(token, device == null ? CoreGateway.DEVICE_ID : device);
-            return new Dto.TokenResult(token, user, device, p.expiresAt().toEpochMilli());
+            return new Dto.TokenResult(token, user, device, p.expiresAt().minus(tokens.clockSkew()).toEpochMilli());
         } catch (ParleyException e) {
             throw ApiException.from(e);
         }

@@ -338,7 +338,8 @@ class HttpApiServerTest {
         JsonNode r = json(post("/v1/tokens", "{\"user\":\"alice\",\"device\":\"phone-1\",\"ttl_seconds\":120}"));
         Principal p = new JwtTokens(SECRET.getBytes(StandardCharsets.UTF_8), "parley").verify(r.get("token").asText(), "phone-1");
         assertEquals("alice", p.userId());
-        assertEquals(p.expiresAt().toEpochMilli(), r.get("expires_at").asLong());
+        // the token's exp; the principal lasts the clock skew longer
+        assertEquals(p.expiresAt().minus(JwtTokens.DEFAULT_CLOCK_SKEW).toEpochMilli(), r.get("expires_at").asLong());
         assertTrue(r.get("expires_at").asLong() >= before - 1000 + 120_000);
         assertEquals("phone-1", r.get("device").asText());
 
@@ -398,17 +399,29 @@ class HttpApiServerTest {
     }
 
     @Test
-    void connectionsOverTheLimitAreRefusedWith503() throws Exception {
+    void connectionsOverTheLimitAreRefusedWith503WhenEveryOpenOneIsAuthenticated() throws Exception {
         HttpApiServer one = start(settings(ADMIN, 4096, Duration.ofSeconds(5), 1), SECRET);
-        try (Socket first = new Socket("127.0.0.1", one.localAddress().getPort());
-             Socket second = new Socket("127.0.0.1", one.localAddress().getPort())) {
-            second.setSoTimeout(5000);
-            second.getOutputStream().write(raw("GET", "/health", null).getBytes(StandardCharsets.UTF_8));
-            String answer = readResponse(new BufferedReader(new InputStreamReader(second.getInputStream(),
-                    StandardCharsets.UTF_8)));
-            assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
-            assertTrue(answer.contains("max.connections"), answer);
-            assertTrue(first.isConnected());
+        one.bindReceiver(core);
+        try (Socket first = new Socket("127.0.0.1", one.localAddress().getPort())) {
+            first.setSoTimeout(5000);
+            // the first connection presents the admin token: it keeps its slot
+            first.getOutputStream().write(raw("GET", "/v1/users/alice/conversations", null)
+                    .getBytes(StandardCharsets.UTF_8));
+            BufferedReader firstIn = new BufferedReader(new InputStreamReader(first.getInputStream(),
+                    StandardCharsets.UTF_8));
+            String firstAnswer = readResponse(firstIn);
+            assertTrue(firstAnswer.startsWith("HTTP/1.1 200"), firstAnswer);
+            try (Socket second = new Socket("127.0.0.1", one.localAddress().getPort())) {
+                second.setSoTimeout(5000);
+                second.getOutputStream().write(raw("GET", "/health", null).getBytes(StandardCharsets.UTF_8));
+                String answer = readResponse(new BufferedReader(new InputStreamReader(second.getInputStream(),
+                        StandardCharsets.UTF_8)));
+                assertTrue(answer.startsWith("HTTP/1.1 503"), answer);
+                assertTrue(answer.contains("max.connections"), answer);
+            }
+            // the authenticated connection still works
+            first.getOutputStream().write(raw("GET", "/health", null).getBytes(StandardCharsets.UTF_8));
+            assertTrue(readResponse(firstIn).startsWith("HTTP/1.1 200"));
         }
     }
 
@@ -454,11 +467,17 @@ class HttpApiServerTest {
         assertEquals(200, head.statusCode());
         assertEquals("17", head.headers().firstValue("content-length").orElse(""));
 
-        for (String bad : List.of("/missing.js", "/.secret", "/assets/../../outside.txt", "/%2e%2e/outside.txt",
-                "/assets/%2e%2e/%2e%2e/outside.txt", "/assets%5c..%5coutside.txt", "/index.html%00.js", "/assets")) {
+        for (String bad : List.of("/missing.js", "/.secret", "/assets")) {
             assertError(send(files, "GET", bad, null, null), 404, "NOT_FOUND");
         }
-        HttpResponse<String> post = send(files, "POST", "/index.html", "{}", null);
+        // ambiguous paths are refused before any file is looked up
+        for (String bad : List.of("/assets/../../outside.txt", "/%2e%2e/outside.txt", "/assets/%2e%2e/%2e%2e/outside.txt",
+                "/assets%5c..%5coutside.txt", "/index.html%00.js", "/assets%2F..%2F..%2Foutside.txt")) {
+            assertError(send(files, "GET", bad, null, null), 400, "INVALID_REQUEST");
+        }
+        // a body outside /v1 is refused from the request's head, before it is read
+        assertMessage(send(files, "POST", "/index.html", "{}", null), 400, "takes no request body");
+        HttpResponse<String> post = send(files, "DELETE", "/index.html", null, null);
         assertError(post, 405, "METHOD_NOT_ALLOWED");
         assertEquals("GET, HEAD", post.headers().firstValue("allow").orElse(""));
         // the API is unchanged beside the files

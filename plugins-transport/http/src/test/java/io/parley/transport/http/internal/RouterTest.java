@@ -7,6 +7,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -15,6 +16,7 @@ import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,9 +35,8 @@ class RouterTest {
         assertEquals(Endpoint.REMOVE_MEMBER, remove.endpoint());
         assertEquals(Map.of("group", "g1", "user", "bob"), remove.params());
 
-        // '+' is a literal in a path, '%2F' stays inside its segment
+        // '+' is a literal in a path
         assertEquals("a+b", router.route("GET", "/v1/users/a+b/conversations").param("user"));
-        assertEquals("a/b", router.route("GET", "/v1/users/a%2Fb/conversations").param("user"));
     }
 
     @Test
@@ -43,14 +44,52 @@ class RouterTest {
         Router.Match unknown = router.route("GET", "/v1/nothing");
         assertNull(unknown.endpoint());
         assertTrue(unknown.allowed().isEmpty());
-        assertTrue(router.route("GET", "/v1/users//conversations").allowed().isEmpty(), "empty parameter");
-        assertTrue(router.route("GET", "relative").allowed().isEmpty());
-        assertTrue(router.route("GET", "/v1/users/%zz/conversations").allowed().isEmpty(), "bad escape");
+        assertNotNull(router.route("GET", "/v1/users//conversations").pathError(), "empty parameter");
+        assertNotNull(router.route("GET", "relative").pathError());
+        assertNotNull(router.route("GET", "/v1/users/%zz/conversations").pathError(), "bad escape");
 
         Router.Match wrong = router.route("PATCH", "/v1/groups/g1");
         assertNull(wrong.endpoint());
         assertEquals(Set.of("GET", "DELETE"), wrong.allowed());
         assertEquals(Set.of("POST"), router.route("GET", "/v1/messages").allowed());
+    }
+
+    /** Authorization is decided on what the path decodes to: every encoding of /v1/... is /v1/... . */
+    @Test
+    void encodedPathsRouteAsTheirDecodedFormAndNeedTheAdminToken() {
+        for (String path : List.of("/%761/tokens", "/v%31/tokens", "/%76%31/tokens",
+                "/v1/%74okens", "/%761/tokens/")) {
+            Router.Match m = router.route("POST", path);
+            assertEquals(Endpoint.MINT_TOKEN, m.endpoint(), path);
+            assertTrue(m.needsAdmin(), path);
+        }
+        assertEquals(Endpoint.SEND_MESSAGE, router.route("POST", "/v%31/messages").endpoint());
+        assertEquals(Endpoint.HISTORY, router.route("GET", "/%761/conversations/d:a:b/messages").endpoint());
+        assertEquals(Endpoint.CONVERSATIONS, router.route("GET", "/%761/users/bob/conversations").endpoint());
+        // an unknown path under an encoded /v1 is still under /v1: it needs the token too
+        Router.Match unknown = router.route("GET", "/%761/nothing");
+        assertNull(unknown.endpoint());
+        assertTrue(unknown.underApi());
+        assertTrue(unknown.needsAdmin());
+        // outside /v1 and not an endpoint: open (the web client's files)
+        assertFalse(router.route("GET", "/index.html").needsAdmin());
+        assertFalse(router.route("GET", "/%68ealth").needsAdmin(), "/health decoded");
+        assertEquals(Endpoint.HEALTH, router.route("GET", "/%68ealth").endpoint());
+    }
+
+    /** Encodings that could make a path mean different things to different readers are refused, and fail closed. */
+    @Test
+    void ambiguousEncodingsAreRefused() {
+        for (String path : List.of("/v1%2Ftokens", "/v1%2ftokens", "/%76%31%2F%74okens", "/v1/users/a%2Fb/conversations",
+                "/v1/%2E%2E/v1/tokens", "/v1/%2e/tokens", "/v1/./tokens", "/v1/../v1/tokens", "/x/..%2Fv1/tokens",
+                "/%25761/tokens", "/v1/users/a%252Fb/conversations", "/v1%5Ctokens", "/v1/users/a%00/conversations",
+                "/v1/users/a%0Ab/conversations", "/v1/users/%C0%AF/conversations", "/v1//tokens", "//v1/tokens",
+                "/v1/tokens%", "/v1/tokens%2", "v1/tokens", "")) {
+            Router.Match m = router.route("POST", path);
+            assertNotNull(m.pathError(), path);
+            assertNull(m.endpoint(), path);
+            assertTrue(m.needsAdmin(), path + " fails closed");
+        }
     }
 
     @Test
