@@ -166,6 +166,11 @@ export class Connection {
       this.#fatal(new ParleyError('KICKED', notice.text || 'signed out by the server'));
       return;
     }
+    if (notice.kind === 'KIND_TOKEN_EXPIRED') {
+      // the page holds one pasted token and cannot mint another: sign in again
+      this.#fatal(new ParleyError('TOKEN_EXPIRED', notice.text || 'the token expired; sign in with a fresh one'));
+      return;
+    }
     // RECONNECT and SLOW_CONSUMER: the server closes the connection; reconnect after the delay it asks for
     this.noticeDelayMs = notice.reconnectAfterMs || 0;
   }

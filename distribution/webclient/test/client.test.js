@@ -96,3 +96,25 @@ test('a gap in live deliveries is pulled with a range request and applied in ord
   assert.deepEqual(ranges, [[2, 3]]);
   assert.deepEqual(client.state.timeline('d:alice:bob').map((m) => m.seq), [2, 3, 4]);
 });
+
+test('a token-expired notice ends the session for good with a clear error, without reconnecting', async () => {
+  const { FakeWebSocket, sockets } = fakeWebSockets((f, socket) => {
+    if (f.op === 'hello') {
+      socket.reply({ requestId: f.requestId, helloOk: { userId: 'alice', deviceId: f.hello.deviceId, heartbeatSeconds: 30 } });
+      socket.reply({ notice: { kind: 4 /* KIND_TOKEN_EXPIRED */, text: 'token expired at 2026-12-06T00:00:00Z' } });
+      setTimeout(() => socket.close(1000, ''), 20);
+    }
+    if (f.op === 'conversationList') socket.reply({ requestId: f.requestId, conversationListResponse: {} });
+    if (f.op === 'sync' && f.sync.resume) socket.reply({ requestId: f.requestId, syncResponse: { done: true } });
+  });
+  globalThis.WebSocket = FakeWebSocket;
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice' });
+  client.connection.options.backoffInitialMs = 5;
+  client.start();
+  await until(() => client.error, 'the fatal error');
+  assert.equal(client.error.code, 'TOKEN_EXPIRED');
+  assert.match(client.error.message, /token expired/);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(sockets.length, 1, 'no reconnect with the expired token');
+  client.stop();
+});

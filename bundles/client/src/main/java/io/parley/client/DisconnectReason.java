@@ -19,6 +19,11 @@ public enum DisconnectReason {
     SLOW_CONSUMER,
     /** The session was ended by an operator or a newer login ({@code Notice KIND_KICKED}); no automatic reconnect. */
     KICKED,
+    /**
+     * The token the session logged in with expired ({@code Notice KIND_TOKEN_EXPIRED}); the client reconnects at once
+     * with a token fetched afresh from its token provider.
+     */
+    TOKEN_EXPIRED,
     /** The token was refused (also after fetching a fresh one); no automatic reconnect. */
     AUTH_FAILED,
     /** The server sent an error frame and closed, or the stream was not valid protocol v1. */

@@ -1192,6 +1192,13 @@ public final class ParleyClient implements AutoCloseable {
                 closeChannel(DisconnectReason.SERVER_RECONNECT, null, everConnected, after + jitter);
             }
             case KIND_SLOW_CONSUMER -> closeChannel(DisconnectReason.SLOW_CONSUMER, null, null, -1);
+            case KIND_TOKEN_EXPIRED -> {
+                // reconnect at once with a fresh token; a provider that hands out the same expired token ends in
+                // AUTH_FAILED at the next hello
+                refreshToken = true;
+                authRetried = false;
+                closeChannel(DisconnectReason.TOKEN_EXPIRED, null, Boolean.TRUE, 0);
+            }
             default -> LOG.log(System.Logger.Level.DEBUG, "ignoring notice {0}", notice.getKind());
         }
     }

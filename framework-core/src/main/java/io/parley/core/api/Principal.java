@@ -8,7 +8,8 @@ import java.util.Objects;
  *
  * @param userId    validated by {@link Ids#checkUserId}
  * @param deviceId  validated by {@link Ids#checkDeviceId}
- * @param expiresAt when the credential that established this principal expires
+ * @param expiresAt the last instant the credential that established this principal is accepted (for a JWT: its
+ *                  {@code exp} plus the tolerated clock skew); the core ends the session then
  */
 public record Principal(String userId, String deviceId, Instant expiresAt) {
     public Principal {

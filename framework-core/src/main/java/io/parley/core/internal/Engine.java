@@ -299,7 +299,7 @@ final class Engine implements Receiver {
             }
         }
         if (refusal != null) {
-            LOG.info("Refusing hello from {}: {}", session.connection().remoteAddress(), refusal);
+            LOG.info("Refusing hello from {}: {}", session.connection().remoteAddress(), refusal.toString());
             session.close(ServerSession.error(rid, refusal), null);
             return;
         }
@@ -310,10 +310,30 @@ final class Engine implements Receiver {
             return;
         }
         LOG.debug("{} authenticated", session);
+        scheduleExpiry(session, principal);
         session.send(Frame.newBuilder().setRequestId(rid).setHelloOk(HelloOk.newBuilder()
                 .setUserId(principal.userId()).setDeviceId(principal.deviceId()).setSessionId(session.sessionId())
                 .setServerTime(System.currentTimeMillis()).setHeartbeatSeconds(config.heartbeat_seconds())
                 .setMaxFrameBytes(config.max_frame_bytes())).build());
+    }
+
+    /**
+     * Ends the session when the token it logged in with expires: a {@code KIND_TOKEN_EXPIRED} notice, then the
+     * connection closes, so the client reconnects with a fresh token (the SDK asks its token provider). Without this a
+     * session would outlive its credential for as long as the connection lasts.
+     */
+    private void scheduleExpiry(ServerSession session, Principal principal) {
+        long delayMillis = Math.max(0, principal.expiresAt().toEpochMilli() - System.currentTimeMillis());
+        try {
+            session.expiresWith(timer.schedule(() -> {
+                LOG.info("Closing {}: its token expired at {}", session, principal.expiresAt());
+                session.close(null, Notice.newBuilder().setKind(Notice.Kind.KIND_TOKEN_EXPIRED)
+                        .setText("token expired at " + principal.expiresAt() + "; reconnect with a fresh token")
+                        .build());
+            }, delayMillis, TimeUnit.MILLISECONDS));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping: every session is being closed anyway
+        }
     }
 
     // ---------------------------------------------------------------- send

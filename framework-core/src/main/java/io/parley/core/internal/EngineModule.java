@@ -8,6 +8,7 @@ import jakarta.inject.Singleton;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -36,7 +37,11 @@ final class EngineModule extends AbstractModule {
     @Provides
     @Singleton
     ScheduledExecutorService timer() {
-        return Executors.newSingleThreadScheduledExecutor(threads("parley-engine-timer-"));
+        // removeOnCancel: a session's token-expiry task is cancelled when it closes and must not keep the session
+        // reachable until the token's expiry
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, threads("parley-engine-timer-"));
+        timer.setRemoveOnCancelPolicy(true);
+        return timer;
     }
 
     static ThreadFactory threads(String prefix) {

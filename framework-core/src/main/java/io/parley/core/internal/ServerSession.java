@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -33,6 +34,8 @@ final class ServerSession implements InboundSession {
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile Principal principal;
+    /** Closes the session when its token expires; null for trusted sessions and before hello. */
+    private volatile ScheduledFuture<?> expiry;
 
     ServerSession(Engine engine, Connection connection, Executor workers, int maxPending, String sessionId) {
         this.engine = engine;
@@ -91,6 +94,7 @@ final class ServerSession implements InboundSession {
     @Override
     public void onClosed() {
         if (closed.compareAndSet(false, true)) {
+            cancelExpiry();
             engine.sessionClosed(this);
         }
     }
@@ -110,6 +114,21 @@ final class ServerSession implements InboundSession {
 
     void authenticated(Principal p) {
         this.principal = p;
+    }
+
+    /** Sets the task that ends the session when its token expires; cancelled when the session closes. */
+    void expiresWith(ScheduledFuture<?> task) {
+        this.expiry = task;
+        if (closed.get()) {
+            cancelExpiry();
+        }
+    }
+
+    private void cancelExpiry() {
+        ScheduledFuture<?> task = expiry;
+        if (task != null) {
+            task.cancel(false);
+        }
     }
 
     String userId() {

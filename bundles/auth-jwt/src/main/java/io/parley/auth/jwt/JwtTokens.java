@@ -33,7 +33,10 @@ import java.util.UUID;
  * <p>Claims written by {@link #mint}: {@code iss} (this instance's issuer), {@code sub} (the user id),
  * {@code iat}, {@code exp}, {@code jti} (a random UUID) and, when a device is given, {@code dev}.
  * {@link #verify} accepts only tokens whose header says {@code alg=HS256}, whose signature matches the secret,
- * whose {@code iss} equals the issuer, that carry an {@code exp}, and whose {@code sub} is a valid user id.
+ * whose {@code iss} equals the issuer, that carry an {@code exp}, whose {@code nbf} (if any) and {@code iat} (if any)
+ * are not in the future, whose lifetime ({@code exp} minus {@code iat}, or minus now without {@code iat}) is at most
+ * the maximum lifetime, and whose {@code sub} is a valid user id. A lifetime cap keeps a leaked or carelessly minted
+ * token (e.g. {@code exp} in the year 9999) from being a permanent credential.
  *
  * <p>The secret is the UTF-8 bytes of the configured value; at least 32 bytes (256 bits) are required, so a
  * 43-character base64url string (32 random bytes) is fine.
@@ -51,10 +54,13 @@ public final class JwtTokens {
     public static final String DEVICE_CLAIM = "dev";
     /** Tokens longer than this are refused before parsing. */
     public static final int MAX_TOKEN_CHARS = 8192;
+    /** The longest token lifetime accepted (and minted) unless another one is given: 30 days. */
+    public static final Duration DEFAULT_MAX_LIFETIME = Duration.ofDays(30);
 
     private final byte[] secret;
     private final String issuer;
     private final Duration clockSkew;
+    private final Duration maxLifetime;
     private final Clock clock;
     private final MACSigner signer;
     private final MACVerifier verifier;
@@ -74,7 +80,18 @@ public final class JwtTokens {
      * @param clock     the time source for minting and verification
      */
     public JwtTokens(byte[] secret, String issuer, Duration clockSkew, Clock clock) {
+        this(secret, issuer, clockSkew, DEFAULT_MAX_LIFETIME, clock);
+    }
+
+    /**
+     * @param maxLifetime the longest lifetime a token may have, to be minted or accepted; positive
+     */
+    public JwtTokens(byte[] secret, String issuer, Duration clockSkew, Duration maxLifetime, Clock clock) {
         Objects.requireNonNull(secret, "secret");
+        if (maxLifetime == null || maxLifetime.isZero() || maxLifetime.isNegative()) {
+            throw new IllegalArgumentException("max lifetime must be positive: " + maxLifetime);
+        }
+        this.maxLifetime = maxLifetime;
         if (secret.length < MIN_SECRET_BYTES) {
             throw new IllegalArgumentException("JWT secret must be at least " + MIN_SECRET_BYTES + " bytes, got "
                     + secret.length);
@@ -98,8 +115,9 @@ public final class JwtTokens {
     }
 
     /**
-     * Reads {@code secret} (required, its UTF-8 bytes are the key) and {@code issuer} (default
-     * {@value #DEFAULT_ISSUER}) from a FileInstall {@code .cfg} file (java properties syntax).
+     * Reads {@code secret} (required, its UTF-8 bytes are the key), {@code issuer} (default
+     * {@value #DEFAULT_ISSUER}), {@code clock.skew.seconds} and {@code max.lifetime.seconds} from a FileInstall
+     * {@code .cfg} file (java properties syntax).
      *
      * @throws IllegalArgumentException if the file cannot be read or the secret is missing or too short
      */
@@ -116,7 +134,32 @@ public final class JwtTokens {
                     + " (run `bin/parley start` once to generate one, or set secret= yourself)");
         }
         String issuer = p.getProperty("issuer", DEFAULT_ISSUER).trim();
-        return new JwtTokens(secret.getBytes(StandardCharsets.UTF_8), issuer.isEmpty() ? DEFAULT_ISSUER : issuer);
+        return new JwtTokens(secret.getBytes(StandardCharsets.UTF_8), issuer.isEmpty() ? DEFAULT_ISSUER : issuer,
+                Duration.ofSeconds(seconds(p, "clock.skew.seconds", DEFAULT_CLOCK_SKEW, cfgFile)),
+                Duration.ofSeconds(seconds(p, "max.lifetime.seconds", DEFAULT_MAX_LIFETIME, cfgFile)),
+                Clock.systemUTC());
+    }
+
+    private static long seconds(Properties p, String key, Duration absent, Path cfgFile) {
+        String value = p.getProperty(key, "").trim();
+        if (value.isEmpty()) {
+            return absent.toSeconds();
+        }
+        try {
+            return Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + " in " + cfgFile + " is not a number of seconds: " + value);
+        }
+    }
+
+    /** The tolerated clock difference: a token is accepted until this long after its {@code exp}. */
+    public Duration clockSkew() {
+        return clockSkew;
+    }
+
+    /** The longest lifetime a token may have. */
+    public Duration maxLifetime() {
+        return maxLifetime;
     }
 
     public String issuer() {
@@ -126,10 +169,10 @@ public final class JwtTokens {
     /**
      * @param userId        the subject; must satisfy {@link Ids#checkUserId}
      * @param deviceIdOrNull when not null, the token is only accepted from this device
-     * @param ttl           how long the token is valid; positive
+     * @param ttl           how long the token is valid; positive and at most {@link #maxLifetime()}
      * @return the compact serialization ({@code header.payload.signature})
      * @throws ParleyException          {@code INVALID_REQUEST} for an invalid user or device id
-     * @throws IllegalArgumentException for a non-positive ttl
+     * @throws IllegalArgumentException for a non-positive ttl or one over the maximum lifetime
      */
     public String mint(String userId, String deviceIdOrNull, Duration ttl) {
         Ids.checkUserId(userId);
@@ -138,6 +181,10 @@ public final class JwtTokens {
         }
         if (ttl == null || ttl.isZero() || ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must be positive: " + ttl);
+        }
+        if (ttl.compareTo(maxLifetime) > 0) {
+            throw new IllegalArgumentException("ttl " + ttl.toSeconds() + " s is longer than the maximum token lifetime "
+                    + maxLifetime.toSeconds() + " s (max.lifetime.seconds)");
         }
         // JWT times have second precision: round now down so iat never lies in the future.
         Instant now = Instant.ofEpochSecond(clock.instant().getEpochSecond());
@@ -163,11 +210,14 @@ public final class JwtTokens {
     /**
      * Checks a token presented by a client on {@code deviceId}.
      *
-     * @return the principal: {@code sub} as user, {@code deviceId}, {@code exp} as expiry
+     * @return the principal: {@code sub} as user, {@code deviceId}, and as expiry the last instant this instance
+     *         accepts the token ({@code exp} plus the clock skew): the core ends the session then, and a new hello
+     *         with the same token is refused from then on
      * @throws ParleyException {@code TOKEN_EXPIRED} if {@code exp} is more than the clock skew in the past;
      *                         {@code UNAUTHENTICATED} for anything else wrong (malformed, not HS256, bad signature,
-     *                         other issuer, no {@code exp}, issued in the future, invalid subject or device id,
-     *                         or a pinned {@code dev} that differs from {@code deviceId})
+     *                         other issuer, no {@code exp}, issued in the future or not valid yet ({@code nbf}),
+     *                         a lifetime over the maximum, invalid subject or device id, or a pinned {@code dev}
+     *                         that differs from {@code deviceId})
      */
     public Principal verify(String token, String deviceId) {
         if (token == null || token.isEmpty()) {
@@ -216,6 +266,15 @@ public final class JwtTokens {
         if (iat != null && iat.toInstant().isAfter(now.plus(clockSkew))) {
             throw unauthenticated("token issued in the future");
         }
+        Date nbf = claims.getNotBeforeTime();
+        if (nbf != null && nbf.toInstant().isAfter(now.plus(clockSkew))) {
+            throw unauthenticated("token not valid before " + nbf.toInstant());
+        }
+        Instant start = iat != null ? iat.toInstant() : now;
+        if (Duration.between(start, expiresAt).compareTo(maxLifetime.plus(iat != null ? Duration.ZERO : clockSkew)) > 0) {
+            throw unauthenticated("token lifetime is longer than the " + maxLifetime.toSeconds()
+                    + " s this server accepts");
+        }
         String userId = claims.getSubject();
         if (!Ids.isValidId(userId)) {
             throw unauthenticated("token subject is not a valid user id");
@@ -227,7 +286,7 @@ public final class JwtTokens {
         if (pinned != null && !pinned.equals(deviceId)) {
             throw unauthenticated("token is not valid for this device");
         }
-        return new Principal(userId, deviceId, expiresAt);
+        return new Principal(userId, deviceId, expiresAt.plus(clockSkew));
     }
 
     private static ParleyException unauthenticated(String message) {
@@ -237,6 +296,7 @@ public final class JwtTokens {
     @Override
     public String toString() {
         // never print the secret
-        return "JwtTokens[issuer=" + issuer + ", skew=" + clockSkew + ", secretBytes=" + secret.length + "]";
+        return "JwtTokens[issuer=" + issuer + ", skew=" + clockSkew + ", maxLifetime=" + maxLifetime + ", secretBytes="
+                + secret.length + "]";
     }
 }

@@ -54,6 +54,9 @@ class JwtTokensTest {
         assertTrue(exp.isAfter(Instant.now().plus(Duration.ofMinutes(59))) && exp.isBefore(Instant.now().plus(Duration.ofMinutes(61))), exp::toString);
         // the same token works on any device when not pinned
         assertEquals("laptop", tokens.verify(token, "laptop").deviceId());
+        // the principal lasts as long as the token is accepted: exp plus the clock skew
+        assertEquals(T0.plus(Duration.ofHours(1)).plusSeconds(30),
+                at(T0).verify(at(T0).mint("alice", null, Duration.ofHours(1)), "d").expiresAt());
     }
 
     @Test
@@ -164,6 +167,50 @@ class JwtTokensTest {
         assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(jwt.serialize(), "d1"));
     }
 
+    private static String signed(JWTClaimsSet claims) throws Exception {
+        SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
+        jwt.sign(new MACSigner(SECRET));
+        return jwt.serialize();
+    }
+
+    @Test
+    void tokenNotValidYetIsRejected() throws Exception {
+        JWTClaimsSet.Builder c = new JWTClaimsSet.Builder().issuer("parley").subject("alice")
+                .issueTime(Date.from(T0)).expirationTime(Date.from(T0.plusSeconds(3600)));
+        String later = signed(c.notBeforeTime(Date.from(T0.plusSeconds(600))).build());
+        assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(later, "d1"));
+        assertEquals("alice", at(T0.plusSeconds(600)).verify(later, "d1").userId(), "valid from nbf on");
+        // within the clock skew
+        String soon = signed(c.notBeforeTime(Date.from(T0.plusSeconds(20))).build());
+        assertEquals("alice", at(T0).verify(soon, "d1").userId());
+    }
+
+    @Test
+    void tokenLivingLongerThanTheMaximumIsRejected() throws Exception {
+        // exp in the year 9999, with and without iat
+        Date far = Date.from(Instant.parse("9999-12-31T00:00:00Z"));
+        String withIat = signed(new JWTClaimsSet.Builder().issuer("parley").subject("alice")
+                .issueTime(Date.from(T0)).expirationTime(far).build());
+        String withoutIat = signed(new JWTClaimsSet.Builder().issuer("parley").subject("alice").expirationTime(far).build());
+        assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(withIat, "d1"));
+        assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(withoutIat, "d1"));
+        // exactly the maximum (30 days by default) is accepted; a second more is not
+        String max = signed(new JWTClaimsSet.Builder().issuer("parley").subject("alice").issueTime(Date.from(T0))
+                .expirationTime(Date.from(T0.plus(JwtTokens.DEFAULT_MAX_LIFETIME))).build());
+        assertEquals("alice", at(T0).verify(max, "d1").userId());
+        String over = signed(new JWTClaimsSet.Builder().issuer("parley").subject("alice").issueTime(Date.from(T0))
+                .expirationTime(Date.from(T0.plus(JwtTokens.DEFAULT_MAX_LIFETIME).plusSeconds(1))).build());
+        assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(over, "d1"));
+        // a configured maximum applies to minting and to verifying
+        JwtTokens hour = new JwtTokens(SECRET, "parley", Duration.ofSeconds(30), Duration.ofHours(1),
+                Clock.fixed(T0, ZoneOffset.UTC));
+        assertThrows(IllegalArgumentException.class, () -> hour.mint("alice", null, Duration.ofHours(2)));
+        String day = at(T0).mint("alice", null, Duration.ofDays(1));
+        assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> hour.verify(day, "d1"));
+        assertEquals("alice", hour.verify(hour.mint("alice", null, Duration.ofHours(1)), "d1").userId());
+        assertThrows(IllegalArgumentException.class, () -> at(T0).mint("alice", null, Duration.ofDays(31)));
+    }
+
     @Test
     void devicePinning() {
         String token = at(T0).mint("alice", "phone-1", Duration.ofHours(1));
@@ -207,6 +254,9 @@ class JwtTokensTest {
         String token = fromFile.mint("bob", null, Duration.ofMinutes(1));
         assertEquals("bob", new JwtTokens(SECRET, "acme").verify(token, "d").userId());
 
+        Files.writeString(cfg, "secret=" + new String(SECRET, StandardCharsets.UTF_8) + "\nmax.lifetime.seconds=3600\n");
+        assertEquals(Duration.ofHours(1), JwtTokens.fromConfig(cfg).maxLifetime());
+        assertThrows(IllegalArgumentException.class, () -> JwtTokens.fromConfig(cfg).mint("bob", null, Duration.ofHours(2)));
         Files.writeString(cfg, "secret=\nissuer=parley\n");
         assertThrows(IllegalArgumentException.class, () -> JwtTokens.fromConfig(cfg));
         Files.writeString(cfg, "secret=too-short\n");
@@ -224,6 +274,7 @@ class JwtTokensTest {
         assertEquals("", p.getProperty("secret"));
         assertEquals("parley", p.getProperty("issuer"));
         assertEquals("30", p.getProperty("clock.skew.seconds"));
+        assertEquals(String.valueOf(JwtTokens.DEFAULT_MAX_LIFETIME.toSeconds()), p.getProperty("max.lifetime.seconds"));
     }
 
     private static JWTClaimsSet claims(String sub) {

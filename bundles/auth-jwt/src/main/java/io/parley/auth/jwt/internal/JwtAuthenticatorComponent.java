@@ -45,8 +45,11 @@ public final class JwtAuthenticatorComponent implements Authenticator {
         @AttributeDefinition(description = "Required iss claim")
         String issuer() default JwtTokens.DEFAULT_ISSUER;
 
-        @AttributeDefinition(description = "Tolerated clock difference for exp/iat, in seconds")
+        @AttributeDefinition(description = "Tolerated clock difference for exp/iat/nbf, in seconds")
         long clock_skew_seconds() default 30;
+
+        @AttributeDefinition(description = "Longest token lifetime accepted (exp minus iat), in seconds")
+        long max_lifetime_seconds() default 2_592_000;
     }
 
     private final JwtTokens tokens;
@@ -57,8 +60,8 @@ public final class JwtAuthenticatorComponent implements Authenticator {
         this.tokens = create(config);
         this.registration = tokens == null ? null : context.registerService(Authenticator.class, this, null);
         if (tokens != null) {
-            LOG.info("JWT authenticator ready (issuer={}, clock skew={}s)", tokens.issuer(),
-                    config.clock_skew_seconds());
+            LOG.info("JWT authenticator ready (issuer={}, clock skew={}s, max token lifetime={}s)", tokens.issuer(),
+                    config.clock_skew_seconds(), config.max_lifetime_seconds());
         }
     }
 
@@ -72,7 +75,8 @@ public final class JwtAuthenticatorComponent implements Authenticator {
         }
         try {
             return new JwtTokens(secret.getBytes(StandardCharsets.UTF_8), config.issuer(),
-                    Duration.ofSeconds(config.clock_skew_seconds()), Clock.systemUTC());
+                    Duration.ofSeconds(config.clock_skew_seconds()), Duration.ofSeconds(config.max_lifetime_seconds()),
+                    Clock.systemUTC());
         } catch (IllegalArgumentException e) {
             LOG.error("Unusable JWT configuration (PID {}): {}. No Authenticator is registered.", PID, e.getMessage());
             return null;
