@@ -70,9 +70,8 @@ class BrowserChatIT {
         }
         Files.createDirectories(SCREENSHOTS);
         server = new ServerProcess(work);
-        int httpPort = ServerProcess.freePort();
+        int httpPort = server.httpPort;
         webUrl = "http://127.0.0.1:" + httpPort + "/";
-        ServerProcess.setKey(server.home.resolve("conf/parley.transport.http.cfg"), "port", Integer.toString(httpPort));
         ServerProcess.setKey(server.home.resolve("conf/parley.transport.websocket.cfg"), "allowed.origins",
                 "http://127.0.0.1:" + httpPort);
         // what an operator edits when the WebSocket transport is not on this page's host at 7701

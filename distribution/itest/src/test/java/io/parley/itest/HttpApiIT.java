@@ -65,9 +65,8 @@ class HttpApiIT {
     @BeforeAll
     static void start() throws Exception {
         server = new ServerProcess(work);
-        httpPort = ServerProcess.freePort();
+        httpPort = server.httpPort;
         Path cfg = server.home.resolve("conf/parley.transport.http.cfg");
-        ServerProcess.setKey(cfg, "port", Integer.toString(httpPort));
         ServerProcess.setKey(cfg, "admin.token", ADMIN);
         ServerProcess.setKey(cfg, "max.body.bytes", "65536");
         server.start();

@@ -31,6 +31,10 @@ final class ServerProcess implements AutoCloseable {
     final int port;
     /** The WebSocket transport's port (path {@code /parley}). */
     final int webSocketPort;
+    /** The HTTP API's port (127.0.0.1), so that no test shares the default 7702 with a running server. */
+    final int httpPort;
+    /** The HTTP API's admin token. */
+    static final String ADMIN_TOKEN = "distribution-test-admin-token-0123456789";
     private Process process;
     private long listeningMillis;
 
@@ -48,6 +52,10 @@ final class ServerProcess implements AutoCloseable {
         this.webSocketPort = freePort();
         setKey(home.resolve("conf/parley.transport.websocket.cfg"), "port", Integer.toString(webSocketPort));
         setKey(home.resolve("conf/parley.transport.websocket.cfg"), "host", "127.0.0.1");
+        this.httpPort = freePort();
+        setKey(home.resolve("conf/parley.transport.http.cfg"), "port", Integer.toString(httpPort));
+        setKey(home.resolve("conf/parley.transport.http.cfg"), "host", "127.0.0.1");
+        setKey(home.resolve("conf/parley.transport.http.cfg"), "admin.token", ADMIN_TOKEN);
         setKey(home.resolve("conf/parley.auth.jwt.cfg"), "secret", "distribution-test-secret-0123456789-abcdefghij");
         setKey(home.resolve("conf/parley.properties"), "felix.fileinstall.poll", "250");
     }
@@ -214,10 +222,25 @@ final class ServerProcess implements AutoCloseable {
         Files.writeString(cfg, out.toString());
     }
 
+    /**
+     * A port free on 127.0.0.1 right now, below the ephemeral range (so that no outgoing connection can be holding
+     * it) and away from the machine's services (RabbitMQ's 25672 is the one inside the range).
+     */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+        java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = 20_000 + random.nextInt(12_000);
+            if (port == 25_672) {
+                continue;
+            }
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", port));
+                return port;
+            } catch (IOException taken) {
+                // try another
+            }
         }
+        throw new IOException("no free port in 20000-31999");
     }
 
     private static void copyTree(Path from, Path to) throws IOException {

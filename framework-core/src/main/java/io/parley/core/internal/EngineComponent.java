@@ -70,6 +70,11 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
         return engine.maxFrameBytes();
     }
 
+    @Override
+    public java.util.List<String> problems() {
+        return engine.problems();
+    }
+
     // ---------------------------------------------------------------- processors (whiteboard)
 
     @Reference(name = "processor", service = MessageProcessor.class, cardinality = ReferenceCardinality.MULTIPLE,

@@ -6,8 +6,10 @@ import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.MessageStore;
 import org.h2.mvstore.Cursor;
+import org.h2.mvstore.DataUtils;
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
+import org.h2.mvstore.MVStoreException;
 import org.h2.mvstore.RootReference;
 import org.h2.mvstore.type.ByteArrayDataType;
 import org.h2.mvstore.type.LongDataType;
@@ -25,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -32,6 +35,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
@@ -78,6 +82,27 @@ import java.util.function.LongSupplier;
  * ({@code user,device,conversation} → seq), {@code groups} ({@code groupId} → the record of the group's last
  * event) and {@code readcursors} ({@code user,conversation} → seq). Seqs are never reused because a seq is derived from the index and index entries are never removed.
  *
+ * <p><b>Threading.</b> Every method may be called from any thread. Only the writer thread changes the file;
+ * readers take {@link #snapshot} (the open file and one durable version of its maps) once per read and never block
+ * the writer (a read that a write failure's reopen cut short is repeated on the reopened file, waiting at most a
+ * moment for it). The writer's batch loop takes no lock per operation.
+ *
+ * <p><b>Write failures</b> (a full disk, a quota, an I/O error, a failed fsync). MVStore closes its file when a
+ * write fails ("panic"). A failed commit thus fails its whole batch as retryable UNAVAILABLE: nothing of it becomes
+ * visible, and nothing of it is in the file's last complete commit, the state a reopen reads (a partly written
+ * chunk is ignored); only when the fsync itself failed may the whole batch, never a part, turn up there. The
+ * store then enters the <i>failed state</i>: {@link #writeFailure()} tells why (e.g. {@code disk full: No space
+ * left on device (<dir>)}); appends, group events, {@link #flush} and {@link #housekeepingNow} are refused at once
+ * as retryable UNAVAILABLE with that reason;
+ * watermark updates stay pending (and visible to reads) and read cursor updates are kept by the writer, both written
+ * after recovery. The writer drops the file's in-memory state and reopens it (read-write if possible, else
+ * read-only), so reads go on from its last complete commit, which holds every acknowledged message. It then retries
+ * on its own, after 1 s and backing off to every {@value #RETRY_MAX_SECONDS} s: reopen the file read-write if
+ * needed and commit and sync a small probe. Once that works (space was freed), writes are accepted again, with seqs
+ * and append numbers taken from the file, so none is reused or skipped. One WARN line on entering the failed state,
+ * one INFO line on recovery. {@link #close} works in the failed state: it tries once more, then closes whatever is
+ * open (updates still pending are then lost, with a WARN line).
+ *
  * <p>Lifecycle: {@link #open} starts the writer; {@link #close} lets it finish everything queued so far (nothing
  * accepted is dropped), commits and closes the file. Methods called after close fail with retryable UNAVAILABLE.
  */
@@ -103,29 +128,38 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private static final long IDLE_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Chunk retention with fsync: every commit is on disk before the next write, so freed space is safe to reuse. */
     private static final int FSYNC_RETENTION_MILLIS = 2000;
+    /** While writes fail: first retry after this long, then twice as long each time, up to the maximum. */
+    static final long RETRY_MIN_NANOS = TimeUnit.SECONDS.toNanos(1);
+    static final int RETRY_MAX_SECONDS = 5;
+    static final long RETRY_MAX_NANOS = TimeUnit.SECONDS.toNanos(RETRY_MAX_SECONDS);
+    /** How long a read waits for the writer to reopen the file after a write failure closed it under the read. */
+    private static final long READ_REOPEN_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
+    /** Key in {@code parley.meta} the writer rewrites to find out whether writes work again. */
+    private static final String PROBE_KEY = "write.probe";
 
     private final MvStoreOptions options;
     /** Wall clock (epoch millis) that dates idempotency keys for pruning. */
     private final LongSupplier clock;
     private final Path file;
-    private final MVStore mv;
-    private final MVMap<Long, byte[]> log;
-    private final MVMap<byte[], Long> index;
-    private final MVMap<byte[], Long> dedupe;
-    private final MVMap<byte[], Long> dedupeExpiry;
-    private final MVMap<byte[], Long> members;
-    private final MVMap<byte[], Long> watermarks;
-    private final MVMap<byte[], byte[]> groups;
-    private final MVMap<byte[], Long> readCursors;
+    /**
+     * The open file and its maps the writer works on. Writer thread only (and {@link #close} once the writer has
+     * exited): readers take the file of {@link #snapshot}. Replaced when the writer reopens the file after a write
+     * failure.
+     */
+    private Db db;
 
     private final BlockingQueue<Op> queue;
     private final Thread writer;
-    /** The last durable version of every map; replaced by the writer after each commit. */
+    /** The last durable version of every map, with the file it belongs to; replaced by the writer after each commit. */
     private volatile Snapshot snapshot;
     /** Set first by {@link #close}: no new operations are accepted. */
     private volatile boolean closed;
     /** Set once the writer has exited: an operation still queued will never be taken by it. */
     private volatile boolean stopped;
+    /** Why writes fail (see the class comment), null while they work. Written by the writer only. */
+    private volatile String writeFailure;
+    /** Set by the writer while it could not reopen the file at all after a write failure: reads fail too. */
+    private volatile boolean readsDown;
 
     // Coalesced watermarks (see the class comment). advanceWatermark merges into pendingWatermarks holding
     // watermarkLock's read lock; the writer swaps the map out holding its write lock, so once the swap returns no
@@ -152,33 +186,24 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private long nextLogId;
     // writer thread only: when the writer last took the pending watermarks (System.nanoTime)
     private long lastWatermarkDrain;
+    // writer thread only, while writes fail: when they began to fail, the next retry and the current back-off
+    // (System.nanoTime)
+    private long failedSince;
+    private long retryAt;
+    private long retryDelayNanos;
+    /**
+     * Writer thread only: read cursor updates ({@link Keys#member} key → seq) whose commit failed or that arrived
+     * while writes failed; written with the next batch that commits.
+     */
+    private final TreeMap<byte[], Long> retryCursors = new TreeMap<>(Arrays::compare);
 
-    private MvMessageStore(MvStoreOptions options, LongSupplier clock, Path file, MVStore mv) {
+    private MvMessageStore(MvStoreOptions options, LongSupplier clock, Path file, Db db) {
         this.options = options;
         this.clock = clock;
         this.file = file;
-        this.mv = mv;
-        this.log = mv.openMap("log", new MVMap.Builder<Long, byte[]>()
-                .keyType(LongDataType.INSTANCE).valueType(ByteArrayDataType.INSTANCE));
-        this.index = openBinaryMap(mv, "index");
-        this.dedupe = openBinaryMap(mv, "dedupe");
-        this.dedupeExpiry = openBinaryMap(mv, "dedupe.expiry");
-        this.members = openBinaryMap(mv, "members");
-        this.watermarks = openBinaryMap(mv, "watermarks");
-        this.groups = mv.openMap("groups", new MVMap.Builder<byte[], byte[]>()
-                .keyType(BytesType.INSTANCE).valueType(ByteArrayDataType.INSTANCE));
-        this.readCursors = openBinaryMap(mv, "readcursors");
-        MVMap<String, String> meta = mv.openMap("parley.meta");
-        String format = meta.putIfAbsent("format", FORMAT);
-        if (format != null && !FORMAT.equals(format)) {
-            throw new IllegalStateException(file + " has store format " + format + ", this bundle reads " + FORMAT);
-        }
-        mv.commit();
-        if (options.fsync()) {
-            mv.sync();
-        }
-        this.snapshot = takeSnapshot();
-        this.nextLogId = nextLogId();
+        this.db = db;
+        this.snapshot = takeSnapshot(db);
+        this.nextLogId = nextLogId(db);
         this.watermarkFlushNanos = TimeUnit.MILLISECONDS.toNanos(options.watermarkFlushMillis());
         this.lastWatermarkDrain = System.nanoTime();
         this.queue = new LinkedBlockingQueue<>(options.queueMax());
@@ -205,21 +230,12 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             throw new UncheckedIOException("cannot create store directory " + options.dir(), e);
         }
         Path file = options.dir().resolve(FILE_NAME);
-        MVStore mv = new MVStore.Builder()
-                .fileName(file.toString())
-                .cacheSize(options.cacheMb())
-                // no background commits: only the writer commits, once per batch
-                .autoCommitDisabled()
-                .autoCommitBufferSize(0)
-                .open();
-        if (options.fsync()) {
-            mv.setRetentionTime(FSYNC_RETENTION_MILLIS);
-        }
+        Db db = Db.open(options, file, false);
         MvMessageStore store;
         try {
-            store = new MvMessageStore(options, clock, file, mv);
+            store = new MvMessageStore(options, clock, file, db);
         } catch (RuntimeException | Error e) {
-            mv.closeImmediately();
+            db.mv().closeImmediately();
             throw e;
         }
         store.writer.start();
@@ -233,15 +249,26 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 .keyType(BytesType.INSTANCE).valueType(LongDataType.INSTANCE));
     }
 
-    /** From the live log: the writer's view. */
-    private long nextLogId() {
-        Long last = log.lastKey();
+    /** From the live log of {@code db}: the writer's view. */
+    private static long nextLogId(Db db) {
+        Long last = db.log().lastKey();
         return last == null ? 1 : last + 1;
     }
 
     /** The store file. */
     public Path file() {
         return file;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Set by the writer when a commit (or its fsync) fails, e.g. {@code disk full: No space left on device
+     * (<dir>)}, and cleared when a retry has committed again; see the class comment. One volatile read.
+     */
+    @Override
+    public Optional<String> writeFailure() {
+        return Optional.ofNullable(writeFailure);
     }
 
     // ------------------------------------------------------------------------------------------------ writes
@@ -367,7 +394,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
 
     /** The MVStore version the next commit will write; the number of commits so far, plus a constant. */
     long currentVersion() {
-        return mv.getCurrentVersion();
+        return snapshot.db().mv().getCurrentVersion();
     }
 
     /** How many watermark puts the writer has made into the MVMap and committed so far (one per key per drain). */
@@ -376,8 +403,12 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     }
 
     private void enqueue(Op op, CompletableFuture<?> result) {
+        String failure;
         if (closed) {
             result.completeExceptionally(unavailable("message store is closed"));
+        } else if ((failure = writeFailure) != null) {
+            // refused at once rather than queued until the writer can fail it
+            result.completeExceptionally(unavailable(cannotWrite(failure)));
         } else if (!queue.offer(op)) {
             result.completeExceptionally(unavailable("message store is overloaded"));
         } else if (stopped && queue.remove(op)) {
@@ -422,11 +453,12 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         while ((late = queue.poll()) != null) {
             fail(late, unavailable("message store is closed"));
         }
-        if (watermarksPending()) {
-            // only if the stop batch's commit failed (logged there)
-            LOG.warn("Closing {} with watermark updates that could not be written; those devices get some "
-                    + "messages again", file);
+        if (watermarksPending() || !retryCursors.isEmpty()) {
+            // only if the stop batch's commit failed or writes were failing (logged there)
+            LOG.warn("Closing {} with watermark or read cursor updates that could not be written; those devices "
+                    + "get some messages again", file);
         }
+        MVStore mv = db.mv(); // the writer has exited: its last file (join() orders its writes before this read)
         try {
             mv.close();
         } catch (RuntimeException e) {
@@ -445,8 +477,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     public Optional<Message> findByClientId(String sender, String clientMsgId) {
         byte[] key = Keys.dedupe(Keys.checkPart("sender", sender), clientMsgId);
         return read(s -> {
-            Long logId = dedupe.get(s.dedupe.root, key);
-            byte[] bytes = logId == null ? null : log.get(s.log.root, logId);
+            Long logId = s.db.dedupe().get(s.dedupe.root, key);
+            byte[] bytes = logId == null ? null : s.db.log().get(s.log.root, logId);
             return bytes == null ? Optional.<Message>empty() : Optional.of(parse(bytes));
         });
     }
@@ -462,10 +494,10 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         byte[] toKey = Keys.message(conversation, toSeq);
         return read(s -> {
             List<Message> result = new ArrayList<>(Math.min(limit, 256));
-            Cursor<byte[], Long> cursor = index.cursor(s.index, fromKey, toKey, false);
+            Cursor<byte[], Long> cursor = s.db.index().cursor(s.index, fromKey, toKey, false);
             while (result.size() < limit && cursor.hasNext()) {
                 cursor.next();
-                byte[] bytes = log.get(s.log.root, cursor.getValue());
+                byte[] bytes = s.db.log().get(s.log.root, cursor.getValue());
                 if (bytes == null) {
                     throw new IllegalStateException("index entry without message in " + conversation);
                 }
@@ -478,7 +510,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     @Override
     public long head(String conversation) {
         Keys.checkPart("conversation", conversation);
-        return read(s -> headIn(s.index, conversation));
+        return read(s -> headIn(s.db.index(), s.index, conversation));
     }
 
     @Override
@@ -486,14 +518,14 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         byte[] prefix = Keys.prefix(Keys.checkPart("user", userId));
         return read(s -> {
             List<ConversationHead> result = new ArrayList<>();
-            Cursor<byte[], Long> cursor = members.cursor(s.members, prefix, null, false);
+            Cursor<byte[], Long> cursor = s.db.members().cursor(s.members, prefix, null, false);
             while (cursor.hasNext()) {
                 byte[] key = cursor.next();
                 if (!Keys.startsWith(key, prefix)) {
                     break;
                 }
                 String conversation = Keys.lastPart(key, prefix.length);
-                result.add(new ConversationHead(conversation, headIn(s.index, conversation)));
+                result.add(new ConversationHead(conversation, headIn(s.db.index(), s.index, conversation)));
             }
             return result;
         });
@@ -520,7 +552,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         Map<Device, ConcurrentHashMap<String, Long>> drainingMap = drainingWatermarks;
         Map<String, Long> draining = drainingMap == null ? null : drainingMap.get(device);
         return read(s -> {
-            Map<String, Long> result = seqsByLastPart(watermarks, s.watermarks, prefix);
+            Map<String, Long> result = seqsByLastPart(s.db.watermarks(), s.watermarks, prefix);
             if (draining != null) {
                 draining.forEach((conversation, seq) -> result.merge(conversation, seq, Math::max));
             }
@@ -535,7 +567,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     public Optional<byte[]> groupRecord(String groupId) {
         byte[] key = Keys.group(Keys.checkPart("group", groupId));
         return read(s -> {
-            byte[] record = groups.get(s.groups.root, key);
+            byte[] record = s.db.groups().get(s.groups.root, key);
             // a copy: the stored array is shared with the map's page cache
             return record == null ? Optional.<byte[]>empty() : Optional.of(record.clone());
         });
@@ -544,7 +576,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     @Override
     public Map<String, Long> readCursors(String userId) {
         byte[] prefix = Keys.prefix(Keys.checkPart("user", userId));
-        return read(s -> seqsByLastPart(readCursors, s.readCursors, prefix));
+        return read(s -> seqsByLastPart(s.db.readCursors(), s.readCursors, prefix));
     }
 
     /** One point lookup per user in the same snapshot, instead of the default's scan of each user's cursors. */
@@ -559,7 +591,7 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             Map<String, Long> result = new HashMap<>();
             int i = 0;
             for (String user : userIds) {
-                Long seq = readCursors.get(s.readCursors.root, keys.get(i++));
+                Long seq = s.db.readCursors().get(s.readCursors.root, keys.get(i++));
                 if (seq != null) {
                     result.put(user, seq);
                 }
@@ -584,10 +616,11 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     }
 
     /**
-     * @param root the index version to look in; null for the live index (writer thread only)
+     * @param index the index map of the file {@code root} belongs to
+     * @param root  the index version to look in; null for the live index (writer thread only)
      * @return the highest seq of the conversation in that version, 0 if none
      */
-    private long headIn(RootReference<byte[], Long> root, String conversation) {
+    private static long headIn(MVMap<byte[], Long> index, RootReference<byte[], Long> root, String conversation) {
         byte[] beyond = Keys.message(conversation, Long.MAX_VALUE);
         byte[] last = root == null ? index.lowerKey(beyond) : index.lowerKey(root, beyond);
         if (last == null || last.length != beyond.length
@@ -597,21 +630,54 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         return Keys.seqOf(last);
     }
 
-    /** Runs {@code reader} on the last durable version, keeping that version's pages from being reclaimed. */
+    /**
+     * Runs {@code reader} on the last durable version, keeping that version's pages from being reclaimed. If a
+     * write failure closed that version's file under the read, runs it again on the file the writer reopens
+     * (waiting up to {@link #READ_REOPEN_WAIT_NANOS} for it).
+     */
     private <T> T read(Function<Snapshot, T> reader) {
         if (closed && stopped) {
             throw unavailable("message store is closed");
         }
-        MVStore.TxCounter usage = mv.registerVersionUsage();
-        try {
-            return reader.apply(snapshot);
-        } catch (RuntimeException e) {
-            if (mv.isClosed()) {
-                throw unavailable("message store is closed");
+        Snapshot s = snapshot;
+        long waitingSince = 0;
+        boolean waiting = false;
+        while (true) {
+            MVStore mv = s.db.mv();
+            MVStore.TxCounter usage = mv.registerVersionUsage();
+            Snapshot current;
+            try {
+                // read after registering: that version's pages are kept; usually s itself or a newer commit
+                current = snapshot;
+                if (current.db == s.db) {
+                    return reader.apply(current);
+                }
+            } catch (RuntimeException e) {
+                if (!mv.isClosed()) {
+                    throw e;
+                }
+                if (closed && stopped) {
+                    throw unavailable("message store is closed");
+                }
+                current = snapshot;
+                if (current.db == s.db) {
+                    // the writer has not reopened the file yet
+                    long now = System.nanoTime();
+                    if (!waiting) {
+                        waiting = true;
+                        waitingSince = now;
+                    }
+                    if (readsDown || closed || now - waitingSince > READ_REOPEN_WAIT_NANOS) {
+                        String failure = writeFailure;
+                        throw unavailable(failure == null ? "message store file is closed"
+                                : "message store cannot read its file after a write failure: " + failure);
+                    }
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+                }
+            } finally {
+                mv.deregisterVersionUsage(usage);
             }
-            throw e;
-        } finally {
-            mv.deregisterVersionUsage(usage);
+            s = current;
         }
     }
 
@@ -623,9 +689,9 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         }
     }
 
-    private Snapshot takeSnapshot() {
-        return new Snapshot(log.getRoot(), index.getRoot(), dedupe.getRoot(), members.getRoot(),
-                watermarks.getRoot(), groups.getRoot(), readCursors.getRoot());
+    private static Snapshot takeSnapshot(Db db) {
+        return new Snapshot(db, db.log().getRoot(), db.index().getRoot(), db.dedupe().getRoot(),
+                db.members().getRoot(), db.watermarks().getRoot(), db.groups().getRoot(), db.readCursors().getRoot());
     }
 
     // ------------------------------------------------------------------------------------------------ writer thread
@@ -638,6 +704,10 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         boolean stop = false;
         while (!stop) {
             try {
+                if (writeFailure != null) {
+                    stop = whileFailing(batch);
+                    continue;
+                }
                 Op first = queue.poll(pollNanos(System.nanoTime()), TimeUnit.NANOSECONDS);
                 boolean work = false;
                 boolean forceWatermarks = false;
@@ -652,18 +722,19 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 }
                 boolean drain = watermarksPending() && (forceWatermarks
                         || System.nanoTime() - lastWatermarkDrain >= watermarkFlushNanos);
-                if (work || drain) {
+                if (work || drain || !retryCursors.isEmpty()) {
                     stop = writeBatch(batch, drain);
                     lastBatch = System.nanoTime();
                 }
                 batch.clear();
                 long now = System.nanoTime();
                 boolean idle = now - lastBatch >= COMPACT_INTERVAL_NANOS; // no write for a second
-                if (!stop && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
+                boolean more = !stop && writeFailure == null;
+                if (more && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
                     housekeeping(true, idle ? COMPACT_IDLE_BYTES : COMPACT_BUSY_BYTES);
-                } else if (!stop && idle && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
+                } else if (more && idle && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
                     housekeeping(false, COMPACT_IDLE_BYTES);
-                } else if (!stop && now - lastCompaction >= COMPACT_BUSY_INTERVAL_NANOS) {
+                } else if (more && now - lastCompaction >= COMPACT_BUSY_INTERVAL_NANOS) {
                     housekeeping(false, COMPACT_BUSY_BYTES);
                 }
             } catch (InterruptedException e) {
@@ -716,7 +787,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     }
 
     /**
-     * Applies, commits, syncs, publishes, then completes the batch.
+     * Applies, commits, syncs, publishes, then completes the batch. A failed commit enters the failed state (see
+     * {@link #enterFailedState}) and fails the whole batch.
      *
      * @param drainWatermarks also take the pending watermarks and write them in the same commit
      * @return whether the batch held the stop marker
@@ -727,37 +799,57 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         long now = clock.getAsLong();
         boolean housekeeping = false;
         long watermarkPuts = 0;
+        Db db = this.db;
+        boolean retriedCursors = !retryCursors.isEmpty();
         try {
             if (drainWatermarks) {
-                watermarkPuts = applyWatermarks(takeWatermarks());
+                watermarkPuts = applyWatermarks(db, takeWatermarks());
+            }
+            if (retriedCursors) {
+                for (Map.Entry<byte[], Long> cursor : retryCursors.entrySet()) {
+                    raise(db.readCursors(), cursor.getKey(), cursor.getValue());
+                }
             }
             for (int i = 0; i < batch.size(); i++) {
                 Op op = batch.get(i);
                 if (op instanceof AppendOp append) {
-                    results[i] = apply(append, now);
+                    results[i] = apply(db, append, now);
                 } else if (op instanceof ReadCursorOp cursor) {
-                    raise(readCursors, cursor.key, cursor.seq);
+                    raise(db.readCursors(), cursor.key, cursor.seq);
                 } else if (op instanceof HousekeepingOp) {
                     housekeeping = true;
                 } else if (op == Stop.STOP) {
                     stop = true;
                 }
             }
-            commitDurably();
-            if (drainWatermarks) {
-                // only now: readers find the taken updates in the snapshot just published
-                drainingWatermarks = null;
-                watermarkWrites += watermarkPuts;
-            }
         } catch (RuntimeException e) {
-            // taken watermarks stay in drainingWatermarks and go with the next drain
-            LOG.error("Message store commit of {} operations failed; rolled back, appends fail as retryable",
-                    batch.size(), e);
-            rollbackQuietly();
-            for (Op op : batch) {
-                fail(op, unavailable("message store write failed"));
+            // not a write: nothing of this batch reached the file. Taken watermarks stay in drainingWatermarks
+            // and go with the next drain, read cursors with the next batch.
+            String why;
+            if (db.mv().isClosed()) {
+                why = enterFailedState(e, "read while applying a batch");
+            } else {
+                LOG.error("Message store batch of {} operations failed; rolled back, appends fail as retryable",
+                        batch.size(), e);
+                rollbackQuietly(db);
+                why = "message store write failed";
             }
+            failBatch(batch, why);
             return stop;
+        }
+        try {
+            commitDurably(db);
+        } catch (RuntimeException e) {
+            failBatch(batch, enterFailedState(e, "commit of " + batch.size() + " operations"));
+            return stop;
+        }
+        if (drainWatermarks) {
+            // only now: readers find the taken updates in the snapshot just published
+            drainingWatermarks = null;
+            watermarkWrites += watermarkPuts;
+        }
+        if (retriedCursors) {
+            retryCursors.clear();
         }
         for (int i = 0; i < batch.size(); i++) {
             Op op = batch.get(i);
@@ -768,18 +860,36 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             }
         }
         if (housekeeping) {
-            housekeeping(true, COMPACT_IDLE_BYTES);
+            boolean done = housekeeping(true, COMPACT_IDLE_BYTES);
             for (Op op : batch) {
                 if (op instanceof HousekeepingOp h) {
-                    h.done.complete(null);
+                    if (done) {
+                        h.done.complete(null);
+                    } else {
+                        fail(h, unavailable("message store housekeeping failed"));
+                    }
                 }
             }
         }
         return stop;
     }
 
-    private Appended apply(AppendOp op, long now) {
+    /** Fails every operation of a batch that was not committed; keeps its read cursor updates for a retry. */
+    private void failBatch(List<Op> batch, String why) {
+        ParleyException error = unavailable(why);
+        for (Op op : batch) {
+            if (op instanceof ReadCursorOp cursor) {
+                retryCursors.merge(cursor.key, cursor.seq, Math::max);
+            } else {
+                fail(op, error);
+            }
+        }
+    }
+
+    private Appended apply(Db db, AppendOp op, long now) {
         Message draft = op.draft;
+        MVMap<Long, byte[]> log = db.log();
+        MVMap<byte[], Long> dedupe = db.dedupe();
         byte[] dedupeKey = null;
         if (!draft.getClientMsgId().isEmpty()) {
             dedupeKey = Keys.dedupe(draft.getSender(), draft.getClientMsgId());
@@ -791,38 +901,38 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             }
         }
         String conversation = draft.getConversation();
-        long seq = headIn(null, conversation) + 1;
+        long seq = headIn(db.index(), null, conversation) + 1;
         Message stored = draft.toBuilder().setSeq(seq).build();
         long logId = nextLogId++;
         log.put(logId, stored.toByteArray());
-        index.put(Keys.message(conversation, seq), logId);
+        db.index().put(Keys.message(conversation, seq), logId);
         if (dedupeKey != null) {
             dedupe.put(dedupeKey, logId);
             if (options.dedupeWindowHours() > 0) {
-                dedupeExpiry.put(Keys.dedupeExpiry(now, dedupeKey), logId);
+                db.dedupeExpiry().put(Keys.dedupeExpiry(now, dedupeKey), logId);
             }
         }
         for (String member : op.members) {
-            list(member, conversation, seq);
+            list(db, member, conversation, seq);
         }
         GroupChange group = op.group;
         if (group != null) {
-            groups.put(group.key, group.record);
+            db.groups().put(group.key, group.record);
             for (String user : group.joined) {
-                list(user, conversation, seq);
+                list(db, user, conversation, seq);
             }
             for (String user : group.left) {
-                members.remove(Keys.member(user, conversation));
+                db.members().remove(Keys.member(user, conversation));
             }
         }
         return new Appended(stored, false);
     }
 
     /** Lists the conversation for the user, remembering {@code seq} if it was not listed yet. */
-    private void list(String user, String conversation, long seq) {
+    private static void list(Db db, String user, String conversation, long seq) {
         byte[] key = Keys.member(user, conversation);
-        if (members.get(key) == null) {
-            members.put(key, seq);
+        if (db.members().get(key) == null) {
+            db.members().put(key, seq);
         }
     }
 
@@ -858,13 +968,13 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     }
 
     /** @return how many keys were raised */
-    private long applyWatermarks(Map<Device, ConcurrentHashMap<String, Long>> updates) {
+    private static long applyWatermarks(Db db, Map<Device, ConcurrentHashMap<String, Long>> updates) {
         long puts = 0;
         for (Map.Entry<Device, ConcurrentHashMap<String, Long>> device : updates.entrySet()) {
             String user = device.getKey().user();
             String deviceId = device.getKey().device();
             for (Map.Entry<String, Long> update : device.getValue().entrySet()) {
-                if (raise(watermarks, Keys.watermark(user, deviceId, update.getKey()), update.getValue())) {
+                if (raise(db.watermarks(), Keys.watermark(user, deviceId, update.getKey()), update.getValue())) {
                     puts++;
                 }
             }
@@ -882,19 +992,19 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
         return false;
     }
 
-    private void commitDurably() {
-        mv.commit();
+    private void commitDurably(Db db) {
+        db.mv().commit();
         if (options.fsync()) {
-            mv.sync();
+            db.mv().sync();
         }
-        snapshot = takeSnapshot();
+        snapshot = takeSnapshot(db);
     }
 
-    private void rollbackQuietly() {
+    private void rollbackQuietly(Db db) {
         try {
-            if (!mv.isClosed()) {
-                mv.rollback();
-                nextLogId = nextLogId();
+            if (!db.mv().isClosed()) {
+                db.mv().rollback();
+                nextLogId = nextLogId(db);
             }
         } catch (RuntimeException e) {
             LOG.error("Message store rollback failed", e);
@@ -905,19 +1015,22 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
      * Compacts the file (rewrites the live pages of mostly dead chunks so the chunks can be reused; the MVStore
      * background housekeeping is off with its auto-commit) and, if {@code prune}, drops expired idempotency keys.
      * Runs on the writer between batches.
+     *
+     * @return whether the pass committed; if its write failed, the store is in the failed state
      */
-    private void housekeeping(boolean prune, int compactBytes) {
+    private boolean housekeeping(boolean prune, int compactBytes) {
         lastCompaction = System.nanoTime();
         if (prune) {
             lastPrune = lastCompaction;
         }
+        Db db = this.db;
         try {
             int pruned = 0;
             if (prune && options.dedupeWindowHours() > 0) {
                 long cutoff = clock.getAsLong() - TimeUnit.HOURS.toMillis(options.dedupeWindowHours());
                 List<byte[]> expired = new ArrayList<>();
                 List<Long> logIds = new ArrayList<>();
-                Cursor<byte[], Long> cursor = dedupeExpiry.cursor(null);
+                Cursor<byte[], Long> cursor = db.dedupeExpiry().cursor(null);
                 while (expired.size() < PRUNE_MAX_PER_PASS && cursor.hasNext()) {
                     byte[] key = cursor.next();
                     if (Keys.expiryMillis(key) >= cutoff) {
@@ -927,23 +1040,214 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                     logIds.add(cursor.getValue());
                 }
                 for (int i = 0; i < expired.size(); i++) {
-                    dedupeExpiry.remove(expired.get(i));
+                    db.dedupeExpiry().remove(expired.get(i));
                     // conditional: the key may have been reused after an earlier prune
-                    dedupe.remove(Keys.dedupeKeyOfExpiry(expired.get(i)), logIds.get(i));
+                    db.dedupe().remove(Keys.dedupeKeyOfExpiry(expired.get(i)), logIds.get(i));
                 }
                 pruned = expired.size();
             }
             if (options.compactFillRate() > 0) {
-                mv.compact(options.compactFillRate(), compactBytes);
+                // writes (and commits) the moved pages itself
+                db.mv().compact(options.compactFillRate(), compactBytes);
             }
-            commitDurably();
+            commitDurably(db);
             if (pruned > 0) {
                 LOG.debug("Pruned {} idempotency keys older than {} h", pruned, options.dedupeWindowHours());
             }
+            return true;
         } catch (RuntimeException e) {
-            LOG.warn("Message store housekeeping failed", e);
-            rollbackQuietly();
+            if (db.mv().isClosed() || isWriteError(e)) {
+                enterFailedState(e, "housekeeping");
+            } else {
+                LOG.warn("Message store housekeeping failed", e);
+                rollbackQuietly(db);
+            }
+            return false;
         }
+    }
+
+    // ------------------------------------------------------------------------------------------------ write failures
+
+    /**
+     * After a failed commit, sync or compaction: refuses writes from now on ({@link #writeFailure}), drops the
+     * file's in-memory state (whatever the failed commit left there never becomes visible) and reopens the file
+     * for reads, at its last complete commit. The writer retries from {@link #whileFailing}.
+     *
+     * @param what what failed, for the log
+     * @return the error message for the operations that fail because of this
+     */
+    private String enterFailedState(RuntimeException e, String what) {
+        String reason = describe(e, options.dir());
+        boolean first = writeFailure == null;
+        // before anything else: appends are refused at once from here on
+        writeFailure = reason;
+        if (first) {
+            failedSince = System.nanoTime();
+            LOG.warn("Message store {} failed: {}. Refusing writes as retryable UNAVAILABLE and serving reads from "
+                    + "the last commit; retrying by itself every {}-{} s", what, reason,
+                    TimeUnit.NANOSECONDS.toSeconds(RETRY_MIN_NANOS), TimeUnit.NANOSECONDS.toSeconds(RETRY_MAX_NANOS),
+                    e);
+        } else {
+            LOG.debug("Message store {} failed again: {}", what, reason, e);
+        }
+        retryDelayNanos = RETRY_MIN_NANOS;
+        retryAt = System.nanoTime() + retryDelayNanos;
+        reopen();
+        return cannotWrite(reason);
+    }
+
+    /**
+     * The writer's loop while writes fail: fails queued appends, group events, barriers and housekeeping requests
+     * at once (read cursor updates are kept for later), and tries to write again at {@link #retryAt}, backing off
+     * up to {@link #RETRY_MAX_NANOS}. On the stop marker it tries once more and, if that works, writes the stop
+     * batch (watermarks and kept read cursors) as usual.
+     *
+     * @return whether the writer is to exit
+     */
+    private boolean whileFailing(List<Op> batch) throws InterruptedException {
+        long wait = retryAt - System.nanoTime();
+        Op first = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
+        boolean stop = false;
+        if (first != null) {
+            batch.add(first);
+            queue.drainTo(batch, options.maxBatch());
+            ParleyException refusal = unavailable(cannotWrite(writeFailure));
+            for (Op op : batch) {
+                if (op == Stop.STOP) {
+                    stop = true;
+                } else if (op instanceof ReadCursorOp cursor) {
+                    retryCursors.merge(cursor.key, cursor.seq, Math::max);
+                } else {
+                    fail(op, refusal);
+                }
+            }
+            batch.clear();
+        }
+        if (!stop && System.nanoTime() - retryAt < 0) {
+            return false;
+        }
+        if (!tryToRecover()) {
+            retryDelayNanos = Math.min(retryDelayNanos * 2, RETRY_MAX_NANOS);
+            retryAt = System.nanoTime() + retryDelayNanos;
+            return stop;
+        }
+        if (stop) {
+            batch.add(Stop.STOP);
+            writeBatch(batch, true);
+            batch.clear();
+        }
+        return stop;
+    }
+
+    /**
+     * One retry: makes sure the file is open for writing (reopening it if a failed write closed it or it could
+     * only be opened read-only), then commits (and syncs) a small change. If that works, writes are accepted
+     * again, with the seqs and append numbers of the file as it is on disk.
+     *
+     * @return whether writes work again
+     */
+    private boolean tryToRecover() {
+        Db current = db;
+        if (current.mv().isClosed() || current.mv().isReadOnly()) {
+            if (!reopen() || db.mv().isReadOnly()) {
+                return false;
+            }
+            current = db;
+        }
+        try {
+            current.meta().put(PROBE_KEY, Long.toString(clock.getAsLong()));
+            commitDurably(current);
+        } catch (RuntimeException e) {
+            String reason = describe(e, options.dir());
+            LOG.debug("Message store write retry failed: {}", reason, e);
+            writeFailure = reason;
+            reopen();
+            return false;
+        }
+        nextLogId = nextLogId(current);
+        String reason = writeFailure;
+        writeFailure = null;
+        LOG.info("Message store accepts writes again after {} s ({} was: {})",
+                TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - failedSince), file, reason);
+        return true;
+    }
+
+    /**
+     * Drops the current file's in-memory state and opens the file again, read-write if possible, else read-only,
+     * so that reads work from its last complete commit; publishes the snapshot of the reopened file. If neither
+     * works, reads fail as UNAVAILABLE ({@link #readsDown}) until a later retry can open it.
+     *
+     * @return whether the file is open
+     */
+    private boolean reopen() {
+        Db old = db;
+        old.mv().closeImmediately(); // nothing more is written; a no-op if a failed write already closed it
+        Db fresh = null;
+        RuntimeException error = null;
+        for (boolean readOnly : new boolean[] {false, true}) {
+            try {
+                fresh = Db.open(options, file, readOnly);
+                break;
+            } catch (RuntimeException e) {
+                if (error == null) {
+                    error = e;
+                } else {
+                    error.addSuppressed(e);
+                }
+            }
+        }
+        if (fresh == null) {
+            if (!readsDown) {
+                readsDown = true;
+                LOG.warn("Message store cannot reopen {} after a write failure; reads fail too until a retry can",
+                        file, error);
+            }
+            return false;
+        }
+        db = fresh;
+        nextLogId = nextLogId(fresh);
+        snapshot = takeSnapshot(fresh);
+        if (readsDown) {
+            readsDown = false;
+            LOG.info("Message store reopened {}{}", file, fresh.mv().isReadOnly() ? " read-only" : "");
+        } else if (fresh.mv().isReadOnly()) {
+            LOG.debug("Message store reopened {} read-only", file);
+        }
+        return true;
+    }
+
+    /** @return e.g. {@code disk full: No space left on device (/var/lib/parley)} */
+    static String describe(Throwable e, Path dir) {
+        IOException io = null;
+        Throwable root = e;
+        int depth = 0;
+        for (Throwable t = e; t != null && depth < 32; t = t.getCause(), depth++) {
+            if (io == null && t instanceof IOException x) {
+                io = x;
+            }
+            root = t;
+        }
+        Throwable cause = io != null ? io : root;
+        String detail = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        String kind = detail.contains("No space left on device") || detail.contains("Disk quota exceeded")
+                ? "disk full" : "write failed";
+        return kind + ": " + detail + " (" + dir + ")";
+    }
+
+    /** Whether {@code e} comes from writing or syncing the file rather than from the data. */
+    private static boolean isWriteError(Throwable e) {
+        int depth = 0;
+        for (Throwable t = e; t != null && depth < 32; t = t.getCause(), depth++) {
+            if (t instanceof IOException
+                    || t instanceof MVStoreException m && m.getErrorCode() == DataUtils.ERROR_WRITING_FAILED) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String cannotWrite(String failure) {
+        return "message store cannot write: " + failure;
     }
 
     private static void fail(Op op, Throwable error) {
@@ -999,8 +1303,67 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private record Device(String user, String device) {
     }
 
-    /** One committed, durable version of every map readers use. */
-    private record Snapshot(RootReference<Long, byte[]> log, RootReference<byte[], Long> index,
+    /**
+     * One open MVStore file and its maps. Immutable; the writer replaces it as a whole when it reopens the file after
+     * a write failure, and a {@link Snapshot}'s roots belong to the {@code Db} it names.
+     */
+    private record Db(MVStore mv, MVMap<String, String> meta, MVMap<Long, byte[]> log, MVMap<byte[], Long> index,
+                      MVMap<byte[], Long> dedupe, MVMap<byte[], Long> dedupeExpiry, MVMap<byte[], Long> members,
+                      MVMap<byte[], Long> watermarks, MVMap<byte[], byte[]> groups,
+                      MVMap<byte[], Long> readCursors) {
+
+        /**
+         * Opens the file (MVStore rolls it back to its last complete commit) and its maps, creating them if the file
+         * is new and {@code readOnly} is false. Read-write, this commits (and syncs) only if something was created.
+         *
+         * @throws org.h2.mvstore.MVStoreException if the file cannot be opened
+         * @throws IllegalStateException if the file has another store format
+         */
+        static Db open(MvStoreOptions options, Path file, boolean readOnly) {
+            MVStore.Builder builder = new MVStore.Builder()
+                    .fileName(file.toString())
+                    .cacheSize(options.cacheMb())
+                    // no background commits: only the writer commits, once per batch
+                    .autoCommitDisabled()
+                    .autoCommitBufferSize(0);
+            if (readOnly) {
+                builder.readOnly();
+            }
+            MVStore mv = builder.open();
+            try {
+                boolean writable = !mv.isReadOnly(); // also read-only if the file is not writable
+                if (writable && options.fsync()) {
+                    mv.setRetentionTime(FSYNC_RETENTION_MILLIS);
+                }
+                Db db = new Db(mv, mv.openMap("parley.meta"),
+                        mv.openMap("log", new MVMap.Builder<Long, byte[]>()
+                                .keyType(LongDataType.INSTANCE).valueType(ByteArrayDataType.INSTANCE)),
+                        openBinaryMap(mv, "index"), openBinaryMap(mv, "dedupe"), openBinaryMap(mv, "dedupe.expiry"),
+                        openBinaryMap(mv, "members"), openBinaryMap(mv, "watermarks"),
+                        mv.openMap("groups", new MVMap.Builder<byte[], byte[]>()
+                                .keyType(BytesType.INSTANCE).valueType(ByteArrayDataType.INSTANCE)),
+                        openBinaryMap(mv, "readcursors"));
+                String format = writable ? db.meta.putIfAbsent("format", FORMAT) : db.meta.get("format");
+                if (format != null && !FORMAT.equals(format)) {
+                    throw new IllegalStateException(file + " has store format " + format + ", this bundle reads "
+                            + FORMAT);
+                }
+                if (writable) {
+                    mv.commit();
+                    if (options.fsync()) {
+                        mv.sync();
+                    }
+                }
+                return db;
+            } catch (RuntimeException | Error e) {
+                mv.closeImmediately();
+                throw e;
+            }
+        }
+    }
+
+    /** One committed, durable version of every map readers use, and the open file ({@code db}) it belongs to. */
+    private record Snapshot(Db db, RootReference<Long, byte[]> log, RootReference<byte[], Long> index,
                             RootReference<byte[], Long> dedupe, RootReference<byte[], Long> members,
                             RootReference<byte[], Long> watermarks, RootReference<byte[], byte[]> groups,
                             RootReference<byte[], Long> readCursors) {
