@@ -73,7 +73,8 @@ final class BadInputChecks {
             expectError(readSkippingSync(c), 3, ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE);
             c.send(Frame.newBuilder().setRequestId(4).setSend(Send.newBuilder().setClientMsgId("m2")
                     .setConversation("d:judy:kate").setType("text").setBody(Any.getDefaultInstance())).build());
-            expectError(readSkippingSync(c), 4, ErrorCode.ERROR_CODE_FORBIDDEN);
+            // another pair's conversation: answered as if it did not exist
+            expectError(readSkippingSync(c), 4, ErrorCode.ERROR_CODE_NOT_FOUND);
             c.send(hello(5, tokens.mint("ivan", null, Duration.ofMinutes(5))));
             expectError(readSkippingSync(c), 5, ErrorCode.ERROR_CODE_INVALID_REQUEST);
             c.send(Frame.newBuilder().setRequestId(6).setPing(Ping.newBuilder().setClientTime(42)).build());

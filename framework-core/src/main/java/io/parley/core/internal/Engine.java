@@ -45,6 +45,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -72,6 +73,12 @@ final class Engine implements Receiver {
     private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
     private static final int MAX_CLIENT_MSG_ID = 64;
     private static final int MAX_TYPE_LENGTH = 64;
+    /** Limits of a message's {@code ext} map: entries, characters of a key, characters of all keys and values. */
+    static final int MAX_EXT_ENTRIES = 32;
+    static final int MAX_EXT_KEY = 64;
+    static final int MAX_EXT_CHARS = 4096;
+    /** Unread counts are exact up to this many messages after the read cursor (see {@link #unread}). */
+    static final int UNREAD_EXACT_MAX = 1000;
     private static final long AVAILABLE_POLL_MILLIS = 20;
 
     private final EngineConfig config;
@@ -347,6 +354,7 @@ final class Engine implements Receiver {
         if (send.getType().isEmpty() || send.getType().length() > MAX_TYPE_LENGTH) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "type must have 1-64 characters");
         }
+        checkExt(send.getExtMap());
         String conversation;
         List<String> members;
         List<String> indexFor;
@@ -448,7 +456,7 @@ final class Engine implements Receiver {
             ServerSession[] targets = sessions.sessions(member);
             for (ServerSession target : targets) {
                 if (target != origin) {
-                    target.send(deliver);
+                    target.deliver(deliver, message.getConversation(), message.getSeq());
                 }
             }
             if (preview != null && !member.equals(sender)) {
@@ -501,6 +509,7 @@ final class Engine implements Receiver {
         if (ack.getSeq() <= 0) {
             return;
         }
+        requireWithinHead(ack.getConversation(), ack.getSeq());
         requireStore().advanceWatermark(user, session.deviceId(), ack.getConversation(), ack.getSeq());
         if (Ids.groupIdOf(ack.getConversation()) != null) {
             return;
@@ -549,64 +558,90 @@ final class Engine implements Receiver {
      * the backlog. Runs beside the session's frame queue: the client may send while it catches up.
      */
     private void resume(ServerSession session, long rid, MessageStore s, int requestedPage) {
+        if (!session.beginResume()) {
+            reject(session, rid, new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "a resume is already running on this connection"));
+            return;
+        }
         try {
             int page = requestedPage == 0 ? config.page_size() : Math.min(requestedPage, config.page_size());
             List<MessageStore.ConversationHead> heads = s.conversations(session.userId());
             Map<String, Long> watermarks = s.watermarks(session.userId(), session.deviceId());
-            SyncResponse.Builder states = SyncResponse.newBuilder();
-            List<long[]> todo = new ArrayList<>();
-            List<String> todoIds = new ArrayList<>();
+            Map<String, Long> targets = new LinkedHashMap<>(); // conversation -> last seq to stream
+            Map<String, Long> headOf = new LinkedHashMap<>();
             for (MessageStore.ConversationHead h : heads) {
-                long wm = watermarks.getOrDefault(h.conversation(), 0L);
-                states.addConversations(ConversationState.newBuilder()
-                        .setConversation(h.conversation()).setWatermark(wm).setHead(h.head()));
-                if (h.head() > wm) {
-                    todo.add(new long[]{wm + 1, h.head()});
-                    todoIds.add(h.conversation());
+                headOf.put(h.conversation(), h.head());
+                if (h.head() > watermarks.getOrDefault(h.conversation(), 0L)) {
+                    targets.put(h.conversation(), h.head());
                 }
             }
+            // from here on live deliveries of the targets wait for the pages; any that came meanwhile join them
+            session.resumeTargets(targets);
+            targets.forEach((conversation, last) -> headOf.merge(conversation, last, Math::max));
+            SyncResponse.Builder states = SyncResponse.newBuilder();
+            headOf.forEach((conversation, head) -> states.addConversations(ConversationState.newBuilder()
+                    .setConversation(conversation).setWatermark(watermarks.getOrDefault(conversation, 0L))
+                    .setHead(head)));
             session.send(Frame.newBuilder().setRequestId(rid).setSyncResponse(states).build());
-            streamPages(session, s, todoIds.iterator(), todo.iterator(), null, 0, 0, page)
+            streamPages(session, s, new ArrayList<>(targets.keySet()).iterator(), watermarks, targets, null, 0, 0, page)
                     .whenComplete((v, e) -> {
                         if (e == null) {
                             session.send(Frame.newBuilder().setRequestId(rid)
                                     .setSyncResponse(SyncResponse.newBuilder().setDone(true)).build());
-                        } else if (!session.isClosed()) {
-                            LOG.warn("{}: resume failed", session, e);
-                            session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));
+                        } else {
+                            session.resumeAbandoned();
+                            if (!session.isClosed()) {
+                                LOG.warn("{}: resume failed", session, e);
+                                session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));
+                            }
                         }
                     });
         } catch (ParleyException e) {
+            session.resumeAbandoned();
             reject(session, rid, e);
         } catch (RuntimeException e) {
+            session.resumeAbandoned();
             LOG.error("{}: resume failed", session, e);
             session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));
         }
     }
 
+    /**
+     * Streams one page of {@code conversation} from {@code from} to {@code to}, then (once it reached the socket)
+     * the next. When a conversation is done up to {@code to}, the session says whether live deliveries brought more
+     * meanwhile ({@link ServerSession#resumeReached}): then the stream goes on to that seq, else to the next
+     * conversation, and that conversation's live deliveries go out directly from then on.
+     */
     private CompletionStage<Void> streamPages(ServerSession session, MessageStore s, Iterator<String> ids,
-                                              Iterator<long[]> ranges, String conversation, long from, long to, int page) {
+                                              Map<String, Long> watermarks, Map<String, Long> targets,
+                                              String conversation, long from, long to, int page) {
         while (conversation == null || from > to) {
+            if (conversation != null) {
+                long more = session.resumeReached(conversation, to);
+                if (more > to) {
+                    to = more;
+                    continue;
+                }
+            }
             if (!ids.hasNext()) {
                 return DONE;
             }
             conversation = ids.next();
-            long[] r = ranges.next();
-            from = r[0];
-            to = r[1];
+            from = watermarks.getOrDefault(conversation, 0L) + 1;
+            to = targets.get(conversation);
         }
         if (session.isClosed()) {
             return DONE;
         }
         List<Message> messages = capBytes(s.range(conversation, from, to, page));
         if (messages.isEmpty()) {
-            return streamPages(session, s, ids, ranges, null, 0, 0, page);
+            return streamPages(session, s, ids, watermarks, targets, conversation, to + 1, to, page);
         }
         long next = messages.get(messages.size() - 1).getSeq() + 1;
         String conv = conversation;
         long end = to;
         return session.sendFlushed(Frame.newBuilder().setDeliver(Deliver.newBuilder().addAllMessages(messages)).build())
-                .thenComposeAsync(v -> streamPages(session, s, ids, ranges, conv, next, end, page), workers);
+                .thenComposeAsync(v -> streamPages(session, s, ids, watermarks, targets, conv, next, end, page), workers);
     }
 
     // ---------------------------------------------------------------- groups
@@ -707,7 +742,7 @@ final class Engine implements Receiver {
             for (MessageStore.ConversationHead h : s.conversations(user)) {
                 long readSeq = Math.min(read.getOrDefault(h.conversation(), 0L), h.head());
                 ConversationSummary.Builder b = ConversationSummary.newBuilder().setConversation(h.conversation())
-                        .setHead(h.head()).setReadSeq(readSeq).setUnread(h.head() - readSeq);
+                        .setHead(h.head()).setReadSeq(readSeq).setUnread(unread(s, h.conversation(), readSeq, h.head(), user));
                 if (h.head() > 0) {
                     List<Message> last = s.range(h.conversation(), h.head(), h.head(), 1);
                     if (!last.isEmpty()) {
@@ -741,6 +776,47 @@ final class Engine implements Receiver {
         }
     }
 
+    /** @throws ParleyException INVALID_REQUEST if {@code ext} is over the limits above */
+    static void checkExt(Map<String, String> ext) {
+        if (ext.isEmpty()) {
+            return;
+        }
+        if (ext.size() > MAX_EXT_ENTRIES) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "ext has " + ext.size() + " entries; at most " + MAX_EXT_ENTRIES);
+        }
+        long chars = 0;
+        for (Map.Entry<String, String> e : ext.entrySet()) {
+            if (e.getKey().isEmpty() || e.getKey().length() > MAX_EXT_KEY) {
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                        "ext keys must have 1-" + MAX_EXT_KEY + " characters");
+            }
+            chars += e.getKey().length() + e.getValue().length();
+        }
+        if (chars > MAX_EXT_CHARS) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "ext has " + chars + " characters in its keys and values; at most " + MAX_EXT_CHARS);
+        }
+    }
+
+    /**
+     * Messages after the read cursor that others sent: the user's own messages (from any device) are never unread.
+     * Counted exactly up to {@link #UNREAD_EXACT_MAX} messages after the cursor; beyond that {@code head - readSeq}.
+     */
+    private static long unread(MessageStore s, String conversation, long readSeq, long head, String user) {
+        long after = head - readSeq;
+        if (after <= 0 || after > UNREAD_EXACT_MAX) {
+            return Math.max(0, after);
+        }
+        long unread = 0;
+        for (Message m : s.range(conversation, readSeq + 1, head, (int) after)) {
+            if (!m.getSender().equals(user)) {
+                unread++;
+            }
+        }
+        return unread;
+    }
+
     /**
      * Moves the user's read cursor and tells the user's other sessions and, in conversations with at most
      * {@code read.fanout.max} members, the other members. In bigger groups the other members get coalesced
@@ -761,9 +837,10 @@ final class Engine implements Receiver {
             members = authorize(user, conversation);
             size = members.size();
         }
-        if (read.getSeq() == 0) {
+        if (read.getSeq() <= 0) {
             return;
         }
+        requireWithinHead(conversation, read.getSeq());
         requireStore().advanceReadCursor(user, conversation, read.getSeq());
         Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(conversation)
                 .setUser(user).setSeq(read.getSeq())).build();
@@ -817,7 +894,10 @@ final class Engine implements Receiver {
         return messages;
     }
 
-    /** @return the members of {@code conversation}; @throws ParleyException unless {@code user} is one of them */
+    /**
+     * @return the members of {@code conversation}
+     * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
+     */
     private List<String> authorize(String user, String conversation) {
         String groupId = Ids.groupIdOf(conversation);
         if (groupId != null) {
@@ -826,13 +906,24 @@ final class Engine implements Receiver {
             return groups.members(g);
         }
         List<String> members = Ids.directMembers(conversation);
-        if (members.isEmpty()) {
+        if (!members.contains(user)) {
+            // one answer for malformed ids and other pairs' conversations, existing or not: nothing leaks
             throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such conversation");
         }
-        if (!members.contains(user)) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "not a member of this conversation");
-        }
         return members;
+    }
+
+    /**
+     * @throws ParleyException INVALID_REQUEST if {@code seq} lies beyond the conversation's head: an ack or read mark
+     *                         there would let a watermark or cursor pass messages not yet sent, and tell the other
+     *                         side of receipts for them
+     */
+    private void requireWithinHead(String conversation, long seq) {
+        long head = requireStore().head(conversation);
+        if (seq > head) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "seq " + seq
+                    + " is beyond the head of " + conversation + " (" + head + ")");
+        }
     }
 
     private MessageStore requireStore() {

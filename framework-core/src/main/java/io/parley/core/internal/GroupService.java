@@ -101,8 +101,12 @@ final class GroupService {
     }
 
     Group require(MessageStore store, String groupId) {
-        return find(store, groupId).orElseThrow(() ->
-                new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such group"));
+        return find(store, groupId).orElseThrow(GroupService::noSuchGroup);
+    }
+
+    /** What a missing group and a group the caller is not a member of both answer, so existence does not leak. */
+    static ParleyException noSuchGroup() {
+        return new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such group");
     }
 
     /** Installs the record an event appended (called in the group's chain, after the store completed). */
@@ -121,12 +125,15 @@ final class GroupService {
         return c != null && c.group() == g ? c.ids() : List.copyOf(memberIds(g));
     }
 
-    /** @throws ParleyException FORBIDDEN unless {@code user} is a member of {@code g}; O(1) for a cached record */
+    /**
+     * @throws ParleyException NOT_FOUND unless {@code user} is a member of {@code g} (the answer for a group that
+     *                         does not exist: a non-member cannot tell the two apart); O(1) for a cached record
+     */
     void requireMemberOf(Group g, String user) {
         Cached c = cache.get(g.getId());
         if (c != null && c.group() == g) {
             if (!c.idSet().contains(user)) {
-                throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "not a member of this group");
+                throw noSuchGroup();
             }
         } else {
             requireMember(g, user);
@@ -219,10 +226,9 @@ final class GroupService {
         return ids;
     }
 
-    /** @return the sender's membership; @throws ParleyException if the user may not read the group */
+    /** @return the user's membership; @throws ParleyException NOT_FOUND if there is none (see {@link #noSuchGroup}) */
     static GroupMember requireMember(Group g, String user) {
-        return member(g, user).orElseThrow(() ->
-                new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "not a member of this group"));
+        return member(g, user).orElseThrow(GroupService::noSuchGroup);
     }
 
     /** @throws ParleyException unless {@code user} may send to the group now */

@@ -9,6 +9,8 @@ import io.parley.core.proto.Notice;
 import io.parley.core.spi.Connection;
 import io.parley.core.spi.InboundSession;
 
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -36,6 +38,17 @@ final class ServerSession implements InboundSession {
     private volatile Principal principal;
     /** Closes the session when its token expires; null for trusted sessions and before hello. */
     private volatile ScheduledFuture<?> expiry;
+    /**
+     * While a resume streams: conversation → the highest seq a live delivery brought meanwhile (0: none), for every
+     * conversation whose live deliveries are held back so that the device gets each conversation in seq order (the
+     * resume sends the held ones in its pages). Guarded by itself.
+     */
+    private final Map<String, Long> resuming = new HashMap<>();
+    /** True while a resume runs; {@code holdAll} until it knows which conversations it streams. Guarded by resuming. */
+    private boolean resumeRunning;
+    private boolean holdAll;
+    /** Fast path for {@link #deliver}: false when no resume runs (written under the lock). */
+    private volatile boolean holding;
 
     ServerSession(Engine engine, Connection connection, Executor workers, int maxPending, String sessionId) {
         this.engine = engine;
@@ -77,7 +90,7 @@ final class ServerSession implements InboundSession {
     }
 
     private CompletableFuture<Void> handle(Frame frame) {
-        if (closed.get()) {
+        if (closed.get() && !survivesClose(frame)) {
             return DONE;
         }
         try {
@@ -89,6 +102,16 @@ final class ServerSession implements InboundSession {
             engine.internalError(this, frame, e);
             return DONE;
         }
+    }
+
+    /**
+     * Acknowledgements and read marks a client sent just before it closed (or half-closed) the connection are still
+     * applied: they only move the device's own state, and dropping them would make the device get those messages
+     * again and show them unread.
+     */
+    private boolean survivesClose(Frame frame) {
+        return isAuthenticated() && (frame.getOpCase() == Frame.OpCase.DELIVER_ACK
+                || frame.getOpCase() == Frame.OpCase.MARK_READ);
     }
 
     @Override
@@ -145,6 +168,92 @@ final class ServerSession implements InboundSession {
 
     Connection connection() {
         return connection;
+    }
+
+    /**
+     * A live delivery of {@code conversation} up to {@code seq}: sent now, unless a resume is streaming that
+     * conversation, which then sends it in order (see {@link #resuming}).
+     */
+    void deliver(Frame deliver, String conversation, long seq) {
+        if (holding) {
+            synchronized (resuming) {
+                if (holdAll || resuming.containsKey(conversation)) {
+                    resuming.merge(conversation, seq, Math::max);
+                    return;
+                }
+            }
+        }
+        send(deliver);
+    }
+
+    /**
+     * Starts holding back every live delivery until {@link #resumeTargets}.
+     *
+     * @return false if a resume is already running on this session
+     */
+    boolean beginResume() {
+        synchronized (resuming) {
+            if (resumeRunning) {
+                return false;
+            }
+            resumeRunning = true;
+            holdAll = true;
+            holding = true;
+            return true;
+        }
+    }
+
+    /**
+     * The resume knows what it streams: conversation → the last seq it will send. Live deliveries of those stay
+     * held; conversations that live deliveries brought since {@link #beginResume} are added to {@code targets} (with
+     * the held seq), so the resume streams them too; all others go out live from now on.
+     */
+    void resumeTargets(Map<String, Long> targets) {
+        synchronized (resuming) {
+            holdAll = false;
+            resuming.forEach((conversation, held) -> targets.merge(conversation, held, Math::max));
+            resuming.clear();
+            targets.keySet().forEach(c -> resuming.put(c, 0L));
+            holding = !resuming.isEmpty();
+            if (!holding) {
+                resumeRunning = false;
+            }
+        }
+    }
+
+    /**
+     * The resume has sent {@code conversation} up to {@code sentUpTo}.
+     *
+     * @return a higher seq that live deliveries brought meanwhile (stream on to it and ask again), or 0 when the
+     *         conversation is done and its live deliveries go out directly from now on
+     */
+    long resumeReached(String conversation, long sentUpTo) {
+        synchronized (resuming) {
+            Long held = resuming.get(conversation);
+            if (held == null) {
+                return 0;
+            }
+            if (held > sentUpTo) {
+                resuming.put(conversation, 0L);
+                return held;
+            }
+            resuming.remove(conversation);
+            if (resuming.isEmpty()) {
+                holding = false;
+                resumeRunning = false;
+            }
+            return 0;
+        }
+    }
+
+    /** The resume ended early (failed, or the session closed): live deliveries go out directly again. */
+    void resumeAbandoned() {
+        synchronized (resuming) {
+            resuming.clear();
+            holdAll = false;
+            holding = false;
+            resumeRunning = false;
+        }
     }
 
     void send(Frame frame) {

@@ -77,7 +77,7 @@ class GroupServiceTest {
         assertTrue(GroupService.member(smaller, "zoe").isEmpty());
         refused(ErrorCode.ERROR_CODE_FORBIDDEN, () -> apply(admin, "adam",
                 req().setRemoveMembers(GroupRequest.Members.newBuilder().setGroupId("g1").addUsers("olive"))));
-        refused(ErrorCode.ERROR_CODE_FORBIDDEN, () -> apply(g, "stranger",
+        refused(ErrorCode.ERROR_CODE_NOT_FOUND, () -> apply(g, "stranger",
                 req().setLeave(GroupRequest.Leave.newBuilder().setGroupId("g1"))));
     }
 

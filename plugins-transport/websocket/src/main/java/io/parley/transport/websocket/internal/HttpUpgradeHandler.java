@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Answers: bad request (unparsable, or not an upgrade) 400; request line over {@code max.http.request.bytes}
  * 414; header block over it 431; other path 404; a method other than GET 405; a WebSocket version other than 13
- * 426; an origin the {@link OriginPolicy} refuses 403. Every answer closes the connection.
+ * 426; an origin the {@link OriginPolicy} refuses, or more than one {@code Origin} header, 403. Every answer closes the connection.
  *
  * <p>The WebSocket pipeline after the upgrade, inbound:
  * <pre>
@@ -104,6 +104,12 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
         if (!"13".equals(request.headers().get(HttpHeaderNames.SEC_WEBSOCKET_VERSION))) {
             WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel())
                     .addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        if (request.headers().getAll(HttpHeaderNames.ORIGIN).size() > 1) {
+            // a browser sends one; two cannot be judged (which one would a proxy or the policy look at?)
+            LOG.info("Refusing WebSocket upgrade from {}: more than one Origin header", ctx.channel().remoteAddress());
+            refuse(ctx, HttpResponseStatus.FORBIDDEN, "more than one Origin header");
             return;
         }
         String origin = request.headers().get(HttpHeaderNames.ORIGIN);

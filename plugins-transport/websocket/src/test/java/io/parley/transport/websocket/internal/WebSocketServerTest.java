@@ -292,6 +292,9 @@ class WebSocketServerTest {
         assertEquals(101, connectRaw().request(PATH, "http://localhost:8080").status());
         assertEquals(101, connectRaw().request(PATH, null).status(), "non-browser clients send no Origin");
         assertEquals(403, connectRaw().request(PATH, "null").status());
+        // two Origin headers, an allowed one first: refused, whichever one a reader would pick
+        assertEquals(403, connectRaw().request(PATH, "https://chat.example.com\r\nOrigin: https://evil.example").status());
+        assertEquals(403, connectRaw().request(PATH, "https://evil.example\r\nOrigin: https://chat.example.com").status());
         for (int i = 0; i < 3; i++) {
             receiver.nextSession();
         }
