@@ -336,6 +336,42 @@ class ProtocolEdgesIT {
     }
 
     @Test
+    void hugeLimitsAndPageSizesMeanTheServersMaximum() throws Exception {
+        try (Device alice = new Device("limit-alice", "a1")) {
+            for (int i = 0; i < 5; i++) {
+                alice.send("limit-bob", "m" + i);
+            }
+        }
+        try (Device bob = new Device("limit-bob", "b1")) {
+            for (int limit : new int[] {Integer.MIN_VALUE, -1}) { // 2^31 and 2^32-1 as uint32
+                Frame range = bob.call(Frame.newBuilder().setSync(SyncRequest.newBuilder().setRange(SyncRequest.Range
+                        .newBuilder().setConversation("d:limit-alice:limit-bob").setFromSeq(1).setLimit(limit))));
+                assertEquals(5, range.getSyncResponse().getMessagesCount(), range.toString());
+            }
+            Frame all = bob.call(Frame.newBuilder().setSync(SyncRequest.newBuilder().setRange(SyncRequest.Range
+                    .newBuilder().setConversation("d:limit-alice:limit-bob").setFromSeq(2).setToSeq(-1))));
+            assertEquals(4, all.getSyncResponse().getMessagesCount(), "to_seq 2^64-1: up to the head");
+            List<Message> got = new ArrayList<>();
+            bob.resume(-1, got, null);
+            assertEquals(5, got.size(), "a resume with page_size 2^32-1 still streams everything");
+        }
+    }
+
+    @Test
+    void groupRequestIdsAndMessageIdsDoNotShareANamespace() throws Exception {
+        try (Device alice = new Device("ns-alice", "a1")) {
+            Frame refused = alice.call(Frame.newBuilder().setSend(Send.newBuilder().setPeer("ns-bob")
+                    .setType(Bodies.TEXT_TYPE).setClientMsgId("group:k1").setBody(Bodies.text("x"))));
+            assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST, refused.getError().getCode(), refused.toString());
+            Frame created = alice.call(Frame.newBuilder().setGroup(GroupRequest.newBuilder().setClientRequestId("k1")
+                    .setCreate(GroupRequest.Create.newBuilder().setName("ns").addMembers("ns-bob"))));
+            assertTrue(created.hasGroupResponse(), created.toString());
+            assertTrue(alice.call(Frame.newBuilder().setSend(Send.newBuilder().setPeer("ns-bob")
+                    .setType(Bodies.TEXT_TYPE).setClientMsgId("k1").setBody(Bodies.text("x")))).hasSendAck());
+        }
+    }
+
+    @Test
     void extIsLimited() throws Exception {
         try (Device alice = new Device("ext-alice", "a1")) {
             Send.Builder base = Send.newBuilder().setPeer("ext-bob").setType(Bodies.TEXT_TYPE).setBody(Bodies.text("x"));

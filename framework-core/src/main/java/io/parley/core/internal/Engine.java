@@ -73,6 +73,8 @@ final class Engine implements Receiver {
     private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
     private static final int MAX_CLIENT_MSG_ID = 64;
     private static final int MAX_TYPE_LENGTH = 64;
+    /** Prefix of a group operation's idempotency key in the store's (sender, client_msg_id) index. */
+    static final String GROUP_KEY_PREFIX = "group:";
     /** Limits of a message's {@code ext} map: entries, characters of a key, characters of all keys and values. */
     static final int MAX_EXT_ENTRIES = 32;
     static final int MAX_EXT_KEY = 64;
@@ -351,6 +353,11 @@ final class Engine implements Receiver {
         if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id must have 1-64 characters");
         }
+        if (clientMsgId.startsWith(GROUP_KEY_PREFIX)) {
+            // group operations keep their idempotency keys as GROUP_KEY_PREFIX + client_request_id in the same index
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "client_msg_id may not start with \"" + GROUP_KEY_PREFIX + "\" (reserved for group operations)");
+        }
         if (send.getType().isEmpty() || send.getType().length() > MAX_TYPE_LENGTH) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "type must have 1-64 characters");
         }
@@ -539,9 +546,10 @@ final class Engine implements Receiver {
 
     private void range(ServerSession session, long rid, MessageStore s, SyncRequest.Range range) {
         authorize(session.userId(), range.getConversation());
-        int limit = range.getLimit() == 0 ? config.page_size() : Math.min(range.getLimit(), config.page_size());
-        long from = Math.max(1, range.getFromSeq());
-        long to = range.getToSeq() == 0 ? Long.MAX_VALUE : range.getToSeq();
+        int limit = pageLimit(range.getLimit());
+        // uint64 on the wire: 2^63 and more arrive negative here, and no seq is that large
+        long from = range.getFromSeq() < 0 ? Long.MAX_VALUE : Math.max(1, range.getFromSeq());
+        long to = range.getToSeq() <= 0 ? Long.MAX_VALUE : range.getToSeq();
         SyncResponse.Builder response = SyncResponse.newBuilder();
         if (from <= to) {
             List<Message> messages = s.range(range.getConversation(), from, to, limit + 1);
@@ -564,7 +572,7 @@ final class Engine implements Receiver {
             return;
         }
         try {
-            int page = requestedPage == 0 ? config.page_size() : Math.min(requestedPage, config.page_size());
+            int page = pageLimit(requestedPage);
             List<MessageStore.ConversationHead> heads = s.conversations(session.userId());
             Map<String, Long> watermarks = s.watermarks(session.userId(), session.deviceId());
             Map<String, Long> targets = new LinkedHashMap<>(); // conversation -> last seq to stream
@@ -658,7 +666,7 @@ final class Engine implements Receiver {
         if (clientRequestId.length() > MAX_CLIENT_MSG_ID) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_request_id has at most 64 characters");
         }
-        String eventKey = "group:" + clientRequestId;
+        String eventKey = GROUP_KEY_PREFIX + clientRequestId;
         if (request.getOpCase() == GroupRequest.OpCase.GET) {
             Group g = groups.require(s, request.getGet().getGroupId());
             GroupService.requireMember(g, actor);
@@ -668,6 +676,11 @@ final class Engine implements Receiver {
         Optional<Message> repeat = s.findByClientId(actor, eventKey);
         if (repeat.isPresent()) {
             String groupId = Ids.groupIdOf(repeat.get().getConversation());
+            if (groupId == null || !repeat.get().getType().equals(GroupService.EVENT_TYPE)) {
+                // stored before group keys got their own namespace (sends now refuse the prefix): not a group op
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                        "client_request_id " + clientRequestId + " was already used for a message");
+            }
             session.send(Frame.newBuilder().setRequestId(rid).setGroupResponse(GroupResponse.newBuilder()
                     .setGroup(groups.require(s, groupId)).setEventSeq(repeat.get().getSeq())).build());
             return DONE;
@@ -763,8 +776,9 @@ final class Engine implements Receiver {
             }
             out.sort(Comparator.comparingLong((ConversationSummary c) -> c.getLast().getServerTime()).reversed()
                     .thenComparing(ConversationSummary::getConversation));
-            if (request.getLimit() > 0 && out.size() > request.getLimit()) {
-                out = out.subList(0, request.getLimit());
+            long limit = Integer.toUnsignedLong(request.getLimit());
+            if (limit > 0 && out.size() > limit) {
+                out = out.subList(0, (int) limit);
             }
             session.send(Frame.newBuilder().setRequestId(rid)
                     .setConversationListResponse(ConversationList.newBuilder().addAllConversations(out)).build());
@@ -911,6 +925,15 @@ final class Engine implements Receiver {
             throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such conversation");
         }
         return members;
+    }
+
+    /**
+     * @param requested a client's page size or limit: a protobuf uint32, so values of 2^31 and more arrive negative
+     * @return it, bounded by {@code page.size}; {@code page.size} for 0
+     */
+    private int pageLimit(int requested) {
+        long unsigned = Integer.toUnsignedLong(requested);
+        return unsigned == 0 ? config.page_size() : (int) Math.min(unsigned, config.page_size());
     }
 
     /**
