@@ -121,6 +121,8 @@ export class ChatState {
     const applied = [];
     const touched = new Set();
     for (const m of messages) {
+      // seq 0: relayed by its type (call signalling and the like), never stored and not part of the timeline
+      if (!m.seq) continue;
       const c = this.conversation(m.conversation);
       touched.add(c);
       c.head = Math.max(c.head, m.seq);

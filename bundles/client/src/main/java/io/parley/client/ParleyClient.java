@@ -1219,6 +1219,11 @@ public final class ParleyClient implements AutoCloseable {
 
     /** Offers a received message to the ordering; a group event adding this user starts the group's view. */
     private void offer(Message m) {
+        if (m.getSeq() == 0) {
+            // relayed by its type's processor, never stored: in no seq stream, so neither ordered nor acknowledged
+            deliver(m);
+            return;
+        }
         HelloOk s = session;
         boolean start = s != null && Groups.isEvent(m) && Groups.addsMember(m, s.getUserId());
         ordering.offer(m, start, this::deliver);
@@ -1241,7 +1246,9 @@ public final class ParleyClient implements AutoCloseable {
                 }
             }
         }
-        ackLater(m.getConversation(), m.getSeq());
+        if (m.getSeq() > 0) {
+            ackLater(m.getConversation(), m.getSeq());
+        }
     }
 
     private void ackLater(String conversation, long seq) {

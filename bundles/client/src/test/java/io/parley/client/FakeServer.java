@@ -27,9 +27,9 @@ import io.parley.core.proto.SyncResponse;
 import io.parley.core.proto.Typing;
 
 import io.parley.core.api.Principal;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
 import io.parley.transport.support.TlsSettings;

@@ -8,7 +8,7 @@ import io.parley.core.api.Ids;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.SendAck;
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.MessageStore;
 import org.junit.After;
 import org.junit.Before;
 import org.junit.Test;
@@ -21,6 +21,11 @@ import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import io.parley.core.spi.delivery.Notification;
+import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.message.ProcessResult;
+import io.parley.core.spi.delivery.NotificationDispatcher;
 import org.osgi.service.cm.Configuration.ConfigurationAttribute;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.util.tracker.ServiceTracker;
@@ -203,6 +208,71 @@ public class OsgiRuntimeIT {
         assertEquals("still here", Bodies.textOf(m));
     }
 
+    @Test
+    public void aRelayTypeIsDeliveredToOnlineDevicesAndNeverStored() throws Exception {
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(MessageProcessor.TYPE, "itest.signal");
+        ServiceRegistration<MessageProcessor> registration = context.registerService(MessageProcessor.class,
+                (ctx, draft) -> CompletableFuture.completedFuture(ProcessResult.relay(draft)), props);
+        try {
+            LinkedBlockingQueue<Message> bobInbox = new LinkedBlockingQueue<>();
+            ParleyClient alice = client("relay-alice", "a1", new LinkedBlockingQueue<>());
+            client("relay-bob", "b1", bobInbox);
+            SendAck ack = alice.send("relay-bob", "itest.signal", Bodies.text("ring")).get(10, TimeUnit.SECONDS);
+            assertEquals("relayed: no seq", 0, ack.getSeq());
+            Message got = bobInbox.poll(10, TimeUnit.SECONDS);
+            assertNotNull("the online device gets it", got);
+            assertEquals("itest.signal", got.getType());
+            assertEquals(0, got.getSeq());
+            assertEquals("ring", Bodies.textOf(got));
+            // nothing stored: no history, and a device that connects later gets nothing
+            assertEquals(0, alice.syncRange("d:relay-alice:relay-bob", 1, 0, 10).get(10, TimeUnit.SECONDS)
+                    .getMessagesCount());
+            LinkedBlockingQueue<Message> later = new LinkedBlockingQueue<>();
+            client("relay-bob", "b2", later);
+            assertEquals(null, later.poll(500, TimeUnit.MILLISECONDS));
+        } finally {
+            registration.unregister();
+        }
+    }
+
+    @Test
+    public void aNotificationDispatcherIsCalledOncePerMessageAndASlowOneNeverDelaysAcks() throws Exception {
+        LinkedBlockingQueue<Notification> seen = new LinkedBlockingQueue<>();
+        CompletableFuture<Void> never = new CompletableFuture<>(); // a channel that takes forever
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(NotificationDispatcher.CHANNEL, "itest-slow");
+        ServiceRegistration<NotificationDispatcher> registration = context.registerService(NotificationDispatcher.class,
+                notification -> {
+                    seen.add(notification);
+                    return never;
+                }, props);
+        try {
+            ParleyClient owner = client("fan-owner", "d1", new LinkedBlockingQueue<>());
+            List<String> members = new ArrayList<>();
+            for (int i = 0; i < 999; i++) {
+                members.add("fan-m" + i);
+            }
+            String groupId = owner.createGroup("fan-out", members).get(30, TimeUnit.SECONDS).getId();
+            for (int i = 0; i < 24; i++) {
+                // the channel holds 16 dispatches forever (its concurrency) and queues the rest: acks are not delayed
+                owner.sendTextToGroup(groupId, "m" + i).get(5, TimeUnit.SECONDS);
+            }
+            Notification first = seen.poll(10, TimeUnit.SECONDS);
+            assertNotNull(first);
+            assertEquals("m0", Bodies.textOf(first.message()));
+            assertEquals(999, first.recipients().size());
+            assertFalse(first.recipients().contains("fan-owner"));
+            assertTrue("offline scope: nobody listed as online", first.online().isEmpty());
+            assertEquals("m0", first.preview());
+            Thread.sleep(300);
+            assertEquals("one call per message (16 in flight), not one per recipient", 15, seen.size());
+        } finally {
+            registration.unregister();
+            never.complete(null);
+        }
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private ParleyClient client(String user, String device, LinkedBlockingQueue<Message> inbox) throws Exception {
@@ -254,7 +324,7 @@ public class OsgiRuntimeIT {
     /** Waits until a text processor is registered (the text bundle started and SCR activated it). */
     private void waitForText() throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (context.getServiceReferences(io.parley.core.spi.MessageProcessor.class, "(parley.message.type=text)").isEmpty()) {
+        while (context.getServiceReferences(io.parley.core.spi.message.MessageProcessor.class, "(parley.message.type=text)").isEmpty()) {
             if (System.nanoTime() > deadline) {
                 fail("the text processor did not register");
             }

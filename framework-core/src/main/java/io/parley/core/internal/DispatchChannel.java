@@ -1,7 +1,8 @@
 package io.parley.core.internal;
 
 import io.parley.core.proto.Message;
-import io.parley.core.spi.NotificationDispatcher;
+import io.parley.core.spi.delivery.Notification;
+import io.parley.core.spi.delivery.NotificationDispatcher;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,16 +19,13 @@ import java.util.concurrent.atomic.AtomicLong;
 final class DispatchChannel {
     private static final Logger LOG = LoggerFactory.getLogger(DispatchChannel.class);
 
-    private record Job(String recipient, Message message, String preview) {
-    }
-
     final String name;
     final boolean allRecipients;
     private final NotificationDispatcher dispatcher;
     private final Executor executor;
     private final int concurrency;
     private final AtomicInteger running = new AtomicInteger();
-    private final ArrayBlockingQueue<Job> queue;
+    private final ArrayBlockingQueue<Notification> queue;
     private final AtomicLong dropped = new AtomicLong();
 
     DispatchChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency,
@@ -44,13 +42,13 @@ final class DispatchChannel {
         return dispatcher;
     }
 
-    void submit(String recipient, Message message, String preview) {
-        Job job = new Job(recipient, message, preview);
-        if (!queue.offer(job)) {
+    /** Queues one message's notification; never blocks (a full queue drops it, logged and counted). */
+    void submit(Notification notification) {
+        if (!queue.offer(notification)) {
             long n = dropped.incrementAndGet();
             if (Long.bitCount(n) == 1) { // log at 1, 2, 4, 8, ... drops
-                LOG.warn("Dispatch channel '{}' is saturated: {} notification(s) dropped so far (message {} to {})",
-                        name, n, message.getId(), recipient);
+                LOG.warn("Dispatch channel '{}' is saturated: {} notification(s) dropped so far (message {} to {} "
+                        + "recipients)", name, n, notification.message().getId(), notification.recipients().size());
             }
             return;
         }
@@ -70,7 +68,7 @@ final class DispatchChannel {
             if (!running.compareAndSet(r, r + 1)) {
                 continue;
             }
-            Job job = queue.poll();
+            Notification job = queue.poll();
             if (job == null) {
                 running.decrementAndGet();
                 continue;
@@ -79,18 +77,18 @@ final class DispatchChannel {
         }
     }
 
-    private void run(Job job) {
+    private void run(Notification job) {
         CompletionStage<Void> stage;
         try {
-            stage = dispatcher.dispatch(job.recipient, job.message, job.preview);
+            stage = dispatcher.dispatch(job);
         } catch (RuntimeException e) {
-            LOG.warn("Dispatch channel '{}' failed for message {} to {}", name, job.message.getId(), job.recipient, e);
+            LOG.warn("Dispatch channel '{}' failed for message {}", name, job.message().getId(), e);
             done();
             return;
         }
         stage.whenComplete((v, e) -> {
             if (e != null) {
-                LOG.warn("Dispatch channel '{}' failed for message {} to {}: {}", name, job.message.getId(), job.recipient, e.toString());
+                LOG.warn("Dispatch channel '{}' failed for message {}: {}", name, job.message().getId(), e.toString());
             }
             done();
         });

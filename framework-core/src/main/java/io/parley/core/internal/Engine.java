@@ -27,13 +27,14 @@ import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
-import io.parley.core.spi.Authenticator;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.MessageContext;
-import io.parley.core.spi.MessageStore;
-import io.parley.core.spi.NotificationDispatcher;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.message.MessageContext;
+import io.parley.core.spi.store.MessageStore;
+import io.parley.core.spi.delivery.Notification;
+import io.parley.core.spi.delivery.NotificationDispatcher;
+import io.parley.core.spi.transport.Receiver;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
@@ -45,10 +46,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.Iterator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -422,6 +425,10 @@ final class Engine implements Receiver {
                             fail(session, rid, new IllegalStateException("processor returned null"), draft);
                         } else if (result.isRejected()) {
                             reject(session, rid, new ParleyException(result.code(), result.reason()));
+                        } else if (result.isRelay()) {
+                            Message relayed = restoreCoreFields(result.message(), draft);
+                            session.send(ack(rid, relayed, false));
+                            dispatch(session, relayed, members, null);
                         } else {
                             append(session, rid, restoreCoreFields(result.message(), draft), members, indexFor, result.preview());
                         }
@@ -453,12 +460,15 @@ final class Engine implements Receiver {
 
     /**
      * Online delivery to every session of every member except the sending one, then, unless {@code preview} is null
-     * (system events), the notification channels.
+     * (system events), one notification per channel with the recipients of its scope (never one per recipient).
      * One registry lookup per member serves all of its devices; the frame is built once.
      */
     private void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
         Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
         String sender = message.getSender();
+        boolean notify = preview != null && !channels.isEmpty();
+        List<String> offline = notify ? new ArrayList<>() : null;
+        List<String> online = notify ? new ArrayList<>() : null;
         for (String member : members) {
             ServerSession[] targets = sessions.sessions(member);
             for (ServerSession target : targets) {
@@ -466,12 +476,33 @@ final class Engine implements Receiver {
                     target.deliver(deliver, message.getConversation(), message.getSeq());
                 }
             }
-            if (preview != null && !member.equals(sender)) {
-                for (DispatchChannel channel : channels) {
-                    if (channel.allRecipients || targets.length == 0) {
-                        channel.submit(member, message, preview);
-                    }
+            if (notify && !member.equals(sender)) {
+                (targets.length == 0 ? offline : online).add(member);
+            }
+        }
+        if (notify) {
+            notifyChannels(message, preview, offline, online);
+        }
+    }
+
+    /** Builds each scope's notification at most once and hands it to every channel of that scope. */
+    private void notifyChannels(Message message, String preview, List<String> offline, List<String> online) {
+        Notification offlineScope = null;
+        Notification allScope = null;
+        for (DispatchChannel channel : channels) {
+            if (channel.allRecipients) {
+                if (allScope == null) {
+                    List<String> everyone = new ArrayList<>(offline.size() + online.size());
+                    everyone.addAll(offline);
+                    everyone.addAll(online);
+                    allScope = new Notification(message, preview, everyone, new HashSet<>(online));
                 }
+                channel.submit(allScope);
+            } else if (!offline.isEmpty()) {
+                if (offlineScope == null) {
+                    offlineScope = new Notification(message, preview, offline, Set.of());
+                }
+                channel.submit(offlineScope);
             }
         }
     }

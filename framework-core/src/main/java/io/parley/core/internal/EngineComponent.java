@@ -1,13 +1,13 @@
 package io.parley.core.internal;
 
 import com.google.inject.Guice;
-import io.parley.core.spi.Authenticator;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.MessageProcessor;
-import io.parley.core.spi.MessageStore;
-import io.parley.core.spi.NotificationDispatcher;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.store.MessageStore;
+import io.parley.core.spi.delivery.NotificationDispatcher;
+import io.parley.core.spi.transport.Receiver;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleEvent;

@@ -11,7 +11,7 @@ import io.parley.core.proto.GroupMember;
 import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.GroupRole;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.MessageStore;
 
 import java.util.ArrayList;
 import java.util.Collection;

@@ -2,7 +2,7 @@ package io.parley.core.internal;
 
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
-import io.parley.core.spi.MessageProcessor;
+import io.parley.core.spi.message.MessageProcessor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

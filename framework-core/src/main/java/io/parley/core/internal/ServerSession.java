@@ -6,8 +6,8 @@ import io.parley.core.proto.Error;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -175,7 +175,7 @@ final class ServerSession implements InboundSession {
      * conversation, which then sends it in order (see {@link #resuming}).
      */
     void deliver(Frame deliver, String conversation, long seq) {
-        if (holding) {
+        if (holding && seq > 0) { // a relayed message (seq 0) is in no resume: never held
             synchronized (resuming) {
                 if (holdAll || resuming.containsKey(conversation)) {
                     resuming.merge(conversation, seq, Math::max);

@@ -6,7 +6,7 @@ import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupEvent;
 import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.GroupRole;
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.MessageStore;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 

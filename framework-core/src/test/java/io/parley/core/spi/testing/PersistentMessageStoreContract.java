@@ -1,7 +1,7 @@
 package io.parley.core.spi.testing;
 
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageStore.Appended;
+import io.parley.core.spi.store.MessageStore.Appended;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

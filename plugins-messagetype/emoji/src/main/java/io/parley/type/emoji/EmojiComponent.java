@@ -1,10 +1,10 @@
 package io.parley.type.emoji;
 
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageContext;
-import io.parley.core.spi.MessageProcessor;
-import io.parley.core.spi.MessageType;
-import io.parley.core.spi.ProcessResult;
+import io.parley.core.spi.message.MessageContext;
+import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.message.MessageType;
+import io.parley.core.spi.message.ProcessResult;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.metatype.annotations.AttributeDefinition;

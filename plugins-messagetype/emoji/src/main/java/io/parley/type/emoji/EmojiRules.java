@@ -3,7 +3,7 @@ package io.parley.type.emoji;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.ProcessResult;
+import io.parley.core.spi.message.ProcessResult;
 import io.parley.type.emoji.proto.Emoji;
 
 /**

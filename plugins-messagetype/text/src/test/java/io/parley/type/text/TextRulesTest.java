@@ -4,7 +4,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.ProcessResult;
+import io.parley.core.spi.message.ProcessResult;
 import io.parley.type.text.proto.Text;
 import org.junit.jupiter.api.Test;
 

@@ -3,7 +3,7 @@ package io.parley.store.memory;
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.MessageStore;
 
 import java.util.ArrayList;
 import java.util.Collection;

@@ -1,7 +1,7 @@
 package io.parley.store.memory;
 
-import io.parley.core.spi.ForwardingMessageStore;
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.ForwardingMessageStore;
+import io.parley.core.spi.store.MessageStore;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 

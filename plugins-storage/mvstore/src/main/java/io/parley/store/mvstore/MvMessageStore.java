@@ -4,7 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.MessageStore;
 import org.h2.mvstore.Cursor;
 import org.h2.mvstore.DataUtils;
 import org.h2.mvstore.MVMap;

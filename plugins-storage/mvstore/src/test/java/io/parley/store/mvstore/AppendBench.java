@@ -3,7 +3,7 @@ package io.parley.store.mvstore;
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageStore.Appended;
+import io.parley.core.spi.store.MessageStore.Appended;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

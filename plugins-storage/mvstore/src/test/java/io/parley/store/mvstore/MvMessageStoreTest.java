@@ -5,7 +5,7 @@ import com.google.protobuf.ByteString;
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
-import io.parley.core.spi.MessageStore.Appended;
+import io.parley.core.spi.store.MessageStore.Appended;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,6 +1,6 @@
 package io.parley.store.mvstore;
 
-import io.parley.core.spi.MessageStore;
+import io.parley.core.spi.store.MessageStore;
 
 import java.nio.file.Path;
 

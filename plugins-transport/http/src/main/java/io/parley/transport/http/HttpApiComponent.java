@@ -1,7 +1,7 @@
 package io.parley.transport.http;
 
 import io.parley.auth.jwt.JwtTokens;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.http.internal.HttpApiServer;
 import io.parley.transport.http.internal.HttpApiSettings;
 import io.parley.transport.http.internal.TokenIssuer;

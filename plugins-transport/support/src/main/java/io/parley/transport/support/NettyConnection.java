@@ -6,7 +6,7 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
-import io.parley.core.spi.Connection;
+import io.parley.core.spi.transport.Connection;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -2,8 +2,8 @@ package io.parley.transport.support;
 
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.transport.Receiver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

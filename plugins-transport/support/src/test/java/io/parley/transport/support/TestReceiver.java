@@ -4,9 +4,9 @@ import io.parley.core.proto.Frame;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Pong;
 import io.parley.core.proto.SendAck;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.transport.Receiver;
 
 import java.util.List;
 import java.util.concurrent.BlockingQueue;

@@ -1,6 +1,6 @@
 package io.parley.transport.tcp;
 
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
 import io.parley.transport.support.TlsSettings;

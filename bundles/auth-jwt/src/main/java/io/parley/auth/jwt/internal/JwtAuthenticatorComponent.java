@@ -2,7 +2,7 @@ package io.parley.auth.jwt.internal;
 
 import io.parley.auth.jwt.JwtTokens;
 import io.parley.core.api.Principal;
-import io.parley.core.spi.Authenticator;
+import io.parley.core.spi.auth.Authenticator;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;

@@ -4,9 +4,9 @@ import io.parley.core.api.ParleyException;
 import io.parley.core.api.Principal;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.transport.Receiver;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

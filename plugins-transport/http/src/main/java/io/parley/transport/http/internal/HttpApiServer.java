@@ -6,7 +6,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.NettyServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -7,9 +7,9 @@ import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
 import io.parley.core.proto.Ping;
 import io.parley.core.proto.Pong;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.transport.Receiver;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

@@ -19,9 +19,9 @@ import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
-import io.parley.core.spi.Connection;
-import io.parley.core.spi.InboundSession;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Connection;
+import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.transport.Receiver;
 
 import com.google.protobuf.Any;
 

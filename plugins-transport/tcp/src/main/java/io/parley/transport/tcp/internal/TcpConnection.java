@@ -9,7 +9,7 @@ import io.parley.transport.support.LoopOutbox;
 import io.parley.transport.support.NettyConnection;
 
 /**
- * {@link io.parley.core.spi.Connection} over one TCP channel whose pipeline ends in {@link FrameEncoder}. Writing,
+ * {@link io.parley.core.spi.transport.Connection} over one TCP channel whose pipeline ends in {@link FrameEncoder}. Writing,
  * flush coalescing and the slow-consumer bound are {@link NettyConnection}'s; a TCP connection ends by writing its
  * last frame and closing the socket once that write completes.
  */

@@ -4,7 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.parley.core.spi.Receiver;
+import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.NettyServer;
 import io.parley.transport.support.ServerSettings;
 

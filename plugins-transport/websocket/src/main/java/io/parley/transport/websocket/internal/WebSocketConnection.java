@@ -9,7 +9,7 @@ import io.parley.transport.support.LoopOutbox;
 import io.parley.transport.support.NettyConnection;
 
 /**
- * {@link io.parley.core.spi.Connection} over one WebSocket: each frame is one binary message (see
+ * {@link io.parley.core.spi.transport.Connection} over one WebSocket: each frame is one binary message (see
  * {@link BinaryFrameEncoder}). Writing, flush coalescing and the slow-consumer bound are {@link NettyConnection}'s.
  *
  * <p>Ending: before the upgrade there is nothing to say, the socket is just closed. After it, the last frame (if

@@ -1,4 +1,4 @@
-package io.parley.core.spi;
+package io.parley.core.spi.message;
 
 import org.osgi.service.component.annotations.ComponentPropertyType;
 

@@ -1,4 +1,4 @@
-package io.parley.core.spi;
+package io.parley.core.spi.transport;
 
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -31,7 +31,7 @@ public interface Receiver {
 
     /**
      * What keeps the core from doing its whole job right now: no message store or authenticator bound, or a store
-     * that cannot write ({@link MessageStore#writeFailure()}). Empty when the core is fully working. Health and
+     * that cannot write ({@link io.parley.core.spi.store.MessageStore#writeFailure()}). Empty when the core is fully working. Health and
      * readiness checks report DOWN while it is not empty. Cheap and non-blocking; any thread.
      *
      * @return human-readable problems, one per missing or failing part

@@ -1,4 +1,4 @@
-package io.parley.core.spi;
+package io.parley.core.spi.store;
 
 import io.parley.core.proto.Message;
 import org.osgi.annotation.versioning.ConsumerType;

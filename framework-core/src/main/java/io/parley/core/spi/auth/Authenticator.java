@@ -1,4 +1,4 @@
-package io.parley.core.spi;
+package io.parley.core.spi.auth;
 
 import io.parley.core.api.ParleyException;
 import io.parley.core.api.Principal;

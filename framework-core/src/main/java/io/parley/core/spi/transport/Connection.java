@@ -1,4 +1,4 @@
-package io.parley.core.spi;
+package io.parley.core.spi.transport;
 
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
