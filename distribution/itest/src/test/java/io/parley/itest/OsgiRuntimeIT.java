@@ -31,7 +31,10 @@ import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.util.tracker.ServiceTracker;
 
 import javax.inject.Inject;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,6 +66,7 @@ import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 @ExamReactorStrategy(PerClass.class)
 public class OsgiRuntimeIT {
     static final String SECRET = "itest-secret-itest-secret-itest-secret-0123456789";
+    static final String COMPAT_EMOJI = "src/test/resources/compat/parley-type-emoji-built-against-spi-message-1.0.jar";
 
     @Inject
     private BundleContext context;
@@ -89,6 +93,9 @@ public class OsgiRuntimeIT {
             }
             options.add(option);
         }
+        // a message-type bundle as built against io.parley.core.spi.message 1.0 (the first SPI of its own): it must
+        // keep resolving and working while the other SPIs (store, transport, …) change
+        options.add(bundle(new File(COMPAT_EMOJI).toURI().toString()));
         options.add(junitBundles());
         options.add(cleanCaches());
         options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
@@ -206,6 +213,27 @@ public class OsgiRuntimeIT {
         Message m = inbox.poll(10, TimeUnit.SECONDS);
         assertNotNull(m);
         assertEquals("still here", Bodies.textOf(m));
+    }
+
+    @Test
+    public void aTypeBundleBuiltAgainstTheFirstMessageSpiStillResolvesAndWorks() throws Exception {
+        Bundle emoji = bundleNamed("io.parley.type.emoji");
+        assertEquals("resolved and started", Bundle.ACTIVE, emoji.getState());
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        ParleyClient ivy = client("compat-ivy", "d1", new LinkedBlockingQueue<>());
+        client("compat-jon", "d1", inbox);
+        // parley.emoji.v1.Emoji{emoji = "👍"}: field 1, length-delimited
+        byte[] thumbs = "\uD83D\uDC4D".getBytes(StandardCharsets.UTF_8);
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        body.write(0x0A);
+        body.write(thumbs.length);
+        body.write(thumbs);
+        Any emojiBody = Any.newBuilder().setTypeUrl("type.googleapis.com/parley.emoji.v1.Emoji")
+                .setValue(ByteString.copyFrom(body.toByteArray())).build();
+        assertEquals(1, ivy.send("compat-jon", "emoji", emojiBody).get(10, TimeUnit.SECONDS).getSeq());
+        Message got = inbox.poll(10, TimeUnit.SECONDS);
+        assertNotNull(got);
+        assertEquals("emoji", got.getType());
     }
 
     @Test
