@@ -25,6 +25,8 @@ import io.parley.client.internal.FrameEncoder;
 import io.parley.client.internal.TransportEvent;
 import io.parley.client.internal.WebSocketFraming;
 import io.parley.client.internal.WebSocketUpgradeException;
+import io.parley.core.proto.Command;
+import io.parley.core.proto.CommandResult;
 import io.parley.core.proto.ConversationList;
 import io.parley.core.proto.ConversationListRequest;
 import io.parley.core.proto.ConversationSummary;
@@ -230,12 +232,17 @@ public final class ParleyClient implements AutoCloseable {
         }
     }
 
-    /** A conversation list request in flight. */
-    private static final class ListCall {
-        final CompletableFuture<List<ConversationSummary>> future;
+    /**
+     * A request in flight that one response frame of {@code answer}'s kind completes (a conversation list, a command),
+     * or an error, a timeout or the connection's end fails.
+     */
+    private static final class Call<T> {
+        final Frame.OpCase answer;
+        final CompletableFuture<T> future;
         ScheduledFuture<?> timer;
 
-        ListCall(CompletableFuture<List<ConversationSummary>> future) {
+        Call(Frame.OpCase answer, CompletableFuture<T> future) {
+            this.answer = answer;
             this.future = future;
         }
     }
@@ -619,20 +626,45 @@ public final class ParleyClient implements AutoCloseable {
         if (limit < 0) {
             throw new IllegalArgumentException("limit must not be negative");
         }
-        CompletableFuture<List<ConversationSummary>> f = new CompletableFuture<>();
+        return call(Frame.newBuilder().setConversationList(ConversationListRequest.newBuilder().setLimit(limit)),
+                Frame.OpCase.CONVERSATION_LIST_RESPONSE);
+    }
+
+    /**
+     * Runs a command on the server (protocol.md "Commands"): the handler registered for {@code type} executes it and
+     * answers; the command itself is never stored.
+     *
+     * @param payload         the command's own message, packed
+     * @param clientRequestId an idempotency key (what the command appends is stored once per key), or null for none
+     * @return completed with the handler's answer; failed with {@link ParleyClientException} (e.g.
+     *     {@code UNSUPPORTED_COMMAND}) if the server refuses, with a retryable one when not connected or when the
+     *     connection is lost before the answer, or with {@link TimeoutException} after the request timeout. Not
+     *     retried: repeat it with the same {@code clientRequestId} to be safe.
+     * @since 1.4
+     */
+    public CompletableFuture<CommandResult> command(String type, Any payload, String clientRequestId) {
+        Command.Builder command = Command.newBuilder().setType(type).setPayload(payload);
+        if (clientRequestId != null) {
+            command.setClientRequestId(clientRequestId);
+        }
+        return call(Frame.newBuilder().setCommand(command), Frame.OpCase.COMMAND_RESULT);
+    }
+
+    /** Sends {@code request} with a fresh request id and completes with the answer of kind {@code answer}. */
+    private <T> CompletableFuture<T> call(Frame.Builder request, Frame.OpCase answer) {
+        CompletableFuture<T> f = new CompletableFuture<>();
         execute(() -> {
             if (state != State.READY) {
                 f.completeExceptionally(notConnected());
                 return;
             }
             long id = nextRequestId++;
-            ListCall lc = new ListCall(f);
-            inFlight.put(id, lc);
-            channel.writeAndFlush(Frame.newBuilder().setRequestId(id).setConversationList(
-                    ConversationListRequest.newBuilder().setLimit(limit)).build(), channel.voidPromise());
-            lc.timer = loop.schedule(() -> {
-                if (inFlight.remove(id) == lc) {
-                    f.completeExceptionally(new TimeoutException("no ConversationList within the request timeout"));
+            Call<T> call = new Call<>(answer, f);
+            inFlight.put(id, call);
+            channel.writeAndFlush(request.setRequestId(id).build(), channel.voidPromise());
+            call.timer = loop.schedule(() -> {
+                if (inFlight.remove(id) == call) {
+                    f.completeExceptionally(new TimeoutException("no " + answer + " within the request timeout"));
                 }
             }, requestTimeoutNanos, TimeUnit.NANOSECONDS);
         }, f);
@@ -916,9 +948,9 @@ public final class ParleyClient implements AutoCloseable {
                 if (rc.future != null) {
                     rc.future.completeExceptionally(lost);
                 }
-            } else if (p instanceof ListCall lc) {
-                cancel(lc.timer);
-                lc.future.completeExceptionally(lost);
+            } else if (p instanceof Call<?> c) {
+                cancel(c.timer);
+                c.future.completeExceptionally(lost);
             }
         }
         inFlight.clear();
@@ -980,6 +1012,7 @@ public final class ParleyClient implements AutoCloseable {
             case NOTICE -> onNotice(frame.getNotice());
             case GROUP_RESPONSE -> onGroupResponse(id, frame.getGroupResponse());
             case CONVERSATION_LIST_RESPONSE -> onConversationList(id, frame.getConversationListResponse());
+            case COMMAND_RESULT -> answer(id, Frame.OpCase.COMMAND_RESULT, frame.getCommandResult());
             case READ_UPDATE -> onReadUpdate(frame.getReadUpdate());
             case READ_COUNTS -> notifyEach(readListeners, l -> l.onReadCounts(frame.getReadCounts()), "read listener");
             case DELIVERY_UPDATE -> notifyEach(readListeners, l -> l.onDelivered(frame.getDeliveryUpdate()),
@@ -1054,10 +1087,16 @@ public final class ParleyClient implements AutoCloseable {
     }
 
     private void onConversationList(long id, ConversationList list) {
-        if (inFlight.get(id) instanceof ListCall lc) {
+        answer(id, Frame.OpCase.CONVERSATION_LIST_RESPONSE, list.getConversationsList());
+    }
+
+    /** Completes the call {@code id} if it waits for an answer of {@code kind}; anything else is ignored. */
+    @SuppressWarnings("unchecked")
+    private <T> void answer(long id, Frame.OpCase kind, T value) {
+        if (inFlight.get(id) instanceof Call<?> c && c.answer == kind) {
             inFlight.remove(id);
-            cancel(lc.timer);
-            lc.future.complete(list.getConversationsList());
+            cancel(c.timer);
+            ((Call<T>) c).future.complete(value);
         }
     }
 
@@ -1169,9 +1208,9 @@ public final class ParleyClient implements AutoCloseable {
         Object p = inFlight.remove(id);
         if (p instanceof Outgoing o) {
             onOutgoingError(o, error, ex);
-        } else if (p instanceof ListCall lc) {
-            cancel(lc.timer);
-            lc.future.completeExceptionally(ex);
+        } else if (p instanceof Call<?> c) {
+            cancel(c.timer);
+            c.future.completeExceptionally(ex);
         } else if (p instanceof RangeCall rc) {
             cancel(rc.timer);
             if (rc.gap == null) {

@@ -7,5 +7,5 @@
  * {@link io.parley.client.TypingListener}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.3.0")
+@org.osgi.annotation.versioning.Version("1.4.0")
 package io.parley.client;

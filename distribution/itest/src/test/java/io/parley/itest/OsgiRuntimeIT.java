@@ -24,6 +24,8 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.proto.CommandResult;
 import io.parley.core.spi.message.ProcessResult;
 import io.parley.core.spi.delivery.NotificationDispatcher;
 import org.osgi.service.cm.Configuration.ConfigurationAttribute;
@@ -234,6 +236,46 @@ public class OsgiRuntimeIT {
         Message got = inbox.poll(10, TimeUnit.SECONDS);
         assertNotNull(got);
         assertEquals("emoji", got.getType());
+    }
+
+    @Test
+    public void aCommandHandlerActsThroughTheFacadeAndIsRemovedCleanly() throws Exception {
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(CommandHandler.TYPE, "itest.announce");
+        // appends an announcement (the payload's text names the conversation) and answers with its seq
+        ServiceRegistration<CommandHandler> registration = context.registerService(CommandHandler.class,
+                (ctx, payload) -> ctx.appendEvent(Bodies.textOf(payload), "itest.announcement",
+                                Bodies.text("announced by " + ctx.userId()))
+                        .thenApply(m -> Bodies.text("seq " + m.getSeq())), props);
+        String conversation = "d:cmd-a:cmd-b";
+        LinkedBlockingQueue<Message> bInbox = new LinkedBlockingQueue<>();
+        ParleyClient a = client("cmd-a", "d1", new LinkedBlockingQueue<>());
+        client("cmd-b", "d1", bInbox);
+        ParleyClient c = client("cmd-c", "d1", new LinkedBlockingQueue<>());
+        try {
+            CommandResult result = a.command("itest.announce", Bodies.text(conversation), "k1").get(10, TimeUnit.SECONDS);
+            assertEquals("itest.announce", result.getType());
+            assertEquals("seq 1", Bodies.textOf(result.getPayload()));
+            Message event = bInbox.poll(10, TimeUnit.SECONDS);
+            assertNotNull(event);
+            assertEquals("itest.announcement", event.getType());
+            assertEquals(1, event.getSeq());
+            assertEquals("cmd-a", event.getSender());
+            // the same client_request_id: stored once, the same answer
+            assertEquals("seq 1", Bodies.textOf(a.command("itest.announce", Bodies.text(conversation), "k1")
+                    .get(10, TimeUnit.SECONDS).getPayload()));
+            // the facade authorizes: a non-member cannot append to another pair's conversation
+            ExecutionException refused = expectFailure(c.command("itest.announce", Bodies.text(conversation), null));
+            assertEquals(ErrorCode.ERROR_CODE_NOT_FOUND, ((ParleyClientException) refused.getCause()).code());
+            ExecutionException unknown = expectFailure(a.command("itest.nothing", Any.getDefaultInstance(), null));
+            assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, ((ParleyClientException) unknown.getCause()).code());
+        } finally {
+            registration.unregister();
+        }
+        ExecutionException gone = expectFailure(a.command("itest.announce", Bodies.text(conversation), "k2"));
+        assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, ((ParleyClientException) gone.getCause()).code());
+        assertEquals("nothing but the one announcement was stored", 1, a.syncRange(conversation, 1, 0, 10)
+                .get(10, TimeUnit.SECONDS).getMessagesCount());
     }
 
     @Test

@@ -31,6 +31,8 @@ import io.parley.core.spi.auth.Authenticator;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.spi.message.MessageContext;
+import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.store.MessageStore;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.delivery.NotificationDispatcher;
@@ -89,7 +91,8 @@ final class Engine implements Receiver {
     private final EngineConfig config;
     private final ExecutorService workers;
     private final ScheduledExecutorService timer;
-    private final ProcessorRegistry processors;
+    private final Whiteboard<MessageProcessor> processors;
+    private final Commands commands;
     private final SessionRegistry sessions = new SessionRegistry();
     private final MessageIds ids;
     private final GroupService groups;
@@ -105,8 +108,11 @@ final class Engine implements Receiver {
         this.config = config;
         this.workers = workers;
         this.timer = timer;
-        this.processors = new ProcessorRegistry(timer, config.hold_millis(), config.hold_max_sends());
+        this.processors = new Whiteboard<>("message type", "processor", ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, timer,
+                config.hold_millis(), config.hold_max_sends());
         this.ids = new MessageIds(config.node_id());
+        this.commands = new Commands(this, new Whiteboard<>("command", "handler",
+                ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, timer, config.hold_millis(), config.hold_max_sends()), ids);
         this.groups = new GroupService(config.group_max_members(), config.group_cache_members());
         this.readCounts = new ReadCounter(new ReadCountHost(), workers,
                 (nanos, task) -> timer.schedule(task, nanos, TimeUnit.NANOSECONDS), System::nanoTime,
@@ -116,7 +122,11 @@ final class Engine implements Receiver {
         timer.scheduleWithFixedDelay(readCounts::evictIdle, sweep, sweep, TimeUnit.SECONDS);
     }
 
-    ProcessorRegistry processors() {
+    Whiteboard<CommandHandler> commandHandlers() {
+        return commands.handlers();
+    }
+
+    Whiteboard<MessageProcessor> processors() {
         return processors;
     }
 
@@ -224,6 +234,8 @@ final class Engine implements Receiver {
             case TYPING:
                 typing(session, frame.getTyping());
                 return DONE;
+            case COMMAND:
+                return commands.run(session, rid, frame.getCommand());
             case HELLO:
                 throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "already authenticated");
             default:
@@ -356,10 +368,10 @@ final class Engine implements Receiver {
         if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id must have 1-64 characters");
         }
-        if (clientMsgId.startsWith(GROUP_KEY_PREFIX)) {
-            // group operations keep their idempotency keys as GROUP_KEY_PREFIX + client_request_id in the same index
-            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
-                    "client_msg_id may not start with \"" + GROUP_KEY_PREFIX + "\" (reserved for group operations)");
+        if (clientMsgId.startsWith(GROUP_KEY_PREFIX) || clientMsgId.startsWith(Commands.KEY_PREFIX)) {
+            // group operations and commands keep their idempotency keys in the same index, under these prefixes
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id may not start with \""
+                    + GROUP_KEY_PREFIX + "\" or \"" + Commands.KEY_PREFIX + "\" (reserved)");
         }
         if (send.getType().isEmpty() || send.getType().length() > MAX_TYPE_LENGTH) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "type must have 1-64 characters");
@@ -463,7 +475,7 @@ final class Engine implements Receiver {
      * (system events), one notification per channel with the recipients of its scope (never one per recipient).
      * One registry lookup per member serves all of its devices; the frame is built once.
      */
-    private void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
+    void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
         Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
         String sender = message.getSender();
         boolean notify = preview != null && !channels.isEmpty();
@@ -943,7 +955,7 @@ final class Engine implements Receiver {
      * @return the members of {@code conversation}
      * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
      */
-    private List<String> authorize(String user, String conversation) {
+    List<String> authorize(String user, String conversation) {
         String groupId = Ids.groupIdOf(conversation);
         if (groupId != null) {
             Group g = groups.require(requireStore(), groupId);
@@ -980,7 +992,7 @@ final class Engine implements Receiver {
         }
     }
 
-    private MessageStore requireStore() {
+    MessageStore requireStore() {
         MessageStore s = store;
         if (s == null) {
             throw storeUnavailable();
@@ -1000,6 +1012,7 @@ final class Engine implements Receiver {
     void shutdown() {
         stopping = true;
         processors.close();
+        commands.handlers().close();
         for (ServerSession s : sessions.all()) {
             s.close(null, reconnectNotice("server is stopping"));
         }

@@ -4,6 +4,7 @@ import com.google.inject.Guice;
 import io.parley.core.spi.auth.Authenticator;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
 import io.parley.core.spi.delivery.NotificationDispatcher;
@@ -25,6 +26,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -94,19 +96,40 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
         if (type == null) {
             return;
         }
-        Bundle bundle = ref.getBundle();
-        boolean stopping = bundle != null && bundle.getState() == Bundle.STOPPING;
-        engine.processors().remove(type, serviceId(ref), stopping);
+        engine.processors().remove(type, serviceId(ref), stopping(ref));
+    }
+
+    // ---------------------------------------------------------------- command handlers (whiteboard)
+
+    @Reference(name = "command", service = CommandHandler.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addCommandHandler(ServiceReference<CommandHandler> ref, CommandHandler handler) {
+        String type = property(ref, CommandHandler.TYPE);
+        if (type == null) {
+            LOG.warn("Ignoring a CommandHandler without the {} property from bundle {}", CommandHandler.TYPE,
+                    ref.getBundle() == null ? "?" : ref.getBundle().getSymbolicName());
+            return;
+        }
+        engine.commandHandlers().add(type, serviceId(ref), ranking(ref), bundleId(ref), handler);
+    }
+
+    void removeCommandHandler(ServiceReference<CommandHandler> ref) {
+        String type = property(ref, CommandHandler.TYPE);
+        if (type != null) {
+            engine.commandHandlers().remove(type, serviceId(ref), stopping(ref));
+        }
     }
 
     @Override
     public void bundleChanged(BundleEvent event) {
         long id = event.getBundle().getBundleId();
-        switch (event.getType()) {
-            case BundleEvent.STOPPED -> engine.processors().bundleStopped(id);
-            case BundleEvent.UNRESOLVED, BundleEvent.UPDATED -> engine.processors().bundleUpdating(id);
-            case BundleEvent.UNINSTALLED -> engine.processors().bundleUninstalled(id);
-            default -> {
+        for (Whiteboard<?> whiteboard : List.of(engine.processors(), engine.commandHandlers())) {
+            switch (event.getType()) {
+                case BundleEvent.STOPPED -> whiteboard.bundleStopped(id);
+                case BundleEvent.UNRESOLVED, BundleEvent.UPDATED -> whiteboard.bundleUpdating(id);
+                case BundleEvent.UNINSTALLED -> whiteboard.bundleUninstalled(id);
+                default -> {
+                }
             }
         }
     }
@@ -157,8 +180,19 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
     }
 
     private static String typeOf(ServiceReference<?> ref) {
-        Object t = ref.getProperty(MessageProcessor.TYPE);
+        return property(ref, MessageProcessor.TYPE);
+    }
+
+    /** @return the non-empty String property, or null */
+    private static String property(ServiceReference<?> ref, String name) {
+        Object t = ref.getProperty(name);
         return t instanceof String s && !s.isEmpty() ? s : null;
+    }
+
+    /** True when the service leaves because its bundle is stopping (stop, update, refresh, uninstall). */
+    private static boolean stopping(ServiceReference<?> ref) {
+        Bundle bundle = ref.getBundle();
+        return bundle != null && bundle.getState() == Bundle.STOPPING;
     }
 
     private static long serviceId(ServiceReference<?> ref) {

@@ -2,7 +2,6 @@ package io.parley.core.internal;
 
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
-import io.parley.core.spi.message.MessageProcessor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,33 +18,34 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Processors keyed by message type (the whiteboard), highest ranking first, plus the hold that keeps sends of a
- * type waiting while the bundle providing it is updated.
+ * Services keyed by a type string (the whiteboard): message processors by message type, command handlers by command
+ * type. Highest ranking first, plus the hold that keeps requests of a type waiting while the bundle providing it is
+ * updated.
  *
- * <p>Hold rules: when the last processor of a type leaves because its bundle is stopping, sends of that type are
+ * <p>Hold rules: when the last service of a type leaves because its bundle is stopping, requests of that type are
  * held. If the bundle is then updated or refreshed (UNRESOLVED/UPDATED), they keep waiting for the new revision's
- * processor, at most {@code holdMillis}, after which they fail with retryable {@code UNAVAILABLE}. If the bundle
- * was only stopped (no update follows within {@link #STOP_GRACE_MILLIS}) or is uninstalled, they fail with
- * {@code UNSUPPORTED_TYPE}, the same answer a type that never existed gets.
+ * service, at most {@code holdMillis}, after which they fail with retryable {@code UNAVAILABLE}. If the bundle
+ * was only stopped (no update follows within {@link #STOP_GRACE_MILLIS}) or is uninstalled, they fail with the
+ * "unsupported" code ({@code UNSUPPORTED_TYPE}, {@code UNSUPPORTED_COMMAND}), the same answer a type that never
+ * existed gets.
  *
- * <p>Thread-safety: all methods are thread-safe. {@link #lookup} is lock-free while a processor is present.
- * Waiters are completed outside the lock, on the thread that registers the processor or the timer thread.
+ * <p>Thread-safety: all methods are thread-safe. {@link #lookup} is lock-free while a service is present.
+ * Waiters are completed outside the lock, on the thread that registers the service or the timer thread.
  */
-final class ProcessorRegistry {
+final class Whiteboard<T> {
     static final long STOP_GRACE_MILLIS = 250;
-    private static final Logger LOG = LoggerFactory.getLogger(ProcessorRegistry.class);
+    private static final Logger LOG = LoggerFactory.getLogger(Whiteboard.class);
 
-    private record Provider(long serviceId, int ranking, long bundleId, MessageProcessor processor,
-                            CompletableFuture<MessageProcessor> ready) {
+    private record Provider<S>(long serviceId, int ranking, long bundleId, S service, CompletableFuture<S> ready) {
     }
 
-    private static final Comparator<Provider> BEST_FIRST =
-            Comparator.comparingInt(Provider::ranking).reversed().thenComparingLong(Provider::serviceId);
+    private final Comparator<Provider<T>> bestFirst =
+            Comparator.<Provider<T>>comparingInt(Provider::ranking).reversed().thenComparingLong(Provider::serviceId);
 
     private final class Hold {
         final String type;
         final long bundleId;
-        final List<CompletableFuture<MessageProcessor>> waiters = new ArrayList<>();
+        final List<CompletableFuture<T>> waiters = new ArrayList<>();
         final ScheduledFuture<?> timeout;
         boolean updating;
 
@@ -56,26 +56,38 @@ final class ProcessorRegistry {
         }
     }
 
+    private final String kind;
+    private final String noun;
+    private final ErrorCode unsupportedCode;
     private final ScheduledExecutorService timer;
     private final long holdMillis;
     private final int holdMaxSends;
-    private final Map<String, List<Provider>> providers = new HashMap<>();
+    private final Map<String, List<Provider<T>>> providers = new HashMap<>();
     private final Map<String, Hold> holds = new HashMap<>();
-    /** Copy-on-write snapshot: type → completed future of the best processor. */
-    private volatile Map<String, CompletableFuture<MessageProcessor>> best = Map.of();
+    /** Copy-on-write snapshot: type → completed future of the best service. */
+    private volatile Map<String, CompletableFuture<T>> best = Map.of();
 
-    ProcessorRegistry(ScheduledExecutorService timer, long holdMillis, int holdMaxSends) {
+    /**
+     * @param kind            what the keys are, for logs and errors: {@code "message type"}, {@code "command"}
+     * @param noun            what the services are: {@code "processor"}, {@code "handler"}
+     * @param unsupportedCode the error for a type nobody serves
+     */
+    Whiteboard(String kind, String noun, ErrorCode unsupportedCode, ScheduledExecutorService timer, long holdMillis,
+               int holdMaxSends) {
+        this.kind = kind;
+        this.noun = noun;
+        this.unsupportedCode = unsupportedCode;
         this.timer = timer;
         this.holdMillis = holdMillis;
         this.holdMaxSends = holdMaxSends;
     }
 
     /**
-     * @return a stage completed with the processor for {@code type}: at once if one is registered, later if the type
-     *         is held, or failed with {@link ParleyException} ({@code UNSUPPORTED_TYPE} or {@code UNAVAILABLE})
+     * @return a stage completed with the service for {@code type}: at once if one is registered, later if the type
+     *         is held, or failed with {@link ParleyException} (the unsupported code, or {@code UNAVAILABLE})
      */
-    CompletionStage<MessageProcessor> lookup(String type) {
-        CompletableFuture<MessageProcessor> ready = best.get(type);
+    CompletionStage<T> lookup(String type) {
+        CompletableFuture<T> ready = best.get(type);
         if (ready != null) {
             return ready;
         }
@@ -90,46 +102,47 @@ final class ProcessorRegistry {
             }
             if (hold.waiters.size() >= holdMaxSends) {
                 return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                        "type '" + type + "' is being updated and too many sends are waiting", true));
+                        kind + " '" + type + "' is being updated and too many requests are waiting", true));
             }
-            CompletableFuture<MessageProcessor> waiter = new CompletableFuture<>();
+            CompletableFuture<T> waiter = new CompletableFuture<>();
             hold.waiters.add(waiter);
             return waiter;
         }
     }
 
-    void add(String type, long serviceId, int ranking, long bundleId, MessageProcessor processor) {
+    void add(String type, long serviceId, int ranking, long bundleId, T service) {
         Hold released;
-        Provider provider = new Provider(serviceId, ranking, bundleId, processor, CompletableFuture.completedFuture(processor));
+        Provider<T> provider = new Provider<>(serviceId, ranking, bundleId, service, CompletableFuture.completedFuture(service));
         synchronized (this) {
-            List<Provider> list = providers.computeIfAbsent(type, t -> new ArrayList<>());
+            List<Provider<T>> list = providers.computeIfAbsent(type, t -> new ArrayList<>());
             list.add(provider);
-            list.sort(BEST_FIRST);
+            list.sort(bestFirst);
             publish();
             released = holds.remove(type);
         }
-        LOG.info("Message type '{}' is served by bundle {} (service {}, ranking {})", type, bundleId, serviceId, ranking);
+        LOG.info("{} '{}' is served by bundle {} (service {}, ranking {})", capitalized(), type, bundleId, serviceId,
+                ranking);
         if (released != null) {
             released.timeout.cancel(false);
-            MessageProcessor chosen = lookup(type).toCompletableFuture().getNow(processor);
-            LOG.info("Releasing {} held send(s) of type '{}' to the new processor", released.waiters.size(), type);
+            T chosen = lookup(type).toCompletableFuture().getNow(service);
+            LOG.info("Releasing {} held request(s) of {} '{}' to the new service", released.waiters.size(), kind, type);
             released.waiters.forEach(w -> w.complete(chosen));
         }
     }
 
     /**
      * @param providerStopping true when the providing bundle is stopping (stop, update, refresh or uninstall): the
-     *                         type is held if no other processor serves it
+     *                         type is held if no other service serves it
      */
     void remove(String type, long serviceId, boolean providerStopping) {
         synchronized (this) {
-            List<Provider> list = providers.get(type);
+            List<Provider<T>> list = providers.get(type);
             if (list == null) {
                 return;
             }
-            Provider removed = null;
-            for (Iterator<Provider> it = list.iterator(); it.hasNext(); ) {
-                Provider p = it.next();
+            Provider<T> removed = null;
+            for (Iterator<Provider<T>> it = list.iterator(); it.hasNext(); ) {
+                Provider<T> p = it.next();
                 if (p.serviceId() == serviceId) {
                     removed = p;
                     it.remove();
@@ -139,10 +152,10 @@ final class ProcessorRegistry {
                 providers.remove(type);
                 if (removed != null && providerStopping && !holds.containsKey(type)) {
                     holds.put(type, new Hold(type, removed.bundleId()));
-                    LOG.info("Message type '{}' left with its bundle {}; holding its sends for up to {} ms",
-                            type, removed.bundleId(), holdMillis);
+                    LOG.info("{} '{}' left with its bundle {}; holding its requests for up to {} ms",
+                            capitalized(), type, removed.bundleId(), holdMillis);
                 } else {
-                    LOG.info("Message type '{}' is no longer served", type);
+                    LOG.info("{} '{}' is no longer served", capitalized(), type);
                 }
             }
             publish();
@@ -193,7 +206,7 @@ final class ProcessorRegistry {
         return List.copyOf(providers.keySet());
     }
 
-    /** Fails every held send as UNAVAILABLE (the engine is stopping). */
+    /** Fails every held request as UNAVAILABLE (the engine is stopping). */
     void close() {
         List<Hold> released;
         synchronized (this) {
@@ -210,10 +223,10 @@ final class ProcessorRegistry {
             }
             holds.remove(hold.type);
         }
-        LOG.warn("Message type '{}' did not come back within {} ms; refusing {} held send(s) as UNAVAILABLE",
-                hold.type, holdMillis, hold.waiters.size());
+        LOG.warn("{} '{}' did not come back within {} ms; refusing {} held request(s) as UNAVAILABLE",
+                capitalized(), hold.type, holdMillis, hold.waiters.size());
         fail(hold, new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                "type '" + hold.type + "' is being updated; retry later", true));
+                kind + " '" + hold.type + "' is being updated; retry later", true));
     }
 
     private void fail(Hold hold, ParleyException error) {
@@ -222,12 +235,16 @@ final class ProcessorRegistry {
     }
 
     private void publish() {
-        Map<String, CompletableFuture<MessageProcessor>> next = new HashMap<>();
+        Map<String, CompletableFuture<T>> next = new HashMap<>();
         providers.forEach((type, list) -> next.put(type, list.get(0).ready()));
         best = Map.copyOf(next);
     }
 
-    private static ParleyException unsupported(String type) {
-        return new ParleyException(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, "no processor for message type '" + type + "'");
+    private ParleyException unsupported(String type) {
+        return new ParleyException(unsupportedCode, "no " + noun + " for " + kind + " '" + type + "'");
+    }
+
+    private String capitalized() {
+        return Character.toUpperCase(kind.charAt(0)) + kind.substring(1);
     }
 }

@@ -19,9 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class ProcessorRegistryTest {
+class WhiteboardTest {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
-    private final ProcessorRegistry registry = new ProcessorRegistry(timer, 2000, 3);
+    private final Whiteboard<MessageProcessor> registry = new Whiteboard<>("message type", "processor", ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, timer, 2000, 3);
     private final MessageProcessor v1 = (c, m) -> null;
     private final MessageProcessor v2 = (c, m) -> null;
 
@@ -56,7 +56,7 @@ class ProcessorRegistryTest {
         registry.bundleStopped(10);
         registry.bundleUpdating(10);
         CompletableFuture<MessageProcessor> held = registry.lookup("text").toCompletableFuture();
-        Thread.sleep(ProcessorRegistry.STOP_GRACE_MILLIS * 2); // past the stop grace: the update keeps the hold
+        Thread.sleep(Whiteboard.STOP_GRACE_MILLIS * 2); // past the stop grace: the update keeps the hold
         assertFalse(held.isDone());
         registry.add("text", 2, 0, 10, v2);
         assertSame(v2, held.get(1, TimeUnit.SECONDS));
@@ -85,7 +85,7 @@ class ProcessorRegistryTest {
 
     @Test
     void holdIsBoundedInCountAndTime() {
-        ProcessorRegistry quick = new ProcessorRegistry(timer, 100, 2);
+        Whiteboard<MessageProcessor> quick = new Whiteboard<>("message type", "processor", ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, timer, 100, 2);
         quick.add("text", 1, 0, 10, v1);
         quick.remove("text", 1, true);
         quick.bundleUpdating(10);

@@ -1,0 +1,176 @@
+package io.parley.core.internal;
+
+import com.google.protobuf.Any;
+import io.parley.core.api.Ids;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.Command;
+import io.parley.core.proto.CommandResult;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.command.CommandContext;
+import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.store.MessageStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Runs {@code Command} frames: finds the handler for the type on the {@link Whiteboard} (held during an update,
+ * {@code UNSUPPORTED_COMMAND} when none), runs it with a {@link CommandContext} whose facade authorizes every call
+ * for the calling user, and answers {@code CommandResult} or the error. The command itself is never stored.
+ *
+ * <p>Threading: {@link #run} is called on a core worker; handlers complete on any thread. Thread-safe.
+ */
+final class Commands {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Commands.class);
+    static final int MAX_TYPE_LENGTH = 64;
+    static final int MAX_REQUEST_ID = 64;
+    /** Prefix of the idempotency key of what a command appends, in the store's (sender, client_msg_id) index. */
+    static final String KEY_PREFIX = "command:";
+
+    private final Engine engine;
+    private final Whiteboard<CommandHandler> handlers;
+    private final MessageIds ids;
+
+    Commands(Engine engine, Whiteboard<CommandHandler> handlers, MessageIds ids) {
+        this.engine = engine;
+        this.handlers = handlers;
+        this.ids = ids;
+    }
+
+    Whiteboard<CommandHandler> handlers() {
+        return handlers;
+    }
+
+    /** @return completed when the command has been answered, so the session's next frame waits for it */
+    CompletionStage<Void> run(ServerSession session, long rid, Command command) {
+        String type = command.getType();
+        if (type.isEmpty() || type.length() > MAX_TYPE_LENGTH) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "command type must have 1-64 characters");
+        }
+        if (command.getClientRequestId().length() > MAX_REQUEST_ID) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_request_id has at most 64 characters");
+        }
+        Context context = new Context(session, type, command.getClientRequestId(), Instant.now());
+        CompletableFuture<Void> answered = new CompletableFuture<>();
+        handlers.lookup(type)
+                .thenCompose(handler -> handler.execute(context, command.getPayload()))
+                .whenComplete((payload, error) -> {
+                    try {
+                        if (error == null) {
+                            session.send(Frame.newBuilder().setRequestId(rid).setCommandResult(CommandResult.newBuilder()
+                                    .setType(type).setPayload(payload == null ? Any.getDefaultInstance() : payload))
+                                    .build());
+                        } else {
+                            Throwable cause = error instanceof CompletionException && error.getCause() != null
+                                    ? error.getCause() : error;
+                            if (cause instanceof ParleyException pe) {
+                                engine.reject(session, rid, pe);
+                            } else {
+                                LOG.error("{}: command '{}' failed", session, type, cause);
+                                session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+                            }
+                        }
+                    } finally {
+                        answered.complete(null);
+                    }
+                });
+        return answered;
+    }
+
+    /** The facade: every call is authorized for the calling user by the engine's own rules. */
+    private final class Context implements CommandContext {
+        private final ServerSession session;
+        private final String type;
+        private final String clientRequestId;
+        private final Instant receivedAt;
+
+        Context(ServerSession session, String type, String clientRequestId, Instant receivedAt) {
+            this.session = session;
+            this.type = type;
+            this.clientRequestId = clientRequestId;
+            this.receivedAt = receivedAt;
+        }
+
+        @Override
+        public String userId() {
+            return session.userId();
+        }
+
+        @Override
+        public String deviceId() {
+            return session.deviceId();
+        }
+
+        @Override
+        public String commandType() {
+            return type;
+        }
+
+        @Override
+        public String clientRequestId() {
+            return clientRequestId;
+        }
+
+        @Override
+        public Instant receivedAt() {
+            return receivedAt;
+        }
+
+        @Override
+        public List<String> members(String conversation) {
+            return List.copyOf(engine.authorize(session.userId(), conversation));
+        }
+
+        @Override
+        public Optional<Message> message(String conversation, long seq) {
+            engine.authorize(session.userId(), conversation);
+            if (seq <= 0) {
+                return Optional.empty();
+            }
+            List<Message> found = engine.requireStore().range(conversation, seq, seq, 1);
+            return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
+        }
+
+        @Override
+        public CompletionStage<Message> appendEvent(String conversation, String eventType, Any body) {
+            try {
+                List<String> members = engine.authorize(session.userId(), conversation);
+                if (eventType == null || eventType.isEmpty() || eventType.length() > MAX_TYPE_LENGTH) {
+                    throw new IllegalArgumentException("event type must have 1-64 characters");
+                }
+                String key = KEY_PREFIX + type + ":" + (clientRequestId.isEmpty() ? ids.next() : clientRequestId);
+                Message draft = Message.newBuilder()
+                        .setId(ids.next())
+                        .setClientMsgId(key)
+                        .setSender(session.userId())
+                        .setSenderDevice(session.deviceId())
+                        .setConversation(conversation)
+                        .setServerTime(System.currentTimeMillis())
+                        .setType(eventType)
+                        .setBody(body)
+                        .build();
+                MessageStore s = engine.requireStore();
+                // group members were listed when they joined; a 1:1 conversation lists both users
+                List<String> indexFor = Ids.groupIdOf(conversation) != null ? List.of() : members;
+                return s.append(draft, indexFor).thenApply(appended -> {
+                    if (!appended.duplicate()) {
+                        // every device of every member, the caller's included: the event is part of each timeline
+                        engine.dispatch(null, appended.message(), members, null);
+                    }
+                    return appended.message();
+                });
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+    }
+}

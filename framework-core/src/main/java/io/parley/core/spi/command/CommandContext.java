@@ -1,0 +1,58 @@
+package io.parley.core.spi.command;
+
+import com.google.protobuf.Any;
+import io.parley.core.proto.Message;
+import org.osgi.annotation.versioning.ProviderType;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * Who runs a command, and the facade a {@link CommandHandler} acts through. Implemented by the core, which authorizes
+ * every call for the calling user: a handler cannot reach a conversation its caller is not a member of. Methods that
+ * refuse throw (or complete exceptionally with) {@link io.parley.core.api.ParleyException}; let it propagate and the
+ * client gets it as the command's error.
+ *
+ * <p>Thread-safe; the read methods may read the store and must be called from the handler's worker, not from a
+ * network thread.
+ */
+@ProviderType
+public interface CommandContext {
+
+    String userId();
+
+    String deviceId();
+
+    /** The command's type. */
+    String commandType();
+
+    /** The client's idempotency key for this command, or empty if it gave none. */
+    String clientRequestId();
+
+    Instant receivedAt();
+
+    /**
+     * @return the members of {@code conversation}, the caller included
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
+     */
+    List<String> members(String conversation);
+
+    /**
+     * @return the stored message at {@code seq}, or empty if there is none
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
+     */
+    Optional<Message> message(String conversation, long seq);
+
+    /**
+     * Appends a message of {@code type} with {@code body}, sent by the caller from this device, to the conversation's
+     * seq stream, and delivers it to every device of every member, the caller's included (like a group event; no
+     * processor runs for it and no notification channel is told). With a {@link #clientRequestId()} it is stored once
+     * per id: a repeated command completes with the first one's message.
+     *
+     * @return a stage completed with the stored message (with its seq) once it is durable
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
+     */
+    CompletionStage<Message> appendEvent(String conversation, String type, Any body);
+}

@@ -1,0 +1,13 @@
+/**
+ * For command bundles (recall, push-token registration, upload tickets, call tokens…): the
+ * {@link io.parley.core.spi.command.CommandHandler} whiteboard, keyed by {@link io.parley.core.spi.command.CommandType},
+ * and the {@link io.parley.core.spi.command.CommandContext} facade through which a handler acts, authorized by the
+ * core. A command is executed, then discarded: it is never stored itself.
+ *
+ * <p>Versioned on its own (semantic versioning, checked by bnd's baseline in the build): a change here never changes
+ * the version of another SPI package. Consumer types may gain abstract methods only in a major version (default
+ * methods in a minor one); provider types gain methods in a minor one.
+ */
+@org.osgi.annotation.bundle.Export
+@org.osgi.annotation.versioning.Version("1.0.0")
+package io.parley.core.spi.command;
