@@ -25,6 +25,8 @@ import org.osgi.framework.ServiceRegistration;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.intercept.SendInterceptor;
+import io.parley.core.spi.intercept.Verdict;
 import io.parley.core.proto.CommandResult;
 import io.parley.core.spi.message.ProcessResult;
 import io.parley.core.spi.delivery.NotificationDispatcher;
@@ -276,6 +278,63 @@ public class OsgiRuntimeIT {
         assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, ((ParleyClientException) gone.getCause()).code());
         assertEquals("nothing but the one announcement was stored", 1, a.syncRange(conversation, 1, 0, 10)
                 .get(10, TimeUnit.SECONDS).getMessagesCount());
+    }
+
+    @Test
+    public void sendInterceptorsVetoRewriteAndTimeOutByTheirPolicy() throws Exception {
+        List<ServiceRegistration<?>> registrations = new ArrayList<>();
+        try {
+            // highest ranking first: the rewrite is seen by the veto check after it
+            registrations.add(interceptor("rewrite", 10, 200, false, m -> CompletableFuture.completedFuture(
+                    Bodies.textOf(m.getBody()).contains("darn")
+                            ? Verdict.rewrite(Bodies.text(Bodies.textOf(m.getBody()).replace("darn", "****")),
+                            java.util.Map.of("moderated", "true"))
+                            : Verdict.pass())));
+            registrations.add(interceptor("veto", 5, 200, false, m -> CompletableFuture.completedFuture(
+                    Bodies.textOf(m.getBody()).contains("spam")
+                            ? Verdict.veto(ErrorCode.ERROR_CODE_FORBIDDEN, "looks like spam") : Verdict.pass())));
+            LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+            ParleyClient kim = client("icpt-kim", "d1", new LinkedBlockingQueue<>());
+            client("icpt-lee", "d1", inbox);
+
+            ExecutionException vetoed = expectFailure(kim.sendText("icpt-lee", "buy spam now"));
+            assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, ((ParleyClientException) vetoed.getCause()).code());
+            assertEquals(1, kim.sendText("icpt-lee", "oh darn").get(10, TimeUnit.SECONDS).getSeq());
+            Message rewritten = inbox.poll(10, TimeUnit.SECONDS);
+            assertNotNull(rewritten);
+            assertEquals("oh ****", Bodies.textOf(rewritten));
+            assertEquals("true", rewritten.getExtMap().get("moderated"));
+            assertEquals("icpt-kim", rewritten.getSender());
+
+            // a slow interceptor: fail-open lets the send through after its budget, fail-closed refuses it
+            CompletableFuture<Verdict> never = new CompletableFuture<>();
+            ServiceRegistration<?> slowOpen = interceptor("slow-open", 1, 100, false, m -> never);
+            registrations.add(slowOpen);
+            long t0 = System.nanoTime();
+            assertEquals(2, kim.sendText("icpt-lee", "waits 100 ms").get(10, TimeUnit.SECONDS).getSeq());
+            assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(100));
+            slowOpen.unregister();
+            registrations.remove(slowOpen);
+            registrations.add(interceptor("slow-closed", 1, 100, true, m -> never));
+            ExecutionException closed = expectFailure(kim.sendText("icpt-lee", "refused"));
+            ParleyClientException unavailable = (ParleyClientException) closed.getCause();
+            assertEquals(ErrorCode.ERROR_CODE_UNAVAILABLE, unavailable.code());
+            assertTrue(unavailable.retryable());
+            assertEquals("vetoed and refused sends were never stored", 2, kim.syncRange("d:icpt-kim:icpt-lee", 1, 0, 10)
+                    .get(10, TimeUnit.SECONDS).getMessagesCount());
+        } finally {
+            registrations.forEach(ServiceRegistration::unregister);
+        }
+    }
+
+    private ServiceRegistration<SendInterceptor> interceptor(String name, int ranking, int budgetMillis,
+                                                             boolean failClosed, SendInterceptor interceptor) {
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(SendInterceptor.NAME, name);
+        props.put(org.osgi.framework.Constants.SERVICE_RANKING, ranking);
+        props.put(SendInterceptor.TIMEOUT_MILLIS, budgetMillis);
+        props.put(SendInterceptor.ON_FAILURE, failClosed ? SendInterceptor.FAIL_CLOSED : SendInterceptor.FAIL_OPEN);
+        return context.registerService(SendInterceptor.class, interceptor, props);
     }
 
     @Test

@@ -93,6 +93,7 @@ final class Engine implements Receiver {
     private final ScheduledExecutorService timer;
     private final Whiteboard<MessageProcessor> processors;
     private final Commands commands;
+    private final Interceptors interceptors;
     private final SessionRegistry sessions = new SessionRegistry();
     private final MessageIds ids;
     private final GroupService groups;
@@ -111,6 +112,7 @@ final class Engine implements Receiver {
         this.processors = new Whiteboard<>("message type", "processor", ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, timer,
                 config.hold_millis(), config.hold_max_sends());
         this.ids = new MessageIds(config.node_id());
+        this.interceptors = new Interceptors(timer);
         this.commands = new Commands(this, new Whiteboard<>("command", "handler",
                 ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, timer, config.hold_millis(), config.hold_max_sends()), ids);
         this.groups = new GroupService(config.group_max_members(), config.group_cache_members());
@@ -120,6 +122,10 @@ final class Engine implements Receiver {
                 config.read_counts_window(), TimeUnit.SECONDS.toNanos(config.read_counts_idle_seconds()));
         long sweep = Math.max(1, Math.min(60, config.read_counts_idle_seconds()));
         timer.scheduleWithFixedDelay(readCounts::evictIdle, sweep, sweep, TimeUnit.SECONDS);
+    }
+
+    Interceptors interceptors() {
+        return interceptors;
     }
 
     Whiteboard<CommandHandler> commandHandlers() {
@@ -442,13 +448,40 @@ final class Engine implements Receiver {
                             session.send(ack(rid, relayed, false));
                             dispatch(session, relayed, members, null);
                         } else {
-                            append(session, rid, restoreCoreFields(result.message(), draft), members, indexFor, result.preview());
+                            Message toStore = restoreCoreFields(result.message(), draft);
+                            if (interceptors.isEmpty()) {
+                                append(session, rid, toStore, members, indexFor, result.preview());
+                            } else {
+                                // the next frame waits for the chain too (it is part of admitting this send)
+                                intercepted(session, rid, draft, toStore, members, indexFor, result.preview(), admitted);
+                                return;
+                            }
                         }
-                    } finally {
-                        admitted.complete(null);
+                    } catch (RuntimeException e) {
+                        fail(session, rid, e, draft);
                     }
+                    admitted.complete(null);
                 });
         return admitted;
+    }
+
+    private void intercepted(ServerSession session, long rid, Message draft, Message toStore, List<String> members,
+                             List<String> indexFor, String preview, CompletableFuture<Void> admitted) {
+        interceptors.apply(toStore, rewritten -> {
+            Message restored = restoreCoreFields(rewritten, draft);
+            checkExt(restored.getExtMap());
+            return restored;
+        }).whenComplete((message, error) -> {
+            try {
+                if (error != null) {
+                    fail(session, rid, error, draft);
+                } else {
+                    append(session, rid, message, members, indexFor, preview);
+                }
+            } finally {
+                admitted.complete(null);
+            }
+        });
     }
 
     private void append(ServerSession origin, long rid, Message message, List<String> members, List<String> indexFor,

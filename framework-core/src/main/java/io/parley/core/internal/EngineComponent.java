@@ -5,6 +5,7 @@ import io.parley.core.spi.auth.Authenticator;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.intercept.SendInterceptor;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
 import io.parley.core.spi.delivery.NotificationDispatcher;
@@ -97,6 +98,24 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
             return;
         }
         engine.processors().remove(type, serviceId(ref), stopping(ref));
+    }
+
+    // ---------------------------------------------------------------- send interceptors
+
+    @Reference(name = "interceptor", service = SendInterceptor.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addInterceptor(ServiceReference<SendInterceptor> ref, SendInterceptor interceptor) {
+        String name = property(ref, SendInterceptor.NAME);
+        Object budget = ref.getProperty(SendInterceptor.TIMEOUT_MILLIS);
+        long timeoutMillis = budget instanceof Number n && n.longValue() > 0 ? n.longValue() : 200;
+        boolean failClosed = SendInterceptor.FAIL_CLOSED.equals(ref.getProperty(SendInterceptor.ON_FAILURE));
+        engine.interceptors().add(new Interceptors.Entry(interceptor,
+                name != null ? name : "service " + serviceId(ref), serviceId(ref), ranking(ref), timeoutMillis,
+                failClosed));
+    }
+
+    void removeInterceptor(SendInterceptor interceptor) {
+        engine.interceptors().remove(interceptor);
     }
 
     // ---------------------------------------------------------------- command handlers (whiteboard)
