@@ -49,7 +49,7 @@ class HttpApiIT {
     /** Every operation the API implements; the OpenAPI document must list exactly these. */
     static final Set<String> OPERATIONS = Set.of(
             "GET /health", "GET /v1/openapi.yaml", "POST /v1/messages", "GET /v1/conversations/{conversation}/messages",
-            "GET /v1/users/{user}/conversations", "POST /v1/tokens", "POST /v1/groups", "GET /v1/groups/{group}",
+            "GET /v1/users/{user}/conversations", "POST /v1/tokens", "GET /v1/types", "POST /v1/groups", "GET /v1/groups/{group}",
             "DELETE /v1/groups/{group}", "POST /v1/groups/{group}/members", "DELETE /v1/groups/{group}/members/{user}",
             "POST /v1/groups/{group}/leave", "POST /v1/groups/{group}/roles", "POST /v1/groups/{group}/mute",
             "POST /v1/groups/{group}/mute-all", "POST /v1/groups/{group}/transfer");
@@ -289,6 +289,48 @@ class HttpApiIT {
         assertEquals("frank", frank.session().getUserId());
         assertMessage(call("POST", "/v1/tokens", "{\"user\":\"frank\",\"ttl_seconds\":-5}", ADMIN), 400, "ttl_seconds");
         assertMessage(call("POST", "/v1/tokens", "{\"device\":\"x\"}", ADMIN), 400, "user is required");
+    }
+
+    @Test
+    @Order(7)
+    void aTypeDroppedIntoDeployIsUsableAsJsonWithNoChangeToTheApi() throws Exception {
+        Map<String, Object> before = ok(call("GET", "/v1/types", null, ADMIN));
+        Map<String, Object> text = typeNamed(before, "text");
+        assertEquals("parley.text.v1.Text", text.get("body"));
+        assertEquals("text", map(list(text.get("fields")).get(0)).get("name"));
+        assertEquals(null, typeNamed(before, "emoji"), "emoji is an extra, not deployed yet");
+        assertError(call("POST", "/v1/messages", "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"emoji\","
+                + "\"body\":{\"emoji\":\"\uD83D\uDC4D\"}}", ADMIN), 422, "UNSUPPORTED_TYPE");
+
+        server.deploy(server.home.resolve("extras/parley-type-emoji.jar"), "parley-type-emoji.jar");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        Map<String, Object> emoji = null;
+        while (emoji == null && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            emoji = typeNamed(ok(call("GET", "/v1/types", null, ADMIN)), "emoji");
+        }
+        assertTrue(emoji != null, "emoji listed after it was dropped into deploy/");
+        assertEquals("type.googleapis.com/parley.emoji.v1.Emoji", emoji.get("type_url"));
+        Map<String, Object> sent = ok(call("POST", "/v1/messages", "{\"from\":\"alice\",\"to\":\"bob\","
+                + "\"type\":\"emoji\",\"body\":{\"emoji\":\"\uD83D\uDC4D\"},\"client_msg_id\":\"json-emoji-1\"}", ADMIN));
+        long seq = (Long) sent.get("seq");
+        Map<String, Object> page = ok(call("GET", "/v1/conversations/{conversation}/messages",
+                "/v1/conversations/d:alice:bob/messages?user=bob&from_seq=" + seq, null, ADMIN));
+        Map<String, Object> stored = map(list(page.get("messages")).get(0));
+        assertEquals("emoji", stored.get("type"));
+        assertEquals("\uD83D\uDC4D", map(stored.get("content")).get("emoji"), "the body as JSON, via the catalog");
+        assertMessage(call("POST", "/v1/messages", "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"emoji\","
+                + "\"body\":{\"emoji\":5}}", ADMIN), 400, "body.emoji must be a string");
+        server.undeploy("parley-type-emoji.jar");
+    }
+
+    static Map<String, Object> typeNamed(Map<String, Object> types, String type) {
+        for (Object t : list(types.get("types"))) {
+            if (type.equals(map(t).get("type"))) {
+                return map(t);
+            }
+        }
+        return null;
     }
 
     @Test

@@ -36,6 +36,7 @@ import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.store.MessageStore;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.delivery.NotificationDispatcher;
+import io.parley.core.spi.transport.MessageTypeInfo;
 import io.parley.core.spi.transport.Receiver;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
@@ -194,6 +195,21 @@ final class Engine implements Receiver {
             problems.add("no authenticator is running");
         }
         return problems;
+    }
+
+    @Override
+    public List<MessageTypeInfo> messageTypes() {
+        List<MessageTypeInfo> out = new ArrayList<>();
+        processors.services().forEach((type, processor) -> {
+            Optional<com.google.protobuf.Descriptors.Descriptor> body;
+            try {
+                body = processor.bodyDescriptor();
+            } catch (RuntimeException | LinkageError e) { // a misbehaving or old bundle: the type without a schema
+                body = Optional.empty();
+            }
+            out.add(new MessageTypeInfo(type, body == null ? Optional.empty() : body));
+        });
+        return out;
     }
 
     @Override

@@ -78,6 +78,11 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
         return engine.problems();
     }
 
+    @Override
+    public java.util.List<io.parley.core.spi.transport.MessageTypeInfo> messageTypes() {
+        return engine.messageTypes();
+    }
+
     // ---------------------------------------------------------------- processors (whiteboard)
 
     @Reference(name = "processor", service = MessageProcessor.class, cardinality = ReferenceCardinality.MULTIPLE,

@@ -202,6 +202,13 @@ final class Whiteboard<T> {
         released.forEach(h -> fail(h, unsupported(h.type)));
     }
 
+    /** @return type → the best service for it, right now */
+    Map<String, T> services() {
+        Map<String, T> out = new java.util.TreeMap<>();
+        best.forEach((type, ready) -> out.put(type, ready.getNow(null)));
+        return out;
+    }
+
     synchronized List<String> types() {
         return List.copyOf(providers.keySet());
     }

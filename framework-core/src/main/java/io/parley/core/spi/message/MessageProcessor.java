@@ -3,6 +3,9 @@ package io.parley.core.spi.message;
 import io.parley.core.proto.Message;
 import org.osgi.annotation.versioning.ConsumerType;
 
+import com.google.protobuf.Descriptors;
+
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -33,4 +36,15 @@ public interface MessageProcessor {
      *         {@code INTERNAL}
      */
     CompletionStage<ProcessResult> process(MessageContext context, Message draft);
+
+    /**
+     * The protobuf message this type's bodies are (e.g. {@code Text.getDescriptor()}), so the core's catalog can
+     * describe the type and adapters such as the HTTP API can read and write its bodies as JSON without knowing the
+     * type. Empty (the default) keeps the type usable with packed bodies only.
+     *
+     * @since 1.1
+     */
+    default Optional<Descriptors.Descriptor> bodyDescriptor() {
+        return Optional.empty();
+    }
 }

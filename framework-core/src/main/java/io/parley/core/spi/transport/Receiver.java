@@ -40,4 +40,15 @@ public interface Receiver {
     default java.util.List<String> problems() {
         return java.util.List.of();
     }
+
+    /**
+     * The message types deployed right now, each with the protobuf message of its bodies when its processor names
+     * one ({@code MessageProcessor.bodyDescriptor()}): the catalog an adapter uses to accept and return any deployed
+     * type's bodies as JSON. Any thread; cheap.
+     *
+     * @since 1.1
+     */
+    default java.util.List<MessageTypeInfo> messageTypes() {
+        return java.util.List.of();
+    }
 }

@@ -1,5 +1,7 @@
 package io.parley.type.emoji;
 
+import com.google.protobuf.Descriptors;
+import io.parley.type.emoji.proto.Emoji;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.message.MessageContext;
 import io.parley.core.spi.message.MessageProcessor;
@@ -11,6 +13,7 @@ import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -36,5 +39,10 @@ public final class EmojiComponent implements MessageProcessor {
     @Override
     public CompletionStage<ProcessResult> process(MessageContext context, Message draft) {
         return CompletableFuture.completedFuture(rules.check(draft));
+    }
+
+    @Override
+    public Optional<Descriptors.Descriptor> bodyDescriptor() {
+        return Optional.of(Emoji.getDescriptor());
     }
 }

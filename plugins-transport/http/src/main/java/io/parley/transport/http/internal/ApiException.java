@@ -93,6 +93,7 @@ public final class ApiException extends RuntimeException {
             case ERROR_CODE_BODY_TOO_LARGE:
                 return 413;
             case ERROR_CODE_UNSUPPORTED_TYPE:
+            case ERROR_CODE_UNSUPPORTED_COMMAND:
                 return 422;
             case ERROR_CODE_RATE_LIMITED:
                 return 429;

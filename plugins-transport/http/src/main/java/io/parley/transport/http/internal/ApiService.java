@@ -1,6 +1,8 @@
 package io.parley.transport.http.internal;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors;
 import io.parley.core.proto.ConversationListRequest;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.GroupRequest;
@@ -99,6 +101,13 @@ public final class ApiService {
             }
             case OPENAPI:
                 return CompletableFuture.completedFuture(new Reply(200, null, openApi, "application/yaml"));
+            case TYPES: {
+                List<Dto.TypeView> types = gateway.messageTypes().stream()
+                        .map(t -> new Dto.TypeView(t.type(), t.body().map(d -> d.getFullName()).orElse(null),
+                                t.typeUrl().orElse(null), t.body().map(BodyJson::schema).orElse(null)))
+                        .toList();
+                return CompletableFuture.completedFuture(Reply.ok(new Dto.Types(types)));
+            }
             case MINT_TOKEN: {
                 Dto.TokenRequest r = json.read(call.body(), Dto.TokenRequest.class);
                 return CompletableFuture.completedFuture(Reply.ok(tokens.mint(r.user(), r.device(), r.ttlSeconds())));
@@ -145,7 +154,7 @@ public final class ApiService {
             body = ProtoMapping.textBody(r.text());
         } else if (r.body() != null) {
             type = required(r.type(), "type");
-            body = ProtoMapping.body(r.body());
+            body = body(type, r.body());
         } else {
             throw ApiException.invalid("text or body is required");
         }
@@ -173,7 +182,8 @@ public final class ApiService {
                 .build();
         return ask(user, Frame.newBuilder().setSync(SyncRequest.newBuilder().setRange(range)), call, timer,
                 Frame.OpCase.SYNC_RESPONSE, f -> new Dto.History(conversation,
-                        ProtoMapping.messages(f.getSyncResponse().getMessagesList()), f.getSyncResponse().getHasMore()));
+                        ProtoMapping.messages(f.getSyncResponse().getMessagesList(), gateway.bodyCatalog()),
+                        f.getSyncResponse().getHasMore()));
     }
 
     private CompletableFuture<Reply> group(Endpoint endpoint, Router.Match match, Call call,
@@ -276,6 +286,32 @@ public final class ApiService {
             }
             return Reply.ok(map.apply(answer));
         });
+    }
+
+    /**
+     * A request's body: packed ({@code {"type_url", "value_base64"}}) for any type, or the fields of the type's body
+     * message as JSON for a type the core's catalog describes.
+     */
+    private Any body(String type, JsonNode json) {
+        if (!json.isObject()) {
+            throw ApiException.invalid("body must be an object");
+        }
+        if (json.has("type_url")) {
+            for (java.util.Iterator<String> it = json.fieldNames(); it.hasNext(); ) {
+                String name = it.next();
+                if (!name.equals("type_url") && !name.equals("value_base64")) {
+                    throw ApiException.invalid("unknown field 'body." + name + "' in a packed body");
+                }
+            }
+            JsonNode value = json.get("value_base64");
+            return ProtoMapping.body(new Dto.Body(json.get("type_url").asText(), value == null ? null : value.asText()));
+        }
+        Descriptors.Descriptor d = gateway.bodyCatalog().get(type);
+        if (d == null) {
+            throw new ApiException(422, "UNSUPPORTED_TYPE", "type '" + type + "' is not deployed or does not describe "
+                    + "its body (GET /v1/types); send the body packed as {type_url, value_base64}", false, 0);
+        }
+        return BodyJson.fromJson(json, d);
     }
 
     private static String required(String value, String name) {

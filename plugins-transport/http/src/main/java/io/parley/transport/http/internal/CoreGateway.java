@@ -12,7 +12,12 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
+import com.google.protobuf.Descriptors;
+import io.parley.core.spi.transport.MessageTypeInfo;
+
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -59,6 +64,21 @@ public final class CoreGateway {
     /** True while a core {@code Receiver} is bound. */
     public boolean coreAvailable() {
         return receiver.get() != null;
+    }
+
+    /** The core's catalog of deployed message types; empty without a core. */
+    public List<MessageTypeInfo> messageTypes() {
+        Receiver core = receiver.get();
+        return core == null ? List.of() : core.messageTypes();
+    }
+
+    /** Deployed types that name their body message → that message. */
+    public Map<String, Descriptors.Descriptor> bodyCatalog() {
+        Map<String, Descriptors.Descriptor> out = new HashMap<>();
+        for (MessageTypeInfo t : messageTypes()) {
+            t.body().ifPresent(d -> out.put(t.type(), d));
+        }
+        return out;
     }
 
     /** What keeps the core from working (see {@link Receiver#problems()}); one entry if no core is bound. */

@@ -2,6 +2,7 @@ package io.parley.transport.http.internal;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.List;
 import java.util.Map;
@@ -25,7 +26,7 @@ public final class Dto {
             @JsonProperty("conversation") String conversation,
             @JsonProperty("type") String type,
             @JsonProperty("text") String text,
-            @JsonProperty("body") Body body,
+            @JsonProperty("body") JsonNode body,
             @JsonProperty("client_msg_id") String clientMsgId,
             @JsonProperty("ext") Map<String, String> ext) {
     }
@@ -124,9 +125,26 @@ public final class Dto {
             @JsonProperty("server_time") long serverTime,
             @JsonProperty("type") String type,
             @JsonProperty("body") Body body,
+            @JsonProperty("content") JsonNode content,
             @JsonProperty("text") String text,
             @JsonProperty("group_event") GroupEventView groupEvent,
             @JsonProperty("ext") Map<String, String> ext) {
+    }
+
+    /** {@code GET /v1/types}: the message types deployed right now. */
+    public record Types(@JsonProperty("types") List<TypeView> types) {
+    }
+
+    /**
+     * One deployed type; {@code body}, {@code typeUrl} and {@code fields} are null for a type whose processor names
+     * no body message (its bodies are sent packed).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record TypeView(
+            @JsonProperty("type") String type,
+            @JsonProperty("body") String body,
+            @JsonProperty("type_url") String typeUrl,
+            @JsonProperty("fields") JsonNode fields) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -1,6 +1,7 @@
 package io.parley.transport.http.internal;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
@@ -103,15 +104,29 @@ public final class ProtoMapping {
     }
 
     public static Dto.MessageView message(Message m) {
+        return message(m, Map.of());
+    }
+
+    /**
+     * @param catalog type → its body message, from the core's catalog: a body of a known type is also given as JSON
+     *                ({@code content})
+     */
+    public static Dto.MessageView message(Message m, Map<String, Descriptors.Descriptor> catalog) {
+        Descriptors.Descriptor d = catalog.get(m.getType());
         return new Dto.MessageView(m.getId(), m.getClientMsgId(), m.getSender(), m.getSenderDevice(),
                 m.getConversation(), m.getSeq(), m.getServerTime(), m.getType(), body(m.getBody()),
+                d == null ? null : BodyJson.toJson(m.getBody(), d),
                 textOf(m.getBody()), groupEvent(m.getBody()), m.getExtMap().isEmpty() ? null : Map.copyOf(m.getExtMap()));
     }
 
     public static List<Dto.MessageView> messages(List<Message> messages) {
+        return messages(messages, Map.of());
+    }
+
+    public static List<Dto.MessageView> messages(List<Message> messages, Map<String, Descriptors.Descriptor> catalog) {
         List<Dto.MessageView> out = new ArrayList<>(messages.size());
         for (Message m : messages) {
-            out.add(message(m));
+            out.add(message(m, catalog));
         }
         return out;
     }

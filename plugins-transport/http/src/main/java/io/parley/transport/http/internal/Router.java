@@ -26,6 +26,7 @@ public final class Router {
         HISTORY("GET", "/v1/conversations/{conversation}/messages", true),
         CONVERSATIONS("GET", "/v1/users/{user}/conversations", true),
         MINT_TOKEN("POST", "/v1/tokens", true),
+        TYPES("GET", "/v1/types", true),
         CREATE_GROUP("POST", "/v1/groups", true),
         GET_GROUP("GET", "/v1/groups/{group}", true),
         DISSOLVE_GROUP("DELETE", "/v1/groups/{group}", true),

@@ -37,7 +37,8 @@ class MappingTest {
         assertEquals("g:x", r.conversation());
         assertEquals("c", r.clientMsgId());
         assertEquals(Map.of("k", "v"), r.ext());
-        assertArrayEquals(new byte[]{1, 2}, ProtoMapping.body(r.body()).getValue().toByteArray());
+        assertEquals("u", r.body().get("type_url").asText());
+        assertEquals("AQI=", r.body().get("value_base64").asText());
         assertEquals(120L, json.read(bytes("{\"user\":\"u\",\"ttl_seconds\":120}"), Dto.TokenRequest.class).ttlSeconds());
     }
 
@@ -124,6 +125,7 @@ class MappingTest {
                 Map.entry(ErrorCode.ERROR_CODE_INVALID_REQUEST, 400), Map.entry(ErrorCode.ERROR_CODE_INVALID_BODY, 400),
                 Map.entry(ErrorCode.ERROR_CODE_BAD_FRAME, 400), Map.entry(ErrorCode.ERROR_CODE_BODY_TOO_LARGE, 413),
                 Map.entry(ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, 413), Map.entry(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, 422),
+                Map.entry(ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, 422),
                 Map.entry(ErrorCode.ERROR_CODE_RATE_LIMITED, 429), Map.entry(ErrorCode.ERROR_CODE_UNAVAILABLE, 503),
                 Map.entry(ErrorCode.ERROR_CODE_INTERNAL, 500), Map.entry(ErrorCode.ERROR_CODE_UNSPECIFIED, 500),
                 Map.entry(ErrorCode.ERROR_CODE_PROTOCOL_VERSION, 500), Map.entry(ErrorCode.ERROR_CODE_HANDSHAKE_TIMEOUT, 500));
