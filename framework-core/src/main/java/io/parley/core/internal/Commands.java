@@ -11,6 +11,8 @@ import io.parley.core.proto.Message;
 import io.parley.core.spi.command.CommandContext;
 import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.store.MessageStore;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +30,7 @@ import java.util.concurrent.CompletionStage;
  *
  * <p>Threading: {@link #run} is called on a core worker; handlers complete on any thread. Thread-safe.
  */
+@Singleton
 final class Commands {
 
     private static final Logger LOG = LoggerFactory.getLogger(Commands.class);
@@ -36,14 +39,20 @@ final class Commands {
     /** Prefix of the idempotency key of what a command appends, in the store's (sender, client_msg_id) index. */
     static final String KEY_PREFIX = "command:";
 
-    private final Engine engine;
     private final Whiteboard<CommandHandler> handlers;
     private final MessageIds ids;
+    private final Authorization authorization;
+    private final CurrentStore store;
+    private final Delivery delivery;
 
-    Commands(Engine engine, Whiteboard<CommandHandler> handlers, MessageIds ids) {
-        this.engine = engine;
+    @Inject
+    Commands(Whiteboard<CommandHandler> handlers, MessageIds ids, Authorization authorization, CurrentStore store,
+             Delivery delivery) {
         this.handlers = handlers;
         this.ids = ids;
+        this.authorization = authorization;
+        this.store = store;
+        this.delivery = delivery;
     }
 
     Whiteboard<CommandHandler> handlers() {
@@ -73,7 +82,7 @@ final class Commands {
                             Throwable cause = error instanceof CompletionException && error.getCause() != null
                                     ? error.getCause() : error;
                             if (cause instanceof ParleyException pe) {
-                                engine.reject(session, rid, pe);
+                                session.reject(rid, pe);
                             } else {
                                 LOG.error("{}: command '{}' failed", session, type, cause);
                                 session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
@@ -86,7 +95,7 @@ final class Commands {
         return answered;
     }
 
-    /** The facade: every call is authorized for the calling user by the engine's own rules. */
+    /** The facade: every call is authorized for the calling user by the engine's own rules ({@link Authorization}). */
     private final class Context implements CommandContext {
         private final ServerSession session;
         private final String type;
@@ -127,23 +136,23 @@ final class Commands {
 
         @Override
         public List<String> members(String conversation) {
-            return List.copyOf(engine.authorize(session.userId(), conversation));
+            return List.copyOf(authorization.authorize(session.userId(), conversation));
         }
 
         @Override
         public Optional<Message> message(String conversation, long seq) {
-            engine.authorize(session.userId(), conversation);
+            authorization.authorize(session.userId(), conversation);
             if (seq <= 0) {
                 return Optional.empty();
             }
-            List<Message> found = engine.requireStore().range(conversation, seq, seq, 1);
+            List<Message> found = store.require().range(conversation, seq, seq, 1);
             return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
         }
 
         @Override
         public CompletionStage<Message> appendEvent(String conversation, String eventType, Any body) {
             try {
-                List<String> members = engine.authorize(session.userId(), conversation);
+                List<String> members = authorization.authorize(session.userId(), conversation);
                 if (eventType == null || eventType.isEmpty() || eventType.length() > MAX_TYPE_LENGTH) {
                     throw new IllegalArgumentException("event type must have 1-64 characters");
                 }
@@ -158,13 +167,13 @@ final class Commands {
                         .setType(eventType)
                         .setBody(body)
                         .build();
-                MessageStore s = engine.requireStore();
+                MessageStore s = store.require();
                 // group members were listed when they joined; a 1:1 conversation lists both users
                 List<String> indexFor = Ids.groupIdOf(conversation) != null ? List.of() : members;
                 return s.append(draft, indexFor).thenApply(appended -> {
                     if (!appended.duplicate()) {
                         // every device of every member, the caller's included: the event is part of each timeline
-                        engine.dispatch(null, appended.message(), members, null);
+                        delivery.dispatch(null, appended.message(), members, null);
                     }
                     return appended.message();
                 });

@@ -2,6 +2,10 @@ package io.parley.core.internal;
 
 import com.google.inject.AbstractModule;
 import com.google.inject.Provides;
+import com.google.inject.Scopes;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.message.MessageProcessor;
 import jakarta.inject.Named;
 import jakarta.inject.Singleton;
 
@@ -10,9 +14,17 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Wiring inside the core bundle. The threads it creates are owned by {@link Engine} and stopped by its shutdown. */
+/**
+ * Wiring inside the core bundle: one injector per activation of {@link EngineComponent}, every part a singleton of
+ * it, constructor injection only. The parts depend downwards — {@link Engine} on the verb classes ({@link Sessions},
+ * {@link SendPipeline}, {@link Sync}, {@link GroupOps}, {@link ReadState}, {@link ConversationLists},
+ * {@link Commands}), those on the shared ones ({@link Authorization}, {@link Delivery}, {@link CurrentStore},
+ * {@link SessionRegistry}, {@link GroupService}, {@link ReadCounter}…) — never back up. The threads it creates are
+ * owned by {@link Engine} and stopped by its shutdown.
+ */
 final class EngineModule extends AbstractModule {
     private final EngineConfig config;
 
@@ -24,6 +36,18 @@ final class EngineModule extends AbstractModule {
     protected void configure() {
         bind(EngineConfig.class).toInstance(config);
         bind(Engine.class);
+        bind(Sessions.class);
+        bind(SendPipeline.class);
+        bind(Sync.class);
+        bind(GroupOps.class);
+        bind(ReadState.class);
+        bind(ConversationLists.class);
+        bind(Commands.class);
+        bind(Authorization.class);
+        bind(Delivery.class);
+        bind(ReadCountHost.class);
+        bind(CurrentStore.class);
+        bind(SessionRegistry.class).in(Scopes.SINGLETON);
     }
 
     @Provides
@@ -42,6 +66,52 @@ final class EngineModule extends AbstractModule {
         ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, threads("parley-engine-timer-"));
         timer.setRemoveOnCancelPolicy(true);
         return timer;
+    }
+
+    @Provides
+    @Singleton
+    MessageIds ids() {
+        return new MessageIds(config.node_id());
+    }
+
+    @Provides
+    @Singleton
+    GroupService groups() {
+        return new GroupService(config.group_max_members(), config.group_cache_members());
+    }
+
+    @Provides
+    @Singleton
+    Interceptors interceptors(ScheduledExecutorService timer) {
+        return new Interceptors(timer);
+    }
+
+    @Provides
+    @Singleton
+    Whiteboard<MessageProcessor> processors(ScheduledExecutorService timer) {
+        return new Whiteboard<>("message type", "processor", ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, timer,
+                config.hold_millis(), config.hold_max_sends());
+    }
+
+    @Provides
+    @Singleton
+    Whiteboard<CommandHandler> commandHandlers(ScheduledExecutorService timer) {
+        return new Whiteboard<>("command", "handler", ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, timer,
+                config.hold_millis(), config.hold_max_sends());
+    }
+
+    /** The read counter, and the periodic sweep that drops the indexes of idle groups. */
+    @Provides
+    @Singleton
+    ReadCounter readCounts(ReadCountHost host, @Named("workers") ExecutorService workers,
+                           ScheduledExecutorService timer) {
+        ReadCounter readCounts = new ReadCounter(host, workers,
+                (nanos, task) -> timer.schedule(task, nanos, TimeUnit.NANOSECONDS), System::nanoTime,
+                config.read_fanout_max(), TimeUnit.MILLISECONDS.toNanos(config.read_counts_interval_millis()),
+                config.read_counts_window(), TimeUnit.SECONDS.toNanos(config.read_counts_idle_seconds()));
+        long sweep = Math.max(1, Math.min(60, config.read_counts_idle_seconds()));
+        timer.scheduleWithFixedDelay(readCounts::evictIdle, sweep, sweep, TimeUnit.SECONDS);
+        return readCounts;
     }
 
     static ThreadFactory threads(String prefix) {

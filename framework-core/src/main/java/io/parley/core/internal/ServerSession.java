@@ -8,6 +8,8 @@ import io.parley.core.proto.Frame;
 import io.parley.core.proto.Notice;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -25,9 +27,24 @@ import java.util.concurrent.atomic.AtomicInteger;
  * store, which keeps submission order), so a client's pipelined sends keep their order in the conversation.
  */
 final class ServerSession implements InboundSession {
+    private static final Logger LOG = LoggerFactory.getLogger(ServerSession.class);
     private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
 
-    private final Engine engine;
+    /** Where a session's frames go: the engine's router ({@code Engine}). A session sees nothing else of the engine. */
+    interface Handler {
+        /**
+         * Handles one frame of an open session, on a core worker.
+         *
+         * @return completed when the frame is admitted (the session's next frame starts then)
+         * @throws ParleyException answered to the client as the request's error
+         */
+        CompletionStage<Void> handle(ServerSession session, Frame frame);
+
+        /** The connection closed; called once. */
+        void closed(ServerSession session);
+    }
+
+    private final Handler handler;
     private final Connection connection;
     private final Executor workers;
     private final int maxPending;
@@ -50,8 +67,8 @@ final class ServerSession implements InboundSession {
     /** Fast path for {@link #deliver}: false when no resume runs (written under the lock). */
     private volatile boolean holding;
 
-    ServerSession(Engine engine, Connection connection, Executor workers, int maxPending, String sessionId) {
-        this.engine = engine;
+    ServerSession(Handler handler, Connection connection, Executor workers, int maxPending, String sessionId) {
+        this.handler = handler;
         this.connection = connection;
         this.workers = workers;
         this.maxPending = maxPending;
@@ -94,12 +111,13 @@ final class ServerSession implements InboundSession {
             return DONE;
         }
         try {
-            return engine.handle(this, frame).toCompletableFuture();
+            return handler.handle(this, frame).toCompletableFuture();
         } catch (ParleyException e) {
-            engine.reject(this, frame.getRequestId(), e);
+            reject(frame.getRequestId(), e);
             return DONE;
         } catch (RuntimeException e) {
-            engine.internalError(this, frame, e);
+            LOG.error("{}: internal error on {}", this, frame.getOpCase(), e);
+            send(error(frame.getRequestId(), ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
             return DONE;
         }
     }
@@ -118,7 +136,7 @@ final class ServerSession implements InboundSession {
     public void onClosed() {
         if (closed.compareAndSet(false, true)) {
             cancelExpiry();
-            engine.sessionClosed(this);
+            handler.closed(this);
         }
     }
 
@@ -260,6 +278,12 @@ final class ServerSession implements InboundSession {
         if (!closed.get()) {
             connection.send(frame);
         }
+    }
+
+    /** Answers request {@code requestId} with the error {@code e} (the request is refused, not failed). */
+    void reject(long requestId, ParleyException e) {
+        LOG.debug("{}: request {} refused: {}", this, requestId, e);
+        send(error(requestId, e));
     }
 
     CompletionStage<Void> sendFlushed(Frame frame) {

@@ -1,0 +1,47 @@
+package io.parley.core.internal;
+
+import io.parley.core.api.Ids;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Group;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+
+/**
+ * Who may touch a conversation: the two users of a direct conversation, the members of a group (from the
+ * {@link GroupService} cache, else the store). Every verb that names a conversation asks here first.
+ *
+ * <p>Thread-safe, stateless; called on core workers (group records may be read from the store on a cache miss).
+ */
+@Singleton
+final class Authorization {
+    private final GroupService groups;
+    private final CurrentStore store;
+
+    @Inject
+    Authorization(GroupService groups, CurrentStore store) {
+        this.groups = groups;
+        this.store = store;
+    }
+
+    /**
+     * @return the members of {@code conversation}
+     * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
+     */
+    List<String> authorize(String user, String conversation) {
+        String groupId = Ids.groupIdOf(conversation);
+        if (groupId != null) {
+            Group g = groups.require(store.require(), groupId);
+            groups.requireMemberOf(g, user);
+            return groups.members(g);
+        }
+        List<String> members = Ids.directMembers(conversation);
+        if (!members.contains(user)) {
+            // one answer for malformed ids and other pairs' conversations, existing or not: nothing leaks
+            throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no such conversation");
+        }
+        return members;
+    }
+}

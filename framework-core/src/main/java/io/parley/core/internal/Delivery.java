@@ -1,0 +1,115 @@
+package io.parley.core.internal;
+
+import io.parley.core.proto.Deliver;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.delivery.Notification;
+import io.parley.core.spi.delivery.NotificationDispatcher;
+import jakarta.inject.Inject;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+
+/**
+ * Getting frames to the sessions on this node: stored or relayed messages to every device of their members (held by a
+ * session while its resume streams that conversation, see {@link ServerSession#deliver}), then one notification per
+ * message to each {@link DispatchChannel} (offline push, webhooks…); and plain relays of receipts, read marks and
+ * typing. Owns the registered notification channels.
+ *
+ * <p>Threading: called from store completions (a store's writer thread), core workers and the timer; never blocks and
+ * takes no lock: registry lookups are lock-free snapshots, {@link ServerSession#send} only queues, a channel's
+ * {@link DispatchChannel#submit} drops rather than waits, and the channel list is copy-on-write.
+ */
+@Singleton
+final class Delivery {
+    private final EngineConfig config;
+    private final ExecutorService workers;
+    private final SessionRegistry sessions;
+    private final List<DispatchChannel> channels = new CopyOnWriteArrayList<>();
+
+    @Inject
+    Delivery(EngineConfig config, @Named("workers") ExecutorService workers, SessionRegistry sessions) {
+        this.config = config;
+        this.workers = workers;
+        this.sessions = sessions;
+    }
+
+    void addChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency) {
+        channels.add(new DispatchChannel(name, allRecipients, dispatcher, concurrency, config.dispatch_queue(), workers));
+    }
+
+    void removeChannel(Object dispatcher) {
+        channels.removeIf(c -> c.dispatcher() == dispatcher);
+    }
+
+    /**
+     * Online delivery to every session of every member except the sending one, then, unless {@code preview} is null
+     * (system events), one notification per channel with the recipients of its scope (never one per recipient).
+     * One registry lookup per member serves all of its devices; the frame is built once.
+     *
+     * @param origin the sending session (not delivered to), or null to deliver to every session of every member
+     */
+    void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
+        Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
+        String sender = message.getSender();
+        boolean notify = preview != null && !channels.isEmpty();
+        List<String> offline = notify ? new ArrayList<>() : null;
+        List<String> online = notify ? new ArrayList<>() : null;
+        for (String member : members) {
+            ServerSession[] targets = sessions.sessions(member);
+            for (ServerSession target : targets) {
+                if (target != origin) {
+                    target.deliver(deliver, message.getConversation(), message.getSeq());
+                }
+            }
+            if (notify && !member.equals(sender)) {
+                (targets.length == 0 ? offline : online).add(member);
+            }
+        }
+        if (notify) {
+            notifyChannels(message, preview, offline, online);
+        }
+    }
+
+    /** Builds each scope's notification at most once and hands it to every channel of that scope. */
+    private void notifyChannels(Message message, String preview, List<String> offline, List<String> online) {
+        Notification offlineScope = null;
+        Notification allScope = null;
+        for (DispatchChannel channel : channels) {
+            if (channel.allRecipients) {
+                if (allScope == null) {
+                    List<String> everyone = new ArrayList<>(offline.size() + online.size());
+                    everyone.addAll(offline);
+                    everyone.addAll(online);
+                    allScope = new Notification(message, preview, everyone, new HashSet<>(online));
+                }
+                channel.submit(allScope);
+            } else if (!offline.isEmpty()) {
+                if (offlineScope == null) {
+                    offlineScope = new Notification(message, preview, offline, Set.of());
+                }
+                channel.submit(offlineScope);
+            }
+        }
+    }
+
+    /**
+     * Sends {@code frame} as it is to every session of {@code users} except {@code origin} (null: to all of them);
+     * never held by a resume, never notified.
+     */
+    void relay(ServerSession origin, Frame frame, List<String> users) {
+        for (String user : users) {
+            for (ServerSession target : sessions.sessions(user)) {
+                if (target != origin) {
+                    target.send(frame);
+                }
+            }
+        }
+    }
+}

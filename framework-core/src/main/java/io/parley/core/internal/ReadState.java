@@ -1,0 +1,142 @@
+package io.parley.core.internal;
+
+import io.parley.core.api.Ids;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.DeliverAck;
+import io.parley.core.proto.DeliveryUpdate;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.MarkRead;
+import io.parley.core.proto.ReadUpdate;
+import io.parley.core.proto.Typing;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What a device tells the others about what it has seen: delivery acks (its watermark, and a {@code DeliveryUpdate}
+ * receipt to the peer of a 1:1 conversation), read marks (the user's read cursor, a {@code ReadUpdate} to the user's
+ * other sessions and, up to {@code read.fanout.max} members, to the other members; above that coalesced
+ * {@code ReadCounts} from {@link ReadCounter}) and typing notices (relayed, never stored). The watermarks and cursors
+ * live in the store; this class keeps no state.
+ *
+ * <p>Threading: every method runs on a core worker in the session's frame order (acks and read marks also just after
+ * the connection closed, see {@link ServerSession}). Watermarks and cursors are raised in the store, which may apply
+ * them asynchronously (see {@link io.parley.core.spi.store.MessageStore#advanceWatermark}); relays never block.
+ */
+@Singleton
+final class ReadState {
+    private final EngineConfig config;
+    private final CurrentStore store;
+    private final GroupService groups;
+    private final Authorization authorization;
+    private final ReadCounter readCounts;
+    private final SessionRegistry sessions;
+    private final Delivery delivery;
+
+    @Inject
+    ReadState(EngineConfig config, CurrentStore store, GroupService groups, Authorization authorization,
+              ReadCounter readCounts, SessionRegistry sessions, Delivery delivery) {
+        this.config = config;
+        this.store = store;
+        this.groups = groups;
+        this.authorization = authorization;
+        this.readCounts = readCounts;
+        this.sessions = sessions;
+        this.delivery = delivery;
+    }
+
+    /**
+     * Raises the device's watermark; in a 1:1 conversation the peer's online devices hear of it (DeliveryUpdate). Every
+     * delivered message is acknowledged, so the receipt frame is built only when the peer has a session to send it to.
+     */
+    void deliverAck(ServerSession session, DeliverAck ack) {
+        String user = session.userId();
+        List<String> members = authorization.authorize(user, ack.getConversation());
+        if (ack.getSeq() <= 0) {
+            return;
+        }
+        requireWithinHead(ack.getConversation(), ack.getSeq());
+        store.require().advanceWatermark(user, session.deviceId(), ack.getConversation(), ack.getSeq());
+        if (Ids.groupIdOf(ack.getConversation()) != null) {
+            return;
+        }
+        String peer = members.get(0).equals(user) ? members.get(members.size() - 1) : members.get(0);
+        if (peer.equals(user)) {
+            return; // a conversation with oneself: the user's other devices got the message itself
+        }
+        ServerSession[] targets = sessions.sessions(peer);
+        if (targets.length > 0) {
+            Frame receipt = Frame.newBuilder().setDeliveryUpdate(DeliveryUpdate.newBuilder()
+                    .setConversation(ack.getConversation()).setUser(user).setSeq(ack.getSeq())).build();
+            for (ServerSession target : targets) {
+                target.send(receipt);
+            }
+        }
+    }
+
+    /**
+     * Moves the user's read cursor and tells the user's other sessions and, in conversations with at most
+     * {@code read.fanout.max} members, the other members. In bigger groups the other members get coalesced
+     * {@code ReadCounts} from {@link ReadCounter} instead.
+     */
+    void markRead(ServerSession session, MarkRead read) {
+        String user = session.userId();
+        String conversation = read.getConversation();
+        String groupId = Ids.groupIdOf(conversation);
+        Group group = null;
+        List<String> members = null;
+        int size;
+        if (groupId != null) { // no member list is built for a large group: a read mark there is O(1) apart from the check
+            group = groups.require(store.require(), groupId);
+            groups.requireMemberOf(group, user);
+            size = group.getMembersCount();
+        } else {
+            members = authorization.authorize(user, conversation);
+            size = members.size();
+        }
+        if (read.getSeq() <= 0) {
+            return;
+        }
+        requireWithinHead(conversation, read.getSeq());
+        store.require().advanceReadCursor(user, conversation, read.getSeq());
+        Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(conversation)
+                .setUser(user).setSeq(read.getSeq())).build();
+        if (size <= config.read_fanout_max()) {
+            delivery.relay(session, update, members != null ? members : GroupService.memberIds(group));
+        } else {
+            delivery.relay(session, update, List.of(user));
+            if (group != null) {
+                readCounts.markRead(groupId, group, user, read.getSeq());
+            }
+        }
+    }
+
+    /** Relays a typing notice to the other members' sessions; never stored. Dropped above {@code read.fanout.max}. */
+    void typing(ServerSession session, Typing typing) {
+        List<String> members = authorization.authorize(session.userId(), typing.getConversation());
+        if (members.size() > config.read_fanout_max()) {
+            return;
+        }
+        Frame notice = Frame.newBuilder().setTyping(typing.toBuilder().setUser(session.userId())).build();
+        List<String> others = new ArrayList<>(members);
+        others.remove(session.userId());
+        delivery.relay(session, notice, others);
+    }
+
+    /**
+     * @throws ParleyException INVALID_REQUEST if {@code seq} lies beyond the conversation's head: an ack or read mark
+     *                         there would let a watermark or cursor pass messages not yet sent, and tell the other
+     *                         side of receipts for them
+     */
+    private void requireWithinHead(String conversation, long seq) {
+        long head = store.require().head(conversation);
+        if (seq > head) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "seq " + seq
+                    + " is beyond the head of " + conversation + " (" + head + ")");
+        }
+    }
+}

@@ -1,0 +1,286 @@
+package io.parley.core.internal;
+
+import io.parley.core.api.Ids;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Group;
+import io.parley.core.proto.Message;
+import io.parley.core.proto.Send;
+import io.parley.core.proto.SendAck;
+import io.parley.core.spi.message.MessageContext;
+import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.store.MessageStore;
+import jakarta.inject.Inject;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The send pipeline: validate ids, type, ext and size → authorize (member of the conversation?) → dedupe by
+ * {@code (sender, client_msg_id)} (a repeat gets the original's ack) → the type's processor (held during an update)
+ * → {@link Interceptors} → {@link MessageStore#append} → ack to the sender → {@link Delivery#dispatch}. Relayed
+ * results skip the store: acked with seq 0 and delivered to online devices only.
+ *
+ * <p>Threading: {@link #send} runs on a core worker, one frame at a time per session; the send is <em>admitted</em>
+ * (the session's next frame may start) once it was handed to the store, so a session's sends keep their order. The
+ * ack and the deliveries are sent from the append's completion, which a store signals when the message is durable
+ * and in seq order per conversation. Stateless apart from its collaborators; never blocks.
+ */
+@Singleton
+final class SendPipeline {
+    private static final Logger LOG = LoggerFactory.getLogger(SendPipeline.class);
+    private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+    private static final int MAX_CLIENT_MSG_ID = 64;
+    private static final int MAX_TYPE_LENGTH = 64;
+    /** Limits of a message's {@code ext} map: entries, characters of a key, characters of all keys and values. */
+    static final int MAX_EXT_ENTRIES = 32;
+    static final int MAX_EXT_KEY = 64;
+    static final int MAX_EXT_CHARS = 4096;
+
+    private final EngineConfig config;
+    private final Whiteboard<MessageProcessor> processors;
+    private final Interceptors interceptors;
+    private final MessageIds ids;
+    private final GroupService groups;
+    private final Authorization authorization;
+    private final CurrentStore store;
+    private final Delivery delivery;
+    private final ExecutorService workers;
+
+    @Inject
+    SendPipeline(EngineConfig config, Whiteboard<MessageProcessor> processors, Interceptors interceptors,
+                 MessageIds ids, GroupService groups, Authorization authorization, CurrentStore store,
+                 Delivery delivery, @Named("workers") ExecutorService workers) {
+        this.workers = workers;
+        this.config = config;
+        this.processors = processors;
+        this.interceptors = interceptors;
+        this.ids = ids;
+        this.groups = groups;
+        this.authorization = authorization;
+        this.store = store;
+        this.delivery = delivery;
+    }
+
+    /**
+     * @return completed when the send is admitted
+     * @throws ParleyException when the send is refused before its processor runs
+     */
+    CompletionStage<Void> send(ServerSession session, long rid, Send send) {
+        String sender = session.userId();
+        String clientMsgId = send.getClientMsgId();
+        if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id must have 1-64 characters");
+        }
+        if (clientMsgId.startsWith(GroupOps.KEY_PREFIX) || clientMsgId.startsWith(Commands.KEY_PREFIX)) {
+            // group operations and commands keep their idempotency keys in the same index, under these prefixes
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id may not start with \""
+                    + GroupOps.KEY_PREFIX + "\" or \"" + Commands.KEY_PREFIX + "\" (reserved)");
+        }
+        if (send.getType().isEmpty() || send.getType().length() > MAX_TYPE_LENGTH) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "type must have 1-64 characters");
+        }
+        checkExt(send.getExtMap());
+        String conversation;
+        List<String> members;
+        List<String> indexFor;
+        switch (send.getToCase()) {
+            case PEER -> {
+                if (!Ids.isValidId(send.getPeer())) {
+                    throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "invalid peer user id");
+                }
+                conversation = Ids.direct(sender, send.getPeer());
+                members = Ids.directMembers(conversation);
+                indexFor = members;
+            }
+            case CONVERSATION -> {
+                conversation = send.getConversation();
+                String groupId = Ids.groupIdOf(conversation);
+                if (groupId != null) {
+                    Group g = groups.require(store.require(), groupId);
+                    GroupService.checkMaySend(g, sender, System.currentTimeMillis());
+                    members = groups.members(g);
+                    indexFor = List.of(); // group members were listed when they joined
+                } else {
+                    members = authorization.authorize(sender, conversation);
+                    indexFor = members;
+                }
+            }
+            default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "send needs a peer or a conversation");
+        }
+        if (send.getBody().getSerializedSize() > config.max_body_bytes()) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_BODY_TOO_LARGE,
+                    "body is larger than " + config.max_body_bytes() + " bytes");
+        }
+        MessageStore s = store.require();
+        Optional<Message> original = s.findByClientId(sender, clientMsgId);
+        if (original.isPresent()) {
+            session.send(ack(rid, original.get(), true));
+            return DONE;
+        }
+        Message draft = Message.newBuilder()
+                .setId(ids.next())
+                .setClientMsgId(clientMsgId)
+                .setSender(sender)
+                .setSenderDevice(session.deviceId())
+                .setConversation(conversation)
+                .setServerTime(System.currentTimeMillis())
+                .setType(send.getType())
+                .setBody(send.getBody())
+                .putAllExt(send.getExtMap())
+                .build();
+        Context context = new Context(session, conversation, members, Instant.now());
+        CompletableFuture<Void> admitted = new CompletableFuture<>();
+        processors.lookup(send.getType())
+                .thenCompose(p -> p.process(context, draft))
+                .whenComplete((result, error) -> {
+                    try {
+                        if (error != null) {
+                            fail(session, rid, error, draft);
+                        } else if (result == null) {
+                            fail(session, rid, new IllegalStateException("processor returned null"), draft);
+                        } else if (result.isRejected()) {
+                            session.reject(rid, new ParleyException(result.code(), result.reason()));
+                        } else if (result.isRelay()) {
+                            Message relayed = restoreCoreFields(result.message(), draft);
+                            session.send(ack(rid, relayed, false));
+                            delivery.dispatch(session, relayed, members, null);
+                        } else {
+                            Message toStore = restoreCoreFields(result.message(), draft);
+                            if (interceptors.isEmpty()) {
+                                append(session, rid, toStore, members, indexFor, result.preview());
+                            } else {
+                                // the next frame waits for the chain too (it is part of admitting this send)
+                                intercepted(session, rid, draft, toStore, members, indexFor, result.preview(), admitted);
+                                return;
+                            }
+                        }
+                    } catch (RuntimeException e) {
+                        fail(session, rid, e, draft);
+                    }
+                    admitted.complete(null);
+                });
+        return admitted;
+    }
+
+    private void intercepted(ServerSession session, long rid, Message draft, Message toStore, List<String> members,
+                             List<String> indexFor, String preview, CompletableFuture<Void> admitted) {
+        interceptors.apply(toStore, rewritten -> {
+            Message restored = restoreCoreFields(rewritten, draft);
+            checkExt(restored.getExtMap());
+            return restored;
+        }).whenCompleteAsync((message, error) -> { // back on a core worker: the stage may end on a plugin's thread
+            try {
+                if (error != null) {
+                    fail(session, rid, error, draft);
+                } else {
+                    append(session, rid, message, members, indexFor, preview);
+                }
+            } finally {
+                admitted.complete(null);
+            }
+        }, workers);
+    }
+
+    private void append(ServerSession origin, long rid, Message message, List<String> members, List<String> indexFor,
+                        String preview) {
+        MessageStore s = store.get();
+        if (s == null) {
+            origin.reject(rid, CurrentStore.unavailable());
+            return;
+        }
+        s.append(message, indexFor).whenComplete((appended, error) -> {
+            if (error != null) {
+                fail(origin, rid, error, message);
+                return;
+            }
+            origin.send(ack(rid, appended.message(), appended.duplicate()));
+            if (!appended.duplicate()) {
+                delivery.dispatch(origin, appended.message(), members, preview);
+            }
+        });
+    }
+
+    private static Message restoreCoreFields(Message processed, Message draft) {
+        if (processed == draft) {
+            return draft;
+        }
+        return processed.toBuilder()
+                .setId(draft.getId()).setClientMsgId(draft.getClientMsgId())
+                .setSender(draft.getSender()).setSenderDevice(draft.getSenderDevice())
+                .setConversation(draft.getConversation()).setSeq(0)
+                .setServerTime(draft.getServerTime()).setType(draft.getType())
+                .build();
+    }
+
+    private static Frame ack(long rid, Message m, boolean duplicate) {
+        return Frame.newBuilder().setRequestId(rid).setSendAck(SendAck.newBuilder()
+                .setMessageId(m.getId()).setConversation(m.getConversation()).setSeq(m.getSeq())
+                .setServerTime(m.getServerTime()).setDuplicate(duplicate)).build();
+    }
+
+    private static void fail(ServerSession session, long rid, Throwable error, Message draft) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof ParleyException pe) {
+            session.reject(rid, pe);
+        } else {
+            LOG.error("{}: send of {} message {} failed", session, draft.getType(), draft.getClientMsgId(), cause);
+            session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+        }
+    }
+
+    /** @throws ParleyException INVALID_REQUEST if {@code ext} is over the limits above */
+    static void checkExt(Map<String, String> ext) {
+        if (ext.isEmpty()) {
+            return;
+        }
+        if (ext.size() > MAX_EXT_ENTRIES) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "ext has " + ext.size() + " entries; at most " + MAX_EXT_ENTRIES);
+        }
+        long chars = 0;
+        for (Map.Entry<String, String> e : ext.entrySet()) {
+            if (e.getKey().isEmpty() || e.getKey().length() > MAX_EXT_KEY) {
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                        "ext keys must have 1-" + MAX_EXT_KEY + " characters");
+            }
+            chars += e.getKey().length() + e.getValue().length();
+        }
+        if (chars > MAX_EXT_CHARS) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "ext has " + chars + " characters in its keys and values; at most " + MAX_EXT_CHARS);
+        }
+    }
+
+    private record Context(ServerSession session, String conversation, List<String> members, Instant receivedAt)
+            implements MessageContext {
+        @Override
+        public String senderUserId() {
+            return session.userId();
+        }
+
+        @Override
+        public String senderDeviceId() {
+            return session.deviceId();
+        }
+
+        @Override
+        public List<String> recipients() {
+            List<String> r = new ArrayList<>(members);
+            r.remove(session.userId());
+            return r;
+        }
+    }
+}

@@ -1,0 +1,219 @@
+package io.parley.core.internal;
+
+import io.parley.core.api.Ids;
+import io.parley.core.api.ParleyException;
+import io.parley.core.api.Principal;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Hello;
+import io.parley.core.proto.HelloOk;
+import io.parley.core.proto.Notice;
+import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.transport.Connection;
+import jakarta.inject.Inject;
+import jakarta.inject.Named;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A session's life: opening it for a connection, the hello (protocol version, device id, the {@link Authenticator}),
+ * registering it in the {@link SessionRegistry} so deliveries find it, ending it when its token expires, forgetting it
+ * when it closes, and telling every client to reconnect when the core stops. Owns the bound authenticator and the
+ * "stopping" state.
+ *
+ * <p>Threading: {@link #open} runs on a transport's thread, {@link #hello} on a core worker (or, after waiting for the
+ * store and the authenticator, on the timer then a worker); all methods are thread-safe and never block.
+ */
+@Singleton
+final class Sessions {
+    private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
+    private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+    private static final long AVAILABLE_POLL_MILLIS = 20;
+
+    private final EngineConfig config;
+    private final ExecutorService workers;
+    private final ScheduledExecutorService timer;
+    private final SessionRegistry registry;
+    private final CurrentStore store;
+    private final AtomicLong sessionCounter = new AtomicLong();
+    private volatile Authenticator authenticator;
+    private volatile boolean stopping;
+
+    @Inject
+    Sessions(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer,
+             SessionRegistry registry, CurrentStore store) {
+        this.config = config;
+        this.workers = workers;
+        this.timer = timer;
+        this.registry = registry;
+        this.store = store;
+    }
+
+    void authenticator(Authenticator a) {
+        this.authenticator = a;
+    }
+
+    /** @return the bound authenticator, or null while none is */
+    Authenticator authenticator() {
+        return authenticator;
+    }
+
+    /** A new session for {@code connection}, feeding its frames to {@code handler}; closed at once when stopping. */
+    ServerSession open(Connection connection, ServerSession.Handler handler) {
+        ServerSession session = new ServerSession(handler, connection, workers, config.session_max_pending(),
+                config.node_id() + "-s" + Long.toString(sessionCounter.incrementAndGet(), 36));
+        if (stopping) {
+            session.close(null, reconnectNotice("server is stopping"));
+        }
+        return session;
+    }
+
+    /** A session for a trusted in-process caller, authenticated as {@code principal} without a hello. */
+    ServerSession openAuthenticated(Connection connection, ServerSession.Handler handler, Principal principal) {
+        ServerSession session = open(connection, handler);
+        session.authenticated(principal); // not registered: a trusted caller gets responses, not deliveries
+        return session;
+    }
+
+    /**
+     * Answers a hello once the authenticator and the store are bound (see {@link #whenAvailable}).
+     *
+     * @return completed when the hello has been answered
+     */
+    CompletionStage<Void> hello(ServerSession session, long rid, Hello hello) {
+        return whenAvailable(() -> authenticator != null && store.get() != null, () -> authenticate(session, rid, hello));
+    }
+
+    /**
+     * Runs {@code action} once {@code available} holds, waiting (without blocking a thread) at most
+     * {@code wait.available.millis} — so a hello that arrives while the authenticator or the store is starting or being
+     * swapped is answered when it is back instead of being refused; after the wait the action runs anyway and reports
+     * what is missing.
+     *
+     * @return completed when the action has run
+     */
+    private CompletionStage<Void> whenAvailable(BooleanSupplier available, Runnable action) {
+        if (available.getAsBoolean() || stopping) {
+            action.run();
+            return DONE;
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.wait_available_millis());
+        Runnable[] poll = new Runnable[1];
+        poll[0] = () -> {
+            if (available.getAsBoolean() || stopping || System.nanoTime() >= deadline) {
+                workers.execute(() -> {
+                    try {
+                        action.run();
+                    } finally {
+                        done.complete(null);
+                    }
+                });
+            } else {
+                timer.schedule(poll[0], AVAILABLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        };
+        try {
+            timer.schedule(poll[0], AVAILABLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) { // stopping
+            action.run();
+            return DONE;
+        }
+        return done;
+    }
+
+    private void authenticate(ServerSession session, long rid, Hello hello) {
+        ParleyException refusal = null;
+        Principal principal = null;
+        if (hello.getProtocolVersion() != 1) {
+            refusal = new ParleyException(ErrorCode.ERROR_CODE_PROTOCOL_VERSION,
+                    "protocol version " + hello.getProtocolVersion() + " is not supported; this server speaks 1");
+        } else if (!Ids.isValidId(hello.getDeviceId())) {
+            refusal = new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "hello needs a valid device_id");
+        } else {
+            Authenticator auth = authenticator;
+            if (auth == null) {
+                refusal = new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, "no authenticator is running", true);
+            } else {
+                try {
+                    principal = auth.authenticate(hello.getToken(), hello.getDeviceId());
+                } catch (ParleyException e) {
+                    refusal = e;
+                } catch (RuntimeException e) {
+                    LOG.error("Authenticator failed", e);
+                    refusal = new ParleyException(ErrorCode.ERROR_CODE_INTERNAL, "authentication failed");
+                }
+            }
+        }
+        if (refusal != null) {
+            LOG.info("Refusing hello from {}: {}", session.connection().remoteAddress(), refusal.toString());
+            session.close(ServerSession.error(rid, refusal), null);
+            return;
+        }
+        session.authenticated(principal);
+        registry.add(session);
+        if (session.isClosed()) { // closed while authenticating
+            registry.remove(session);
+            return;
+        }
+        LOG.debug("{} authenticated", session);
+        scheduleExpiry(session, principal);
+        session.send(Frame.newBuilder().setRequestId(rid).setHelloOk(HelloOk.newBuilder()
+                .setUserId(principal.userId()).setDeviceId(principal.deviceId()).setSessionId(session.sessionId())
+                .setServerTime(System.currentTimeMillis()).setHeartbeatSeconds(config.heartbeat_seconds())
+                .setMaxFrameBytes(config.max_frame_bytes())).build());
+    }
+
+    /**
+     * Ends the session when the token it logged in with expires: a {@code KIND_TOKEN_EXPIRED} notice, then the
+     * connection closes, so the client reconnects with a fresh token (the SDK asks its token provider). Without this a
+     * session would outlive its credential for as long as the connection lasts.
+     */
+    private void scheduleExpiry(ServerSession session, Principal principal) {
+        long delayMillis = Math.max(0, principal.expiresAt().toEpochMilli() - System.currentTimeMillis());
+        try {
+            session.expiresWith(timer.schedule(() -> {
+                LOG.info("Closing {}: its token expired at {}", session, principal.expiresAt());
+                session.close(null, Notice.newBuilder().setKind(Notice.Kind.KIND_TOKEN_EXPIRED)
+                        .setText("token expired at " + principal.expiresAt() + "; reconnect with a fresh token")
+                        .build());
+            }, delayMillis, TimeUnit.MILLISECONDS));
+        } catch (RejectedExecutionException e) {
+            // stopping: every session is being closed anyway
+        }
+    }
+
+    /** The session's connection closed: deliveries no longer look for it. */
+    void closed(ServerSession session) {
+        if (session.isAuthenticated()) {
+            registry.remove(session);
+            LOG.debug("{} closed", session);
+        }
+    }
+
+    /** From now on new connections are told to reconnect, and a hello waiting for the store or authenticator stops waiting. */
+    void stopping() {
+        stopping = true;
+    }
+
+    /** Tells every registered session to reconnect (the core is stopping) and closes it. */
+    void closeAll() {
+        for (ServerSession s : registry.all()) {
+            s.close(null, reconnectNotice("server is stopping"));
+        }
+    }
+
+    private static Notice reconnectNotice(String text) {
+        return Notice.newBuilder().setKind(Notice.Kind.KIND_RECONNECT).setText(text).setReconnectAfterMs(1000).build();
+    }
+}
