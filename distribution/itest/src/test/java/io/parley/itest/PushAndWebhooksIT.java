@@ -10,7 +10,10 @@ import io.parley.client.ParleyClientException;
 import io.parley.core.proto.ErrorCode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.crypto.Mac;
@@ -37,6 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * for FCM and for the integrator's webhook endpoints: a device registers its push token with a command, goes offline
  * and is pushed; a before-send webhook vetoes; an after-send webhook gets the stored message, signed.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class PushAndWebhooksIT {
     @TempDir
     static Path work;
@@ -88,6 +92,7 @@ class PushAndWebhooksIT {
     }
 
     @Test
+    @Order(1)
     void anOfflineDeviceIsPushedAndWebhooksVetoAndObserve() throws Exception {
         // bob registers his phone's push token (parley.push.v1.Register{platform = "fcm", token = "bob-phone-token"})
         try (ParleyClient bob = server.clientBuilder("push-bob", "phone", server.port).build()) {
@@ -117,6 +122,60 @@ class PushAndWebhooksIT {
                     .getMessagesCount(), "the vetoed message was not stored");
         }
         assertTrue(badSignatures.isEmpty(), "every webhook request was signed with the secret: " + badSignatures);
+    }
+
+    @Test
+    @Order(2)
+    void replacingTheCommandBundleUnderLoadRefusesNoCommandAndRemovingItAnswersUnsupported() throws Exception {
+        try (ParleyClient carol = server.clientBuilder("swap-carol", "phone", server.port).build()) {
+            carol.connect().get(15, TimeUnit.SECONDS);
+            awaitCommand(carol, register("fcm", "carol-token-0"));
+            Path v2 = DistributionHotSwapIT.rebuiltWithVersion(server.home.resolve("deploy/parley-push.jar"),
+                    "0.1.1.swap", work.resolve("push-v2.jar"));
+            java.util.List<java.util.concurrent.CompletableFuture<?>> commands = new java.util.ArrayList<>();
+            java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(8);
+            long t0 = System.nanoTime();
+            boolean swapped = false;
+            int i = 0;
+            while (ServerProcess.since(t0).toMillis() < 4000) {
+                if (!swapped && ServerProcess.since(t0).toMillis() > 1000) {
+                    server.deploy(v2, "parley-push.jar");
+                    swapped = true;
+                }
+                window.acquire();
+                java.util.concurrent.CompletableFuture<?> f = carol.command("push.register",
+                        register("fcm", "carol-token-" + ++i), null);
+                f.whenComplete((r, e) -> window.release());
+                commands.add(f);
+            }
+            int refused = 0;
+            for (java.util.concurrent.CompletableFuture<?> f : commands) {
+                try {
+                    f.get(30, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    refused++;
+                    System.out.println("[hot-swap] command refused: " + e.getCause());
+                }
+            }
+            System.out.printf("[hot-swap] push bundle replaced under load: %d commands, %d refused%n",
+                    commands.size(), refused);
+            assertEquals(0, refused, "commands held during the update and run by the new revision");
+            assertTrue(commands.size() > 20, "commands sent: " + commands.size());
+
+            server.undeploy("parley-push.jar");
+            long t1 = System.nanoTime();
+            ErrorCode code = null;
+            while (code == null) {
+                assertTrue(ServerProcess.since(t1).toSeconds() < 20, "push.register still served 20 s after removal");
+                Thread.sleep(100);
+                try {
+                    carol.command("push.register", register("fcm", "carol-gone"), null).get(15, TimeUnit.SECONDS);
+                } catch (ExecutionException e) {
+                    code = ((ParleyClientException) e.getCause()).code();
+                }
+            }
+            assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, code);
+        }
     }
 
     private static void awaitCommand(ParleyClient client, Any payload) throws Exception {
