@@ -55,8 +55,8 @@ class CoreGatewayTest {
 
     @Test
     void errorsAnsweringTheRequestOrTheSessionBecomeApiErrors() {
-        assertFailure(call(core((c, f) -> c.send(FakeCore.error(1, ErrorCode.ERROR_CODE_FORBIDDEN, "no")))), 403, "FORBIDDEN");
-        assertFailure(call(core((c, f) -> c.send(FakeCore.error(0, ErrorCode.ERROR_CODE_INTERNAL, "boom")))), 500, "INTERNAL");
+        assertFailure(call(core((c, f) -> c.send(EngineCore.error(1, ErrorCode.ERROR_CODE_FORBIDDEN, "no")))), 403, "FORBIDDEN");
+        assertFailure(call(core((c, f) -> c.send(EngineCore.error(0, ErrorCode.ERROR_CODE_INTERNAL, "boom")))), 500, "INTERNAL");
         assertFailure(call(core((c, f) -> {
             throw new IllegalStateException("bug");
         })), 500, "INTERNAL");

@@ -36,19 +36,19 @@ class HttpApiGuardTest {
     private static final Pattern PARAM = Pattern.compile("\\{[^}]+}");
 
     private final List<HttpApiServer> servers = new ArrayList<>();
-    private FakeCore core;
+    private EngineCore core;
     private HttpApiServer server;
 
     @BeforeEach
     void start() throws IOException {
-        core = new FakeCore();
+        core = new EngineCore(HttpApiServerTest.SECRET);
         server = start(settings(1024, 1024, Duration.ofSeconds(10), Duration.ofSeconds(30)));
     }
 
     @AfterEach
     void stop() throws InterruptedException {
         servers.forEach(HttpApiServer::stop);
-        core.shutdown();
+        core.close();
     }
 
     private HttpApiServer start(HttpApiSettings settings) throws IOException {

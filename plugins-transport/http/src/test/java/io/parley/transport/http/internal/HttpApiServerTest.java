@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The server over real sockets with {@link FakeCore} behind it, driven by the JDK's HTTP client. */
+/** The server over real sockets with the real engine behind it ({@link EngineCore}), driven by the JDK's HTTP client. */
 class HttpApiServerTest {
 
     static final String ADMIN = "test-admin-token-0123456789";
@@ -46,12 +46,12 @@ class HttpApiServerTest {
     private final ObjectMapper mapper = new ObjectMapper();
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<HttpApiServer> servers = new ArrayList<>();
-    private FakeCore core;
+    private EngineCore core;
     private HttpApiServer server;
 
     @BeforeEach
     void start() throws IOException {
-        core = new FakeCore();
+        core = new EngineCore(SECRET);
         server = start(settings(ADMIN, 1024 * 1024, Duration.ofSeconds(5), 100), SECRET);
         server.bindReceiver(core);
     }
@@ -59,7 +59,7 @@ class HttpApiServerTest {
     @AfterEach
     void stop() throws InterruptedException {
         servers.forEach(HttpApiServer::stop);
-        core.shutdown();
+        core.close();
         assertEquals(core.opened.get(), core.closed.get(), "every core session is closed exactly once");
     }
 
@@ -203,8 +203,9 @@ class HttpApiServerTest {
         assertMessage(post("/v1/messages", ""), 400, "must be a JSON object");
         assertMessage(post("/v1/messages", "{\"to\":\"bob\",\"text\":{\"a\":1}}"), 400, "field 'text'");
         assertMessage(post("/v1/messages", "{\"from\":\"no spaces\",\"to\":\"bob\",\"text\":\"x\"}"), 400, "invalid user id");
+        // another pair's conversation answers as if it did not exist (the engine's rule)
         assertMessage(post("/v1/messages", "{\"from\":\"carol\",\"conversation\":\"d:alice:bob\",\"text\":\"x\"}"),
-                403, "not a member");
+                404, "no such conversation");
         assertError(post("/v1/messages", "{\"from\":\"carol\",\"conversation\":\"nonsense\",\"text\":\"x\"}"), 404, "NOT_FOUND");
     }
 
@@ -266,7 +267,7 @@ class HttpApiServerTest {
         assertEquals(2, page.get("messages").get(0).get("seq").asLong());
         assertTrue(page.get("has_more").asBoolean());
 
-        assertError(get("/v1/conversations/d:alice:bob/messages?user=carol"), 403, "FORBIDDEN");
+        assertError(get("/v1/conversations/d:alice:bob/messages?user=carol"), 404, "NOT_FOUND");
         assertMessage(get("/v1/conversations/d:alice:bob/messages"), 400, "user is required");
         assertMessage(get("/v1/conversations/d:alice:bob/messages?user=bob&limit=-1"), 400, "non-negative");
         assertMessage(get("/v1/conversations/d:alice:bob/messages?user=bob&from_seq=x"), 400, "from_seq");
@@ -301,7 +302,7 @@ class HttpApiServerTest {
         assertError(post(base + "/members", "{\"actor\":\"carol\",\"users\":[\"dave\"]}"), 403, "FORBIDDEN");
         assertMessage(post(base + "/members", "{\"actor\":\"alice\",\"users\":[]}"), 400, "at least one user");
         assertEquals("Team", json(get(base + "?user=bob")).get("group").get("name").asText());
-        assertError(get(base + "?user=mallory"), 403, "FORBIDDEN");
+        assertError(get(base + "?user=mallory"), 404, "NOT_FOUND");
         assertError(get("/v1/groups/nosuch?user=bob"), 404, "NOT_FOUND");
 
         JsonNode role = json(post(base + "/roles", "{\"actor\":\"alice\",\"user\":\"bob\",\"role\":\"admin\"}"));
