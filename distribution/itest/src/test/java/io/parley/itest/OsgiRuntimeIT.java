@@ -281,6 +281,48 @@ public class OsgiRuntimeIT {
     }
 
     @Test
+    public void aRecallCommandTombstonesInPlaceOnlyForTheSender() throws Exception {
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(CommandHandler.TYPE, "itest.recall");
+        String conversation = "d:rec-a:rec-b";
+        // payload: the seq to recall, as text
+        ServerRegistrationHolder holder = new ServerRegistrationHolder(context.registerService(CommandHandler.class,
+                (ctx, payload) -> {
+                    long seq = Long.parseLong(Bodies.textOf(payload));
+                    return ctx.replace(conversation, seq, "recalled", Any.getDefaultInstance())
+                            .thenCompose(m -> ctx.appendEvent(conversation, "itest.recalled", Bodies.text("" + seq)))
+                            .thenApply(event -> Bodies.text("event " + event.getSeq()));
+                }, props));
+        try {
+            LinkedBlockingQueue<Message> bInbox = new LinkedBlockingQueue<>();
+            ParleyClient a = client("rec-a", "d1", new LinkedBlockingQueue<>());
+            ParleyClient b = client("rec-b", "d1", bInbox);
+            assertEquals(1, a.sendText("rec-b", "oops, wrong chat").get(10, TimeUnit.SECONDS).getSeq());
+            assertNotNull(bInbox.poll(10, TimeUnit.SECONDS));
+            ExecutionException notYours = expectFailure(b.command("itest.recall", Bodies.text("1"), null));
+            assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, ((ParleyClientException) notYours.getCause()).code());
+            ExecutionException missing = expectFailure(a.command("itest.recall", Bodies.text("9"), null));
+            assertEquals(ErrorCode.ERROR_CODE_NOT_FOUND, ((ParleyClientException) missing.getCause()).code());
+            assertEquals("event 2", Bodies.textOf(a.command("itest.recall", Bodies.text("1"), "recall-1")
+                    .get(10, TimeUnit.SECONDS).getPayload()));
+            Message event = bInbox.poll(10, TimeUnit.SECONDS);
+            assertNotNull("the other side hears of the recall", event);
+            assertEquals("itest.recalled", event.getType());
+            List<Message> history = a.syncRange(conversation, 1, 0, 10).get(10, TimeUnit.SECONDS).getMessagesList();
+            assertEquals(2, history.size());
+            assertEquals("recalled", history.get(0).getType());
+            assertEquals(1, history.get(0).getSeq());
+            assertEquals("rec-a", history.get(0).getSender());
+            assertEquals("the text is gone from the store", Any.getDefaultInstance(), history.get(0).getBody());
+        } finally {
+            holder.registration.unregister();
+        }
+    }
+
+    private record ServerRegistrationHolder(ServiceRegistration<CommandHandler> registration) {
+    }
+
+    @Test
     public void sendInterceptorsVetoRewriteAndTimeOutByTheirPolicy() throws Exception {
         List<ServiceRegistration<?>> registrations = new ArrayList<>();
         try {

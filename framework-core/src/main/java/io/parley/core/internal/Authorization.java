@@ -30,6 +30,18 @@ final class Authorization {
      * @return the members of {@code conversation}
      * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
      */
+    /** @return true if {@code conversation} is a group in which {@code user} is the owner or an admin */
+    boolean managesGroup(String user, String conversation) {
+        String groupId = Ids.groupIdOf(conversation);
+        if (groupId == null) {
+            return false;
+        }
+        return GroupService.member(groups.require(store.require(), groupId), user)
+                .map(m -> m.getRole() == io.parley.core.proto.GroupRole.GROUP_ROLE_OWNER
+                        || m.getRole() == io.parley.core.proto.GroupRole.GROUP_ROLE_ADMIN)
+                .orElse(false);
+    }
+
     List<String> authorize(String user, String conversation) {
         String groupId = Ids.groupIdOf(conversation);
         if (groupId != null) {

@@ -150,6 +150,28 @@ final class Commands {
         }
 
         @Override
+        public CompletionStage<Message> replace(String conversation, long seq, String newType, Any body) {
+            try {
+                authorization.authorize(session.userId(), conversation);
+                if (newType == null || newType.isEmpty() || newType.length() > MAX_TYPE_LENGTH) {
+                    throw new IllegalArgumentException("type must have 1-64 characters");
+                }
+                Message existing = message(conversation, seq).orElseThrow(() ->
+                        new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no message " + seq + " in " + conversation));
+                if (!existing.getSender().equals(session.userId()) && !authorization.managesGroup(session.userId(),
+                        conversation)) {
+                    throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN,
+                            "only its sender (or a group's owner or admins) may replace a message");
+                }
+                return store.require().replace(conversation, seq, newType, body, java.util.Map.of())
+                        .thenApply(replaced -> replaced.orElseThrow(() -> new ParleyException(
+                                ErrorCode.ERROR_CODE_NOT_FOUND, "no message " + seq + " in " + conversation)));
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        @Override
         public CompletionStage<Message> appendEvent(String conversation, String eventType, Any body) {
             try {
                 List<String> members = authorization.authorize(session.userId(), conversation);

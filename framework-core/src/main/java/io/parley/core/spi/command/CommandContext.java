@@ -55,4 +55,17 @@ public interface CommandContext {
      * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
      */
     CompletionStage<Message> appendEvent(String conversation, String type, Any body);
+
+    /**
+     * Replaces the stored message at {@code seq} in place with a tombstone of {@code type} and {@code body} (its ext
+     * cleared): the recall primitive. The message keeps its id, seq, sender and time; what devices already received
+     * is not taken back by this alone — tell them with {@link #appendEvent} (e.g. a "recalled" event naming the seq).
+     * Only the message's sender may, or in a group an owner or admin.
+     *
+     * @return a stage completed with the replacement as stored once it is durable
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member and the message
+     *                                            exists; {@code FORBIDDEN} if the caller may not replace it
+     * @since 1.1
+     */
+    CompletionStage<Message> replace(String conversation, long seq, String type, Any body);
 }

@@ -84,4 +84,10 @@ public abstract class ForwardingMessageStore implements MessageStore {
     public Optional<String> writeFailure() {
         return delegate().writeFailure();
     }
+
+    @Override
+    public CompletionStage<Optional<Message>> replace(String conversation, long seq, String type,
+                                                      com.google.protobuf.Any body, Map<String, String> ext) {
+        return delegate().replace(conversation, seq, type, body, ext);
+    }
 }

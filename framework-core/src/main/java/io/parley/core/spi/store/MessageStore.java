@@ -130,6 +130,22 @@ public interface MessageStore {
         return Optional.empty();
     }
 
+    /**
+     * Replaces the message at {@code (conversation, seq)} in place: the recall (tombstone) primitive. The replacement
+     * keeps every field the core owns — id, client_msg_id, sender, sender_device, conversation, seq, server_time —
+     * and takes {@code type}, {@code body} and {@code ext}; its idempotency key keeps pointing at it. Ordered and
+     * durable like {@link #append} (the stage completes when the change is durable); a reader sees the old message or
+     * the new one, never a mix. Must not block.
+     *
+     * @return the replacement as stored, or empty if there is no message at that seq
+     * @since 1.1
+     */
+    default CompletionStage<Optional<Message>> replace(String conversation, long seq, String type,
+                                                       com.google.protobuf.Any body, Map<String, String> ext) {
+        return java.util.concurrent.CompletableFuture.failedFuture(new io.parley.core.api.ParleyException(
+                io.parley.core.proto.ErrorCode.ERROR_CODE_UNAVAILABLE, "this message store cannot replace messages"));
+    }
+
     /** The result of {@link #append}. */
     record Appended(Message message, boolean duplicate) {
     }

@@ -232,6 +232,26 @@ public abstract class MessageStoreContract {
     }
 
     @Test
+    void replaceRewritesTypeBodyAndExtInPlaceAndKeepsEverythingElse() throws Exception {
+        List<String> ab = List.of("alice", "bob");
+        Message first = append(draft("alice", "r1", "d:alice:bob", "oops").toBuilder().putExt("k", "v").build(), ab)
+                .message();
+        Message second = append("bob", "d:alice:bob", ab).message();
+        Any tombstone = Any.newBuilder().setTypeUrl("type.googleapis.com/parley.test.Recalled").build();
+
+        Optional<Message> replaced = await(store.replace("d:alice:bob", 1, "recalled", tombstone, Map.of("by", "alice")));
+        Message expected = first.toBuilder().setType("recalled").setBody(tombstone).clearExt().putExt("by", "alice").build();
+        assertEquals(Optional.of(expected), replaced);
+        assertEquals(List.of(expected, second), store.range("d:alice:bob", 1, 2, 10), "in place, seq and id kept");
+        assertEquals(2, store.head("d:alice:bob"), "no new seq");
+        assertEquals(Optional.of(expected), store.findByClientId("alice", "r1"), "the idempotency key follows it");
+        assertEquals(Optional.empty(), await(store.replace("d:alice:bob", 3, "recalled", tombstone, Map.of())));
+        assertEquals(Optional.empty(), await(store.replace("d:nobody:else", 1, "recalled", tombstone, Map.of())));
+        // the next append is unaffected
+        assertEquals(3, append("alice", "d:alice:bob", ab).message().getSeq());
+    }
+
+    @Test
     void appendReturnsTheDraftWithItsSeqAndRangeReturnsTheSameMessage() throws Exception {
         Message draft = draft("alice", "k1", "d:alice:bob", "hi").toBuilder()
                 .putExt("color", "blue").putExt("reply_to", "m0").build();

@@ -29,6 +29,20 @@ public abstract class PersistentMessageStoreContract extends MessageStoreContrac
     }
 
     @Test
+    void aReplacementIsDurable() throws Exception {
+        List<String> ab = List.of("alice", "bob");
+        append(draft("alice", "d1", "d:alice:bob", "recall me"), ab);
+        com.google.protobuf.Any tombstone = com.google.protobuf.Any.newBuilder()
+                .setTypeUrl("type.googleapis.com/parley.test.Recalled").build();
+        await(store.replace("d:alice:bob", 1, "recalled", tombstone, java.util.Map.of()));
+        restart();
+        Message after = store.range("d:alice:bob", 1, 1, 1).get(0);
+        assertEquals("recalled", after.getType());
+        assertEquals(tombstone, after.getBody());
+        assertEquals(1, after.getSeq());
+    }
+
+    @Test
     void restartKeepsMessagesHeadsConversationsAndWatermarks() throws Exception {
         List<Message> ab = new ArrayList<>();
         for (int i = 0; i < 20; i++) {

@@ -1,5 +1,6 @@
 package io.parley.store.memory;
 
+import com.google.protobuf.Any;
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
@@ -132,6 +133,20 @@ public final class MemoryMessageStore implements MessageStore {
     }
 
     @Override
+    public CompletionStage<Optional<Message>> replace(String conversation, long seq, String type, Any body,
+                                                      Map<String, String> ext) {
+        Conversation c = conversations.get(conversation);
+        Optional<Message> replaced = c == null ? Optional.empty()
+                : c.replace(seq, old -> old.toBuilder().setType(type).setBody(body).clearExt().putAllExt(ext).build());
+        replaced.ifPresent(m -> {
+            if (!m.getClientMsgId().isEmpty()) {
+                byClientId.put(new ClientKey(m.getSender(), m.getClientMsgId()), CompletableFuture.completedFuture(m));
+            }
+        });
+        return CompletableFuture.completedFuture(replaced);
+    }
+
+    @Override
     public Optional<Message> findByClientId(String sender, String clientMsgId) {
         CompletableFuture<Message> stored = byClientId.get(new ClientKey(sender, clientMsgId));
         if (stored == null || !stored.isDone() || stored.isCompletedExceptionally()) {
@@ -229,6 +244,15 @@ public final class MemoryMessageStore implements MessageStore {
 
         synchronized long head() {
             return messages.size();
+        }
+
+        synchronized Optional<Message> replace(long seq, java.util.function.UnaryOperator<Message> change) {
+            if (seq < 1 || seq > messages.size()) {
+                return Optional.empty();
+            }
+            Message m = change.apply(messages.get((int) (seq - 1)));
+            messages.set((int) (seq - 1), m);
+            return Optional.of(m);
         }
 
         synchronized List<Message> range(long fromSeq, long toSeq, int limit) {

@@ -1,5 +1,6 @@
 package io.parley.store.mvstore;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
@@ -288,6 +289,21 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                     new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "bad append: " + e.getMessage()));
         }
         AppendOp op = new AppendOp(draft, memberList, null, new CompletableFuture<>());
+        enqueue(op, op.result);
+        return op.result;
+    }
+
+    /** {@inheritDoc} Enqueued and committed like {@link #append}. */
+    @Override
+    public CompletionStage<Optional<Message>> replace(String conversation, long seq, String type, Any body,
+                                                      Map<String, String> ext) {
+        try {
+            Keys.checkPart("conversation", conversation);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return CompletableFuture.failedFuture(
+                    new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "bad replace: " + e.getMessage()));
+        }
+        ReplaceOp op = new ReplaceOp(conversation, seq, type, body, Map.copyOf(ext), new CompletableFuture<>());
         enqueue(op, op.result);
         return op.result;
     }
@@ -814,6 +830,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 Op op = batch.get(i);
                 if (op instanceof AppendOp append) {
                     results[i] = apply(db, append, now);
+                } else if (op instanceof ReplaceOp replace) {
+                    results[i] = apply(db, replace);
                 } else if (op instanceof ReadCursorOp cursor) {
                     raise(db.readCursors(), cursor.key, cursor.seq);
                 } else if (op instanceof HousekeepingOp) {
@@ -855,6 +873,10 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
             Op op = batch.get(i);
             if (op instanceof AppendOp append) {
                 append.result.complete((Appended) results[i]);
+            } else if (op instanceof ReplaceOp replace) {
+                @SuppressWarnings("unchecked")
+                Optional<Message> replaced = (Optional<Message>) results[i];
+                replace.result.complete(replaced);
             } else if (op instanceof BarrierOp barrier) {
                 barrier.done.complete(null);
             }
@@ -884,6 +906,19 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 fail(op, error);
             }
         }
+    }
+
+    /** Writer thread: rewrites the message's log entry with the new type, body and ext. */
+    private static Optional<Message> apply(Db db, ReplaceOp op) {
+        Long logId = db.index().get(Keys.message(op.conversation, op.seq));
+        byte[] bytes = logId == null ? null : db.log().get(logId);
+        if (bytes == null) {
+            return Optional.empty();
+        }
+        Message replaced = parse(bytes).toBuilder().setType(op.type).setBody(op.body).clearExt().putAllExt(op.ext)
+                .build();
+        db.log().put(logId, replaced.toByteArray());
+        return Optional.of(replaced);
     }
 
     private Appended apply(Db db, AppendOp op, long now) {
@@ -1253,6 +1288,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     private static void fail(Op op, Throwable error) {
         if (op instanceof AppendOp append) {
             append.result.completeExceptionally(error);
+        } else if (op instanceof ReplaceOp replace) {
+            replace.result.completeExceptionally(error);
         } else if (op instanceof BarrierOp barrier) {
             barrier.done.completeExceptionally(error);
         } else if (op instanceof HousekeepingOp housekeeping) {
@@ -1267,7 +1304,12 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     // ------------------------------------------------------------------------------------------------ types
 
     /** Work for the writer thread. */
-    private sealed interface Op permits AppendOp, ReadCursorOp, BarrierOp, HousekeepingOp, Stop, Wake {
+    private sealed interface Op permits AppendOp, ReplaceOp, ReadCursorOp, BarrierOp, HousekeepingOp, Stop, Wake {
+    }
+
+    /** A replacement in place (see {@link #replace}); the message keeps its log entry, index and dedupe keys. */
+    private record ReplaceOp(String conversation, long seq, String type, Any body, Map<String, String> ext,
+                             CompletableFuture<Optional<Message>> result) implements Op {
     }
 
     /** An append; with {@code group} non-null, a group event whose changes are applied unless it is a duplicate. */
