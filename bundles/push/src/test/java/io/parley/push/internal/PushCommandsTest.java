@@ -72,6 +72,11 @@ class PushCommandsTest {
         public CompletionStage<Message> appendEvent(String conversation, String type, Any body) {
             throw new UnsupportedOperationException();
         }
+
+        @Override
+        public CompletionStage<Message> replace(String conversation, long seq, String type, Any body) {
+            throw new UnsupportedOperationException();
+        }
     }
 
     @TempDir
