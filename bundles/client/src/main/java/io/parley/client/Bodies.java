@@ -1,29 +1,29 @@
 package io.parley.client;
 
 import com.google.protobuf.Any;
-import com.google.protobuf.ByteString;
-import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.WireFormat;
 import io.parley.core.proto.Message;
-
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import io.parley.type.emoji.proto.Emoji;
+import io.parley.type.text.proto.Text;
 
 /**
- * Builds and reads message bodies of the standard types without depending on their bundles.
+ * Builds and reads message bodies of the standard types. The body messages are generated at build time from the
+ * same {@code .proto} files the types' bundles ship (one definition, as for the web client and the HTTP API), into
+ * a private copy here, so the SDK does not depend on a bundle that is hot-swapped.
  *
  * <p>Text: type {@value #TEXT_TYPE}, body an {@link Any} packing {@code parley.text.v1.Text { string text = 1; }}
- * with type URL {@value #TEXT_TYPE_URL}. Stateless and thread-safe.
+ * with type URL {@value #TEXT_TYPE_URL}. Emoji: type {@value #EMOJI_TYPE}, {@code parley.emoji.v1.Emoji { string
+ * emoji = 1; }} with type URL {@value #EMOJI_TYPE_URL}. Stateless and thread-safe.
  */
 public final class Bodies {
     /** The message type (routing key) of text messages. */
     public static final String TEXT_TYPE = "text";
     /** The {@link Any#getTypeUrl() type URL} of a packed {@code parley.text.v1.Text}. */
     public static final String TEXT_TYPE_URL = "type.googleapis.com/parley.text.v1.Text";
-
-    private static final int TEXT_TAG = (1 << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
+    /** The message type (routing key) of emoji messages (the optional emoji bundle). */
+    public static final String EMOJI_TYPE = "emoji";
+    /** The type URL of a packed {@code parley.emoji.v1.Emoji}. */
+    public static final String EMOJI_TYPE_URL = "type.googleapis.com/parley.emoji.v1.Emoji";
 
     private Bodies() {
     }
@@ -33,19 +33,7 @@ public final class Bodies {
         if (text == null) {
             throw new NullPointerException("text");
         }
-        if (text.isEmpty()) {
-            return Any.newBuilder().setTypeUrl(TEXT_TYPE_URL).build();
-        }
-        int size = CodedOutputStream.computeStringSize(1, text);
-        byte[] bytes = new byte[size];
-        CodedOutputStream out = CodedOutputStream.newInstance(bytes);
-        try {
-            out.writeString(1, text);
-            out.checkNoSpaceLeft();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return Any.newBuilder().setTypeUrl(TEXT_TYPE_URL).setValue(ByteString.copyFrom(bytes)).build();
+        return Any.pack(Text.newBuilder().setText(text).build());
     }
 
     /** @return true if {@code body} packs a {@code parley.text.v1.Text} */
@@ -62,21 +50,9 @@ public final class Bodies {
             throw new IllegalArgumentException("not a text body: " + (body == null ? null : body.getTypeUrl()));
         }
         try {
-            CodedInputStream in = body.getValue().newCodedInput();
-            String text = "";
-            int tag;
-            while ((tag = in.readTag()) != 0) {
-                if (tag == TEXT_TAG) {
-                    text = in.readStringRequireUtf8();
-                } else if (!in.skipField(tag)) {
-                    break;
-                }
-            }
-            return text;
+            return Text.parseFrom(body.getValue()).getText();
         } catch (InvalidProtocolBufferException e) {
             throw new IllegalArgumentException("malformed text body", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 
@@ -86,5 +62,32 @@ public final class Bodies {
      */
     public static String textOf(Message message) {
         return textOf(message.getBody());
+    }
+
+    /**
+     * @return an {@link Any} packing {@code parley.emoji.v1.Emoji{emoji}}
+     * @since 1.4
+     */
+    public static Any emoji(String emoji) {
+        if (emoji == null) {
+            throw new NullPointerException("emoji");
+        }
+        return Any.pack(Emoji.newBuilder().setEmoji(emoji).build());
+    }
+
+    /**
+     * @return the emoji of a packed {@code parley.emoji.v1.Emoji}
+     * @throws IllegalArgumentException if {@code body} is not an emoji body or does not parse
+     * @since 1.4
+     */
+    public static String emojiOf(Any body) {
+        if (body == null || !EMOJI_TYPE_URL.equals(body.getTypeUrl())) {
+            throw new IllegalArgumentException("not an emoji body: " + (body == null ? null : body.getTypeUrl()));
+        }
+        try {
+            return Emoji.parseFrom(body.getValue()).getEmoji();
+        } catch (InvalidProtocolBufferException e) {
+            throw new IllegalArgumentException("malformed emoji body", e);
+        }
     }
 }

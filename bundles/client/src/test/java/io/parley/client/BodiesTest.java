@@ -48,4 +48,19 @@ class BodiesTest {
                 .setValue(ByteString.copyFrom(new byte[] {0x0A, 0x05, 'x'})).build();
         assertThrows(IllegalArgumentException.class, () -> Bodies.textOf(broken));
     }
+
+    @Test
+    void emojiRoundTripsAsParleyEmojiV1() {
+        Any any = Bodies.emoji("\uD83D\uDC4D");
+        assertEquals("type.googleapis.com/parley.emoji.v1.Emoji", any.getTypeUrl());
+        // field 1, length-delimited, the UTF-8 bytes: the same bytes the emoji bundle's own class writes
+        byte[] thumbs = "\uD83D\uDC4D".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] expected = new byte[thumbs.length + 2];
+        expected[0] = 0x0A;
+        expected[1] = (byte) thumbs.length;
+        System.arraycopy(thumbs, 0, expected, 2, thumbs.length);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(expected, any.getValue().toByteArray());
+        assertEquals("\uD83D\uDC4D", Bodies.emojiOf(any));
+        assertThrows(IllegalArgumentException.class, () -> Bodies.emojiOf(Bodies.text("x")));
+    }
 }

@@ -136,6 +136,7 @@ class WebhooksComponentTest {
             assertFalse(pending.isDone());
 
             component.deactivate();
+            waitUntil(pending::isDone); // the cancellation may complete it on the HTTP client's thread
             assertTrue(pending.isCompletedExceptionally(), "a before-send call in flight fails at deactivation");
             // no garbage collection needed: the executor is stopped and the HTTP client's selector thread ended
             // (shutdownNow on Java 21+, interrupted on 17); only the JDK's short-lived completion threads may linger

@@ -11,12 +11,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.type.TypeFactory;
 import com.google.protobuf.Any;
 import com.google.protobuf.ByteString;
-import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.WireFormat;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.intercept.Verdict;
+import io.parley.type.text.proto.Text;
 
 import java.io.IOException;
 import java.math.BigInteger;
@@ -40,7 +39,6 @@ public final class EventJson {
     public static final int MAX_REASON_CHARS = 256;
     static final String DEFAULT_VETO_REASON = "refused by the before-send webhook";
 
-    private static final int TEXT_TAG = (1 << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED; // field 1, length-delimited
 
     private final ObjectMapper mapper = JsonMapper.builder()
             .typeFactory(TypeFactory.createDefaultInstance())
@@ -98,26 +96,17 @@ public final class EventJson {
     }
 
     /**
-     * @return field 1 of a {@code parley.text.v1.Text} body (the text bundle does not export its classes, so it is
-     * read by hand; the last occurrence wins, as in protobuf), "" when absent, or null for another type or a body
-     * that does not parse
+     * @return the text of a {@code parley.text.v1.Text} body (generated at build time from the text bundle's own
+     *         {@code .proto} into a private copy), "" when absent, or null for another type or a body that does not
+     *         parse
      */
     static String text(Any body) {
         if (!TEXT_TYPE_URL.equals(body.getTypeUrl())) {
             return null;
         }
         try {
-            CodedInputStream in = body.getValue().newCodedInput();
-            String text = "";
-            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
-                if (tag == TEXT_TAG) {
-                    text = in.readStringRequireUtf8();
-                } else if (!in.skipField(tag)) {
-                    break;
-                }
-            }
-            return text;
-        } catch (IOException e) {
+            return Text.parseFrom(body.getValue()).getText();
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
             return null;
         }
     }

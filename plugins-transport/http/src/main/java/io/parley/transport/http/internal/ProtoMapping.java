@@ -1,12 +1,10 @@
 package io.parley.transport.http.internal;
 
 import com.google.protobuf.Any;
+import io.parley.type.text.proto.Text;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.ByteString;
-import com.google.protobuf.CodedInputStream;
-import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.WireFormat;
 import io.parley.core.proto.ConversationSummary;
 import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupEvent;
@@ -16,7 +14,6 @@ import io.parley.core.proto.GroupRole;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.SendAck;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -34,45 +31,26 @@ public final class ProtoMapping {
     /** Type URL of a {@code group.event} system message's body. */
     public static final String GROUP_EVENT_TYPE_URL = "type.googleapis.com/parley.v1.GroupEvent";
 
-    /** Field 1, wire type 2 (length-delimited): {@code (1 << 3) | 2}. */
-    private static final int TEXT_FIELD_TAG = (1 << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
-
     private ProtoMapping() {
     }
 
     /**
-     * The body of a {@code text} message, encoded as {@code parley.text.v1.Text} without depending on the text
-     * bundle's classes (field 1, length-delimited UTF-8).
+     * The body of a {@code text} message. {@code parley.text.v1.Text} is generated at build time from the text
+     * bundle's own {@code .proto} (one definition) into a private copy, so this bundle does not depend on the text
+     * bundle, which is hot-swapped.
      */
     public static Any textBody(String text) {
-        try {
-            ByteString.Output out = ByteString.newOutput();
-            CodedOutputStream cos = CodedOutputStream.newInstance(out);
-            cos.writeString(1, text);
-            cos.flush();
-            return Any.newBuilder().setTypeUrl(TEXT_TYPE_URL).setValue(out.toByteString()).build();
-        } catch (IOException e) {
-            throw new IllegalStateException("writing to memory failed", e);
-        }
+        return Any.pack(Text.newBuilder().setText(text).build());
     }
 
-    /** @return field 1 of a {@code parley.text.v1.Text} body, or null if {@code body} is not one or does not parse */
+    /** @return the text of a {@code parley.text.v1.Text} body, or null if {@code body} is not one or does not parse */
     public static String textOf(Any body) {
         if (!TEXT_TYPE_URL.equals(body.getTypeUrl())) {
             return null;
         }
         try {
-            CodedInputStream in = body.getValue().newCodedInput();
-            String text = "";
-            for (int tag = in.readTag(); tag != 0; tag = in.readTag()) {
-                if (tag == TEXT_FIELD_TAG) {
-                    text = in.readStringRequireUtf8();
-                } else if (!in.skipField(tag)) {
-                    break;
-                }
-            }
-            return text;
-        } catch (IOException e) {
+            return Text.parseFrom(body.getValue()).getText();
+        } catch (InvalidProtocolBufferException e) {
             return null;
         }
     }
