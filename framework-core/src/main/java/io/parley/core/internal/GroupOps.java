@@ -107,7 +107,9 @@ final class GroupOps {
                             // each device's timeline (a device's own sends are not delivered back, events are)
                             delivery.dispatch(null, appended.message(), audience, null);
                         } else {
-                            current = groups.require(s, groupId);
+                            // a repeat that raced its original past the lookup above: the original's group, which
+                            // for a create is not the id this attempt drew
+                            current = groups.require(s, Ids.groupIdOf(appended.message().getConversation()));
                         }
                         session.send(Frame.newBuilder().setRequestId(rid).setGroupResponse(GroupResponse.newBuilder()
                                 .setGroup(current).setEventSeq(appended.message().getSeq())).build());
