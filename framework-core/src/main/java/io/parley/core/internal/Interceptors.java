@@ -63,14 +63,6 @@ final class Interceptors {
         return entries.isEmpty();
     }
 
-    long timeouts() {
-        return timeouts.get();
-    }
-
-    long failures() {
-        return failures.get();
-    }
-
     /**
      * Runs the chain on {@code message}.
      *

@@ -209,10 +209,6 @@ final class Whiteboard<T> {
         return out;
     }
 
-    synchronized List<String> types() {
-        return List.copyOf(providers.keySet());
-    }
-
     /** Fails every held request as UNAVAILABLE (the engine is stopping). */
     void close() {
         List<Hold> released;

@@ -5,12 +5,11 @@ import com.google.inject.Injector;
 import io.parley.core.api.Principal;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
-import io.parley.core.proto.Notice;
 import io.parley.core.proto.Ping;
 import io.parley.core.proto.Send;
-import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.testing.ComponentConfigs;
+import io.parley.core.testing.RecordingConnection;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,16 +21,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -71,17 +64,17 @@ class EngineWiringTest {
 
     @Test
     void aFrameBeforeHelloClosesTheConnection() throws InterruptedException {
-        FakeConnection c = new FakeConnection();
+        RecordingConnection c = new RecordingConnection();
         engine.open(c).onFrame(Frame.newBuilder().setRequestId(7).setPing(Ping.newBuilder().setClientTime(1)).build());
         Frame error = c.next();
         assertEquals(7, error.getRequestId());
         assertEquals(ErrorCode.ERROR_CODE_UNAUTHENTICATED, error.getError().getCode());
-        assertTrue(c.closed.await(), "closed");
+        assertTrue(c.awaitClosed(), "closed");
     }
 
     @Test
     void aTrustedSessionsFramesAreRoutedAndRefusalsAnswered() throws InterruptedException {
-        FakeConnection c = new FakeConnection();
+        RecordingConnection c = new RecordingConnection();
         InboundSession session = engine.openAuthenticated(c,
                 new Principal("alice", "api", Instant.now().plusSeconds(60)));
         session.onFrame(Frame.newBuilder().setRequestId(1).setPing(Ping.newBuilder().setClientTime(42)).build());
@@ -114,59 +107,5 @@ class EngineWiringTest {
             }
         }
         assertEquals(List.of(), offenders, "classes that refer to Engine (pass them a narrow part instead)");
-    }
-
-    private static final class FakeConnection implements Connection {
-        final BlockingQueue<Frame> sent = new LinkedBlockingQueue<>();
-        final Latch closed = new Latch();
-
-        Frame next() throws InterruptedException {
-            Frame f = sent.poll(5, TimeUnit.SECONDS);
-            assertNotNull(f, "a frame within 5 s");
-            return f;
-        }
-
-        @Override
-        public void send(Frame frame) {
-            sent.add(frame);
-        }
-
-        @Override
-        public CompletionStage<Void> sendFlushed(Frame frame) {
-            sent.add(frame);
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public void close(Notice notice) {
-            closed.open();
-        }
-
-        @Override
-        public String transport() {
-            return "test";
-        }
-
-        @Override
-        public String remoteAddress() {
-            return "test:0";
-        }
-    }
-
-    private static final class Latch {
-        private final CompletableFuture<Void> opened = new CompletableFuture<>();
-
-        void open() {
-            opened.complete(null);
-        }
-
-        boolean await() {
-            try {
-                opened.get(5, TimeUnit.SECONDS);
-                return true;
-            } catch (Exception e) {
-                return false;
-            }
-        }
     }
 }

@@ -5,25 +5,21 @@ import io.parley.core.internal.InProcessCore;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.Message;
-import io.parley.core.proto.Notice;
 import io.parley.core.spi.store.ForwardingMessageStore;
 import io.parley.core.spi.store.MessageStore;
-import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
+import io.parley.core.testing.RecordingConnection;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
 import java.util.Collection;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -50,51 +46,12 @@ class RepeatedGroupCreateTest {
         }
     }
 
-    private static final class Device implements Connection {
-        final BlockingQueue<Frame> frames = new LinkedBlockingQueue<>();
-
-        Frame answerTo(long requestId) throws InterruptedException {
-            while (true) {
-                Frame f = frames.poll(5, TimeUnit.SECONDS);
-                assertNotNull(f, "an answer to request " + requestId);
-                if (f.getRequestId() == requestId) {
-                    return f;
-                }
-            }
-        }
-
-        @Override
-        public void send(Frame frame) {
-            frames.add(frame);
-        }
-
-        @Override
-        public CompletionStage<Void> sendFlushed(Frame frame) {
-            frames.add(frame);
-            return CompletableFuture.completedFuture(null);
-        }
-
-        @Override
-        public void close(Notice notice) {
-        }
-
-        @Override
-        public String transport() {
-            return "test";
-        }
-
-        @Override
-        public String remoteAddress() {
-            return "test:0";
-        }
-    }
-
     @Test
     void aRepeatRacingItsOriginalAnswersWithTheOriginalsGroup() throws Exception {
         try (InProcessCore core = InProcessCore.start(new SlowGroupEvents(), Map.of())) {
             Principal ann = new Principal("ann", "phone", Instant.now().plusSeconds(3600));
-            Device first = new Device();
-            Device second = new Device();
+            RecordingConnection first = new RecordingConnection();
+            RecordingConnection second = new RecordingConnection();
             InboundSession s1 = core.receiver().openAuthenticated(first, ann);
             InboundSession s2 = core.receiver().openAuthenticated(second, ann);
             Frame create = Frame.newBuilder().setRequestId(7).setGroup(GroupRequest.newBuilder()
