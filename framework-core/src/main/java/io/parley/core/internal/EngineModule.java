@@ -77,7 +77,13 @@ final class EngineModule extends AbstractModule {
     @Provides
     @Singleton
     GroupService groups() {
-        return new GroupService(config.group_max_members(), config.group_cache_members());
+        return new GroupService(config.group_cache_members());
+    }
+
+    @Provides
+    @Singleton
+    GroupRules groupRules() {
+        return new GroupRules(config.group_max_members());
     }
 
     @Provides

@@ -41,14 +41,16 @@ final class GroupOps {
 
     private final CurrentStore store;
     private final GroupService groups;
+    private final GroupRules rules;
     private final MessageIds ids;
     private final ReadCounter readCounts;
     private final Delivery delivery;
 
     @Inject
-    GroupOps(CurrentStore store, GroupService groups, MessageIds ids, ReadCounter readCounts, Delivery delivery) {
+    GroupOps(CurrentStore store, GroupService groups, GroupRules rules, MessageIds ids, ReadCounter readCounts, Delivery delivery) {
         this.store = store;
         this.groups = groups;
+        this.rules = rules;
         this.ids = ids;
         this.readCounts = readCounts;
         this.delivery = delivery;
@@ -91,9 +93,9 @@ final class GroupOps {
         Ids.group(groupId); // validates the id
         CompletableFuture<Void> admitted = groups.serialize(groupId, () -> {
             long now = System.currentTimeMillis();
-            GroupService.Change change = request.getOpCase() == GroupRequest.OpCase.CREATE
-                    ? groups.create(groupId, actor, request.getCreate(), now)
-                    : groups.apply(groups.require(s, groupId), actor, request, now);
+            GroupRules.Change change = request.getOpCase() == GroupRequest.OpCase.CREATE
+                    ? rules.create(groupId, actor, request.getCreate(), now)
+                    : rules.apply(groups.require(s, groupId), actor, request, now);
             Message event = GroupService.eventMessage(ids.next(), eventKey, actor, session.deviceId(), groupId, change.event(), now);
             return s.appendGroupEvent(event, groupId, change.after().toByteArray(), change.joined(), change.left())
                     .thenApply(appended -> {

@@ -8,16 +8,12 @@ import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupEvent;
 import io.parley.core.proto.GroupMember;
-import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.GroupRole;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.store.MessageStore;
 
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -29,7 +25,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * Group state and the rules of group management, in plain Java.
+ * Group state: the cached records, membership queries and the per-group order of operations. The rules of what a
+ * request changes are {@link GroupRules}.
  *
  * <p>A group's record lives in the store ({@link MessageStore#groupRecord}) and is cached here, bounded by the total
  * of the cached groups' weights (1 + members, {@code group.cache.members}); every change is a
@@ -41,20 +38,12 @@ import java.util.function.Supplier;
  */
 final class GroupService {
     static final String EVENT_TYPE = "group.event";
-    static final int MAX_NAME_LENGTH = 100;
-
-    /** A computed change: the event, the new record and who joins or leaves the conversation list. */
-    record Change(GroupEvent event, Group after, Collection<String> joined, Collection<String> left) {
-    }
-
-    private final int maxMembers;
     private final long cacheWeightLimit;
     private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
     /** Sum of {@link #weight} over {@link #cache}'s values; exact, since every change goes through put/remove results. */
     private final AtomicLong cacheWeight = new AtomicLong();
     private final ConcurrentHashMap<String, CompletableFuture<?>> tails = new ConcurrentHashMap<>();
 
-    /** Caches up to a million members' worth of group records. */
     /**
      * A cached record with its member ids as a list (fan-out) and a set (membership checks), computed once per record
      * version: the hot paths (every delivery ack, read mark and send in a group) neither copy nor scan the members.
@@ -66,13 +55,13 @@ final class GroupService {
         }
     }
 
-    GroupService(int maxMembers) {
-        this(maxMembers, 1_000_000);
+    /** Caches up to a million members' worth of group records. */
+    GroupService() {
+        this(1_000_000);
     }
 
     /** @param cacheWeightLimit the most member entries (plus one per group) the record cache holds */
-    GroupService(int maxMembers, long cacheWeightLimit) {
-        this.maxMembers = maxMembers;
+    GroupService(long cacheWeightLimit) {
         this.cacheWeightLimit = Math.max(1, cacheWeightLimit);
     }
 
@@ -245,172 +234,11 @@ final class GroupService {
         }
     }
 
-    /** The group a create request makes, before it has an event. */
-    Change create(String groupId, String actor, GroupRequest.Create create, long now) {
-        String name = create.getName().strip();
-        if (name.isEmpty() || name.length() > MAX_NAME_LENGTH) {
-            throw invalid("a group name has 1-" + MAX_NAME_LENGTH + " characters");
-        }
-        Set<String> users = new LinkedHashSet<>();
-        users.add(actor);
-        for (String u : create.getMembersList()) {
-            users.add(Ids.checkUserId(u));
-        }
-        checkSize(users.size());
-        Group.Builder g = Group.newBuilder().setId(groupId).setConversation(Ids.group(groupId)).setName(name).setCreatedAt(now);
-        for (String u : users) {
-            g.addMembers(GroupMember.newBuilder().setUser(u)
-                    .setRole(u.equals(actor) ? GroupRole.GROUP_ROLE_OWNER : GroupRole.GROUP_ROLE_MEMBER));
-        }
-        GroupEvent event = GroupEvent.newBuilder().setKind(GroupEvent.Kind.KIND_CREATED).setActor(actor)
-                .addAllUsers(users).setName(name).build();
-        return new Change(event, g.build(), users, List.of());
-    }
-
-    /** The change a management request makes to {@code g}; @throws ParleyException if the actor may not make it */
-    Change apply(Group g, String actor, GroupRequest request, long now) {
-        GroupMember me = requireMember(g, actor);
-        if (g.getDissolved()) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "the group is dissolved");
-        }
-        Map<String, GroupMember> members = new LinkedHashMap<>();
-        g.getMembersList().forEach(m -> members.put(m.getUser(), m));
-        GroupEvent.Builder event = GroupEvent.newBuilder().setActor(actor);
-        List<String> joined = new ArrayList<>();
-        List<String> left = new ArrayList<>();
-        Group.Builder after = g.toBuilder();
-        switch (request.getOpCase()) {
-            case ADD_MEMBERS -> {
-                requireManager(me);
-                for (String u : request.getAddMembers().getUsersList()) {
-                    Ids.checkUserId(u);
-                    if (!members.containsKey(u)) {
-                        members.put(u, GroupMember.newBuilder().setUser(u).setRole(GroupRole.GROUP_ROLE_MEMBER).build());
-                        joined.add(u);
-                    }
-                }
-                if (joined.isEmpty()) {
-                    throw invalid("every user is already a member");
-                }
-                checkSize(members.size());
-                event.setKind(GroupEvent.Kind.KIND_MEMBERS_ADDED).addAllUsers(joined);
-            }
-            case REMOVE_MEMBERS -> {
-                requireManager(me);
-                for (String u : request.getRemoveMembers().getUsersList()) {
-                    GroupMember target = members.get(u);
-                    if (target == null) {
-                        throw invalid(u + " is not a member");
-                    }
-                    requireOutranks(me, target, "remove");
-                    members.remove(u);
-                    left.add(u);
-                }
-                if (left.isEmpty()) {
-                    throw invalid("no users to remove");
-                }
-                event.setKind(GroupEvent.Kind.KIND_MEMBERS_REMOVED).addAllUsers(left);
-            }
-            case LEAVE -> {
-                if (me.getRole() == GroupRole.GROUP_ROLE_OWNER && members.size() > 1) {
-                    throw invalid("the owner must transfer ownership before leaving");
-                }
-                members.remove(actor);
-                left.add(actor);
-                event.setKind(GroupEvent.Kind.KIND_MEMBER_LEFT).addUsers(actor);
-                if (members.isEmpty()) {
-                    after.setDissolved(true);
-                }
-            }
-            case DISSOLVE -> {
-                requireOwner(me);
-                after.setDissolved(true);
-                event.setKind(GroupEvent.Kind.KIND_DISSOLVED);
-            }
-            case SET_ROLE -> {
-                requireOwner(me);
-                GroupRequest.SetRole r = request.getSetRole();
-                GroupMember target = requireTarget(members, r.getUser());
-                if (r.getRole() != GroupRole.GROUP_ROLE_MEMBER && r.getRole() != GroupRole.GROUP_ROLE_ADMIN) {
-                    throw invalid("role must be MEMBER or ADMIN; use transfer for the owner");
-                }
-                if (target.getRole() == GroupRole.GROUP_ROLE_OWNER) {
-                    throw invalid("the owner's role changes only by transfer");
-                }
-                members.put(target.getUser(), target.toBuilder().setRole(r.getRole()).build());
-                event.setKind(GroupEvent.Kind.KIND_ROLE_CHANGED).addUsers(target.getUser()).setRole(r.getRole());
-            }
-            case MUTE -> {
-                requireManager(me);
-                GroupRequest.Mute m = request.getMute();
-                GroupMember target = requireTarget(members, m.getUser());
-                requireOutranks(me, target, "mute");
-                long until = Math.max(0, m.getUntil());
-                members.put(target.getUser(), target.toBuilder().setMutedUntil(until).build());
-                event.setKind(GroupEvent.Kind.KIND_MEMBER_MUTED).addUsers(target.getUser()).setMutedUntil(until);
-            }
-            case MUTE_ALL -> {
-                requireManager(me);
-                after.setMutedAll(request.getMuteAll().getMuted());
-                event.setKind(GroupEvent.Kind.KIND_GROUP_MUTED).setMuted(request.getMuteAll().getMuted());
-            }
-            case TRANSFER -> {
-                requireOwner(me);
-                GroupMember target = requireTarget(members, request.getTransfer().getNewOwner());
-                if (target.getUser().equals(actor)) {
-                    throw invalid("you already own the group");
-                }
-                members.put(actor, me.toBuilder().setRole(GroupRole.GROUP_ROLE_ADMIN).build());
-                members.put(target.getUser(), target.toBuilder().setRole(GroupRole.GROUP_ROLE_OWNER).build());
-                event.setKind(GroupEvent.Kind.KIND_OWNER_CHANGED).addUsers(target.getUser());
-            }
-            default -> throw invalid("unknown group operation");
-        }
-        after.clearMembers().addAllMembers(members.values());
-        return new Change(event.build(), after.build(), joined, left);
-    }
-
     /** The system message recording a change; the store assigns its seq. */
     static Message eventMessage(String id, String clientMsgId, String actor, String actorDevice, String groupId,
                                 GroupEvent event, long now) {
         return Message.newBuilder().setId(id).setClientMsgId(clientMsgId).setSender(actor).setSenderDevice(actorDevice)
                 .setConversation(Ids.group(groupId)).setServerTime(now).setType(EVENT_TYPE)
                 .setBody(Any.pack(event)).build();
-    }
-
-    private void checkSize(int size) {
-        if (size > maxMembers) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "a group has at most " + maxMembers + " members");
-        }
-    }
-
-    private static GroupMember requireTarget(Map<String, GroupMember> members, String user) {
-        GroupMember target = members.get(user);
-        if (target == null) {
-            throw invalid(user + " is not a member");
-        }
-        return target;
-    }
-
-    private static void requireManager(GroupMember me) {
-        if (me.getRole() != GroupRole.GROUP_ROLE_OWNER && me.getRole() != GroupRole.GROUP_ROLE_ADMIN) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "only the owner and admins manage the group");
-        }
-    }
-
-    private static void requireOwner(GroupMember me) {
-        if (me.getRole() != GroupRole.GROUP_ROLE_OWNER) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "only the owner may do this");
-        }
-    }
-
-    private static void requireOutranks(GroupMember me, GroupMember target, String what) {
-        if (target.getRole().getNumber() >= me.getRole().getNumber()) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN, "you may not " + what + " " + target.getUser());
-        }
-    }
-
-    private static ParleyException invalid(String message) {
-        return new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, message);
     }
 }

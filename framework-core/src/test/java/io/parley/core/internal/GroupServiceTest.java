@@ -26,15 +26,16 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class GroupServiceTest {
-    private final GroupService groups = new GroupService(4);
+    private final GroupService groups = new GroupService();
+    private final GroupRules rules = new GroupRules(4);
 
     private Group created() {
-        return groups.create("g1", "olive", GroupRequest.Create.newBuilder().setName(" Team ")
+        return rules.create("g1", "olive", GroupRequest.Create.newBuilder().setName(" Team ")
                 .addMembers("adam").addMembers("mia").build(), 1).after();
     }
 
     private Group apply(Group g, String actor, GroupRequest.Builder r) {
-        return groups.apply(g, actor, r.build(), 1000).after();
+        return rules.apply(g, actor, r.build(), 1000).after();
     }
 
     private static void refused(ErrorCode code, Executable e) {
@@ -47,7 +48,7 @@ class GroupServiceTest {
 
     @Test
     void creatorOwnsTheGroup() {
-        GroupService.Change c = groups.create("g1", "olive", GroupRequest.Create.newBuilder().setName("Team")
+        GroupRules.Change c = rules.create("g1", "olive", GroupRequest.Create.newBuilder().setName("Team")
                 .addMembers("adam").addMembers("olive").build(), 1);
         assertEquals("g:g1", c.after().getConversation());
         assertEquals(List.of("olive", "adam"), GroupService.memberIds(c.after()));
@@ -58,9 +59,9 @@ class GroupServiceTest {
 
     @Test
     void sizeLimitAndNameAreEnforced() {
-        refused(ErrorCode.ERROR_CODE_FORBIDDEN, () -> groups.create("g2", "o", GroupRequest.Create.newBuilder()
+        refused(ErrorCode.ERROR_CODE_FORBIDDEN, () -> rules.create("g2", "o", GroupRequest.Create.newBuilder()
                 .setName("x").addMembers("a").addMembers("b").addMembers("c").addMembers("d").build(), 1));
-        refused(ErrorCode.ERROR_CODE_INVALID_REQUEST, () -> groups.create("g2", "o", GroupRequest.Create.newBuilder()
+        refused(ErrorCode.ERROR_CODE_INVALID_REQUEST, () -> rules.create("g2", "o", GroupRequest.Create.newBuilder()
                 .setName("  ").build(), 1));
     }
 
@@ -143,9 +144,9 @@ class GroupServiceTest {
                     }
                     throw new UnsupportedOperationException(method.getName());
                 });
-        GroupService small = new GroupService(100, 10); // each group below weighs 1 + 2 members
+        GroupService small = new GroupService(10); // each group below weighs 1 + 2 members
         for (int i = 0; i < 20; i++) {
-            Group g = small.create("g" + i, "olive", GroupRequest.Create.newBuilder().setName("t" + i)
+            Group g = new GroupRules(100).create("g" + i, "olive", GroupRequest.Create.newBuilder().setName("t" + i)
                     .addMembers("adam").build(), 1).after();
             stored.put(g.getId(), g.toByteArray());
             small.updated(g);
