@@ -6,6 +6,9 @@ import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.store.MessageStore;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -17,6 +20,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.UnaryOperator;
 
 /**
@@ -24,8 +28,13 @@ import java.util.function.UnaryOperator;
  * need history across restarts.
  *
  * <p>Durability policy: <b>none</b>. An append completes as soon as the message is in memory (before the stage is
- * returned); everything is lost when the bundle stops or the JVM exits, and seqs restart at 1 afterwards. Nothing
- * is ever evicted: memory grows with the number of messages and idempotency keys.
+ * returned); everything is lost when the bundle stops or the JVM exits, and seqs restart at 1 afterwards.
+ *
+ * <p>Retention: nothing is evicted (dropping history would silently lose messages that offline devices have not
+ * fetched yet). Instead the store is bounded by {@link Limits}: once it holds {@code maxMessages} messages or
+ * {@code maxBytes} of them (serialized size plus a fixed per-message overhead), every further append, group event
+ * and growing replacement fails as retryable {@code UNAVAILABLE}, and {@link #writeFailure()} says why, so the
+ * server's health turns DOWN instead of the heap running out.
  *
  * <p>Threading: every method is thread-safe and non-blocking apart from short per-conversation monitors. Seqs are
  * assigned under the conversation's monitor, so appends from one thread are sequenced in call order. The
@@ -39,6 +48,38 @@ import java.util.function.UnaryOperator;
  */
 public final class MemoryMessageStore implements MessageStore {
 
+    /**
+     * The store's bound.
+     *
+     * @param maxMessages most messages held (group events and tombstones included); at least 1
+     * @param maxBytes    most bytes of messages held, counted as serialized size + {@link #OVERHEAD_BYTES} each
+     */
+    public record Limits(long maxMessages, long maxBytes) {
+        /** Heap cost of a stored message beyond its serialized bytes (the message, its strings and maps, the idempotency
+         * entry): ~550 bytes measured for a 64-byte text on Java 17 with compressed oops, rounded up. */
+        public static final int OVERHEAD_BYTES = 600;
+
+        public Limits {
+            if (maxMessages < 1 || maxBytes < 1) {
+                throw new IllegalArgumentException("memory store limits must be positive: " + maxMessages
+                        + " messages, " + maxBytes + " bytes");
+            }
+        }
+
+        /** No practical bound (tests). */
+        public static Limits unbounded() {
+            return new Limits(Long.MAX_VALUE, Long.MAX_VALUE);
+        }
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(MemoryMessageStore.class);
+
+    private final Limits limits;
+    private final AtomicLong heldMessages = new AtomicLong();
+    private final AtomicLong heldBytes = new AtomicLong();
+    /** Set by the first refusal for lack of room; the store never frees room, so it stays set. */
+    private volatile String full;
+
     private final ConcurrentHashMap<String, Conversation> conversations = new ConcurrentHashMap<>();
     /** (sender, client_msg_id) → the stored message; incomplete while its append is running. */
     private final ConcurrentHashMap<ClientKey, CompletableFuture<Message>> byClientId = new ConcurrentHashMap<>();
@@ -48,6 +89,56 @@ public final class MemoryMessageStore implements MessageStore {
     private final ConcurrentHashMap<String, byte[]> groups = new ConcurrentHashMap<>();
     /** user → conversation → read cursor. */
     private final ConcurrentHashMap<String, ConcurrentHashMap<String, Long>> readCursors = new ConcurrentHashMap<>();
+
+    /** An unbounded store (tests). */
+    public MemoryMessageStore() {
+        this(Limits.unbounded());
+    }
+
+    public MemoryMessageStore(Limits limits) {
+        this.limits = limits;
+    }
+
+    /** Messages held now (group events and tombstones included). */
+    public long heldMessages() {
+        return heldMessages.get();
+    }
+
+    /** Bytes held now, as counted against {@link Limits#maxBytes}. */
+    public long heldBytes() {
+        return heldBytes.get();
+    }
+
+    @Override
+    public Optional<String> writeFailure() {
+        return Optional.ofNullable(full);
+    }
+
+    /**
+     * Takes room for {@code messages} more messages of {@code bytes} more bytes (either may be 0, bytes may be
+     * negative), or throws retryable UNAVAILABLE and takes nothing.
+     */
+    private void reserve(long messages, long bytes) {
+        long m = heldMessages.addAndGet(messages);
+        long b = heldBytes.addAndGet(bytes);
+        if ((messages > 0 && m > limits.maxMessages()) || (bytes > 0 && b > limits.maxBytes())) {
+            heldMessages.addAndGet(-messages);
+            heldBytes.addAndGet(-bytes);
+            String reason = "the in-memory store is full (" + (m - messages) + " of at most " + limits.maxMessages()
+                    + " messages, " + (b - bytes) + " of at most " + limits.maxBytes()
+                    + " bytes; max.messages / max.bytes in parley.store.memory.cfg); it keeps every message until the"
+                    + " server restarts";
+            if (full == null) {
+                LOG.warn("Refusing writes as retryable UNAVAILABLE from now on: {}", reason);
+            }
+            full = reason;
+            throw new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, reason, true);
+        }
+    }
+
+    private static long cost(Message m) {
+        return m.getSerializedSize() + Limits.OVERHEAD_BYTES;
+    }
 
     @Override
     public CompletionStage<Appended> append(Message draft, Collection<String> members) {
@@ -102,6 +193,7 @@ public final class MemoryMessageStore implements MessageStore {
 
     private Message store(Message draft, Collection<String> members) {
         String conversationId = draft.getConversation();
+        reserve(1, cost(draft));
         Message stored = conversations.computeIfAbsent(conversationId, id -> new Conversation()).append(draft);
         for (String member : members) {
             memberships.computeIfAbsent(member, m -> ConcurrentHashMap.newKeySet()).add(conversationId);
@@ -114,6 +206,7 @@ public final class MemoryMessageStore implements MessageStore {
         String conversationId = event.getConversation();
         Conversation conversation = conversations.computeIfAbsent(conversationId, id -> new Conversation());
         synchronized (conversation) {
+            reserve(1, cost(event));
             groups.put(groupId, record);
             for (String user : joined) {
                 memberships.computeIfAbsent(user, m -> ConcurrentHashMap.newKeySet()).add(conversationId);
@@ -136,8 +229,16 @@ public final class MemoryMessageStore implements MessageStore {
     public CompletionStage<Optional<Message>> replace(String conversation, long seq, String type, Any body,
                                                       Map<String, String> ext) {
         Conversation c = conversations.get(conversation);
-        Optional<Message> replaced = c == null ? Optional.empty()
-                : c.replace(seq, old -> old.toBuilder().setType(type).setBody(body).clearExt().putAllExt(ext).build());
+        Optional<Message> replaced;
+        try {
+            replaced = c == null ? Optional.empty() : c.replace(seq, old -> {
+                Message m = old.toBuilder().setType(type).setBody(body).clearExt().putAllExt(ext).build();
+                reserve(0, (long) m.getSerializedSize() - old.getSerializedSize());
+                return m;
+            });
+        } catch (ParleyException e) {
+            return CompletableFuture.failedFuture(e);
+        }
         replaced.ifPresent(m -> {
             if (!m.getClientMsgId().isEmpty()) {
                 byClientId.put(new ClientKey(m.getSender(), m.getClientMsgId()), CompletableFuture.completedFuture(m));
@@ -246,7 +347,8 @@ public final class MemoryMessageStore implements MessageStore {
             return messages.size();
         }
 
-        synchronized Optional<Message> replace(long seq, java.util.function.UnaryOperator<Message> change) {
+        /** @param change may throw; the message is then left as it was */
+        synchronized Optional<Message> replace(long seq, UnaryOperator<Message> change) {
             if (seq < 1 || seq > messages.size()) {
                 return Optional.empty();
             }
