@@ -54,8 +54,12 @@ final class EngineModule extends AbstractModule {
     @Singleton
     @Named("workers")
     ExecutorService workers() {
-        int n = config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
-        return Executors.newFixedThreadPool(n, threads("parley-engine-"));
+        return Executors.newFixedThreadPool(workerCount(config), threads("parley-engine-"));
+    }
+
+    /** The size of the worker pool: {@code workers}, or the number of cores the JVM may use. */
+    static int workerCount(EngineConfig config) {
+        return config.workers() > 0 ? config.workers() : Runtime.getRuntime().availableProcessors();
     }
 
     @Provides

@@ -49,7 +49,6 @@ final class SendPipeline {
     static final int MAX_EXT_KEY = 64;
     static final int MAX_EXT_CHARS = 4096;
 
-    private final EngineConfig config;
     private final Whiteboard<MessageProcessor> processors;
     private final Interceptors interceptors;
     private final MessageIds ids;
@@ -58,13 +57,14 @@ final class SendPipeline {
     private final CurrentStore store;
     private final Delivery delivery;
     private final ExecutorService workers;
+    private final int maxBodyBytes;
 
     @Inject
     SendPipeline(EngineConfig config, Whiteboard<MessageProcessor> processors, Interceptors interceptors,
                  MessageIds ids, GroupService groups, Authorization authorization, CurrentStore store,
                  Delivery delivery, @Named("workers") ExecutorService workers) {
         this.workers = workers;
-        this.config = config;
+        this.maxBodyBytes = config.max_body_bytes();
         this.processors = processors;
         this.interceptors = interceptors;
         this.ids = ids;
@@ -92,7 +92,9 @@ final class SendPipeline {
         if (send.getType().isEmpty() || send.getType().length() > MAX_TYPE_LENGTH) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "type must have 1-64 characters");
         }
-        checkExt(send.getExtMap());
+        if (send.getExtCount() > 0) { // (an empty map costs a MapField and iterators per message otherwise)
+            checkExt(send.getExtMap());
+        }
         String conversation;
         List<String> members;
         List<String> indexFor;
@@ -120,9 +122,9 @@ final class SendPipeline {
             }
             default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "send needs a peer or a conversation");
         }
-        if (send.getBody().getSerializedSize() > config.max_body_bytes()) {
+        if (send.getBody().getSerializedSize() > maxBodyBytes) {
             throw new ParleyException(ErrorCode.ERROR_CODE_BODY_TOO_LARGE,
-                    "body is larger than " + config.max_body_bytes() + " bytes");
+                    "body is larger than " + maxBodyBytes + " bytes");
         }
         MessageStore s = store.require();
         Optional<Message> original = s.findByClientId(sender, clientMsgId);
@@ -130,7 +132,7 @@ final class SendPipeline {
             session.send(ack(rid, original.get(), true));
             return DONE;
         }
-        Message draft = Message.newBuilder()
+        Message.Builder builder = Message.newBuilder()
                 .setId(ids.next())
                 .setClientMsgId(clientMsgId)
                 .setSender(sender)
@@ -138,9 +140,11 @@ final class SendPipeline {
                 .setConversation(conversation)
                 .setServerTime(System.currentTimeMillis())
                 .setType(send.getType())
-                .setBody(send.getBody())
-                .putAllExt(send.getExtMap())
-                .build();
+                .setBody(send.getBody());
+        if (send.getExtCount() > 0) {
+            builder.putAllExt(send.getExtMap());
+        }
+        Message draft = builder.build();
         Context context = new Context(session, conversation, members, Instant.now());
         CompletableFuture<Void> admitted = new CompletableFuture<>();
         processors.lookup(send.getType())

@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -42,6 +43,8 @@ final class Sessions {
 
     private final EngineConfig config;
     private final ExecutorService workers;
+    /** Where sessions drain their frames: the workers, one wake-up per burst ({@link Coalescing}). */
+    private final Executor sessionDrains;
     private final ScheduledExecutorService timer;
     private final SessionRegistry registry;
     private final CurrentStore store;
@@ -54,6 +57,7 @@ final class Sessions {
              SessionRegistry registry, CurrentStore store) {
         this.config = config;
         this.workers = workers;
+        this.sessionDrains = new Coalescing(workers, EngineModule.workerCount(config));
         this.timer = timer;
         this.registry = registry;
         this.store = store;
@@ -70,7 +74,7 @@ final class Sessions {
 
     /** A new session for {@code connection}, feeding its frames to {@code handler}; closed at once when stopping. */
     ServerSession open(Connection connection, ServerSession.Handler handler) {
-        ServerSession session = new ServerSession(handler, connection, workers, config.session_max_pending(),
+        ServerSession session = new ServerSession(handler, connection, sessionDrains, config.session_max_pending(),
                 config.node_id() + "-s" + Long.toString(sessionCounter.incrementAndGet(), 36));
         if (stopping) {
             session.close(null, reconnectNotice("server is stopping"));

@@ -41,12 +41,18 @@ public final class ComponentConfigs {
 
     /** @return an instance of the config type backed by {@code properties} (by key), falling back to the defaults */
     public static <A> A of(Class<A> type, Map<String, ?> properties) {
+        // resolved once, like SCR's proxies: a call is a map lookup, not an annotation parse (the engine reads some
+        // values per message, and benchmarks run on this)
+        Map<Method, Object> values = new java.util.HashMap<>();
+        for (Method method : type.getDeclaredMethods()) {
+            Object value = properties.get(key(method));
+            values.put(method, value != null ? value : method.getDefaultValue());
+        }
         return type.cast(Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (proxy, method, args) -> {
             if (method.getDeclaringClass() == Object.class) {
                 return method.invoke(properties, args);
             }
-            Object value = properties.get(key(method));
-            return value != null ? value : method.getDefaultValue();
+            return values.get(method);
         }));
     }
 

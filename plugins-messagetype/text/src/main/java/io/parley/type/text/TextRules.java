@@ -7,7 +7,6 @@ import io.parley.core.proto.Message;
 import io.parley.core.spi.message.ProcessResult;
 import io.parley.type.text.proto.Text;
 
-import java.util.regex.Pattern;
 
 /**
  * The rules of a text message, in plain Java: the body must be a {@code parley.text.v1.Text} with valid UTF-8
@@ -16,7 +15,6 @@ import java.util.regex.Pattern;
 public final class TextRules {
     static final int PREVIEW_CODE_POINTS = 100;
     static final String TYPE_URL = "type.googleapis.com/" + Text.getDescriptor().getFullName();
-    private static final Pattern WHITESPACE = Pattern.compile("\\s+");
 
     private final int maxLength;
 
@@ -54,10 +52,46 @@ public final class TextRules {
 
     /** The first line-folded {@value #PREVIEW_CODE_POINTS} code points, for push notifications. */
     static String preview(String s) {
-        String flat = WHITESPACE.matcher(s.strip()).replaceAll(" ");
-        if (flat.codePointCount(0, flat.length()) <= PREVIEW_CODE_POINTS) {
-            return flat;
+        String text = s.strip();
+        // one pass over at most PREVIEW_CODE_POINTS code points (runs per message: no regex, no copy of a long text)
+        StringBuilder out = null;
+        int codePoints = 0;
+        int i = 0;
+        while (i < text.length()) {
+            if (codePoints == PREVIEW_CODE_POINTS) {
+                return (out != null ? out : new StringBuilder(text.substring(0, i))).append('…').toString();
+            }
+            char c = text.charAt(i);
+            if (isRegexSpace(c)) {
+                int end = i + 1;
+                while (end < text.length() && isRegexSpace(text.charAt(end))) {
+                    end++;
+                }
+                if (c != ' ' || end > i + 1) {
+                    if (out == null) {
+                        out = new StringBuilder(Math.min(text.length(), 2 * PREVIEW_CODE_POINTS)).append(text, 0, i);
+                    }
+                    out.append(' ');
+                } else if (out != null) {
+                    out.append(' ');
+                }
+                i = end;
+                codePoints++;
+                continue;
+            }
+            int cp = text.codePointAt(i);
+            int n = Character.charCount(cp);
+            if (out != null) {
+                out.append(text, i, i + n);
+            }
+            i += n;
+            codePoints++;
         }
-        return flat.substring(0, flat.offsetByCodePoints(0, PREVIEW_CODE_POINTS)) + "…";
+        return out != null ? out.toString() : text;
+    }
+
+    /** The characters of regex {@code \s} (ASCII whitespace), which a preview folds into one space per run. */
+    private static boolean isRegexSpace(char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\u000B' || c == '\f' || c == '\r';
     }
 }

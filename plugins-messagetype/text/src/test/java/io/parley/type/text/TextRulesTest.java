@@ -70,4 +70,25 @@ class TextRulesTest {
         assertEquals(TextRules.PREVIEW_CODE_POINTS + 1, p.codePointCount(0, p.length()));
         assertTrue(p.endsWith("…"));
     }
+
+    /** The one-pass preview gives what the regex definition gives (fold {@code \s+} runs, then cut), on random texts. */
+    @Test
+    void previewMatchesItsRegexDefinition() {
+        java.util.Random random = new java.util.Random(42);
+        String alphabet = "ab \t\n\r\f\u000B\u00A0é👋\u2003x";
+        int[] cps = alphabet.codePoints().toArray();
+        for (int n = 0; n < 20_000; n++) {
+            StringBuilder text = new StringBuilder();
+            int length = random.nextInt(n % 10 == 0 ? 300 : 130);
+            for (int i = 0; i < length; i++) {
+                text.appendCodePoint(cps[random.nextInt(cps.length)]);
+            }
+            String s = text.toString();
+            String flat = s.strip().replaceAll("\\s+", " ");
+            String expected = flat.codePointCount(0, flat.length()) <= TextRules.PREVIEW_CODE_POINTS ? flat
+                    : flat.substring(0, flat.offsetByCodePoints(0, TextRules.PREVIEW_CODE_POINTS)) + "…";
+            assertEquals(expected, TextRules.preview(s), () -> "preview of " + s.codePoints()
+                    .mapToObj(Integer::toHexString).toList());
+        }
+    }
 }
