@@ -72,8 +72,10 @@ public final class Launcher {
      *
      * @throws BundleException if the framework itself cannot start; a system bundle that fails to start is
      *                         logged and does not abort the boot
+     * @throws StartupFailure  if a component failed to activate (a port in use, a bad configuration value): the
+     *                         server would look started without working
      */
-    public Framework start() throws BundleException, IOException, InterruptedException {
+    public Framework start() throws BundleException, IOException, InterruptedException, StartupFailure {
         long t0 = System.nanoTime();
         Path home = settings.home();
         for (String dir : List.of("system", "deploy", "conf", "data", "logs")) {
@@ -130,6 +132,14 @@ public final class Launcher {
         startAll(others);
         long t4 = System.nanoTime();
         awaitDeployed(ctx);
+        List<ComponentProbe.Failure> failed = ComponentProbe.failures(ctx, 25);
+        if (!failed.isEmpty()) {
+            List<String> lines = new ArrayList<>();
+            for (ComponentProbe.Failure f : failed) {
+                lines.add(ComponentProbe.explain(f, home.resolve("conf")));
+            }
+            throw new StartupFailure(lines);
+        }
         long t5 = System.nanoTime();
         startupMillis = (t5 - t0) / 1_000_000;
         phases = "install " + ms(t1 - t0) + ", logging+config+fileinstall " + ms(t2 - t1) + ", cfg wait " + ms(t3 - t2)
@@ -138,6 +148,20 @@ public final class Launcher {
             startAll(List.of(gogoShell));
         }
         return framework;
+    }
+
+    /** Components that failed to activate, one line each for the operator. */
+    public static final class StartupFailure extends Exception {
+        private final List<String> problems;
+
+        StartupFailure(List<String> problems) {
+            super("not started: " + String.join("; ", problems), null, false, false);
+            this.problems = List.copyOf(problems);
+        }
+
+        public List<String> problems() {
+            return problems;
+        }
     }
 
     public Framework framework() {

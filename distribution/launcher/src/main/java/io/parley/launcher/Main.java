@@ -71,6 +71,13 @@ public final class Main {
             }
             BootLog.info("Parley stopped");
             System.exit(stopped.getType() == FrameworkEvent.ERROR ? 1 : 0);
+        } catch (Launcher.StartupFailure e) {
+            for (String problem : e.problems()) {
+                BootLog.error("cannot start: " + problem, null);
+            }
+            BootLog.error("Parley failed to start: " + e.problems().size()
+                    + " component(s) failed to activate; stopping (see logs/parley.log for the stack traces)", null);
+            System.exit(1);
         } catch (Exception e) {
             BootLog.error("Parley failed to start", e);
             e.printStackTrace();

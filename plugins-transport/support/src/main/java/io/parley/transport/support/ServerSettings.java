@@ -49,16 +49,16 @@ public record ServerSettings(
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(closeTimeout, "closeTimeout");
         if (port < 0 || port > 65535) {
-            throw new IllegalArgumentException("port out of range: " + port);
+            throw new IllegalArgumentException("port must be 0-65535: " + port);
         }
         if (ioThreads < 0) {
             throw new IllegalArgumentException("io.threads must be >= 0: " + ioThreads);
         }
         if (handshakeTimeout.isNegative() || handshakeTimeout.isZero()) {
-            throw new IllegalArgumentException("handshake timeout must be positive: " + handshakeTimeout);
+            throw new IllegalArgumentException("handshake.timeout.seconds must be positive: " + handshakeTimeout.toSeconds());
         }
         if (idleTimeout.isNegative()) {
-            throw new IllegalArgumentException("idle timeout must be >= 0: " + idleTimeout);
+            throw new IllegalArgumentException("idle.timeout.seconds must be >= 0: " + idleTimeout.toSeconds());
         }
         if (outboundMaxBytes <= 0) {
             throw new IllegalArgumentException("outbound.max.bytes must be positive: " + outboundMaxBytes);
