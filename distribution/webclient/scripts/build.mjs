@@ -19,6 +19,7 @@ const protos = [
   'framework-core/src/main/proto/parley/v1/protocol.proto',
   'plugins-messagetype/text/src/main/proto/parley/text/v1/text.proto',
   'plugins-messagetype/emoji/src/main/proto/parley/emoji/v1/emoji.proto',
+  'plugins-messagetype/recall/src/main/proto/parley/recall/v1/recall.proto',
 ].map((p) => join(repo, p));
 execFileSync(process.execPath, [join(here, 'node_modules', 'protobufjs-cli', 'bin', 'pbjs'), '-t', 'static-module',
   '-w', 'es6', '--no-beautify', '--no-comments', '--no-delimited', '--no-service', '-o', join(gen, 'protocol.js'),

@@ -114,7 +114,12 @@ function renderList() {
     unread.textContent = String(c.unread);
     const preview = document.createElement('span');
     preview.className = 'preview';
-    if (c.last) preview.textContent = `${c.last.sender === client.state.me ? 'You' : c.last.sender}: ${viewOf(c.last).text}`;
+    if (c.last) {
+      const view = viewOf(c.last);
+      // system lines (group changes, recalls) name their actor already
+      preview.textContent = view.system ? view.text
+        : `${c.last.sender === client.state.me ? 'You' : c.last.sender}: ${view.text}`;
+    }
     li.append(title, unread, preview);
     li.addEventListener('click', () => client.open(c.id));
     list.append(li);
@@ -209,6 +214,7 @@ function messageItem(conversationId, m) {
   if (view.system) li.className = 'system';
   else if (own) li.className = 'own';
   if (view.big) li.classList.add('big');
+  if (view.recalled) li.classList.add('recalled');
   if (!own && !view.system && isGroup(conversationId)) {
     const sender = document.createElement('span');
     sender.className = 'sender';
@@ -224,7 +230,7 @@ function messageItem(conversationId, m) {
     meta.className = 'meta';
     const time = new Date(Number(m.serverTime) || Date.now()).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     meta.textContent = time;
-    if (own) {
+    if (own && !view.recalled) {
       const state = client.state.stateOf(conversationId, m);
       li.dataset.state = state;
       const label = document.createElement('span');
@@ -232,6 +238,26 @@ function messageItem(conversationId, m) {
       const readers = isGroup(conversationId) && m.seq ? client.state.readersOf(conversationId, m.seq) : 0;
       label.textContent = ` · ${readers > 0 ? `read by ${readers}` : state}${m.failed ? `: ${m.failed}` : ''}`;
       meta.append(label);
+      if (m.seq && !view.recalled && !view.unsupported) {
+        // the server decides (its window, the caller's role) and says why not
+        const recall = document.createElement('button');
+        recall.type = 'button';
+        recall.className = 'recall';
+        recall.textContent = 'Recall';
+        recall.addEventListener('click', () => {
+          client.recall(conversationId, m.seq).catch((e) => {
+            m.recallError = e.message;
+            scheduleRender();
+          });
+        });
+        meta.append(recall);
+      }
+    }
+    if (m.recallError && !view.recalled) {
+      const error = document.createElement('span');
+      error.className = 'recall-error';
+      error.textContent = `Not recalled: ${m.recallError}`;
+      meta.append(error);
     }
     li.append(meta);
   }

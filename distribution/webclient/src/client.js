@@ -7,7 +7,7 @@
 // (coalesced, cumulative), and pulls gaps with range requests.
 import { Connection, ParleyError } from './connection.js';
 import { ChatState, directConversation, groupIdOf } from './state.js';
-import { messageTypes } from './wire.js';
+import { messageTypes, recallEventOf, recallPayload, recallResultOf, RECALL_COMMAND } from './wire.js';
 
 const ACK_DELAY_MS = 50;
 const PAGE = 50;
@@ -148,6 +148,10 @@ export class ChatClient {
     if (messages.length === 0) return;
     // a conversation this client has not listed yet (a new group, a first message): fetch its title and counts
     const unknown = messages.some((m) => !this.state.conversations.has(m.conversation));
+    for (const m of messages) {
+      const recall = recallEventOf(m);
+      if (recall) m.recall = recall;
+    }
     const { applied, gap } = this.state.applyMessages(messages);
     if (unknown) this.refreshList().catch((e) => console.warn('parley: conversation list failed', e));
     for (const m of applied) this.#ackLater(m.conversation, m.seq);
@@ -260,9 +264,27 @@ export class ChatClient {
     const from = Math.max(1, to - PAGE + 1);
     const r = (await this.connection.request({ sync: { range: { conversation: conversationId, fromSeq: from,
       toSeq: to, limit: PAGE } } })).syncResponse;
+    for (const m of r.messages) {
+      const recall = recallEventOf(m);
+      if (recall) m.recall = recall;
+    }
     this.state.applyMessages(r.messages);
     this.#changed(conversationId);
     return r.messages.length;
+  }
+
+  /**
+   * Recalls the message at seq (the server lets its sender within its window, a group's owner and admins any time).
+   * On success the message shows as recalled at once (the recall event that follows changes nothing more).
+   * @returns the RecallResult; rejects with a ParleyError (FORBIDDEN with the reason, NOT_FOUND, ...)
+   */
+  async recall(conversationId, seq) {
+    const frame = await this.connection.request({ command: { type: RECALL_COMMAND,
+      payload: recallPayload(conversationId, seq), clientRequestId: `wr${Date.now().toString(36)}-${this.counter++}` } });
+    const result = recallResultOf(frame.commandResult.payload);
+    this.state.markRecalled(conversationId, seq, result?.recalledBy ?? this.state.me, result?.recalledAt ?? Date.now());
+    this.#changed(conversationId);
+    return result;
   }
 
   setVisible(visible) {

@@ -8,6 +8,15 @@
 // Seqs are JavaScript numbers: protobufjs decodes uint64 as Long or number; wire.js converts to number, which is exact
 // up to 2^53 - far above any conversation's length.
 
+const RECALLED = 'recalled';
+const RECALL_EVENT = 'recall.event';
+
+/** @returns a message shown as recalled: ids, seq, sender and time kept; content dropped */
+function recalledCopy(m, recall) {
+  const { body, ext, ...kept } = m;
+  return { ...kept, type: RECALLED, recalledBy: recall.by, recalledAt: recall.at };
+}
+
 export const MessageState = Object.freeze({
   SENDING: 'sending',     // not acknowledged by the server yet (retried across reconnects with the same id)
   FAILED: 'failed',       // refused by the server (not retryable): never stored
@@ -55,6 +64,7 @@ class Conversation {
     this.typing = new Map(); // user -> expiry (epoch ms)
     this.readers = new Map(); // groups up to the server's read.fanout.max: member -> read cursor (ReadUpdate)
     this.readCounts = null;  // larger groups: the latest ReadCounts {head, fromSeq, counts: [{seq, readers}]}
+    this.recalled = new Map(); // seq -> {by, at}: recalled messages (from recall events), whenever their seq arrives
   }
 
   get unread() {
@@ -124,6 +134,8 @@ export class ChatState {
       // seq 0: relayed by its type (call signalling and the like), never stored and not part of the timeline
       if (!m.seq) continue;
       const c = this.conversation(m.conversation);
+      // a recall event (m.recall, decoded by the client) hides the message it names, loaded or not yet
+      if (m.recall) this.#recall(c, m.recall.seq, m.recall.by, m.recall.at);
       touched.add(c);
       c.head = Math.max(c.head, m.seq);
       if (m.sender === this.me && m.clientMsgId) c.pending.delete(m.clientMsgId);
@@ -160,9 +172,31 @@ export class ChatState {
   }
 
   #store(c, m) {
+    const r = c.recalled.get(m.seq);
+    if (r && m.type !== RECALLED) m = recalledCopy(m, r);
     c.messages.set(m.seq, m);
     if (c.oldestSeq === 0 || m.seq < c.oldestSeq) c.oldestSeq = m.seq;
     if (!c.last || m.seq >= c.last.seq) c.last = m;
+  }
+
+  /**
+   * A recall this client learned of by other means than an event (the answer to its own recall command): the message
+   * at seq is shown as recalled from now on, and its content is dropped.
+   */
+  markRecalled(conversationId, seq, by, at) {
+    const c = this.conversation(conversationId);
+    this.#recall(c, seq, by, at);
+    return c;
+  }
+
+  #recall(c, seq, by, at) {
+    if (!c.recalled.has(seq)) c.recalled.set(seq, { by, at });
+    const m = c.messages.get(seq);
+    if (m && m.type !== RECALLED) {
+      const copy = recalledCopy(m, c.recalled.get(seq));
+      c.messages.set(seq, copy);
+      if (c.last && c.last.seq === seq) c.last = copy;
+    }
   }
 
   /** An own message before its ack. */
@@ -255,10 +289,13 @@ export class ChatState {
     return MessageState.SENT;
   }
 
-  /** Messages to show for a conversation: stored ones by seq, then pending ones in the order they were sent. */
+  /**
+   * Messages to show for a conversation: stored ones by seq (recall events are applied to the message they name, not
+   * shown), then pending ones in the order they were sent.
+   */
   timeline(conversationId) {
     const c = this.conversation(conversationId);
-    const stored = [...c.messages.values()].sort((a, b) => a.seq - b.seq);
+    const stored = [...c.messages.values()].filter((m) => m.type !== RECALL_EVENT).sort((a, b) => a.seq - b.seq);
     return stored.concat([...c.pending.values()]);
   }
 

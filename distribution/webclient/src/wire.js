@@ -54,9 +54,14 @@ const GROUP_EVENT_TEXT = {
   KIND_OWNER_CHANGED: (e) => `${e.actor} handed ownership to ${e.users.join(', ')}`,
 };
 
+export const RECALL_COMMAND = 'recall';
+export const RECALLED_TYPE = 'recalled';
+export const RECALL_EVENT_TYPE = 'recall.event';
+
 /**
  * The message types this client shows and sends. `compose` builds a Send body from what the user entered; `view`
- * turns a stored body into {text, big?, system?} for display. A type without an entry is shown as unsupported.
+ * turns a stored body (and the message, for system lines) into {text, big?, system?, recalled?} for display. A type
+ * without an entry is shown as unsupported.
  */
 export const messageTypes = {
   text: {
@@ -66,6 +71,14 @@ export const messageTypes = {
   emoji: {
     compose: (emoji) => anyOf('parley.emoji.v1.Emoji', { emoji }),
     view: (body) => ({ text: unpack(body, 'parley.emoji.v1.Emoji')?.emoji ?? '', big: true }),
+  },
+  // a recalled message (the tombstone the server keeps in its place, or a message this client hid on a recall event)
+  [RECALLED_TYPE]: {
+    view: () => ({ text: 'message recalled', recalled: true }),
+  },
+  // the event announcing a recall: applied to the message it names (state.js), shown as a line in previews only
+  [RECALL_EVENT_TYPE]: {
+    view: (body, m) => ({ text: `${m?.sender ?? 'someone'} recalled a message`, system: true }),
   },
   'group.event': {
     view: (body) => {
@@ -81,8 +94,29 @@ export function viewOf(message) {
   const type = messageTypes[message.type];
   if (!type) return { text: `[${message.type} message: not supported by this client]`, unsupported: true };
   try {
-    return type.view(message.body);
+    return type.view(message.body, message);
   } catch (e) {
     return { text: `[unreadable ${message.type} message]`, unsupported: true };
   }
+}
+
+/** @returns the Any payload of a recall command for the message at seq in conversation */
+export function recallPayload(conversation, seq) {
+  return anyOf('parley.recall.v1.Recall', { conversation, seq });
+}
+
+/** @returns the RecallResult {conversation, seq, eventSeq, recalledBy, recalledAt} of a recall command's answer */
+export function recallResultOf(any) {
+  return unpack(any, 'parley.recall.v1.RecallResult');
+}
+
+/**
+ * @returns for a recall event, the recall it announces: {seq, by, at} (its sender recalled the message at seq at its
+ *          server time); null for anything else. Only what the server appended for a command counts: such messages
+ *          carry a client_msg_id starting with "command:", which no client may send with.
+ */
+export function recallEventOf(message) {
+  if (message.type !== RECALL_EVENT_TYPE || !String(message.clientMsgId || '').startsWith('command:')) return null;
+  const e = unpack(message.body, 'parley.recall.v1.RecallEvent');
+  return e && e.seq ? { seq: Number(e.seq), by: message.sender, at: Number(message.serverTime) } : null;
 }

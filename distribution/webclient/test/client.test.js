@@ -118,3 +118,48 @@ test('a token-expired notice ends the session for good with a clear error, witho
   assert.equal(sockets.length, 1, 'no reconnect with the expired token');
   client.stop();
 });
+
+test('recall: the command goes out with its payload, success shows the message as recalled, a refusal says why', async () => {
+  const { RecallResult } = (await import('../target/gen/protocol.js')).parley.recall.v1;
+  const commands = [];
+  const msg = { id: 'm1', conversation: 'd:alice:bob', seq: 1, sender: 'alice', type: 'text', serverTime: 1,
+    clientMsgId: 'c1' };
+  const { FakeWebSocket } = fakeWebSockets((f, socket) => {
+    if (f.op === 'hello') socket.reply({ requestId: f.requestId, helloOk: { userId: 'alice', heartbeatSeconds: 30 } });
+    if (f.op === 'conversationList') socket.reply({ requestId: f.requestId, conversationListResponse: {} });
+    if (f.op === 'sync' && f.sync.resume) {
+      socket.reply({ requestId: f.requestId, syncResponse: { conversations: [{ conversation: 'd:alice:bob',
+        watermark: 0, head: 2 }] } });
+      socket.reply({ deliver: { messages: [msg, { ...msg, id: 'm2', seq: 2, clientMsgId: 'c2' }] } });
+      socket.reply({ requestId: f.requestId, syncResponse: { done: true } });
+    }
+    if (f.op === 'command') {
+      commands.push(f.command);
+      if (commands.length === 1) {
+        socket.reply({ requestId: f.requestId, commandResult: { type: 'recall', payload: {
+          type_url: 'type.googleapis.com/parley.recall.v1.RecallResult',
+          value: RecallResult.encode(RecallResult.fromObject({ conversation: 'd:alice:bob', seq: 1, eventSeq: 3,
+            recalledBy: 'alice', recalledAt: 9 })).finish() } } });
+      } else {
+        socket.reply({ requestId: f.requestId, error: { code: 5 /* ERROR_CODE_FORBIDDEN */,
+          message: 'message 2 can no longer be recalled: the window of 2 minutes after sending has passed' } });
+      }
+    }
+  });
+  globalThis.WebSocket = FakeWebSocket;
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice' });
+  client.start();
+  try {
+    await until(() => client.state.conversation('d:alice:bob').lastSeq === 2, 'the history');
+    const result = await client.recall('d:alice:bob', 1);
+    assert.equal(result.eventSeq, 3);
+    assert.equal(commands[0].type, 'recall');
+    assert.equal(commands[0].payload.type_url, 'type.googleapis.com/parley.recall.v1.Recall');
+    assert.ok(commands[0].clientRequestId, 'an idempotency key');
+    assert.deepEqual(client.state.timeline('d:alice:bob').map((m) => m.type), ['recalled', 'text']);
+    await assert.rejects(client.recall('d:alice:bob', 2), /window of 2 minutes/);
+    assert.deepEqual(client.state.timeline('d:alice:bob').map((m) => m.type), ['recalled', 'text'], 'refused: unchanged');
+  } finally {
+    client.stop();
+  }
+});

@@ -114,3 +114,36 @@ test('group receipts: readers from ReadUpdates, or from the latest ReadCounts in
   assert.equal(s.readersOf(g, 1), 39);
   assert.equal(s.readersOf(g, 2), 2);
 });
+
+test('a recall event hides the message it names, loaded before or after it, and drops its content', () => {
+  const s = new ChatState('alice');
+  s.applyMessages([msg(1, 'bob', { body: { secret: true }, ext: { k: 'v' } }), msg(2)]);
+  const event = (seq, target) => ({ conversation: conv, seq, sender: 'bob', type: 'recall.event', serverTime: 9,
+    clientMsgId: 'command:recall:r1', recall: { seq: target, by: 'bob', at: 9 } });
+  s.applyMessages([event(3, 1)]);
+  const shown = s.timeline(conv);
+  assert.deepEqual(shown.map((m) => [m.seq, m.type]), [[1, 'recalled'], [2, 'text']], 'the event itself is not a line');
+  assert.equal(shown[0].body, undefined, 'content dropped');
+  assert.equal(shown[0].ext, undefined);
+  assert.equal(shown[0].recalledBy, 'bob');
+  assert.equal(shown[0].sender, 'bob', 'sender and seq kept');
+  // the event came first (history paged backwards later): the message is hidden when it arrives
+  const t = new ChatState('alice');
+  t.startAt(conv, 2);
+  t.applyMessages([event(3, 1)]);
+  t.applyMessages([msg(1, 'bob', { body: { secret: true } })]);
+  assert.equal(t.timeline(conv)[0].type, 'recalled');
+  assert.equal(t.timeline(conv)[0].body, undefined);
+});
+
+test('a tombstone from the server shows as recalled, and an own recall applies at once', () => {
+  const s = new ChatState('alice');
+  s.applyMessages([{ conversation: conv, seq: 1, sender: 'alice', type: 'recalled', clientMsgId: 'x1' }, msg(2, 'alice')]);
+  assert.equal(s.timeline(conv)[0].type, 'recalled');
+  s.markRecalled(conv, 2, 'alice', 5);
+  assert.equal(s.timeline(conv)[1].type, 'recalled');
+  assert.equal(s.conversation(conv).last.type, 'recalled', 'the list preview follows');
+  s.applyMessages([{ conversation: conv, seq: 3, sender: 'alice', type: 'recall.event', clientMsgId: 'command:recall:1',
+    recall: { seq: 2, by: 'alice', at: 5 } }]);
+  assert.deepEqual(s.timeline(conv).map((m) => m.seq), [1, 2]);
+});

@@ -116,6 +116,12 @@ import java.util.function.Supplier;
  * {@link MessageListener} in seq order like any message, including those caused by this device. The event that
  * adds this user to a group starts the device's view of the group: earlier seqs are not fetched.
  *
+ * <p><b>Recalls.</b> {@link #recall} takes a message back; every device of every member — this one included, and
+ * the offline ones when they resume — gets a {@value Recalls#EVENT_TYPE} message through the {@link MessageListener},
+ * and whoever reads the seq later gets a {@value Recalls#TOMBSTONE_TYPE} tombstone in its place. The client keeps no
+ * history, so applying them (show "message recalled", drop the content) is the application's:
+ * {@link Recalls#of(Message)} reads both.
+ *
  * <p><b>Read cursors and typing.</b> {@link #markRead} is coalesced per conversation like delivery acks and kept
  * while disconnected; {@link #typing} is sent at once or dropped while disconnected. Other members' (and this
  * user's other devices') read cursors and typing indicators reach the {@link ReadListener} and the
@@ -648,6 +654,50 @@ public final class ParleyClient implements AutoCloseable {
             command.setClientRequestId(clientRequestId);
         }
         return call(Frame.newBuilder().setCommand(command), Frame.OpCase.COMMAND_RESULT);
+    }
+
+    /**
+     * Recalls the message at {@code seq} in {@code conversation} (protocol.md §6d): its sender may within the server's
+     * window (2 minutes by default), a group's owner and admins any member's message at any time. The server replaces
+     * it with a {@value Recalls#TOMBSTONE_TYPE} tombstone and appends a {@value Recalls#EVENT_TYPE} message that every
+     * device gets — this one's {@link MessageListener} included; apply it with {@link Recalls#of(Message)}.
+     * Recalling a message that is recalled already succeeds with the recall that holds. Same as
+     * {@code recall(conversation, seq, newClientMsgId())}.
+     *
+     * @return the recall; fails like {@link #command} — with {@link ParleyClientException} {@code FORBIDDEN} (not
+     *     yours, or the window has passed, or a dissolved group), {@code NOT_FOUND} (no such message, or not a member),
+     *     {@code INVALID_REQUEST} (the seq is an event), {@code UNSUPPORTED_COMMAND} (the server has no recall bundle)
+     * @since 1.5
+     */
+    public CompletableFuture<Recalls.Recall> recall(String conversation, long seq) {
+        return recall(conversation, seq, newClientMsgId());
+    }
+
+    /**
+     * {@link #recall(String, long)} with the command's idempotency key: repeating it with the same
+     * {@code clientRequestId} after a failure or a timeout is always safe (one recall event at most).
+     *
+     * @throws IllegalArgumentException if {@code conversation} is empty or {@code seq < 1}
+     * @since 1.5
+     */
+    public CompletableFuture<Recalls.Recall> recall(String conversation, long seq, String clientRequestId) {
+        if (conversation == null || conversation.isEmpty()) {
+            throw new IllegalArgumentException("a conversation is required");
+        }
+        if (seq < 1) {
+            throw new IllegalArgumentException("seq must be positive: " + seq);
+        }
+        Any payload = Any.pack(io.parley.command.recall.proto.Recall.newBuilder().setConversation(conversation)
+                .setSeq(seq).build());
+        return command(Recalls.COMMAND_TYPE, payload, clientRequestId).thenApply(result -> {
+            try {
+                return Recalls.of(result.getPayload().unpack(io.parley.command.recall.proto.RecallResult.class));
+            } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+                throw new java.util.concurrent.CompletionException(new ParleyClientException(
+                        ErrorCode.ERROR_CODE_INTERNAL, "the server's recall answer does not parse: " + e.getMessage(),
+                        false, 0));
+            }
+        });
     }
 
     /** Sends {@code request} with a fresh request id and completes with the answer of kind {@code answer}. */
@@ -1269,13 +1319,13 @@ public final class ParleyClient implements AutoCloseable {
     }
 
     /**
-     * Hands {@code m} to the listeners unless this device sent it with a {@code Send} (group events always reach
-     * them), and schedules its delivery ack.
+     * Hands {@code m} to the listeners unless this device sent it with a {@code Send} (group events and what this
+     * device's commands appended, e.g. a recall event, always reach them), and schedules its delivery ack.
      */
     private void deliver(Message m) {
         HelloOk s = session;
         boolean own = s != null && deviceId.equals(m.getSenderDevice()) && s.getUserId().equals(m.getSender())
-                && !Groups.isEvent(m);
+                && !Groups.isEvent(m) && !m.getClientMsgId().startsWith(Recalls.COMMAND_KEY_PREFIX);
         if (!own) {
             for (MessageListener l : messageListeners) {
                 try {

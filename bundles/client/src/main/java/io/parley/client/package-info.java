@@ -4,8 +4,8 @@
  * {@link io.parley.client.MessageListener} de-duplicated, gapless and in seq order per conversation, resuming
  * across reconnects. It also manages groups ({@link io.parley.client.Groups}), lists conversations with unread
  * counts, moves read cursors and relays typing indicators ({@link io.parley.client.ReadListener},
- * {@link io.parley.client.TypingListener}).
+ * {@link io.parley.client.TypingListener}), and recalls messages ({@link io.parley.client.Recalls}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.4.0")
+@org.osgi.annotation.versioning.Version("1.5.0")
 package io.parley.client;

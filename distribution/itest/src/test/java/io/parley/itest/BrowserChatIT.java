@@ -217,6 +217,19 @@ class BrowserChatIT {
             carol.markRead(reply.getConversation(), reply.getSeq());
             dave.awaitState("from the browser", "read");
             dave.screenshot("7-dave-with-tcp-client");
+
+            // recall: dave takes his message back from the page; the SDK client hears of it from the event
+            dave.recall("from the browser");
+            dave.awaitRecalled(reply.getSeq());
+            Message event = inbox.poll(15, TimeUnit.SECONDS);
+            assertNotNull(event, "the TCP client was not told of the recall");
+            assertTrue(io.parley.client.Recalls.isEvent(event), event.toString());
+            assertEquals(reply.getSeq(), io.parley.client.Recalls.of(event).orElseThrow().seq());
+            // carol recalls hers through the SDK: the page shows it as recalled, without its text
+            carol.recall("d:carol:dave", seq).get(15, TimeUnit.SECONDS);
+            dave.awaitRecalled(seq);
+            assertTrue(dave.awaitTexts(2).stream().noneMatch(t -> t.startsWith("from the")), "" + dave.awaitTexts(2));
+            dave.screenshot("7b-dave-recalled");
         }
     }
 
@@ -362,6 +375,28 @@ class BrowserChatIT {
             input.clear();
             input.sendKeys(text);
             driver.findElement(By.id("composer-send")).click();
+        }
+
+        /** Clicks Recall on the own message with this text. */
+        void recall(String text) {
+            await(d -> {
+                for (WebElement li : d.findElements(By.cssSelector("#messages li"))) {
+                    if (text.equals(li.findElement(By.className("text")).getText())) {
+                        li.findElement(By.cssSelector("button.recall")).click();
+                        return true;
+                    }
+                }
+                return null;
+            });
+        }
+
+        /** Waits until the message at {@code seq} in the open conversation shows as recalled. */
+        void awaitRecalled(long seq) {
+            await(d -> {
+                WebElement li = d.findElement(By.cssSelector("#messages li[data-seq='" + seq + "']"));
+                return li.getAttribute("class").contains("recalled")
+                        && "message recalled".equals(li.findElement(By.className("text")).getText()) ? true : null;
+            });
         }
 
         void sendEmoji(String emoji) {

@@ -192,6 +192,69 @@ class DistributionHotSwapIT {
         assertEquals(null, errorOf(erin.sendText("frank", "text still works")));
     }
 
+    @Test
+    @Order(4)
+    void theDefaultServerRecallsAndTheChatCliRecallsAndShowsIt() throws Exception {
+        // deploy/ ships the recall bundle: nothing to install
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        client("cli-bob", "b1", inbox, 0);
+        ProcessBuilder pb = new ProcessBuilder(server.home.resolve("bin/parley").toString(), "chat",
+                "--token", server.tokens().mint("cli-ann", null, Duration.ofMinutes(10)),
+                "--device", "cli", "--port", Integer.toString(server.port))
+                .directory(server.home.toFile())
+                .redirectError(ProcessBuilder.Redirect.appendTo(server.home.resolve("logs/test-chat.log").toFile()));
+        Process chat = pb.start();
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Thread reader = new Thread(() -> {
+            try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(
+                    chat.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                for (String line = r.readLine(); line != null; line = r.readLine()) {
+                    lines.add(line);
+                }
+            } catch (IOException ignored) {
+                // the process ended
+            }
+        });
+        reader.start();
+        try (java.io.Writer in = new java.io.OutputStreamWriter(chat.getOutputStream(),
+                java.nio.charset.StandardCharsets.UTF_8)) {
+            in.write("@cli-bob sent to the wrong person\n");
+            in.flush();
+            awaitLine(lines, "✓ #1");
+            assertEquals("sent to the wrong person", Bodies.textOf(inbox.poll(15, TimeUnit.SECONDS)));
+            in.write("/recall 1\n");
+            in.flush();
+            awaitLine(lines, "✓ recalled #1");
+            // the event reaches the other member and the recalling device itself
+            Message event = inbox.poll(15, TimeUnit.SECONDS);
+            assertNotNull(event, "cli-bob hears of the recall");
+            assertEquals(java.util.Optional.of(1L), io.parley.client.Recalls.of(event).map(r -> r.seq()));
+            awaitLine(lines, "[d:cli-ann:cli-bob #2] * cli-ann recalled #1");
+            in.write("/list\n/quit\n");
+        }
+        assertTrue(chat.waitFor(30, TimeUnit.SECONDS), "the chat ended");
+        assertEquals(0, chat.exitValue());
+        reader.join(5000);
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("d:cli-ann:cli-bob \"cli-bob\" unread 0 | cli-ann: ")),
+                "the list shows the conversation: " + lines);
+        try (ParleyClient bobLater = client("cli-bob", "b2", new LinkedBlockingQueue<>(), 0)) {
+            Message first = bobLater.syncRange("d:cli-ann:cli-bob", 1, 1, 1).get(15, TimeUnit.SECONDS).getMessages(0);
+            assertTrue(io.parley.client.Recalls.isTombstone(first), "history holds the tombstone: " + first);
+        }
+    }
+
+    /** Waits until the chat has printed {@code expected} (at any point so far: the lines are kept, not consumed). */
+    private static void awaitLine(List<String> lines, String expected) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline) {
+            if (lines.contains(expected)) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        fail("the chat did not print \"" + expected + "\"; it printed " + lines);
+    }
+
     private static int countOf(String haystack, String needle) {
         int n = 0;
         for (int at = haystack.indexOf(needle); at >= 0; at = haystack.indexOf(needle, at + 1)) {

@@ -4,6 +4,7 @@ import io.parley.auth.jwt.JwtTokens;
 import io.parley.client.Bodies;
 import io.parley.client.ParleyClient;
 import io.parley.client.ParleyClientException;
+import io.parley.client.Recalls;
 import io.parley.core.api.Ids;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
@@ -320,6 +321,152 @@ public class OsgiRuntimeIT {
     }
 
     private record ServerRegistrationHolder(ServiceRegistration<CommandHandler> registration) {
+    }
+
+    @Test
+    public void theRecallBundleRecallsThroughTheSdkAndIsSwappedWithoutRefusingACommand() throws Exception {
+        Bundle bundle = bundleNamed("io.parley.command.recall");
+        waitForCommand("recall", true);
+        String conversation = Ids.direct("rcl-ann", "rcl-ben");
+        LinkedBlockingQueue<Message> annInbox = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<Message> benInbox = new LinkedBlockingQueue<>();
+        ParleyClient ann = client("rcl-ann", "d1", annInbox);
+        ParleyClient ben = client("rcl-ben", "d1", benInbox);
+        SendAck oops = ann.sendText("rcl-ben", "wrong chat, sorry").get(10, TimeUnit.SECONDS);
+        assertEquals("wrong chat, sorry", Bodies.textOf(benInbox.poll(10, TimeUnit.SECONDS)));
+
+        // the SDK's recall, served by the real bundle
+        Recalls.Recall recall = ann.recall(conversation, oops.getSeq()).get(10, TimeUnit.SECONDS);
+        assertEquals(new Recalls.Recall(conversation, oops.getSeq(), "rcl-ann", recall.recalledAt(), oops.getSeq() + 1),
+                recall);
+        for (LinkedBlockingQueue<Message> inbox : List.of(benInbox, annInbox)) {
+            Message event = inbox.poll(10, TimeUnit.SECONDS);
+            assertNotNull("every device of every member gets the event, the recalling one included", event);
+            assertTrue(event.toString(), Recalls.isEvent(event));
+            assertEquals(java.util.Optional.of(recall), Recalls.of(event));
+        }
+        Message tombstone = ben.syncRange(conversation, oops.getSeq(), oops.getSeq(), 1).get(10, TimeUnit.SECONDS)
+                .getMessages(0);
+        assertTrue(Recalls.isTombstone(tombstone));
+        assertEquals(java.util.Optional.of(recall), Recalls.of(tombstone));
+        ExecutionException notHis = expectFailure(ben.recall(conversation, oops.getSeq()));
+        assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, ((ParleyClientException) notHis.getCause()).code());
+
+        // its configuration (PID parley.command.recall) applies without a restart: a window of 0 stops senders
+        ConfigurationAdmin cm = service(ConfigurationAdmin.class);
+        long second = ann.sendText("rcl-ben", "second").get(10, TimeUnit.SECONDS).getSeq();
+        update(cm, "parley.command.recall", "window.seconds", "0");
+        try {
+            // DS hands the component the new configuration, then shows it in the service's properties
+            waitForHandlers("(&(" + CommandHandler.TYPE + "=recall)(window.seconds=0))", true);
+            ExecutionException closed = expectFailure(ann.recall(conversation, second));
+            assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, ((ParleyClientException) closed.getCause()).code());
+            assertTrue(closed.getCause().getMessage(), closed.getCause().getMessage().contains("does not let senders"));
+        } finally {
+            cm.getConfiguration("parley.command.recall", "?").delete();
+        }
+        waitForHandlers("(&(" + CommandHandler.TYPE + "=recall)(window.seconds=120))", true);
+
+        // stopped: no handler; started again: served
+        bundle.stop();
+        waitForCommand("recall", false);
+        ExecutionException stopped = expectFailure(ann.recall(conversation, second));
+        assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_COMMAND, ((ParleyClientException) stopped.getCause()).code());
+        bundle.start();
+        waitForCommand("recall", true);
+        assertEquals(second, ann.recall(conversation, second).get(10, TimeUnit.SECONDS).seq());
+
+        // updated (a new revision, then a refresh: what FileInstall does) while recalls keep coming: held, then served
+        List<Long> seqs = new ArrayList<>();
+        for (int i = 0; i < 120; i++) {
+            seqs.add(ann.sendText("rcl-ben", "m" + i).get(10, TimeUnit.SECONDS).getSeq());
+        }
+        // the gap between the old revision's handler leaving and the new one's arriving, widened to 150 ms (a slow
+        // update; under the core's 250 ms stop grace) so that recalls certainly arrive while no handler is there
+        long[] gap = new long[2];
+        org.osgi.framework.SynchronousBundleListener slowUpdate = event -> {
+            if (event.getBundle().equals(bundle) && event.getType() == org.osgi.framework.BundleEvent.STOPPED
+                    && gap[0] == 0) {
+                gap[0] = System.nanoTime();
+                try {
+                    Thread.sleep(150);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        org.osgi.framework.ServiceListener back = event -> {
+            if (event.getType() == org.osgi.framework.ServiceEvent.REGISTERED && gap[0] != 0 && gap[1] == 0) {
+                gap[1] = System.nanoTime();
+            }
+        };
+        context.addBundleListener(slowUpdate);
+        context.addServiceListener(back, "(" + CommandHandler.TYPE + "=recall)");
+        List<Long> issued = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(8);
+        List<CompletableFuture<Recalls.Recall>> recalls = new ArrayList<>();
+        CompletableFuture<Void> swapped = null;
+        for (int i = 0; i < seqs.size(); i++) {
+            if (i == 20) {
+                swapped = CompletableFuture.runAsync(() -> {
+                    try {
+                        bundle.update();
+                        org.osgi.framework.wiring.FrameworkWiring wiring =
+                                context.getBundle(0).adapt(org.osgi.framework.wiring.FrameworkWiring.class);
+                        CompletableFuture<Void> refreshed = new CompletableFuture<>();
+                        wiring.refreshBundles(List.of(bundle), event -> refreshed.complete(null));
+                        refreshed.get(10, TimeUnit.SECONDS);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                });
+            }
+            window.acquire();
+            issued.add(System.nanoTime());
+            CompletableFuture<Recalls.Recall> f = ann.recall(conversation, seqs.get(i));
+            f.whenComplete((r, e) -> window.release());
+            recalls.add(f);
+            Thread.sleep(5);
+        }
+        swapped.get(20, TimeUnit.SECONDS);
+        context.removeBundleListener(slowUpdate);
+        context.removeServiceListener(back);
+        int refused = 0;
+        for (CompletableFuture<Recalls.Recall> f : recalls) {
+            try {
+                f.get(20, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                refused++;
+                System.out.println("[recall] refused during the update: " + e.getCause());
+            }
+        }
+        assertEquals("recalls held during the update and served by the new revision", 0, refused);
+        assertEquals(Bundle.ACTIVE, bundle.getState());
+        assertTrue("the handler left and came back during the update", gap[0] != 0 && gap[1] > gap[0]);
+        long duringTheGap = issued.stream().filter(t -> t > gap[0] && t < gap[1]).count();
+        System.out.println("[recall] " + recalls.size() + " recalls, " + duringTheGap + " sent while no handler was "
+                + "registered (" + TimeUnit.NANOSECONDS.toMillis(gap[1] - gap[0]) + " ms), none refused");
+        assertTrue("recalls were sent while the bundle was being updated", duringTheGap > 0);
+        for (Message m : ben.syncRange(conversation, seqs.get(0), seqs.get(seqs.size() - 1), 0)
+                .get(10, TimeUnit.SECONDS).getMessagesList()) {
+            assertTrue("recalled: " + m, Recalls.isTombstone(m));
+        }
+    }
+
+    /** Waits until a handler for {@code type} is registered ({@code present}) or gone. */
+    private void waitForCommand(String type, boolean present) throws Exception {
+        waitForHandlers("(" + CommandHandler.TYPE + "=" + type + ")", present);
+    }
+
+    /** Waits until a command handler matching {@code filter} is registered ({@code present}) or none is. */
+    private void waitForHandlers(String filter, boolean present) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (context.getServiceReferences(CommandHandler.class, filter).isEmpty() == present) {
+            if (System.nanoTime() > deadline) {
+                fail("no command handler " + filter + " " + (present ? "registered" : "unregistered"));
+            }
+            Thread.sleep(20);
+        }
     }
 
     @Test

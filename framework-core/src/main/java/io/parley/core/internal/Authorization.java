@@ -8,6 +8,7 @@ import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Who may touch a conversation: the two users of a direct conversation, the members of a group (from the
@@ -26,10 +27,6 @@ final class Authorization {
         this.store = store;
     }
 
-    /**
-     * @return the members of {@code conversation}
-     * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
-     */
     /** @return true if {@code conversation} is a group in which {@code user} is the owner or an admin */
     boolean managesGroup(String user, String conversation) {
         String groupId = Ids.groupIdOf(conversation);
@@ -42,6 +39,25 @@ final class Authorization {
                 .orElse(false);
     }
 
+    /**
+     * @return the record of the group behind {@code conversation} (empty for a direct conversation)
+     * @throws ParleyException NOT_FOUND unless {@code user} is a member (also when it does not exist)
+     */
+    Optional<Group> group(String user, String conversation) {
+        String groupId = Ids.groupIdOf(conversation);
+        if (groupId == null) {
+            authorize(user, conversation);
+            return Optional.empty();
+        }
+        Group g = groups.require(store.require(), groupId);
+        groups.requireMemberOf(g, user);
+        return Optional.of(g);
+    }
+
+    /**
+     * @return the members of {@code conversation}
+     * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
+     */
     List<String> authorize(String user, String conversation) {
         String groupId = Ids.groupIdOf(conversation);
         if (groupId != null) {

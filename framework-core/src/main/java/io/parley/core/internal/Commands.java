@@ -7,6 +7,7 @@ import io.parley.core.proto.Command;
 import io.parley.core.proto.CommandResult;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
+import io.parley.core.proto.Group;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.command.CommandContext;
 import io.parley.core.spi.command.CommandHandler;
@@ -137,6 +138,11 @@ final class Commands {
         @Override
         public List<String> members(String conversation) {
             return List.copyOf(authorization.authorize(session.userId(), conversation));
+        }
+
+        @Override
+        public Optional<Group> group(String conversation) {
+            return authorization.group(session.userId(), conversation);
         }
 
         @Override

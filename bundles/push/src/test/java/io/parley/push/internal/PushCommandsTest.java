@@ -64,6 +64,11 @@ class PushCommandsTest {
         }
 
         @Override
+        public Optional<io.parley.core.proto.Group> group(String conversation) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
         public Optional<Message> message(String conversation, long seq) {
             throw new UnsupportedOperationException();
         }

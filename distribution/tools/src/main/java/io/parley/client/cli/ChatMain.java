@@ -5,6 +5,8 @@ import io.parley.client.ConnectionListener;
 import io.parley.client.DisconnectReason;
 import io.parley.client.Groups;
 import io.parley.client.ParleyClient;
+import io.parley.client.Recalls;
+import io.parley.core.api.Ids;
 import io.parley.core.proto.ConversationSummary;
 import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupEvent;
@@ -59,10 +61,14 @@ import java.util.concurrent.TimeoutException;
  * <li>{@code /list} prints the conversations, most recent first, as
  * {@code conversation "title" unread N[ | sender: text]};</li>
  * <li>{@code /read} marks every conversation read up to the last message received or sent in this session;</li>
+ * <li>{@code /recall SEQ} recalls the message at SEQ in the current target's conversation ({@code /recall
+ * CONVERSATION SEQ} in any) and prints {@code ✓ recalled #SEQ}: the sender within the server's window, a group's
+ * owner and admins any member's message;</li>
  * <li>{@code /quit} ends.</li>
  * </ul>
  * Output (stdout): received messages as {@code [conversation #seq] sender: text}, group changes as
- * {@code [conversation #seq] * description}, acks as {@code ✓ #seq}; status (connection, read cursors of others,
+ * {@code [conversation #seq] * description}, a recall as {@code [conversation #seq] * alice recalled #N} (a recalled
+ * message read later shows as {@code sender: message recalled}), acks as {@code ✓ #seq}; status (connection, read cursors of others,
  * typing) and errors go to stderr. At {@code /quit} or end of input it waits for the pending acks, then exits: 0 if
  * all were acked, 1 if a send or a command failed, 2 for bad arguments, 3 if the connection failed.
  */
@@ -181,6 +187,10 @@ public final class ChatMain {
 
     /** Where plain lines go: a user ({@code @peer}) or a group ({@code #group}). */
     private record Target(String peer, String group) {
+        String conversation(String me) {
+            return peer != null ? Ids.direct(me, peer) : Groups.conversationOf(group);
+        }
+
         CompletableFuture<SendAck> sendText(ParleyClient client, String text) {
             return peer != null ? client.sendText(peer, text) : client.sendTextToGroup(group, text);
         }
@@ -202,7 +212,7 @@ public final class ChatMain {
                     break;
                 }
                 if (line.startsWith("/")) {
-                    failed |= !command(client, line, out, err, seen);
+                    failed |= !command(client, line, out, err, seen, target);
                     continue;
                 }
                 String text = line;
@@ -248,7 +258,7 @@ public final class ChatMain {
 
     /** Runs a {@code /command} line and waits for its result; returns false if it failed. */
     private static boolean command(ParleyClient client, String line, PrintStream out, PrintStream err,
-            Map<String, Long> seen) {
+            Map<String, Long> seen, Target target) {
         String[] words = line.split("\\s+");
         try {
             switch (words[0]) {
@@ -269,6 +279,30 @@ public final class ChatMain {
                     }
                 }
                 case "/read" -> seen.forEach(client::markRead);
+                case "/recall" -> {
+                    String conversation;
+                    long seq;
+                    try {
+                        if (words.length == 2 && target != null) {
+                            conversation = target.conversation(client.session().getUserId());
+                            seq = Long.parseLong(words[1]);
+                        } else if (words.length == 3) {
+                            conversation = words[1];
+                            seq = Long.parseLong(words[2]);
+                        } else {
+                            throw new IllegalArgumentException();
+                        }
+                        if (seq < 1) {
+                            throw new IllegalArgumentException();
+                        }
+                    } catch (IllegalArgumentException e) {
+                        err.println("error: usage: /recall SEQ (in the current @user or #group) | /recall CONVERSATION SEQ");
+                        return false;
+                    }
+                    Recalls.Recall r = client.recall(conversation, seq).get(30, TimeUnit.SECONDS);
+                    print(out, "✓ recalled #" + r.seq() + (r.recalledBy().equals(client.session().getUserId())
+                            ? "" : " (already recalled by " + r.recalledBy() + ")"));
+                }
                 default -> {
                     err.println("error: unknown command " + words[0]);
                     return false;
@@ -286,11 +320,21 @@ public final class ChatMain {
 
     private static void printMessage(PrintStream out, Message m) {
         String head = "[" + m.getConversation() + " #" + m.getSeq() + "] ";
-        print(out, head + (Groups.isEvent(m) ? "* " + describe(m) : m.getSender() + ": " + describe(m)));
+        boolean event = Groups.isEvent(m) || Recalls.isEvent(m);
+        print(out, head + (event ? "* " + describe(m) : m.getSender() + ": " + describe(m)));
     }
 
-    /** The text of a text message, a sentence for a group event, the type otherwise. */
+    /**
+     * The text of a text message, "message recalled" for a recalled one, a sentence for a group event or a recall,
+     * the type otherwise.
+     */
     private static String describe(Message m) {
+        if (Recalls.isTombstone(m)) {
+            return "message recalled";
+        }
+        if (Recalls.isEvent(m)) {
+            return Recalls.of(m).map(r -> r.recalledBy() + " recalled #" + r.seq()).orElse("<malformed recall event>");
+        }
         if (Bodies.isText(m.getBody())) {
             return Bodies.textOf(m);
         }
@@ -331,6 +375,6 @@ public final class ChatMain {
         out.println("            [--tls] [--trust CERT.pem]   (TLS; --trust: trust this PEM certificate, implies --tls)");
         out.println("            [--url URL]   (instead of --host/--port: tcp://H:P, tls://H:P, ws://H:P/parley, wss://...)");
         out.println("  then type: @user text | #group text | text (to the last user or group)");
-        out.println("             /group create NAME user1 user2 ... | /list | /read | /quit");
+        out.println("             /group create NAME user1 user2 ... | /list | /read | /recall SEQ | /quit");
     }
 }

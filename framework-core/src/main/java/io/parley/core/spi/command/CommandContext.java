@@ -1,6 +1,7 @@
 package io.parley.core.spi.command;
 
 import com.google.protobuf.Any;
+import io.parley.core.proto.Group;
 import io.parley.core.proto.Message;
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -38,6 +39,17 @@ public interface CommandContext {
      * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
      */
     List<String> members(String conversation);
+
+    /**
+     * The group behind a group conversation, as it is now: its members with their roles and mutes, and whether it is
+     * muted as a whole or dissolved — what a handler needs to apply rules that depend on the caller's role (e.g. "the
+     * owner and admins may recall any member's message").
+     *
+     * @return the group's record, or empty for a direct (1:1) conversation
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
+     * @since 1.2
+     */
+    Optional<Group> group(String conversation);
 
     /**
      * @return the stored message at {@code seq}, or empty if there is none
