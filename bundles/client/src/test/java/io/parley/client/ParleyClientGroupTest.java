@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -33,7 +34,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -41,16 +41,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Groups, the conversation list, history pages, read cursors and typing against {@link FakeServer}. */
+/** Groups, the conversation list, history pages, read cursors and typing against {@link CoreServer} (the real engine). */
 class ParleyClientGroupTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final String DIRECT = "d:alice:bob";
 
-    private FakeServer server;
+    private CoreServer server;
     private final List<ParleyClient> clients = new ArrayList<>();
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
@@ -76,7 +75,7 @@ class ParleyClientGroupTest {
 
     @BeforeEach
     void start() throws Exception {
-        server = new FakeServer();
+        server = new CoreServer();
     }
 
     @AfterEach
@@ -169,7 +168,7 @@ class ParleyClientGroupTest {
             }
             return false;
         };
-        for (FakeServer.Conn c : server.connsOf(user)) {
+        for (CoreServer.Conn c : server.connsOf(user)) {
             c.close();
         }
         awaitEvent(user + ":disconnected:CONNECTION_LOST:true");
@@ -254,29 +253,42 @@ class ParleyClientGroupTest {
     @Test
     void concurrentGroupRequestsAreMatchedByRequestId() throws Exception {
         int n = 3;
-        List<FakeServer.Received> held = Collections.synchronizedList(new ArrayList<>());
+        List<CoreServer.Received> held = Collections.synchronizedList(new ArrayList<>());
         server.interceptor = (conn, f) -> {
             if (!f.hasGroup()) {
                 return false;
             }
-            held.add(new FakeServer.Received(conn, f));
+            held.add(new CoreServer.Received(conn, f));
             if (held.size() == n) {
-                for (int i = n - 1; i >= 0; i--) {   // answered (and numbered) in reverse order
-                    server.group(conn, held.get(i).frame().getRequestId(), held.get(i).frame().getGroup());
+                for (int i = n - 1; i >= 0; i--) {   // handed to the core, so applied and answered, in reverse order
+                    conn.toCore(held.get(i).frame());
                 }
             }
             return true;
+        };
+        List<Long> answered = Collections.synchronizedList(new ArrayList<>());
+        server.outbound = (conn, f) -> {
+            if (f.hasGroupResponse()) {
+                answered.add(f.getRequestId());
+            }
+            return false;
         };
         Device alice = device("alice", "a1");
         List<CompletableFuture<Group>> futures = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             futures.add(alice.client().createGroup("g" + i, List.of("bob")));
         }
+        List<String> ids = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             Group g = await(futures.get(i));
             assertEquals("g" + i, g.getName());
-            assertEquals("grp" + (n - i), g.getId());
+            assertEquals("g" + i, server.group(g.getId()).orElseThrow().getName());
+            ids.add(g.getId());
         }
+        assertEquals(n, Set.copyOf(ids).size(), "three groups: " + ids);
+        List<Long> requests = new ArrayList<>(held.stream().map(r -> r.frame().getRequestId()).toList());
+        Collections.reverse(requests);
+        assertEquals(requests, answered, "the answers came in reverse order");
     }
 
     @Test
@@ -286,6 +298,7 @@ class ParleyClientGroupTest {
         String id = await(alice.client().createGroup("strict", List.of("bob", "carol"))).getId();
 
         assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, refusal(bob.client().dissolveGroup(id)));
+        // the owner must transfer ownership before leaving (protocol.md §6a)
         assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, refusal(alice.client().leaveGroup(id)));
         assertEquals(ErrorCode.ERROR_CODE_NOT_FOUND, refusal(alice.client().getGroup("nope")));
         assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST,
@@ -302,27 +315,28 @@ class ParleyClientGroupTest {
 
     @Test
     void groupOperationIsRetriedAfterADroppedConnectionWithTheSameClientRequestId() throws Exception {
-        AtomicInteger groupFrames = new AtomicInteger();
-        server.interceptor = (conn, f) -> {
-            if (f.hasGroup() && groupFrames.incrementAndGet() == 1) {
-                // the server applies it (as one that crashed after storing would) but the answer is lost
-                conn.close();
-                server.group(conn, f.getRequestId(), f.getGroup());
-                return true;
-            }
-            return false;
-        };
         Device alice = device("alice", "a1");
+        CoreServer.Conn lost = server.connsOf("alice").get(0);
+        server.outbound = (conn, f) -> {
+            if (conn != lost || !(f.hasGroupResponse() || f.hasDeliver())) {
+                return false;
+            }
+            // the core applied it (as a server that crashed after storing would) but the answer, and the event's
+            // live delivery, are lost with the connection
+            if (f.hasGroupResponse()) {
+                conn.close();
+            }
+            return true;
+        };
         Group g = await(alice.client().createGroup("once", List.of("bob")));
-        assertEquals("grp1", g.getId());
-        assertNull(server.groupOf("grp2"), "the re-sent request was deduplicated");
-        assertEquals(1, server.stored("g:grp1"));
+        assertEquals(List.of(g.getId()), server.groupIds("alice"), "the re-sent request was deduplicated");
+        assertEquals(1, server.stored(g.getConversation()));
         Frame first = server.await(Frame::hasGroup, WAIT).frame();
         Frame second = server.await(Frame::hasGroup, WAIT).frame();
         assertEquals(first.getGroup().getClientRequestId(), second.getGroup().getClientRequestId());
         assertEquals(2, server.hellos.get());
         // the created event stored before the drop reaches the device through the resume sync
-        assertEquals(GroupEvent.Kind.KIND_CREATED, kindOf(alice.next("g:grp1")));
+        assertEquals(GroupEvent.Kind.KIND_CREATED, kindOf(alice.next(g.getConversation())));
     }
 
     @Test
@@ -356,11 +370,11 @@ class ParleyClientGroupTest {
         await(alice.client().muteAll(id, true));                                 // 4
         await(alice.client().sendTextToGroup(id, "quiet please"));               // 5
         List<Message> stored = server.messages(conv);
-        FakeServer.Conn bobConn = server.connsOf("bob").get(0);
-        bobConn.send(FakeServer.deliver(stored.get(2)));                         // 3 before 2
-        bobConn.send(FakeServer.deliver(stored.get(1)));
-        bobConn.send(FakeServer.deliver(stored.get(1)));                         // a duplicate
-        bobConn.send(FakeServer.deliver(stored.get(4)));                         // 5 without 4: fetched
+        CoreServer.Conn bobConn = server.connsOf("bob").get(0);
+        bobConn.send(CoreServer.deliver(stored.get(2)));                         // 3 before 2
+        bobConn.send(CoreServer.deliver(stored.get(1)));
+        bobConn.send(CoreServer.deliver(stored.get(1)));                         // a duplicate
+        bobConn.send(CoreServer.deliver(stored.get(4)));                         // 5 without 4: fetched
 
         assertEquals(GroupEvent.Kind.KIND_MEMBERS_ADDED, kindOf(bob.next()));
         assertEquals(GroupEvent.Kind.KIND_ROLE_CHANGED, kindOf(bob.next()));
@@ -368,7 +382,7 @@ class ParleyClientGroupTest {
         Message text = bob.next();
         assertEquals(5, text.getSeq());
         assertEquals("quiet please", Bodies.textOf(text));
-        FakeServer.Received fetch;
+        CoreServer.Received fetch;
         do {   // alice fetches the events withheld from her too
             fetch = server.await(f -> f.hasSync() && f.getSync().hasRange(), WAIT);
         } while (!"bob".equals(fetch.conn().user));
@@ -405,6 +419,7 @@ class ParleyClientGroupTest {
         server.append(DIRECT, "bob", "three");
         server.setReadCursor("alice", DIRECT, 1);
         Device alice = device("alice", "a1");
+        Thread.sleep(5);   // the list is ordered by the latest message's server time, in milliseconds
         Group g = await(alice.client().createGroup("latest", List.of("bob")));
 
         List<ConversationSummary> list = await(alice.client().conversations());
@@ -433,7 +448,7 @@ class ParleyClientGroupTest {
 
         server.interceptor = (conn, f) -> {
             if (f.hasConversationList()) {
-                conn.send(FakeServer.error(f.getRequestId(), ErrorCode.ERROR_CODE_INTERNAL, "boom", false, 0));
+                conn.send(CoreServer.error(f.getRequestId(), ErrorCode.ERROR_CODE_INTERNAL, "boom", false, 0));
                 return true;
             }
             return false;

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -33,19 +34,19 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The client against {@link FakeServer} on a real loopback socket. */
+/** The client against {@link CoreServer} (the real engine behind the real TCP transport) on loopback. */
 class ParleyClientTest {
     private static final Duration WAIT = Duration.ofSeconds(5);
     private static final String CONV = "d:alice:bob";
 
-    private FakeServer server;
+    private CoreServer server;
     private final List<ParleyClient> clients = new ArrayList<>();
     private final BlockingQueue<Message> aliceInbox = new LinkedBlockingQueue<>();
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
     @BeforeEach
     void start() throws Exception {
-        server = new FakeServer();
+        server = new CoreServer();
     }
 
     @AfterEach
@@ -136,7 +137,7 @@ class ParleyClientTest {
         assertEquals("alice", m.getSender());
         assertEquals("hello there", Bodies.textOf(m));
         // bob acks cumulatively
-        FakeServer.Received ackFrame = server.await(f -> f.hasDeliverAck(), WAIT);
+        CoreServer.Received ackFrame = server.await(f -> f.hasDeliverAck(), WAIT);
         assertEquals(CONV, ackFrame.frame().getDeliverAck().getConversation());
         assertEquals(1, ackFrame.frame().getDeliverAck().getSeq());
 
@@ -148,12 +149,12 @@ class ParleyClientTest {
     @Test
     void concurrentSendsAreMatchedByRequestId() throws Exception {
         int n = 20;
-        List<FakeServer.Received> held = Collections.synchronizedList(new ArrayList<>());
+        List<CoreServer.Received> held = Collections.synchronizedList(new ArrayList<>());
         server.interceptor = (conn, f) -> {
             if (!f.hasSend()) {
                 return false;
             }
-            held.add(new FakeServer.Received(conn, f));
+            held.add(new CoreServer.Received(conn, f));
             if (held.size() == n) {
                 // answer all of them in reverse order
                 for (int i = n - 1; i >= 0; i--) {
@@ -189,7 +190,7 @@ class ParleyClientTest {
         for (CompletableFuture<SendAck> f : futures) {
             await(f);
         }
-        for (FakeServer.Received r : held) {
+        for (CoreServer.Received r : held) {
             String id = r.frame().getSend().getClientMsgId();
             SendAck ack = futures.stream().map(CompletableFuture::join).filter(a -> a.getMessageId().equals("id-" + id))
                     .findFirst().orElseThrow();
@@ -230,7 +231,7 @@ class ParleyClientTest {
         AtomicInteger sends = new AtomicInteger();
         server.interceptor = (conn, f) -> {
             if (f.hasSend() && sends.incrementAndGet() == 1) {
-                conn.send(FakeServer.error(f.getRequestId(), ErrorCode.ERROR_CODE_UNAVAILABLE, "restarting", true, 30));
+                conn.send(CoreServer.error(f.getRequestId(), ErrorCode.ERROR_CODE_UNAVAILABLE, "restarting", true, 30));
                 return true;
             }
             return false;
@@ -247,11 +248,11 @@ class ParleyClientTest {
 
     @Test
     void unackedSendIsResentAfterReconnectWithTheSameClientMsgId() throws Exception {
-        AtomicInteger sends = new AtomicInteger();
-        server.interceptor = (conn, f) -> {
-            if (f.hasSend() && sends.incrementAndGet() == 1) {
-                // store it (as a server that crashed after storing would), but drop the connection before acking
-                server.accept(conn, f.getSend());
+        AtomicInteger acks = new AtomicInteger();
+        server.outbound = (conn, f) -> {
+            if (f.hasSendAck() && acks.incrementAndGet() == 1) {
+                // the core stored it (as a server that crashed after storing would), but the connection drops
+                // before the ack is written
                 conn.close();
                 return true;
             }
@@ -281,7 +282,7 @@ class ParleyClientTest {
         await(alice.connect());
         assertEquals(List.of(4L, 5L), takeSeqs(2));
 
-        for (FakeServer.Conn c : server.connsOf("alice")) {
+        for (CoreServer.Conn c : server.connsOf("alice")) {
             c.close();
         }
         awaitEvent("alice:disconnected:CONNECTION_LOST:true");
@@ -289,8 +290,8 @@ class ParleyClientTest {
         await(alice.connect());   // resolves when the new resume sync is done
         assertEquals(2, server.hellos.get());
 
-        Message six = server.append(CONV, "bob", "m6");
-        server.connsOf("alice").get(0).send(FakeServer.deliver(six));
+        Message six = server.append(CONV, "bob", "m6");          // delivered live by the core
+        server.connsOf("alice").get(0).send(CoreServer.deliver(six)); // and once more: a duplicate
         assertEquals(List.of(6L), takeSeqs(1), "4 and 5 were dropped as duplicates");
         assertTrue(aliceInbox.isEmpty());
     }
@@ -304,12 +305,11 @@ class ParleyClientTest {
         Message six = server.append(CONV, "bob", "m6");
         server.interceptor = (conn, f) -> {
             if (f.hasSync() && f.getSync().hasResume()) {
-                conn.send(FakeServer.deliver(six));        // a live delivery racing the resume list
-                conn.send(FakeServer.deliver(server.append(CONV, "bob", "m7")));
-                server.resume(conn, f.getRequestId());    // list (watermark 3), then 4..7, then done
-                return true;
+                conn.send(CoreServer.deliver(six));        // a live delivery racing the resume list
+                // m7 is sent (and delivered live by the core) before the core sees the resume request
+                conn.send(CoreServer.deliver(server.append(CONV, "bob", "m7")));
             }
-            return false;
+            return false;                                  // the core's resume: list (watermark 3), 4..7, done
         };
         ParleyClient alice = alice();
         await(alice.connect());
@@ -321,12 +321,13 @@ class ParleyClientTest {
     void gapIsFilledWithARangeSync() throws Exception {
         ParleyClient alice = alice();
         await(alice.connect());
+        server.suppressLiveDeliveries = true;   // the core's deliveries are lost; the test delivers 1 and 3 itself
         Message one = server.append(CONV, "bob", "one");
         server.append(CONV, "bob", "two");
         Message three = server.append(CONV, "bob", "three");
-        FakeServer.Conn conn = server.connsOf("alice").get(0);
-        conn.send(FakeServer.deliver(one));
-        conn.send(FakeServer.deliver(three));
+        CoreServer.Conn conn = server.connsOf("alice").get(0);
+        conn.send(CoreServer.deliver(one));
+        conn.send(CoreServer.deliver(three));
 
         Frame range = server.await(f -> f.hasSync() && f.getSync().hasRange(), WAIT).frame();
         SyncRequest.Range r = range.getSync().getRange();
@@ -346,7 +347,9 @@ class ParleyClientTest {
     void gapBeforeAnOwnSendIsFilledWithARangeSync() throws Exception {
         ParleyClient alice = alice();
         await(alice.connect());
+        server.suppressLiveDeliveries = true;
         server.append(CONV, "bob", "never delivered live"); // seq 1: its Deliver is lost, the connection stays up
+        server.suppressLiveDeliveries = false;
         SendAck own = await(alice.sendText("bob", "mine"));
         assertEquals(2, own.getSeq());
 
@@ -387,7 +390,7 @@ class ParleyClientTest {
     void kickedClientDoesNotReconnect() throws Exception {
         ParleyClient alice = alice();
         await(alice.connect());
-        server.connsOf("alice").get(0).send(FakeServer.notice(Notice.Kind.KIND_KICKED, 0));
+        server.connsOf("alice").get(0).send(CoreServer.notice(Notice.Kind.KIND_KICKED, 0));
         awaitEvent("alice:disconnected:KICKED:false");
         assertFalse(alice.isConnected());
         ParleyClientException e = assertInstanceOf(ParleyClientException.class,
@@ -401,7 +404,7 @@ class ParleyClientTest {
         ParleyClient alice = alice();
         await(alice.connect());
         events.clear();
-        server.connsOf("alice").get(0).send(FakeServer.notice(Notice.Kind.KIND_RECONNECT, 50));
+        server.connsOf("alice").get(0).send(CoreServer.notice(Notice.Kind.KIND_RECONNECT, 50));
         awaitEvent("alice:disconnected:SERVER_RECONNECT:true");
         awaitEvent("alice:connected");
         assertEquals(1, await(alice.sendText("bob", "back")).getSeq());
@@ -409,7 +412,8 @@ class ParleyClientTest {
 
     @Test
     void silentServerIsDetectedByHeartbeat() throws Exception {
-        server.heartbeatSeconds = 1;
+        server.close();
+        server = CoreServer.tcp(Map.of("heartbeat.seconds", 1));
         AtomicInteger hellosSeen = new AtomicInteger();
         server.interceptor = (conn, f) -> {
             if (f.hasHello()) {
@@ -457,7 +461,7 @@ class ParleyClientTest {
             }
             return false;
         };
-        for (FakeServer.Conn c : server.connsOf("alice")) {
+        for (CoreServer.Conn c : server.connsOf("alice")) {
             c.close();
         }
         awaitEvent("alice:disconnected:CONNECTION_LOST:true");
@@ -499,7 +503,7 @@ class ParleyClientTest {
             }
         }).build());
         await(alice.connect());
-        server.conns.forEach(FakeServer.Conn::close); // first drop: resumes 2..5 are dropped again
+        server.conns.forEach(CoreServer.Conn::close); // first drop: resumes 2..5 are dropped again
         List<Integer> seen = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
             Integer a = attempts.poll(WAIT.toSeconds(), TimeUnit.SECONDS);
@@ -513,7 +517,7 @@ class ParleyClientTest {
             Thread.sleep(10);
         }
         Thread.sleep(50); // let the resume finish
-        server.conns.forEach(FakeServer.Conn::close);
+        server.conns.forEach(CoreServer.Conn::close);
         assertEquals(1, attempts.poll(WAIT.toSeconds(), TimeUnit.SECONDS), "after a complete resume the backoff restarts");
     }
 }

@@ -3,6 +3,7 @@ package io.parley.client;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Message;
 import io.parley.transport.support.TestCertificates;
+import io.parley.transport.support.TlsSettings;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The client with {@code tls(true)} against {@link FakeServer} on a JDK TLS server socket. */
+/** The client with {@code tls(true)} against {@link CoreServer} behind the real TCP transport serving TLS. */
 class ParleyClientTlsTest {
 
     @TempDir
@@ -31,7 +32,7 @@ class ParleyClientTlsTest {
     private static TestCertificates.Generated localhost;
     private static TestCertificates.Generated otherName;
 
-    private FakeServer server;
+    private CoreServer server;
     private final List<ParleyClient> clients = new ArrayList<>();
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
 
@@ -53,7 +54,7 @@ class ParleyClientTlsTest {
 
     @Test
     void trustedSelfSignedCertificateCarriesTheProtocol() throws Exception {
-        server = new FakeServer(localhost.serverContext());
+        server = new CoreServer(tlsOf(localhost));
         BlockingQueue<Message> bobInbox = new LinkedBlockingQueue<>();
         ParleyClient alice = track(builder("alice").trustCertificate(localhost.certPem()).build());
         ParleyClient bob = track(builder("bob").tls(true).trustCertificate(localhost.certPem())
@@ -69,7 +70,7 @@ class ParleyClientTlsTest {
 
     @Test
     void certificateOutsideTheDefaultTrustStoreIsRejected() throws Exception {
-        server = new FakeServer(localhost.serverContext());
+        server = new CoreServer(tlsOf(localhost));
         ParleyClient client = track(builder("alice").tls(true).build());
         ParleyClientException e = connectFailure(client);
         assertTrue(e.getMessage().contains("TLS with 127.0.0.1:" + server.port() + " failed"), e.getMessage());
@@ -80,7 +81,7 @@ class ParleyClientTlsTest {
 
     @Test
     void trustedCertificateForAnotherNameFailsHostnameVerification() throws Exception {
-        server = new FakeServer(otherName.serverContext());
+        server = new CoreServer(tlsOf(otherName));
         ParleyClient client = track(builder("alice").trustCertificate(otherName.certPem()).build());
         ParleyClientException e = connectFailure(client);
         assertTrue(e.getMessage().contains("No subject alternative names matching IP address 127.0.0.1"),
@@ -121,6 +122,10 @@ class ParleyClientTlsTest {
         IllegalArgumentException notPem = assertThrows(IllegalArgumentException.class,
                 () -> builder("alice").trustCertificate(localhost.keyPem()).build());
         assertTrue(notPem.getMessage().contains(localhost.keyPem().toString()), notPem.getMessage());
+    }
+
+    private static TlsSettings tlsOf(TestCertificates.Generated cert) {
+        return TlsSettings.of(cert.certPem(), cert.keyPem());
     }
 
     private ParleyClientException connectFailure(ParleyClient client) {

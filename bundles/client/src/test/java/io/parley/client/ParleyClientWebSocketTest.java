@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The client over WebSocket against the real WebSocket transport server ({@code plugins-transport/websocket}) with
- * {@link FakeServer}'s protocol behind it. That server refuses every browser origin but one, so each successful
+ * the real engine behind it ({@link CoreServer}). That server refuses every browser origin but one, so each successful
  * connection here also shows that the client sends no {@code Origin} header.
  */
 class ParleyClientWebSocketTest {
@@ -48,7 +48,7 @@ class ParleyClientWebSocketTest {
     @TempDir
     Path dir;
 
-    private FakeServer server;
+    private CoreServer server;
     private final List<ParleyClient> clients = new ArrayList<>();
     private final BlockingQueue<Message> aliceInbox = new LinkedBlockingQueue<>();
     private final BlockingQueue<String> events = new LinkedBlockingQueue<>();
@@ -82,7 +82,7 @@ class ParleyClientWebSocketTest {
     }
 
     private String wsUrl() {
-        return "ws://127.0.0.1:" + server.port() + FakeServer.WEBSOCKET_PATH;
+        return "ws://127.0.0.1:" + server.port() + CoreServer.WEBSOCKET_PATH;
     }
 
     private ParleyClient alice() {
@@ -121,7 +121,7 @@ class ParleyClientWebSocketTest {
 
     @Test
     void helloAfterTheUpgradeThenSendAckAndDelivery() throws Exception {
-        server = FakeServer.webSocket(null, SERVER_MAX_FRAME);
+        server = CoreServer.webSocket(null, SERVER_MAX_FRAME);
         ParleyClient alice = alice();
         BlockingQueue<Message> bobInbox = new LinkedBlockingQueue<>();
         ParleyClient bob = track(builder("bob", "b1", wsUrl()).messageListener(bobInbox::add).build());
@@ -137,7 +137,7 @@ class ParleyClientWebSocketTest {
         Message m = bobInbox.poll(5, TimeUnit.SECONDS);
         assertNotNull(m);
         assertEquals("over websocket", Bodies.textOf(m));
-        FakeServer.Received deliverAck = server.await(Frame::hasDeliverAck, WAIT);
+        CoreServer.Received deliverAck = server.await(Frame::hasDeliverAck, WAIT);
         assertEquals(1, deliverAck.frame().getDeliverAck().getSeq());
 
         // a burst written in one go: every send is acked, in order of seq
@@ -157,7 +157,7 @@ class ParleyClientWebSocketTest {
 
     @Test
     void reconnectsAfterTheServerDropsTheConnectionAndResumes() throws Exception {
-        server = FakeServer.webSocket(null, SERVER_MAX_FRAME);
+        server = CoreServer.webSocket(null, SERVER_MAX_FRAME);
         server.append(CONV, "bob", "before");
         ParleyClient alice = alice();
         await(alice.connect());
@@ -179,7 +179,7 @@ class ParleyClientWebSocketTest {
 
     @Test
     void transportStopSendsReconnectNoticeAndClose() throws Exception {
-        server = FakeServer.webSocket(null, SERVER_MAX_FRAME);
+        server = CoreServer.webSocket(null, SERVER_MAX_FRAME);
         ParleyClient alice = alice();
         await(alice.connect());
         events.clear();
@@ -190,21 +190,21 @@ class ParleyClientWebSocketTest {
 
     @Test
     void inboundMessageOverTheLimitEndsTheConnection() throws Exception {
-        server = FakeServer.webSocket(null, SERVER_MAX_FRAME);
+        server = CoreServer.webSocket(null, SERVER_MAX_FRAME);
         ParleyClient alice = track(builder("alice", "a1", wsUrl()).maxInboundFrameBytes(1024)
                 .messageListener(aliceInbox::add).build());
         await(alice.connect());
         events.clear();
         ParleyClient bob = track(builder("bob", "b1", wsUrl()).build());
         await(bob.connect());
-        await(bob.sendText("alice", "x".repeat(4096)));
+        await(bob.sendText("alice", "x".repeat(2048)));   // over alice's 1024 bytes, within the text type's 4000
         awaitEvent("alice:disconnected:PROTOCOL_ERROR:true");
         assertNull(aliceInbox.poll(200, TimeUnit.MILLISECONDS), "the oversized message was not delivered");
     }
 
     @Test
     void clientCloseEndsTheServerSession() throws Exception {
-        server = FakeServer.webSocket(null, SERVER_MAX_FRAME);
+        server = CoreServer.webSocket(null, SERVER_MAX_FRAME);
         ParleyClient alice = alice();
         await(alice.connect());
         assertEquals(1, server.connsOf("alice").size());
@@ -218,7 +218,7 @@ class ParleyClientWebSocketTest {
 
     @Test
     void refusedUpgradeFailsTheConnectWithTheHttpStatus() throws Exception {
-        server = FakeServer.webSocket(null, SERVER_MAX_FRAME);
+        server = CoreServer.webSocket(null, SERVER_MAX_FRAME);
         ParleyClient client = track(builder("alice", "a1",
                 "ws://127.0.0.1:" + server.port() + "/elsewhere").build());
         ParleyClientException e = connectFailure(client);
@@ -236,7 +236,7 @@ class ParleyClientWebSocketTest {
                 try (Socket s = tcp.accept()) {
                     InputStream in = s.getInputStream();
                     readRequestHead(in);
-                    byte[] error = FakeServer.error(0, ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, "frame too large",
+                    byte[] error = CoreServer.error(0, ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, "frame too large",
                             false, 0).toByteArray();
                     DataOutputStream out = new DataOutputStream(s.getOutputStream());
                     out.writeInt(error.length);
@@ -298,8 +298,8 @@ class ParleyClientWebSocketTest {
     @Test
     void secureWebSocketWithATrustedCertificate() throws Exception {
         TestCertificates.Generated cert = TestCertificates.localhost(dir);
-        server = FakeServer.webSocket(TlsSettings.of(cert.certPem(), cert.keyPem()), SERVER_MAX_FRAME);
-        String url = "wss://127.0.0.1:" + server.port() + FakeServer.WEBSOCKET_PATH;
+        server = CoreServer.webSocket(TlsSettings.of(cert.certPem(), cert.keyPem()), SERVER_MAX_FRAME);
+        String url = "wss://127.0.0.1:" + server.port() + CoreServer.WEBSOCKET_PATH;
         ParleyClient alice = track(builder("alice", "a1", url).trustCertificate(cert.certPem())
                 .messageListener(aliceInbox::add).build());
         ParleyClient bob = track(builder("bob", "b1", url).trustCertificate(cert.certPem()).build());

@@ -106,7 +106,9 @@ final class GroupRules {
             }
             case LEAVE -> {
                 if (me.getRole() == GroupRole.GROUP_ROLE_OWNER && members.size() > 1) {
-                    throw invalid("the owner must transfer ownership before leaving");
+                    // a permission (protocol.md §6a: "the owner only after transfer"), not a malformed request
+                    throw new ParleyException(ErrorCode.ERROR_CODE_FORBIDDEN,
+                            "the owner must transfer ownership before leaving");
                 }
                 members.remove(actor);
                 left.add(actor);

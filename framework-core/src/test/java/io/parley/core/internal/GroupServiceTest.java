@@ -91,7 +91,7 @@ class GroupServiceTest {
         Group all = apply(g, "olive", req().setMuteAll(GroupRequest.MuteAll.newBuilder().setGroupId("g1").setMuted(true)));
         refused(ErrorCode.ERROR_CODE_FORBIDDEN, () -> GroupService.checkMaySend(all, "adam", 0));
         GroupService.checkMaySend(all, "olive", 0);
-        refused(ErrorCode.ERROR_CODE_INVALID_REQUEST, () -> apply(g, "olive", req().setLeave(GroupRequest.Leave.newBuilder().setGroupId("g1"))));
+        refused(ErrorCode.ERROR_CODE_FORBIDDEN, () -> apply(g, "olive", req().setLeave(GroupRequest.Leave.newBuilder().setGroupId("g1"))));
         Group transferred = apply(g, "olive", req().setTransfer(GroupRequest.Transfer.newBuilder().setGroupId("g1").setNewOwner("mia")));
         assertEquals(GroupRole.GROUP_ROLE_OWNER, GroupService.member(transferred, "mia").orElseThrow().getRole());
         assertEquals(GroupRole.GROUP_ROLE_ADMIN, GroupService.member(transferred, "olive").orElseThrow().getRole());

@@ -1,6 +1,6 @@
 package io.parley.client.bench;
 
-import io.parley.client.FakeServerAccess;
+import io.parley.client.CoreServerAccess;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -23,7 +23,7 @@ class IdleScenarioTest {
 
     @Test
     void clientsConnectAndStayConnected() throws Exception {
-        try (FakeServerAccess server = new FakeServerAccess()) {
+        try (CoreServerAccess server = new CoreServerAccess()) {
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             IdleResult r = new IdleScenario(options(server.port(), "5"), (user, device) -> user,
                     new PrintStream(log, true, StandardCharsets.UTF_8)).run();
@@ -43,8 +43,8 @@ class IdleScenarioTest {
 
     @Test
     void refusedTokensCountAsFailures() throws Exception {
-        try (FakeServerAccess server = new FakeServerAccess()) {
-            // the fake server refuses tokens starting with "bad"
+        try (CoreServerAccess server = new CoreServerAccess()) {
+            // the test server's authenticator refuses tokens starting with "bad"
             IdleResult r = new IdleScenario(options(server.port(), "4"),
                     (user, device) -> user.endsWith("1") ? "bad" + user : user,
                     new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)).run();

@@ -1,6 +1,6 @@
 package io.parley.client.bench;
 
-import io.parley.client.FakeServerAccess;
+import io.parley.client.CoreServerAccess;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -23,7 +23,7 @@ class OneToOneScenarioTest {
 
     @Test
     void closedLoopRunMeasuresDeliveriesAcksAndLatency() throws Exception {
-        try (FakeServerAccess server = new FakeServerAccess()) {
+        try (CoreServerAccess server = new CoreServerAccess()) {
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             BenchResult r = new OneToOneScenario(options(server.port()), (user, device) -> user,
                     new PrintStream(log, true, StandardCharsets.UTF_8)).run();
@@ -39,7 +39,7 @@ class OneToOneScenarioTest {
 
     @Test
     void closedLoopRunOverWebSocket() throws Exception {
-        try (FakeServerAccess server = FakeServerAccess.webSocket()) {
+        try (CoreServerAccess server = CoreServerAccess.webSocket()) {
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             BenchResult r = new OneToOneScenario(options(server.port(), "--transport", "ws"),
                     (user, device) -> user, new PrintStream(log, true, StandardCharsets.UTF_8)).run();
@@ -53,7 +53,7 @@ class OneToOneScenarioTest {
 
     @Test
     void fixedRateRunSendsAboutTheTargetRate() throws Exception {
-        try (FakeServerAccess server = new FakeServerAccess()) {
+        try (CoreServerAccess server = new CoreServerAccess()) {
             BenchResult r = new OneToOneScenario(options(server.port(), "--rate", "300"), (user, device) -> user,
                     new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)).run();
             assertEquals(0, r.errors());

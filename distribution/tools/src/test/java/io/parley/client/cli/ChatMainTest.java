@@ -1,31 +1,36 @@
 package io.parley.client.cli;
 
-import io.parley.client.FakeServerAccess;
+import io.parley.client.CoreServerAccess;
 import io.parley.core.proto.MarkRead;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import io.parley.transport.support.TestCertificates;
+import io.parley.transport.support.TlsSettings;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ChatMainTest {
-    private FakeServerAccess server;
+    private CoreServerAccess server;
 
     @BeforeEach
     void start() throws Exception {
-        server = new FakeServerAccess();
+        server = new CoreServerAccess();
     }
 
     @AfterEach
@@ -75,7 +80,7 @@ class ChatMainTest {
     @Test
     void trustOptionSpeaksTlsTrustingThatCertificate(@TempDir Path dir) throws Exception {
         TestCertificates.Generated cert = TestCertificates.localhost(dir);
-        try (FakeServerAccess tls = new FakeServerAccess(cert.serverContext())) {
+        try (CoreServerAccess tls = new CoreServerAccess(TlsSettings.of(cert.certPem(), cert.keyPem()))) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             int code = run("@bob over tls\n", out, err, "--port", String.valueOf(tls.port()), "--device", "cli",
@@ -97,7 +102,7 @@ class ChatMainTest {
 
     @Test
     void urlOptionSpeaksWebSocketAndOverridesThePort() throws Exception {
-        try (FakeServerAccess ws = FakeServerAccess.webSocket()) {
+        try (CoreServerAccess ws = CoreServerAccess.webSocket()) {
             ws.append("d:alice:bob", "bob", "hey over ws");
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -128,24 +133,55 @@ class ChatMainTest {
     }
 
     @Test
-    void createsAGroupAndSendsToIt() {
+    void createsAGroupAndSendsToIt() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = run("/group create team bob carol\n#grp1 hello team\nand more\n", out, err,
-                "--port", String.valueOf(server.port()), "--device", "cli");
+        // the server picks the group's id: the lines after the create are typed once it was printed
+        PipedOutputStream typing = new PipedOutputStream();
+        PipedInputStream in = new PipedInputStream(typing);
+        FutureTask<Integer> chat = new FutureTask<>(() -> ChatMain.run(
+                new String[] {"--port", String.valueOf(server.port()), "--device", "cli"}, in,
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of("PARLEY_TOKEN", "alice")));
+        Thread chatThread = new Thread(chat, "chat-main");
+        chatThread.start();
+        typing.write("/group create team bob carol\n".getBytes(StandardCharsets.UTF_8));
+        typing.flush();
+        String created = awaitLine(out, "✓ group ");
+        String id = created.substring("✓ group ".length(), created.indexOf(' ', "✓ group ".length()));
+        typing.write(("#" + id + " hello team\nand more\n").getBytes(StandardCharsets.UTF_8));
+        typing.close();
+        int code = chat.get(30, TimeUnit.SECONDS);
         assertEquals(0, code, err.toString(StandardCharsets.UTF_8));
         List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
-        assertTrue(lines.contains("✓ group grp1 \"team\": alice, bob, carol"), lines.toString());
-        assertTrue(lines.contains("[g:grp1 #1] * alice created \"team\" with bob, carol"), lines.toString());
+        assertEquals("✓ group " + id + " \"team\": alice, bob, carol", created);
+        // the server's KIND_CREATED event lists every initial member, the creator included
+        assertTrue(lines.contains("[g:" + id + " #1] * alice created \"team\" with alice, bob, carol"),
+                lines.toString());
         assertTrue(lines.containsAll(List.of("✓ #2", "✓ #3")), lines.toString());
-        assertEquals(List.of("alice", "bob", "carol"), server.groupMembers("grp1"));
-        assertEquals(List.of("hello team", "and more"), server.texts("g:grp1"));
+        assertEquals(List.of("alice", "bob", "carol"), server.groupMembers(id));
+        assertEquals(List.of("hello team", "and more"), server.texts("g:" + id));
+    }
+
+    /** Waits up to 10 s for a line of {@code out} starting with {@code prefix}; returns it. */
+    private static String awaitLine(ByteArrayOutputStream out, String prefix) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < deadline) {
+            for (String line : out.toString(StandardCharsets.UTF_8).lines().toList()) {
+                if (line.startsWith(prefix)) {
+                    return line;
+                }
+            }
+            Thread.sleep(10);
+        }
+        throw new AssertionError("no line starting with " + prefix + " in " + out.toString(StandardCharsets.UTF_8));
     }
 
     @Test
-    void listPrintsConversationsWithUnreadCounts() {
+    void listPrintsConversationsWithUnreadCounts() throws Exception {
         server.append("d:alice:bob", "bob", "one");
         server.append("d:alice:bob", "bob", "two");
+        Thread.sleep(5);   // the list is ordered by the latest message's server time, in milliseconds
         server.append("d:alice:carol", "carol", "hi");
         server.setReadCursor("alice", "d:alice:bob", 1);
         ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -1,46 +1,47 @@
 package io.parley.client;
 
 import io.parley.core.proto.Frame;
-import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupMember;
 import io.parley.core.proto.MarkRead;
+import io.parley.transport.support.TlsSettings;
 
-import javax.net.ssl.SSLContext;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 
-/** Exposes {@link FakeServer} to tests in other packages. */
-public final class FakeServerAccess implements AutoCloseable {
-    private final FakeServer server;
+/** Exposes {@link CoreServer} (the real engine behind the real transports) to tests in other packages. */
+public final class CoreServerAccess implements AutoCloseable {
+    private final CoreServer server;
 
-    public FakeServerAccess() throws IOException {
-        server = new FakeServer();
+    /** Plain TCP. */
+    public CoreServerAccess() throws IOException {
+        server = new CoreServer();
     }
 
-    /** A server speaking TLS with {@code tls} (its key and certificate). */
-    public FakeServerAccess(SSLContext tls) throws IOException {
-        server = new FakeServer(tls);
+    /** TCP speaking TLS with {@code tls} (the server's key and certificate). */
+    public CoreServerAccess(TlsSettings tls) throws IOException {
+        server = new CoreServer(tls);
     }
 
-    private FakeServerAccess(FakeServer server) {
+    private CoreServerAccess(CoreServer server) {
         this.server = server;
     }
 
     /** The same server behind the real WebSocket transport; see {@link #webSocketUrl()}. */
-    public static FakeServerAccess webSocket() throws IOException {
-        return new FakeServerAccess(FakeServer.webSocket(null, 1 << 20));
+    public static CoreServerAccess webSocket() throws IOException {
+        return new CoreServerAccess(CoreServer.webSocket(null, 1 << 20));
     }
 
     /** {@code ws://127.0.0.1:port/parley}; for {@link #webSocket()} servers only. */
     public String webSocketUrl() {
-        return "ws://127.0.0.1:" + server.port() + FakeServer.WEBSOCKET_PATH;
+        return "ws://127.0.0.1:" + server.port() + CoreServer.WEBSOCKET_PATH;
     }
 
     public int port() {
         return server.port();
     }
 
+    /** {@code sender} sends {@code text} to {@code conversation} from another device (online members get it live). */
     public void append(String conversation, String sender, String text) {
         server.append(conversation, sender, text);
     }
@@ -53,10 +54,16 @@ public final class FakeServerAccess implements AutoCloseable {
 
     /** @return the user ids of the members of group {@code groupId}, empty if there is no such group */
     public List<String> groupMembers(String groupId) {
-        Group g = server.groupOf(groupId);
-        return g == null ? List.of() : g.getMembersList().stream().map(GroupMember::getUser).toList();
+        return server.group(groupId).map(g -> g.getMembersList().stream().map(GroupMember::getUser).toList())
+                .orElse(List.of());
     }
 
+    /** @return the ids of the groups {@code user} is a member of */
+    public List<String> groupIds(String user) {
+        return server.groupIds(user);
+    }
+
+    /** {@code user} marks {@code conversation} read up to {@code seq}. */
     public void setReadCursor(String user, String conversation, long seq) {
         server.setReadCursor(user, conversation, seq);
     }
@@ -67,7 +74,7 @@ public final class FakeServerAccess implements AutoCloseable {
     }
 
     @Override
-    public void close() throws IOException {
+    public void close() {
         server.close();
     }
 }
