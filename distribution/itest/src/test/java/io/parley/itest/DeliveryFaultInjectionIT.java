@@ -61,6 +61,7 @@ class DeliveryFaultInjectionIT {
     /** The store under test and how often the server is killed during the run. */
     enum Variant {
         MVSTORE("mvstore", 5, 120),
+        ROCKSDB("rocksdb", 5, 120),
         MEMORY("memory", 0, 45);
 
         final String store;

@@ -6,8 +6,9 @@ import io.parley.core.proto.Message;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,9 +28,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code kill -9} of the assembled server (embedded mvstore) in the middle of traffic, then a restart: every
- * acknowledged message is still stored under its seq, the sender's retries are de-duplicated, and the recipient —
- * connected before the crash and reconnecting after it — ends up with every message exactly once, in seq order.
+ * {@code kill -9} of the assembled server in the middle of traffic, then a restart: every acknowledged message is still
+ * stored under its seq, the sender's retries are de-duplicated, and the recipient — connected before the crash and
+ * reconnecting after it — ends up with every message exactly once, in seq order. Run once per persistent store
+ * shipped in {@code deploy/}: the default mvstore and RocksDB (selected with {@code store.target}).
  */
 class DistributionCrashIT {
     @TempDir
@@ -45,9 +47,10 @@ class DistributionCrashIT {
         }
     }
 
-    @Test
-    void acknowledgedMessagesSurviveKill9AndTheRecipientGetsExactlyWhatItMissed() throws Exception {
-        server = new ServerProcess(work);
+    @ParameterizedTest(name = "{0} store")
+    @ValueSource(strings = {"mvstore", "rocksdb"})
+    void acknowledgedMessagesSurviveKill9AndTheRecipientGetsExactlyWhatItMissed(String store) throws Exception {
+        server = new ServerProcess(work).useStore(store);
         server.start();
         int total = 3000;
         List<Message> bobGot = new CopyOnWriteArrayList<>();
@@ -110,8 +113,8 @@ class DistributionCrashIT {
             assertEquals(e.getKey(), stored.getClientMsgId(), "an acked message is stored under its seq");
             assertEquals(e.getValue().getMessageId(), stored.getId());
         }
-        System.out.printf("[crash] %d messages, %d acked before kill -9; after the restart all %d stored under their"
-                + " acked seq and delivered exactly once, in order%n", total, ackedAtKill, total);
+        System.out.printf("[crash %s] %d messages, %d acked before kill -9; after the restart all %d stored under"
+                + " their acked seq and delivered exactly once, in order%n", store, total, ackedAtKill, total);
     }
 
     private ParleyClient client(String user, String device, io.parley.client.MessageListener listener, Duration sendTimeout)
