@@ -147,7 +147,8 @@ class SlowConsumerIT {
         // resume pages must fit well inside the outbound bound (docs: page.max.bytes), with room for live traffic
         ServerProcess.setKey(server.home.resolve("conf/parley.core.cfg"), "page.max.bytes",
                 Integer.toString(OUTBOUND_MAX_BYTES / 4));
-        // A store page cache smaller than the silent users' traffic, so that traffic cannot hide in the live heap,
+        // A store page cache smaller than the silent users' traffic, so that traffic cannot hide in the live heap (the
+        // default rocksdb keeps its 32 MiB block cache off the heap; the key below sizes mvstore's when it is chosen),
         // and a direct memory cap (Netty's pooled buffers count against it) below what is sent to the silent users:
         // a server that kept their frames would fail with OutOfDirectMemoryError.
         ServerProcess.setKey(server.home.resolve("conf/parley.store.mvstore.cfg"), "cache.mb", Integer.toString(STORE_CACHE_MB));
