@@ -51,6 +51,8 @@ public final class WebhookClient implements AutoCloseable {
     private final Clock clock;
     private final ScheduledThreadPoolExecutor executor;
     private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
+    /** The futures handed to callers and not yet completed; {@link #close()} fails whatever is left of them. */
+    private final Set<CompletableFuture<?>> promised = ConcurrentHashMap.newKeySet();
     private volatile HttpClient http;
     private volatile boolean closed;
 
@@ -111,11 +113,14 @@ public final class WebhookClient implements AutoCloseable {
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body))
                 .build();
         CompletableFuture<HttpResponse<T>> result = new CompletableFuture<>();
+        promised.add(result);
+        result.whenComplete((r, e) -> promised.remove(result));
         CompletableFuture<HttpResponse<T>> sent;
         try {
             sent = client.sendAsync(request, handler);
         } catch (RuntimeException e) { // e.g. the executor stopped under us
-            return CompletableFuture.failedFuture(e);
+            result.completeExceptionally(e);
+            return result;
         }
         inFlight.add(sent);
         sent.whenComplete((response, error) -> {
@@ -155,14 +160,32 @@ public final class WebhookClient implements AutoCloseable {
         return closed;
     }
 
-    /** Cancels what is in flight, stops the executor (waiting up to 5 s for running callbacks) and drops the client. */
+    /**
+     * Cancels what is in flight, completes every caller's future (the cancelled ones exceptionally), stops the
+     * executor (waiting up to 5 s for running callbacks) and drops the client.
+     */
     @Override
     public void close() {
         closed = true;
         for (CompletableFuture<?> request : inFlight) {
             request.cancel(true);
         }
-        executor.shutdownNow();
+        // a completion queued but not started (a cancellation above, or a response that came just before) must still
+        // complete its caller's future, or a before-send call would hang past the stop: run what shutdownNow drops
+        // here (delayed retries are cancelled by then, and running a cancelled task does nothing)
+        for (Runnable dropped : executor.shutdownNow()) {
+            try {
+                dropped.run();
+            } catch (RuntimeException e) {
+                LOG.debug("Webhook completion failed while stopping", e);
+            }
+        }
+        // whatever the JDK client does with a cancelled exchange (on Java 17 its future may complete later, or never
+        // once its selector stops), every caller's future ends now
+        IllegalStateException stopped = new IllegalStateException("webhooks stopped");
+        for (CompletableFuture<?> caller : promised) {
+            caller.completeExceptionally(stopped);
+        }
         try {
             if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
                 LOG.warn("Webhook executor threads still running 5 s after stop");
