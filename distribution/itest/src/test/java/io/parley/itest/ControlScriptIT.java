@@ -4,10 +4,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,16 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ControlScriptIT {
 
-    private record Result(int exit, String output) {
-    }
-
-    private static Result parley(Path home, String... args) throws Exception {
-        List<String> command = new java.util.ArrayList<>(List.of(home.resolve("bin/parley").toString()));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-        return new Result(p.exitValue(), out);
+    private static BinParley.Result parley(Path home, String... args) throws Exception {
+        return BinParley.run(home, Map.of(), 30, args);
     }
 
     /** A pid that belonged to a process which has ended. */
@@ -52,7 +44,7 @@ class ControlScriptIT {
         assertTrue(Files.readAllLines(home.resolve("conf/jvm.options")).contains("-XX:+ExitOnOutOfMemoryError"),
                 "the shipped JVM options exit on OutOfMemoryError");
 
-        Result never = parley(home, "status");
+        BinParley.Result never = parley(home, "status");
         assertEquals(3, never.exit());
         assertTrue(never.output().startsWith("parley: not running, home "), never.output());
 
@@ -61,7 +53,7 @@ class ControlScriptIT {
         console(home,
                 "02:00:00.100 INFO  io.parley.launcher - started in 1800 ms",
                 "Terminating due to java.lang.OutOfMemoryError: Java heap space");
-        Result oom = parley(home, "status");
+        BinParley.Result oom = parley(home, "status");
         assertEquals(3, oom.exit());
         assertTrue(oom.output().contains("exited without `bin/parley stop`: it ran out of memory (Java heap space;"),
                 oom.output());
@@ -70,7 +62,7 @@ class ControlScriptIT {
         console(home,
                 "Terminating due to java.lang.OutOfMemoryError: Java heap space",
                 "02:10:00.100 INFO  io.parley.launcher - started in 1700 ms");
-        Result killed = parley(home, "status");
+        BinParley.Result killed = parley(home, "status");
         assertEquals(3, killed.exit());
         assertTrue(killed.output().contains("exited without `bin/parley stop`; see logs/console.log"), killed.output());
     }

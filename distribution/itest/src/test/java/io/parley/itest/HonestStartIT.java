@@ -5,11 +5,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -22,23 +19,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class HonestStartIT {
 
-    private record Result(int exit, String output) {
-    }
-
-    private static Result parley(Path home, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(home.resolve("bin/parley").toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.environment().put("PARLEY_CDS", "0");
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        return new Result(p.exitValue(), out);
+    private static BinParley.Result parley(Path home, String... args) throws Exception {
+        return BinParley.run(home, Map.of("PARLEY_CDS", "0"), 120, args);
     }
 
     private static void assertRefused(Path home, String... expected) throws Exception {
         try {
-            Result start = parley(home, "start");
+            BinParley.Result start = parley(home, "start");
             assertNotEquals(0, start.exit(), start.output());
             assertTrue(start.output().contains("parley: not started:"), start.output());
             for (String e : expected) {
@@ -57,7 +44,7 @@ class HonestStartIT {
             assertRefused(server.home, "parley.transport.tcp", "Address already in use");
         }
         // and once the port is free the same installation starts
-        Result start = parley(server.home, "start");
+        BinParley.Result start = parley(server.home, "start");
         try {
             assertEquals(0, start.exit(), start.output());
             assertTrue(start.output().contains("parley: started"), start.output());

@@ -7,11 +7,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -28,21 +25,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class MemoryBoundIT {
 
-    private record Result(int exit, String output) {
-    }
-
-    private static Result parley(Path home, Map<String, String> env, long timeoutSeconds, String... args)
-            throws Exception {
-        List<String> command = new ArrayList<>(List.of(home.resolve("bin/parley").toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        Process p = pb.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(timeoutSeconds, TimeUnit.SECONDS), "bin/parley " + String.join(" ", args));
-        return new Result(p.exitValue(), out);
-    }
-
     private static ServerProcess memoryServer(Path dir) throws Exception {
         return new ServerProcess(dir).useStore("memory");
     }
@@ -50,8 +32,8 @@ class MemoryBoundIT {
     private static final Map<String, String> SMALL_HEAP = Map.of("JAVA_OPTS", "-Xms64m -Xmx128m", "PARLEY_CDS", "0");
 
     /** 100 clients in pairs for {@code seconds}, closed loop; the bench's output. */
-    private static Result flood(Path home, int seconds) throws Exception {
-        return parley(home, Map.of(), seconds + 60L, "bench", "--clients", "100", "--duration", seconds + "s",
+    private static BinParley.Result flood(Path home, int seconds) throws Exception {
+        return BinParley.run(home, Map.of(), seconds + 60L, "bench", "--clients", "100", "--duration", seconds + "s",
                 "--warmup", "1s");
     }
 
@@ -60,11 +42,11 @@ class MemoryBoundIT {
         ServerProcess server = memoryServer(dir);
         Path home = server.home;
         // a quarter of 128 MB: ~50,000 small messages, full within seconds
-        assertEquals(0, parley(home, SMALL_HEAP, 90, "start").exit());
+        assertEquals(0, BinParley.run(home, SMALL_HEAP, 90, "start").exit());
         try {
-            Result bench = flood(home, 12);
+            BinParley.Result bench = flood(home, 12);
             assertTrue(bench.output().matches("(?s).*\"errors\":[1-9].*"), "sends were refused:\n" + bench.output());
-            assertEquals(0, parley(home, Map.of(), 30, "status").exit(), "still running");
+            assertEquals(0, BinParley.run(home, Map.of(), 30, "status").exit(), "still running");
             HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + server.httpPort + "/health")).build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -72,7 +54,7 @@ class MemoryBoundIT {
             assertTrue(health.body().contains("in-memory store is full"), health.body());
             assertTrue(server.log().contains("in-memory store is full"), "logged");
         } finally {
-            parley(home, Map.of(), 90, "stop");
+            BinParley.run(home, Map.of(), 90, "stop");
         }
     }
 
@@ -82,13 +64,13 @@ class MemoryBoundIT {
         Path home = server.home;
         ServerProcess.setKey(home.resolve("conf/parley.store.memory.cfg"), "max.bytes", "100000000000");
         ServerProcess.setKey(home.resolve("conf/parley.store.memory.cfg"), "max.messages", "100000000000");
-        assertEquals(0, parley(home, SMALL_HEAP, 90, "start").exit());
+        assertEquals(0, BinParley.run(home, SMALL_HEAP, 90, "start").exit());
         try {
             flood(home, 40);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            Result status;
+            BinParley.Result status;
             do {
-                status = parley(home, Map.of(), 30, "status");
+                status = BinParley.run(home, Map.of(), 30, "status");
             } while (status.exit() == 0 && System.nanoTime() < deadline && sleep());
             assertEquals(3, status.exit(), "the JVM exited:\n" + status.output());
             assertTrue(status.output().contains("it ran out of memory (Java heap space"), status.output());
@@ -97,7 +79,7 @@ class MemoryBoundIT {
             assertFalse(Files.list(home.resolve("data")).noneMatch(p -> p.toString().endsWith(".hprof")),
                     "a heap dump for the post-mortem");
         } finally {
-            parley(home, Map.of(), 90, "stop");
+            BinParley.run(home, Map.of(), 90, "stop");
         }
     }
 
