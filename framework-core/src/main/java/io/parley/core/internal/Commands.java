@@ -11,6 +11,7 @@ import io.parley.core.proto.Group;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.command.CommandContext;
 import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
@@ -41,15 +42,17 @@ final class Commands {
     static final String KEY_PREFIX = "command:";
 
     private final Whiteboard<CommandHandler> handlers;
+    private final Whiteboard<MessageProcessor> processors;
     private final MessageIds ids;
     private final Authorization authorization;
     private final CurrentStore store;
     private final Delivery delivery;
 
     @Inject
-    Commands(Whiteboard<CommandHandler> handlers, MessageIds ids, Authorization authorization, CurrentStore store,
+    Commands(Whiteboard<CommandHandler> handlers, Whiteboard<MessageProcessor> processors, MessageIds ids, Authorization authorization, CurrentStore store,
              Delivery delivery) {
         this.handlers = handlers;
+        this.processors = processors;
         this.ids = ids;
         this.authorization = authorization;
         this.store = store;
@@ -96,6 +99,29 @@ final class Commands {
         return answered;
     }
 
+    /**
+     * Tells the processor of a replaced message's type that its content is gone ({@link MessageProcessor#released}),
+     * waiting for it if its bundle is being updated. Never fails the caller: a type no longer deployed has nothing to
+     * release here, and a failure is logged.
+     */
+    private void release(Message original) {
+        processors.lookup(original.getType())
+                .thenCompose(processor -> processor.released(original))
+                .whenComplete((ignored, error) -> {
+                    if (error != null) {
+                        Throwable cause = error instanceof CompletionException && error.getCause() != null
+                                ? error.getCause() : error;
+                        if (cause instanceof ParleyException) {
+                            LOG.debug("{} of {} seq {}: no processor to release it ({})", original.getType(),
+                                    original.getConversation(), original.getSeq(), cause.getMessage());
+                        } else {
+                            LOG.warn("Releasing the content of {} seq {} ({}) failed", original.getConversation(),
+                                    original.getSeq(), original.getType(), cause);
+                        }
+                    }
+                });
+    }
+
     /** The facade: every call is authorized for the calling user by the engine's own rules ({@link Authorization}). */
     private final class Context implements CommandContext {
         private final ServerSession session;
@@ -136,6 +162,11 @@ final class Commands {
         }
 
         @Override
+        public boolean trusted() {
+            return session.isTrusted();
+        }
+
+        @Override
         public List<String> members(String conversation) {
             return List.copyOf(authorization.authorize(session.userId(), conversation));
         }
@@ -170,8 +201,12 @@ final class Commands {
                             "only its sender (or a group's owner or admins) may replace a message");
                 }
                 return store.require().replace(conversation, seq, newType, body, java.util.Map.of())
-                        .thenApply(replaced -> replaced.orElseThrow(() -> new ParleyException(
-                                ErrorCode.ERROR_CODE_NOT_FOUND, "no message " + seq + " in " + conversation)));
+                        .thenApply(replaced -> {
+                            Message done = replaced.orElseThrow(() -> new ParleyException(
+                                    ErrorCode.ERROR_CODE_NOT_FOUND, "no message " + seq + " in " + conversation));
+                            release(existing);
+                            return done;
+                        });
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
             }

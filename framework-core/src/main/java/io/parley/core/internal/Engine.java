@@ -10,6 +10,7 @@ import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.delivery.NotificationDispatcher;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
+import io.parley.core.spi.transport.CommandTypeInfo;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.spi.transport.MessageTypeInfo;
@@ -163,6 +164,25 @@ final class Engine implements Receiver, ServerSession.Handler {
                 body = Optional.empty();
             }
             out.add(new MessageTypeInfo(type, body == null ? Optional.empty() : body));
+        });
+        return out;
+    }
+
+    @Override
+    public List<CommandTypeInfo> commandTypes() {
+        List<CommandTypeInfo> out = new ArrayList<>();
+        commands.handlers().services().forEach((type, handler) -> {
+            Optional<com.google.protobuf.Descriptors.Descriptor> payload;
+            Optional<com.google.protobuf.Descriptors.Descriptor> result;
+            try {
+                payload = handler.payloadDescriptor();
+                result = handler.resultDescriptor();
+            } catch (RuntimeException | LinkageError e) { // a bundle built against 1.2 or older: packed only
+                payload = Optional.empty();
+                result = Optional.empty();
+            }
+            out.add(new CommandTypeInfo(type, payload == null ? Optional.empty() : payload,
+                    result == null ? Optional.empty() : result));
         });
         return out;
     }

@@ -83,6 +83,11 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
         return engine.messageTypes();
     }
 
+    @Override
+    public java.util.List<io.parley.core.spi.transport.CommandTypeInfo> commandTypes() {
+        return engine.commandTypes();
+    }
+
     // ---------------------------------------------------------------- processors (whiteboard)
 
     @Reference(name = "processor", service = MessageProcessor.class, cardinality = ReferenceCardinality.MULTIPLE,

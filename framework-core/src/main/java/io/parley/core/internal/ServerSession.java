@@ -149,12 +149,24 @@ final class ServerSession implements InboundSession {
         return closed.get();
     }
 
+    private volatile boolean trusted;
+
     Principal principal() {
         return principal;
     }
 
     void authenticated(Principal p) {
         this.principal = p;
+    }
+
+    /** Marks the session as opened by a trusted in-process adapter (the HTTP API); set once, before any frame. */
+    void trusted() {
+        this.trusted = true;
+    }
+
+    /** @return true if a trusted in-process adapter opened the session (no device, no hello) */
+    boolean isTrusted() {
+        return trusted;
     }
 
     /** Sets the task that ends the session when its token expires; cancelled when the session closes. */

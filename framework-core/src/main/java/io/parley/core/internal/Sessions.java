@@ -85,6 +85,7 @@ final class Sessions {
     /** A session for a trusted in-process caller, authenticated as {@code principal} without a hello. */
     ServerSession openAuthenticated(Connection connection, ServerSession.Handler handler, Principal principal) {
         ServerSession session = open(connection, handler);
+        session.trusted();
         session.authenticated(principal); // not registered: a trusted caller gets responses, not deliveries
         return session;
     }

@@ -53,6 +53,18 @@ public interface BlobStore {
     boolean delete(String key) throws IOException;
 
     /**
+     * Lists the blobs whose keys start with {@code prefix}, in key order, after {@code after} (exclusive; empty for
+     * the first page), at most {@code limit} of them. Used for per-user quotas and for collecting objects no message
+     * refers to. A store that cannot list throws {@link UnsupportedOperationException} (the default); quotas and
+     * collection are then off, and say so in the log.
+     *
+     * @since 1.1
+     */
+    default java.util.List<Info> list(String prefix, String after, int limit) throws IOException {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot list its blobs");
+    }
+
+    /**
      * A URL a client may download the blob from directly for {@code ttl} (e.g. an S3 pre-signed URL), when the store
      * has one; empty means the bytes are served through Parley (the HTTP transport).
      */

@@ -35,6 +35,16 @@ public interface CommandContext {
     Instant receivedAt();
 
     /**
+     * @return true if the command came through a trusted in-process adapter that authenticated the caller itself
+     *         (the HTTP admin API, acting for a user or for the system account) rather than from a device: the
+     *         test for administrative commands (e.g. managing sticker packs)
+     * @since 1.3
+     */
+    default boolean trusted() {
+        return false;
+    }
+
+    /**
      * @return the members of {@code conversation}, the caller included
      * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
      */

@@ -1,8 +1,10 @@
 package io.parley.core.spi.command;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors;
 import org.osgi.annotation.versioning.ConsumerType;
 
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -29,4 +31,24 @@ public interface CommandHandler {
      *         other exception is answered as {@code INTERNAL} and logged)
      */
     CompletionStage<Any> execute(CommandContext context, Any payload);
+
+    /**
+     * The protobuf message of this command's payload, so adapters such as the HTTP API can take it as JSON (the
+     * core's catalog, {@code Receiver.commandTypes()}). Empty (the default): packed payloads only.
+     *
+     * @since 1.3
+     */
+    default Optional<Descriptors.Descriptor> payloadDescriptor() {
+        return Optional.empty();
+    }
+
+    /**
+     * The protobuf message of this command's answer, so adapters can render it as JSON. Empty (the default): the
+     * answer is given packed.
+     *
+     * @since 1.3
+     */
+    default Optional<Descriptors.Descriptor> resultDescriptor() {
+        return Optional.empty();
+    }
 }

@@ -47,4 +47,18 @@ public interface MessageProcessor {
     default Optional<Descriptors.Descriptor> bodyDescriptor() {
         return Optional.empty();
     }
+
+    /**
+     * The content of a stored message of this type is gone: a command (recall) replaced it in place with a
+     * tombstone. Called once, after the replacement is durable, with the message as it was, so a type whose bodies
+     * refer to something outside the message store (a blob) can release it. Runs on a core worker; must not block.
+     * A failed stage is logged and changes nothing for the command.
+     *
+     * @param original the message before it was replaced (type, body and ext intact)
+     * @return completed when what it referred to is released
+     * @since 1.2
+     */
+    default CompletionStage<Void> released(Message original) {
+        return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
 }

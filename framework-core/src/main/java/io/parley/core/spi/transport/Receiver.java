@@ -51,4 +51,14 @@ public interface Receiver {
     default java.util.List<MessageTypeInfo> messageTypes() {
         return java.util.List.of();
     }
+
+    /**
+     * The commands deployed right now, with their payload and answer messages where the handler names them: what
+     * adapters such as the HTTP API need to take and give command payloads as JSON.
+     *
+     * @since 1.2
+     */
+    default java.util.List<CommandTypeInfo> commandTypes() {
+        return java.util.List.of();
+    }
 }

@@ -1,6 +1,9 @@
 package io.parley.command.recall;
 
 import com.google.protobuf.Any;
+import com.google.protobuf.Descriptors;
+import io.parley.command.recall.proto.Recall;
+import io.parley.command.recall.proto.RecallResult;
 import io.parley.core.spi.command.CommandContext;
 import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.command.CommandType;
@@ -12,6 +15,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -30,12 +34,11 @@ public final class RecallComponent implements CommandHandler {
         long window_seconds() default 120;
     }
 
-    // TODO(file type): AttachmentCleanup that deletes a recalled file's object from the BlobStore (see its javadoc)
     private final RecallHandler handler;
 
     @Activate
     public RecallComponent(Config config) {
-        this.handler = new RecallHandler(rulesOf(config), AttachmentCleanup.NONE);
+        this.handler = new RecallHandler(rulesOf(config));
     }
 
     @Modified
@@ -50,5 +53,15 @@ public final class RecallComponent implements CommandHandler {
     @Override
     public CompletionStage<Any> execute(CommandContext context, Any payload) {
         return handler.execute(context, payload);
+    }
+
+    @Override
+    public Optional<Descriptors.Descriptor> payloadDescriptor() {
+        return Optional.of(Recall.getDescriptor());
+    }
+
+    @Override
+    public Optional<Descriptors.Descriptor> resultDescriptor() {
+        return Optional.of(RecallResult.getDescriptor());
     }
 }

@@ -11,8 +11,6 @@ import io.parley.core.proto.Group;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.command.CommandContext;
 import io.parley.core.spi.command.CommandHandler;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -28,8 +26,9 @@ import java.util.concurrent.CompletionStage;
  * <li>replaces the message in place with a {@value RecallRules#TOMBSTONE_TYPE} tombstone
  * ({@code parley.recall.v1.Recalled{recalled_by, recalled_at, event_seq}}): same id, seq, sender and time; the
  * original type, body and ext are gone from the store;</li>
- * <li>hands the original to the {@link AttachmentCleanup} seam;</li>
  * </ol>
+ * (what the original referred to outside the message store — a file's blob — is released by its type: the core calls
+ * the type's {@code MessageProcessor.released} once the tombstone is durable)
  * and answers {@code parley.recall.v1.RecallResult}.
  *
  * <p><b>Why the event comes first.</b> Once a tombstone exists, its event exists too, so a recall of a message that is
@@ -43,14 +42,10 @@ import java.util.concurrent.CompletionStage;
  * time ({@link #rules(RecallRules)}).
  */
 public final class RecallHandler implements CommandHandler {
-    private static final Logger LOG = LoggerFactory.getLogger(RecallHandler.class);
 
     private volatile RecallRules rules;
-    private final AttachmentCleanup attachments;
-
-    public RecallHandler(RecallRules rules, AttachmentCleanup attachments) {
+    public RecallHandler(RecallRules rules) {
         this.rules = rules;
-        this.attachments = attachments;
     }
 
     /** Replaces the rules (a configuration change); commands already running keep the ones they started with. */
@@ -85,28 +80,11 @@ public final class RecallHandler implements CommandHandler {
                         Recalled tombstone = Recalled.newBuilder().setRecalledBy(appended.getSender())
                                 .setRecalledAt(appended.getServerTime()).setEventSeq(appended.getSeq()).build();
                         return context.replace(conversation, seq, RecallRules.TOMBSTONE_TYPE, Any.pack(tombstone))
-                                .thenApply(replaced -> {
-                                    release(target);
-                                    return result(conversation, seq, tombstone.getEventSeq(),
-                                            tombstone.getRecalledBy(), tombstone.getRecalledAt());
-                                });
+                                .thenApply(replaced -> result(conversation, seq, tombstone.getEventSeq(),
+                                        tombstone.getRecalledBy(), tombstone.getRecalledAt()));
                     });
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
-        }
-    }
-
-    private void release(Message original) {
-        try {
-            attachments.recalled(original).whenComplete((v, e) -> {
-                if (e != null) {
-                    LOG.warn("Recalled message {} in {}: releasing what it referenced failed", original.getSeq(),
-                            original.getConversation(), e);
-                }
-            });
-        } catch (RuntimeException e) {
-            LOG.warn("Recalled message {} in {}: releasing what it referenced failed", original.getSeq(),
-                    original.getConversation(), e);
         }
     }
 

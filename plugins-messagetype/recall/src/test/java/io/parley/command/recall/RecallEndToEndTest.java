@@ -83,7 +83,7 @@ class RecallEndToEndTest {
                 // the token is the user id (the authenticator is not what this test is about)
                 .authenticator((token, device) -> new Principal(token, device, Instant.now().plusSeconds(3600)))
                 .processor("text", (MessageProcessor) (context, draft) -> CompletableFuture.completedFuture(text.check(draft)))
-                .command(RecallRules.COMMAND_TYPE, new RecallHandler(new RecallRules(WINDOW), AttachmentCleanup.NONE));
+                .command(RecallRules.COMMAND_TYPE, new RecallHandler(new RecallRules(WINDOW)));
     }
 
     @AfterEach

@@ -1,0 +1,81 @@
+package io.parley.type.file;
+
+import java.security.SecureRandom;
+import java.time.LocalDate;
+import java.time.format.DateTimeFormatter;
+import java.util.OptionalLong;
+
+/**
+ * The key layout in the blob store. Every object a user uploads lives under {@code f/<user>/<yyyyMMdd>/<random>} (so
+ * quotas are a prefix listing), an image's thumbnail at {@code <key>.thumb}; two kinds of markers track an object's
+ * life: {@code p/<key>/<size>} (pending: a ticket was issued, no message sent yet; the declared size is in the key so
+ * quotas need no reads) and {@code c/<key>} (claimed by one message; its bytes are {@code sender "\n" client_msg_id}).
+ * Thread-safe.
+ */
+final class BlobKeys {
+
+    static final String FILES = "f/";
+    static final String PENDING = "p/";
+    static final String CLAIMS = "c/";
+    static final String THUMB_SUFFIX = ".thumb";
+    private static final char[] ALPHABET =
+            "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
+    private static final DateTimeFormatter DAY = DateTimeFormatter.BASIC_ISO_DATE;
+
+    private final SecureRandom random = new SecureRandom();
+
+    /** @return a fresh key for an upload by {@code user}: 22 random base-62 characters (131 bits) */
+    String newKey(String user, long nowMillis) {
+        StringBuilder b = new StringBuilder(FILES).append(user).append('/')
+                .append(LocalDate.ofEpochDay(Math.floorDiv(nowMillis, 86_400_000L)).format(DAY)).append('/');
+        for (int i = 0; i < 22; i++) {
+            b.append(ALPHABET[random.nextInt(ALPHABET.length)]);
+        }
+        return b.toString();
+    }
+
+    static String userPrefix(String user) {
+        return FILES + user + "/";
+    }
+
+    /** @return true if {@code key} is an upload key of {@code user} (not a thumbnail, not a marker) */
+    static boolean ownedBy(String key, String user) {
+        return key.startsWith(userPrefix(user)) && !key.endsWith(THUMB_SUFFIX)
+                && key.chars().filter(c -> c == '/').count() == 3;
+    }
+
+    static String thumbnail(String key) {
+        return key + THUMB_SUFFIX;
+    }
+
+    static String pending(String key, long size) {
+        return PENDING + key + "/" + size;
+    }
+
+    static String pendingPrefix(String key) {
+        return PENDING + key + "/";
+    }
+
+    static String claim(String key) {
+        return CLAIMS + key;
+    }
+
+    /** @return the upload key a pending marker stands for, or null if {@code marker} is not one */
+    static String keyOfPending(String marker) {
+        int slash = marker.lastIndexOf('/');
+        return marker.startsWith(PENDING) && slash > PENDING.length() ? marker.substring(PENDING.length(), slash) : null;
+    }
+
+    /** @return the size a pending marker declares, or empty if {@code marker} is not one */
+    static OptionalLong sizeOfPending(String marker) {
+        int slash = marker.lastIndexOf('/');
+        if (!marker.startsWith(PENDING) || slash < 0) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(Long.parseLong(marker.substring(slash + 1)));
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+}

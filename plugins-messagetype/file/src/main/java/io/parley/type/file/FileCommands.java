@@ -1,0 +1,58 @@
+package io.parley.type.file;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.command.CommandContext;
+import io.parley.type.file.proto.DownloadRequest;
+import io.parley.type.file.proto.UploadRequest;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/** The handlers of {@code file.upload} and {@code file.download} (command SPI). Thread-safe. */
+final class FileCommands {
+    private final Files files;
+
+    FileCommands(Files files) {
+        this.files = files;
+    }
+
+    CompletionStage<Any> upload(CommandContext context, Any payload) {
+        UploadRequest request;
+        try {
+            request = payload.unpack(UploadRequest.class);
+        } catch (InvalidProtocolBufferException e) {
+            return invalidPayload("parley.file.v1.UploadRequest");
+        }
+        return files.upload(context.userId(), request).thenApply(Any::pack);
+    }
+
+    /** Runs on a core worker: the message is read there (the facade authorizes membership), the rest on the workers. */
+    CompletionStage<Any> download(CommandContext context, Any payload) {
+        DownloadRequest request;
+        try {
+            request = payload.unpack(DownloadRequest.class);
+        } catch (InvalidProtocolBufferException e) {
+            return invalidPayload("parley.file.v1.DownloadRequest");
+        }
+        try {
+            if (request.getConversation().isEmpty() || request.getSeq() < 1) {
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "name a conversation and a seq >= 1");
+            }
+            Message message = context.message(request.getConversation(), request.getSeq()).orElseThrow(() ->
+                    new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND, "no message " + request.getSeq() + " in "
+                            + request.getConversation()));
+            return files.download(context.userId(), message).thenApply(Any::pack);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private static CompletionStage<Any> invalidPayload(String expected) {
+        return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                "the payload must be a " + expected));
+    }
+}

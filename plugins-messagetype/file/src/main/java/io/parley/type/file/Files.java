@@ -1,0 +1,459 @@
+package io.parley.type.file;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import io.parley.core.api.ParleyException;
+import io.parley.core.proto.ErrorCode;
+import io.parley.core.proto.Message;
+import io.parley.core.spi.blob.BlobStore;
+import io.parley.core.spi.blob.BlobTicket;
+import io.parley.core.spi.message.ProcessResult;
+import io.parley.type.file.proto.DownloadTicket;
+import io.parley.type.file.proto.File;
+import io.parley.type.file.proto.Image;
+import io.parley.type.file.proto.UploadRequest;
+import io.parley.type.file.proto.UploadTicket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
+
+/**
+ * The "app server" of seed 000 for attachments: issues upload tickets (with quotas), accepts file and image messages
+ * only for complete uploads of their sender that match, hands out download URLs to members, deletes what recalled
+ * messages referred to and collects uploads never sent. The key layout is {@link BlobKeys}'.
+ *
+ * <p>Threading: every public method returns at once; blob store I/O and image decoding run on {@code io} (the
+ * bundle's workers), so callers on core workers never block. Thread-safe; settings and the store may change at any
+ * time (each call uses the ones it started with).
+ */
+final class Files {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Files.class);
+    static final String PENDING_TYPE = "application/x-parley-pending";
+    static final String CLAIM_TYPE = "application/x-parley-claim";
+    private static final int PAGE = 1000;
+
+    private final Supplier<FileSettings> settings;
+    private final Supplier<Optional<BlobStore>> store;
+    private final Executor io;
+    private final Clock clock;
+    private final BlobKeys keys = new BlobKeys();
+
+    Files(Supplier<FileSettings> settings, Supplier<Optional<BlobStore>> store, Executor io, Clock clock) {
+        this.settings = settings;
+        this.store = store;
+        this.io = io;
+        this.clock = clock;
+    }
+
+    // ---- file.upload ----------------------------------------------------------------------------------------------
+
+    CompletionStage<UploadTicket> upload(String user, UploadRequest request) {
+        FileSettings s = settings.get();
+        String problem = FileRules.checkUpload(request);
+        if (problem != null) {
+            return failed(ErrorCode.ERROR_CODE_INVALID_REQUEST, problem);
+        }
+        String tooLarge = FileRules.checkSize(request.getSize(), s.uploadMaxBytes());
+        if (tooLarge != null) {
+            return failed(ErrorCode.ERROR_CODE_BODY_TOO_LARGE, tooLarge);
+        }
+        return onStore(blobs -> {
+            byte[] secret = secret(s);
+            if (s.quotaBytes() > 0) {
+                long used = usage(blobs, user);
+                if (used + request.getSize() > s.quotaBytes()) {
+                    throw new ParleyException(ErrorCode.ERROR_CODE_QUOTA_EXCEEDED, user + " stores " + used
+                            + " of " + s.quotaBytes() + " bytes (open upload tickets included); " + request.getSize()
+                            + " more do not fit");
+                }
+            }
+            Instant now = clock.instant();
+            String key = keys.newKey(user, now.toEpochMilli());
+            blobs.put(BlobKeys.pending(key, request.getSize()), InputStream.nullInputStream(), 0, PENDING_TYPE);
+            Instant expires = now.plus(s.uploadTicketTtl()).truncatedTo(ChronoUnit.SECONDS); // tickets count seconds
+            BlobTicket ticket = new BlobTicket(BlobTicket.Access.UPLOAD, key, user, request.getSize(),
+                    request.getContentType(), expires);
+            return UploadTicket.newBuilder().setKey(key).setTicket(ticket.sign(secret))
+                    .setUploadUrl(blobUrl(s.publicUrl(), key)).setSize(request.getSize())
+                    .setContentType(request.getContentType()).setExpiresAt(expires.toEpochMilli())
+                    .setChunkMaxBytes(s.chunkMaxBytes()).build();
+        });
+    }
+
+    /** @return bytes under the user's prefix plus what their pending tickets may still upload */
+    long usage(BlobStore blobs, String user) throws IOException {
+        long used = 0;
+        java.util.Set<String> uploaded = new java.util.HashSet<>();
+        for (BlobStore.Info info : listAll(blobs, BlobKeys.userPrefix(user))) {
+            used += info.size();
+            uploaded.add(info.key());
+        }
+        for (BlobStore.Info marker : listAll(blobs, BlobKeys.PENDING + BlobKeys.userPrefix(user))) {
+            String key = BlobKeys.keyOfPending(marker.key());
+            if (key != null && !uploaded.contains(key)) {
+                used += BlobKeys.sizeOfPending(marker.key()).orElse(0);
+            }
+        }
+        return used;
+    }
+
+    // ---- the processors -------------------------------------------------------------------------------------------
+
+    CompletionStage<ProcessResult> acceptFile(Message draft) {
+        File body;
+        try {
+            body = unpack(draft.getBody(), File.class);
+        } catch (InvalidProtocolBufferException e) {
+            return CompletableFuture.completedFuture(invalid("the body is not a parley.file.v1.File"));
+        }
+        String problem = FileRules.checkFile(body, draft.getSender());
+        if (problem != null) {
+            return CompletableFuture.completedFuture(invalid(problem));
+        }
+        return onStore(blobs -> {
+            String refused = admit(blobs, draft, body.getKey(), body.getSize(), body.getContentType(),
+                    body.getSha256());
+            if (refused != null) {
+                return invalid(refused);
+            }
+            return ProcessResult.store(draft.toBuilder().setBody(Any.pack(body)).build(), "📎 " + body.getName());
+        });
+    }
+
+    CompletionStage<ProcessResult> acceptImage(Message draft) {
+        Image body;
+        try {
+            body = unpack(draft.getBody(), Image.class);
+        } catch (InvalidProtocolBufferException e) {
+            return CompletableFuture.completedFuture(invalid("the body is not a parley.file.v1.Image"));
+        }
+        String problem = FileRules.checkImage(body, draft.getSender());
+        if (problem != null) {
+            return CompletableFuture.completedFuture(invalid(problem));
+        }
+        FileSettings s = settings.get();
+        return onStore(blobs -> {
+            String refused = admitImage(blobs, body);
+            if (refused != null) {
+                return invalid(refused);
+            }
+            // decoded before the claim: an image the server cannot read is refused and stays unclaimed (collected)
+            Image stored = withThumbnail(blobs, body, s);
+            refused = admit(blobs, draft, body.getKey(), body.getSize(), body.getContentType(), body.getSha256());
+            if (refused != null) {
+                return invalid(refused);
+            }
+            return ProcessResult.store(draft.toBuilder().setBody(Any.pack(stored)).build(), "🖼 " + body.getName());
+        });
+    }
+
+    /** Checks the upload matches before the image is decoded (no decoding of what is not the sender's upload). */
+    private static String admitImage(BlobStore blobs, Image body) throws IOException {
+        Optional<BlobStore.Info> info = blobs.stat(body.getKey());
+        if (info.isEmpty()) {
+            return "no uploaded object under key " + body.getKey();
+        }
+        return mismatch(info.get(), body.getSize(), body.getContentType(), body.getSha256());
+    }
+
+    private Image withThumbnail(BlobStore blobs, Image body, FileSettings s) throws IOException {
+        Thumbnails.Thumbnail made;
+        try (InputStream in = blobs.open(body.getKey(), 0).orElseThrow(() ->
+                new ParleyException(ErrorCode.ERROR_CODE_INVALID_BODY, "no uploaded object under key " + body.getKey()))) {
+            made = new Thumbnails(s.imageMaxPixels(), s.thumbnailMaxSide()).make(in, body.getContentType());
+        } catch (Thumbnails.ImageRefused e) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_BODY, e.getMessage());
+        }
+        String thumbKey = BlobKeys.thumbnail(body.getKey());
+        try {
+            blobs.put(thumbKey, new ByteArrayInputStream(made.jpeg()), made.jpeg().length, "image/jpeg");
+        } catch (FileAlreadyExistsException e) {
+            // a retry of the same send: the thumbnail made the first time stays
+        }
+        return body.toBuilder().setWidth(made.width()).setHeight(made.height()).setThumbnailKey(thumbKey)
+                .setThumbnailWidth(made.thumbWidth()).setThumbnailHeight(made.thumbHeight()).build();
+    }
+
+    /**
+     * Claims the object for this message: it must be the sender's complete upload, within {@link FileSettings#sendWithin},
+     * matching size, type and hash, and not claimed by another message. A retry of the same send (same sender and
+     * client_msg_id) finds its own claim and passes.
+     *
+     * @return null if admitted, else the reason it is not
+     */
+    private String admit(BlobStore blobs, Message draft, String key, long size, String contentType, String sha256)
+            throws IOException {
+        String owner = draft.getSender() + "\n" + draft.getClientMsgId();
+        Optional<String> claimed = readClaim(blobs, key);
+        if (claimed.isPresent()) {
+            return claimed.get().equals(owner) ? null : "the object " + key + " was already sent in another message";
+        }
+        List<BlobStore.Info> pending = blobs.list(BlobKeys.pendingPrefix(key), "", 1);
+        if (pending.isEmpty()) {
+            return "no upload ticket is open for key " + key + " (never issued, or expired: upload again)";
+        }
+        FileSettings s = settings.get();
+        if (pending.get(0).created().plus(s.sendWithin()).isBefore(clock.instant())) {
+            return "the upload of " + key + " is older than " + s.sendWithin().toHours() + " hours: upload again";
+        }
+        Optional<BlobStore.Info> info = blobs.stat(key);
+        if (info.isEmpty()) {
+            return "no uploaded object under key " + key + " (is the upload complete?)";
+        }
+        String mismatch = mismatch(info.get(), size, contentType, sha256);
+        if (mismatch != null) {
+            return mismatch;
+        }
+        byte[] claim = owner.getBytes(StandardCharsets.UTF_8);
+        try {
+            blobs.put(BlobKeys.claim(key), new ByteArrayInputStream(claim), claim.length, CLAIM_TYPE);
+        } catch (FileAlreadyExistsException raced) {
+            Optional<String> winner = readClaim(blobs, key);
+            if (winner.isEmpty() || !winner.get().equals(owner)) {
+                return "the object " + key + " was already sent in another message";
+            }
+        }
+        String marker = pending.get(0).key();
+        io.execute(() -> deleteQuietly(blobs, marker));
+        return null;
+    }
+
+    private static String mismatch(BlobStore.Info info, long size, String contentType, String sha256) {
+        if (info.size() != size) {
+            return "size " + size + " does not match the uploaded object (" + info.size() + " bytes)";
+        }
+        if (!info.contentType().equals(contentType)) {
+            return "content_type " + contentType + " does not match the uploaded object (" + info.contentType() + ")";
+        }
+        if (!info.sha256().equals(sha256)) {
+            return "sha256 does not match the uploaded object";
+        }
+        return null;
+    }
+
+    private static Optional<String> readClaim(BlobStore blobs, String key) throws IOException {
+        Optional<InputStream> in = blobs.open(BlobKeys.claim(key), 0);
+        if (in.isEmpty()) {
+            return Optional.empty();
+        }
+        try (InputStream claim = in.get()) {
+            return Optional.of(new String(claim.readNBytes(512), StandardCharsets.UTF_8));
+        }
+    }
+
+    // ---- file.download --------------------------------------------------------------------------------------------
+
+    /**
+     * @param message the stored message, already found for a member of its conversation
+     */
+    CompletionStage<DownloadTicket> download(String user, Message message) {
+        String key;
+        String thumbKey = "";
+        try {
+            switch (message.getType()) {
+                case FileTypes.FILE -> key = unpack(message.getBody(), File.class).getKey();
+                case FileTypes.IMAGE -> {
+                    Image image = unpack(message.getBody(), Image.class);
+                    key = image.getKey();
+                    thumbKey = image.getThumbnailKey();
+                }
+                case "recalled" -> throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND,
+                        "message " + message.getSeq() + " was recalled");
+                default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                        "message " + message.getSeq() + " is a " + message.getType() + " message, not a file or an image");
+            }
+        } catch (InvalidProtocolBufferException e) {
+            return failed(ErrorCode.ERROR_CODE_INTERNAL, "the stored body cannot be read");
+        } catch (ParleyException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        FileSettings s = settings.get();
+        String thumb = thumbKey;
+        return onStore(blobs -> {
+            byte[] secret = secret(s);
+            BlobStore.Info info = blobs.stat(key).orElseThrow(() -> new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND,
+                    "the file of message " + message.getSeq() + " is gone"));
+            Instant expires = clock.instant().plus(s.downloadTicketTtl()).truncatedTo(ChronoUnit.SECONDS);
+            DownloadTicket.Builder answer = DownloadTicket.newBuilder().setExpiresAt(expires.toEpochMilli())
+                    .setUrl(downloadUrl(blobs, s, secret, user, info, expires));
+            if (!thumb.isEmpty()) {
+                blobs.stat(thumb).ifPresent(t -> answer.setThumbnailUrl(downloadUrl(blobs, s, secret, user, t, expires)));
+            }
+            return answer.build();
+        });
+    }
+
+    private static String downloadUrl(BlobStore blobs, FileSettings s, byte[] secret, String user, BlobStore.Info info,
+                                      Instant expires) {
+        Optional<URI> direct = blobs.downloadUrl(info.key(), s.downloadTicketTtl());
+        if (direct.isPresent()) {
+            return direct.get().toString();
+        }
+        String ticket = new BlobTicket(BlobTicket.Access.DOWNLOAD, info.key(), user, info.size(), info.contentType(),
+                expires).sign(secret);
+        return blobUrl(s.publicUrl(), info.key()) + "?ticket=" + ticket;
+    }
+
+    // ---- released (recall) and the sweep --------------------------------------------------------------------------
+
+    /** Deletes the object a recalled file or image message referred to, its thumbnail and its claim. */
+    CompletionStage<Void> release(Message original) {
+        String key;
+        try {
+            key = switch (original.getType()) {
+                case FileTypes.FILE -> unpack(original.getBody(), File.class).getKey();
+                case FileTypes.IMAGE -> unpack(original.getBody(), Image.class).getKey();
+                default -> null;
+            };
+        } catch (InvalidProtocolBufferException e) {
+            key = null;
+        }
+        if (key == null || !BlobTicket.validKey(key) || !BlobKeys.ownedBy(key, original.getSender())) {
+            return CompletableFuture.completedFuture(null);
+        }
+        String k = key;
+        return onStore(blobs -> {
+            boolean deleted = blobs.delete(k);
+            blobs.delete(BlobKeys.thumbnail(k));
+            blobs.delete(BlobKeys.claim(k));
+            LOG.info("Recalled message {} in {}: object {} {}", original.getSeq(), original.getConversation(), k,
+                    deleted ? "deleted" : "was already gone");
+            return null;
+        });
+    }
+
+    /**
+     * Deletes the objects whose tickets are older than {@code orphan.hours} and that no message claimed, with their
+     * pending markers; drops the markers of claimed ones.
+     *
+     * @return how many objects were deleted
+     */
+    int sweep() throws IOException {
+        Optional<BlobStore> current = store.get();
+        if (current.isEmpty()) {
+            return 0;
+        }
+        BlobStore blobs = current.get();
+        Instant cutoff = clock.instant().minus(settings.get().orphanAge());
+        int deleted = 0;
+        for (BlobStore.Info marker : listAll(blobs, BlobKeys.PENDING)) {
+            String key = BlobKeys.keyOfPending(marker.key());
+            if (key == null || !marker.created().isBefore(cutoff)) {
+                continue;
+            }
+            if (blobs.stat(BlobKeys.claim(key)).isEmpty()) {
+                if (blobs.delete(key)) {
+                    deleted++;
+                }
+                blobs.delete(BlobKeys.thumbnail(key));
+            }
+            blobs.delete(marker.key());
+        }
+        if (deleted > 0) {
+            LOG.info("Deleted {} uploaded object(s) never sent in a message", deleted);
+        }
+        return deleted;
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------------
+
+    @FunctionalInterface
+    interface StoreCall<T> {
+        T call(BlobStore blobs) throws IOException;
+    }
+
+    /** Runs {@code call} on the workers against the current store; no store or a full queue is retryable. */
+    private <T> CompletionStage<T> onStore(StoreCall<T> call) {
+        Optional<BlobStore> current = store.get();
+        if (current.isEmpty()) {
+            return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
+                    "no blob store is running", true));
+        }
+        CompletableFuture<T> done = new CompletableFuture<>();
+        try {
+            io.execute(() -> {
+                try {
+                    done.complete(call.call(current.get()));
+                } catch (ParleyException e) {
+                    done.completeExceptionally(e);
+                } catch (IOException | UncheckedIOException e) {
+                    LOG.warn("Blob store failed", e);
+                    done.completeExceptionally(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
+                            "the blob store failed: " + e.getMessage(), true));
+                } catch (RuntimeException e) {
+                    done.completeExceptionally(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            done.completeExceptionally(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
+                    "too many file operations in progress", true));
+        }
+        return done;
+    }
+
+    private static byte[] secret(FileSettings s) {
+        try {
+            return s.requireSecret();
+        } catch (IllegalStateException e) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, e.getMessage(), false);
+        }
+    }
+
+    static List<BlobStore.Info> listAll(BlobStore blobs, String prefix) throws IOException {
+        List<BlobStore.Info> all = new java.util.ArrayList<>();
+        String after = "";
+        while (true) {
+            List<BlobStore.Info> page = blobs.list(prefix, after, PAGE);
+            all.addAll(page);
+            if (page.size() < PAGE) {
+                return all;
+            }
+            after = page.get(page.size() - 1).key();
+        }
+    }
+
+    static String blobUrl(URI base, String key) {
+        String b = base.toString();
+        return (b.endsWith("/") ? b.substring(0, b.length() - 1) : b) + "/blobs/" + key;
+    }
+
+    private static <T extends com.google.protobuf.Message> T unpack(Any body, Class<T> type)
+            throws InvalidProtocolBufferException {
+        return body.unpack(type);
+    }
+
+    private static ProcessResult invalid(String reason) {
+        return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, reason);
+    }
+
+    private static <T> CompletionStage<T> failed(ErrorCode code, String message) {
+        return CompletableFuture.failedFuture(new ParleyException(code, message));
+    }
+
+    private static void deleteQuietly(BlobStore blobs, String key) {
+        try {
+            blobs.delete(key);
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("Could not delete {} (the sweep retries)", key, e);
+        }
+    }
+
+}

@@ -1,0 +1,118 @@
+package io.parley.type.file;
+
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReadParam;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageWriteParam;
+import javax.imageio.ImageWriter;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
+import javax.imageio.stream.MemoryCacheImageOutputStream;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Iterator;
+
+/**
+ * Reads image dimensions from the header and makes JPEG thumbnails with the JDK's Image I/O. The pixel limit is
+ * checked on the header's dimensions <b>before</b> any pixel is decoded, and decoding is subsampled so that at most
+ * about four times the thumbnail's pixels are ever held: a decompression bomb costs a header read. Stateless,
+ * thread-safe; blocks on the stream and on the CPU (call it from the file types' workers).
+ */
+final class Thumbnails {
+
+    /** Thrown for an image that is refused: unreadable, or over the limits. The message is for the client. */
+    static final class ImageRefused extends Exception {
+        ImageRefused(String message) {
+            super(message);
+        }
+    }
+
+    /** The result: the source's dimensions and the thumbnail. */
+    record Thumbnail(int width, int height, byte[] jpeg, int thumbWidth, int thumbHeight) {
+    }
+
+    private static final int MAX_SIDE = 65_535;
+
+    private final long maxPixels;
+    private final int maxSide;
+
+    Thumbnails(long maxPixels, int thumbnailMaxSide) {
+        this.maxPixels = maxPixels;
+        this.maxSide = thumbnailMaxSide;
+    }
+
+    /**
+     * @param image       the image's bytes; read, not closed
+     * @param contentType what the uploader declared; the decoder must agree with it
+     */
+    Thumbnail make(InputStream image, String contentType) throws IOException, ImageRefused {
+        try (ImageInputStream in = new MemoryCacheImageInputStream(image)) {
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) {
+                throw new ImageRefused("the object is not an image this server can read");
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                String format = reader.getOriginatingProvider() == null ? ""
+                        : String.join(",", reader.getOriginatingProvider().getMIMETypes());
+                if (!format.contains(contentType) && !(contentType.equals("image/bmp") && format.contains("bmp"))) {
+                    throw new ImageRefused("the object is not " + contentType + " (it reads as " + format + ")");
+                }
+                int width = reader.getWidth(0);
+                int height = reader.getHeight(0);
+                if (width <= 0 || height <= 0 || width > MAX_SIDE || height > MAX_SIDE
+                        || (long) width * height > maxPixels) {
+                    throw new ImageRefused("the image is " + width + "x" + height + " pixels; this server takes at most "
+                            + maxPixels + " pixels and " + MAX_SIDE + " on a side");
+                }
+                int longer = Math.max(width, height);
+                int step = Math.max(1, longer / (maxSide * 2));
+                ImageReadParam param = reader.getDefaultReadParam();
+                param.setSourceSubsampling(step, step, 0, 0);
+                BufferedImage decoded;
+                try {
+                    decoded = reader.read(0, param);
+                } catch (IOException | RuntimeException e) {
+                    throw new ImageRefused("the image cannot be decoded: " + e.getMessage());
+                }
+                double scale = Math.min(1.0, (double) maxSide / Math.max(decoded.getWidth(), decoded.getHeight()));
+                int tw = Math.max(1, (int) Math.round(decoded.getWidth() * scale));
+                int th = Math.max(1, (int) Math.round(decoded.getHeight() * scale));
+                BufferedImage thumb = new BufferedImage(tw, th, BufferedImage.TYPE_INT_RGB);
+                Graphics2D g = thumb.createGraphics();
+                try {
+                    g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
+                    g.setColor(java.awt.Color.WHITE);
+                    g.fillRect(0, 0, tw, th);
+                    g.drawImage(decoded, 0, 0, tw, th, null);
+                } finally {
+                    g.dispose();
+                }
+                return new Thumbnail(width, height, jpeg(thumb), tw, th);
+            } finally {
+                reader.dispose();
+            }
+        }
+    }
+
+    private static byte[] jpeg(BufferedImage image) throws IOException {
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (MemoryCacheImageOutputStream out = new MemoryCacheImageOutputStream(bytes)) {
+            writer.setOutput(out);
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
+            param.setCompressionQuality(0.8f);
+            writer.write(null, new IIOImage(image, null, null), param);
+        } finally {
+            writer.dispose();
+        }
+        return bytes.toByteArray();
+    }
+}
