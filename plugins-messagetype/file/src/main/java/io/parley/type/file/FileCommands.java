@@ -6,8 +6,12 @@ import io.parley.core.api.ParleyException;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.command.CommandContext;
+import io.parley.core.spi.command.CommandHandler;
 import io.parley.type.file.proto.DownloadRequest;
+import io.parley.type.file.proto.DownloadTicket;
 import io.parley.type.file.proto.UploadRequest;
+import io.parley.type.file.proto.UploadTicket;
+import io.parley.type.support.CommandHandlers;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -25,7 +29,7 @@ final class FileCommands {
         try {
             request = payload.unpack(UploadRequest.class);
         } catch (InvalidProtocolBufferException e) {
-            return invalidPayload("parley.file.v1.UploadRequest");
+            return CommandHandlers.invalidPayload("parley.file.v1.UploadRequest");
         }
         return files.upload(context.userId(), request).thenApply(Any::pack);
     }
@@ -36,7 +40,7 @@ final class FileCommands {
         try {
             request = payload.unpack(DownloadRequest.class);
         } catch (InvalidProtocolBufferException e) {
-            return invalidPayload("parley.file.v1.DownloadRequest");
+            return CommandHandlers.invalidPayload("parley.file.v1.DownloadRequest");
         }
         try {
             if (request.getConversation().isEmpty() || request.getSeq() < 1) {
@@ -51,8 +55,14 @@ final class FileCommands {
         }
     }
 
-    private static CompletionStage<Any> invalidPayload(String expected) {
-        return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
-                "the payload must be a " + expected));
+    /** @return the {@code file.upload} handler, naming its payload and answer for the core's catalog */
+    CommandHandler uploadHandler() {
+        return CommandHandlers.described(this::upload, UploadRequest.getDescriptor(), UploadTicket.getDescriptor());
+    }
+
+    /** @return the {@code file.download} handler, naming its payload and answer for the core's catalog */
+    CommandHandler downloadHandler() {
+        return CommandHandlers.described(this::download, DownloadRequest.getDescriptor(),
+                DownloadTicket.getDescriptor());
     }
 }

@@ -3,8 +3,11 @@ package io.parley.type.file;
 import io.parley.core.spi.blob.BlobStore;
 import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.message.MessageProcessor;
+import io.parley.type.support.BlobLinks;
+import io.parley.type.support.BlobStoreBinding;
+import io.parley.type.support.BlobWorkers;
+import io.parley.type.support.Registrations;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -22,16 +25,9 @@ import org.slf4j.LoggerFactory;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Hashtable;
-import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -41,8 +37,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code file} and {@code image} and the handlers of {@code file.upload} and {@code file.download}.
  *
  * <p>Owns two worker threads ({@code parley-file-N}: blob I/O and image decoding, at most {@value #QUEUE} tasks
- * waiting) and the sweep thread ({@code parley-file-sweep}); all end on deactivation. A configuration change applies
- * to the next call without unregistering anything.
+ * waiting) and the sweep thread ({@code parley-file-sweep}); all end on deactivation, and the calls still waiting
+ * then fail as retryable {@code UNAVAILABLE}. A configuration change applies to the next call without unregistering
+ * anything.
  */
 @Component(service = {}, configurationPid = FileComponent.PID, immediate = true)
 @Designate(ocd = FileComponent.Config.class)
@@ -100,30 +97,22 @@ public final class FileComponent {
     }
 
     private final AtomicReference<FileSettings> settings = new AtomicReference<>();
-    private final AtomicReference<BlobStore> blobs = new AtomicReference<>();
+    private final BlobStoreBinding blobs = new BlobStoreBinding(LOG, "Files",
+            "file and image sends and file commands are refused (retryable) until one runs");
     private final ThreadPoolExecutor io;
     private final ScheduledExecutorService sweeper;
     private final Files files;
-    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private final Registrations registrations;
 
     @Activate
     public FileComponent(BundleContext context, Config config) {
         settings.set(settingsOf(config));
-        AtomicInteger n = new AtomicInteger();
-        io = new ThreadPoolExecutor(2, 2, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(QUEUE), r -> {
-            Thread t = new Thread(r, "parley-file-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
-        files = new Files(settings::get, () -> Optional.ofNullable(blobs.get()), io, Clock.systemUTC());
-        sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "parley-file-sweep");
-            t.setDaemon(true);
-            return t;
-        });
+        io = BlobWorkers.newPool("parley-file", 2, QUEUE);
+        files = new Files(settings::get, blobs, io, Clock.systemUTC());
+        sweeper = BlobWorkers.newScheduler("parley-file-sweep");
         long every = settings.get().sweepInterval().toMinutes();
         sweeper.scheduleWithFixedDelay(this::sweep, Math.min(every, 5), every, TimeUnit.MINUTES);
-        register(context);
+        registrations = register(context);
     }
 
     @Modified
@@ -133,34 +122,18 @@ public final class FileComponent {
 
     @Deactivate
     void deactivate() {
-        registrations.forEach(r -> {
-            try {
-                r.unregister();
-            } catch (IllegalStateException alreadyGone) {
-                // the framework unregisters a stopping bundle's services itself
-            }
-        });
-        sweeper.shutdownNow();
-        io.shutdownNow();
-        try {
-            io.awaitTermination(5, TimeUnit.SECONDS);
-            sweeper.awaitTermination(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        registrations.unregisterAll();
+        BlobWorkers.stop(io, sweeper, "the file types are stopping");
     }
 
     @Reference(name = "blob", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindBlob(BlobStore store) {
-        blobs.set(store);
-        LOG.info("Files are kept in {}", store);
+        blobs.bind(store);
     }
 
     void unbindBlob(BlobStore store) {
-        if (blobs.compareAndSet(store, null)) {
-            LOG.warn("No blob store: file and image sends and file commands are refused (retryable) until one runs");
-        }
+        blobs.unbind(store);
     }
 
     private void sweep() {
@@ -172,26 +145,19 @@ public final class FileComponent {
         }
     }
 
-    private void register(BundleContext context) {
+    private Registrations register(BundleContext context) {
         FileCommands commands = new FileCommands(files);
-        registrations.add(context.registerService(MessageProcessor.class, new FileProcessor(files, FileTypes.FILE),
-                props(MessageProcessor.TYPE, FileTypes.FILE)));
-        registrations.add(context.registerService(MessageProcessor.class, new FileProcessor(files, FileTypes.IMAGE),
-                props(MessageProcessor.TYPE, FileTypes.IMAGE)));
-        registrations.add(context.registerService(CommandHandler.class, commands::upload,
-                props(CommandHandler.TYPE, FileTypes.UPLOAD)));
-        registrations.add(context.registerService(CommandHandler.class, commands::download,
-                props(CommandHandler.TYPE, FileTypes.DOWNLOAD)));
-    }
-
-    private static Hashtable<String, Object> props(String key, String value) {
-        Hashtable<String, Object> p = new Hashtable<>();
-        p.put(key, value);
-        return p;
+        Registrations r = new Registrations(context);
+        for (String type : new String[] {FileTypes.FILE, FileTypes.IMAGE}) {
+            r.add(MessageProcessor.class, new FileProcessor(files, type), MessageProcessor.TYPE, type);
+        }
+        r.add(CommandHandler.class, commands.uploadHandler(), CommandHandler.TYPE, FileTypes.UPLOAD);
+        r.add(CommandHandler.class, commands.downloadHandler(), CommandHandler.TYPE, FileTypes.DOWNLOAD);
+        return r;
     }
 
     static FileSettings settingsOf(Config c) {
-        return new FileSettings(URI.create(c.public_url().trim()), FileSettings.secretOf(c.ticket_secret()),
+        return new FileSettings(URI.create(c.public_url().trim()), BlobLinks.secretOf(c.ticket_secret()),
                 c.upload_max_bytes(), c.upload_chunk_max_bytes(), Duration.ofSeconds(c.upload_ticket_seconds()),
                 Duration.ofSeconds(c.download_ticket_seconds()), c.quota_bytes(), Duration.ofHours(c.orphan_hours()),
                 Duration.ofMinutes(c.sweep_minutes()), c.image_max_pixels(), c.thumbnail_max_side());

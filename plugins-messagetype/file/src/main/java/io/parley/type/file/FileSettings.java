@@ -1,7 +1,8 @@
 package io.parley.type.file;
 
+import io.parley.type.support.BlobLinks;
+
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -24,8 +25,6 @@ public record FileSettings(URI publicUrl, byte[] secret, long uploadMaxBytes, in
                            Duration uploadTicketTtl, Duration downloadTicketTtl, long quotaBytes, Duration orphanAge,
                            Duration sweepInterval, long imageMaxPixels, int thumbnailMaxSide) {
 
-    static final int MIN_SECRET_BYTES = 32;
-
     public FileSettings {
         Objects.requireNonNull(publicUrl, "publicUrl");
         secret = secret.clone();
@@ -41,27 +40,22 @@ public record FileSettings(URI publicUrl, byte[] secret, long uploadMaxBytes, in
         require(!sweepInterval.isNegative() && !sweepInterval.isZero(), "sweep.minutes must be positive");
         require(imageMaxPixels > 0, "image.max.pixels must be positive");
         require(thumbnailMaxSide >= 16 && thumbnailMaxSide <= 2048, "thumbnail.max.side must be 16-2048");
-        String scheme = publicUrl.getScheme();
-        require(("http".equals(scheme) || "https".equals(scheme)) && publicUrl.getHost() != null,
-                "public.url must be an http(s) URL: " + publicUrl);
+        BlobLinks.checkPublicUrl(publicUrl);
     }
 
     /** @return the configured secret, or a refusal saying why there is none */
     public byte[] requireSecret() {
-        if (secret.length < MIN_SECRET_BYTES) {
-            throw new IllegalStateException("no ticket.secret of at least " + MIN_SECRET_BYTES
-                    + " bytes in conf/parley.blob.cfg");
-        }
-        return secret.clone();
+        return links().requireSecret();
+    }
+
+    /** @return {@code public.url} and {@code ticket.secret}, for the URLs and tickets handed to clients */
+    BlobLinks links() {
+        return new BlobLinks(publicUrl, secret);
     }
 
     /** An upload must be sent in a message this long after its ticket, so the sweep never races a send. */
     Duration sendWithin() {
         return orphanAge.minusHours(1);
-    }
-
-    static byte[] secretOf(String configured) {
-        return configured == null ? new byte[0] : configured.trim().getBytes(StandardCharsets.UTF_8);
     }
 
     private static void require(boolean ok, String message) {

@@ -13,15 +13,16 @@ import io.parley.type.file.proto.File;
 import io.parley.type.file.proto.Image;
 import io.parley.type.file.proto.UploadRequest;
 import io.parley.type.file.proto.UploadTicket;
+import io.parley.type.support.BlobLinks;
+import io.parley.type.support.BlobListing;
+import io.parley.type.support.BlobWorkers;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.time.Clock;
 import java.time.Instant;
@@ -31,7 +32,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
 
 /**
@@ -48,11 +48,11 @@ final class Files {
     private static final Logger LOG = LoggerFactory.getLogger(Files.class);
     static final String PENDING_TYPE = "application/x-parley-pending";
     static final String CLAIM_TYPE = "application/x-parley-claim";
-    private static final int PAGE = 1000;
 
     private final Supplier<FileSettings> settings;
     private final Supplier<Optional<BlobStore>> store;
     private final Executor io;
+    private final BlobWorkers workers;
     private final Clock clock;
     private final BlobKeys keys = new BlobKeys();
 
@@ -60,6 +60,7 @@ final class Files {
         this.settings = settings;
         this.store = store;
         this.io = io;
+        this.workers = new BlobWorkers(store, io, LOG, "too many file operations in progress");
         this.clock = clock;
     }
 
@@ -75,8 +76,9 @@ final class Files {
         if (tooLarge != null) {
             return failed(ErrorCode.ERROR_CODE_BODY_TOO_LARGE, tooLarge);
         }
-        return onStore(blobs -> {
-            byte[] secret = secret(s);
+        return workers.onStore(blobs -> {
+            BlobLinks links = s.links();
+            byte[] secret = links.ticketSecret();
             if (s.quotaBytes() > 0) {
                 long used = usage(blobs, user);
                 if (used + request.getSize() > s.quotaBytes()) {
@@ -92,7 +94,7 @@ final class Files {
             BlobTicket ticket = new BlobTicket(BlobTicket.Access.UPLOAD, key, user, request.getSize(),
                     request.getContentType(), expires);
             return UploadTicket.newBuilder().setKey(key).setTicket(ticket.sign(secret))
-                    .setUploadUrl(blobUrl(s.publicUrl(), key)).setSize(request.getSize())
+                    .setUploadUrl(links.blobUrl(key)).setSize(request.getSize())
                     .setContentType(request.getContentType()).setExpiresAt(expires.toEpochMilli())
                     .setChunkMaxBytes(s.chunkMaxBytes()).build();
         });
@@ -102,11 +104,11 @@ final class Files {
     long usage(BlobStore blobs, String user) throws IOException {
         long used = 0;
         java.util.Set<String> uploaded = new java.util.HashSet<>();
-        for (BlobStore.Info info : listAll(blobs, BlobKeys.userPrefix(user))) {
+        for (BlobStore.Info info : BlobListing.listAll(blobs, BlobKeys.userPrefix(user))) {
             used += info.size();
             uploaded.add(info.key());
         }
-        for (BlobStore.Info marker : listAll(blobs, BlobKeys.PENDING + BlobKeys.userPrefix(user))) {
+        for (BlobStore.Info marker : BlobListing.listAll(blobs, BlobKeys.PENDING + BlobKeys.userPrefix(user))) {
             String key = BlobKeys.keyOfPending(marker.key());
             if (key != null && !uploaded.contains(key)) {
                 used += BlobKeys.sizeOfPending(marker.key()).orElse(0);
@@ -128,7 +130,7 @@ final class Files {
         if (problem != null) {
             return CompletableFuture.completedFuture(invalid(problem));
         }
-        return onStore(blobs -> {
+        return workers.onStore(blobs -> {
             String refused = admit(blobs, draft, body.getKey(), body.getSize(), body.getContentType(),
                     body.getSha256());
             if (refused != null) {
@@ -150,7 +152,7 @@ final class Files {
             return CompletableFuture.completedFuture(invalid(problem));
         }
         FileSettings s = settings.get();
-        return onStore(blobs -> {
+        return workers.onStore(blobs -> {
             String refused = admitImage(blobs, body);
             if (refused != null) {
                 return invalid(refused);
@@ -287,29 +289,26 @@ final class Files {
         }
         FileSettings s = settings.get();
         String thumb = thumbKey;
-        return onStore(blobs -> {
-            byte[] secret = secret(s);
+        return workers.onStore(blobs -> {
+            BlobLinks links = s.links();
+            links.ticketSecret(); // refused without a secret even where the store has URLs of its own
             BlobStore.Info info = blobs.stat(key).orElseThrow(() -> new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND,
                     "the file of message " + message.getSeq() + " is gone"));
             Instant expires = clock.instant().plus(s.downloadTicketTtl()).truncatedTo(ChronoUnit.SECONDS);
             DownloadTicket.Builder answer = DownloadTicket.newBuilder().setExpiresAt(expires.toEpochMilli())
-                    .setUrl(downloadUrl(blobs, s, secret, user, info, expires));
+                    .setUrl(downloadUrl(blobs, links, s, user, info, expires));
             if (!thumb.isEmpty()) {
-                blobs.stat(thumb).ifPresent(t -> answer.setThumbnailUrl(downloadUrl(blobs, s, secret, user, t, expires)));
+                blobs.stat(thumb).ifPresent(t -> answer.setThumbnailUrl(
+                        downloadUrl(blobs, links, s, user, t, expires)));
             }
             return answer.build();
         });
     }
 
-    private static String downloadUrl(BlobStore blobs, FileSettings s, byte[] secret, String user, BlobStore.Info info,
-                                      Instant expires) {
-        Optional<URI> direct = blobs.downloadUrl(info.key(), s.downloadTicketTtl());
-        if (direct.isPresent()) {
-            return direct.get().toString();
-        }
-        String ticket = new BlobTicket(BlobTicket.Access.DOWNLOAD, info.key(), user, info.size(), info.contentType(),
-                expires).sign(secret);
-        return blobUrl(s.publicUrl(), info.key()) + "?ticket=" + ticket;
+    private static String downloadUrl(BlobStore blobs, BlobLinks links, FileSettings s, String user,
+                                      BlobStore.Info info, Instant expires) {
+        return links.downloadUrl(blobs, info.key(), info.size(), info.contentType(), user, s.downloadTicketTtl(),
+                expires);
     }
 
     // ---- released (recall) and the sweep --------------------------------------------------------------------------
@@ -330,7 +329,7 @@ final class Files {
             return CompletableFuture.completedFuture(null);
         }
         String k = key;
-        return onStore(blobs -> {
+        return workers.onStore(blobs -> {
             boolean deleted = blobs.delete(k);
             blobs.delete(BlobKeys.thumbnail(k));
             blobs.delete(BlobKeys.claim(k));
@@ -354,7 +353,7 @@ final class Files {
         BlobStore blobs = current.get();
         Instant cutoff = clock.instant().minus(settings.get().orphanAge());
         int deleted = 0;
-        for (BlobStore.Info marker : listAll(blobs, BlobKeys.PENDING)) {
+        for (BlobStore.Info marker : BlobListing.listAll(blobs, BlobKeys.PENDING)) {
             String key = BlobKeys.keyOfPending(marker.key());
             if (key == null || !marker.created().isBefore(cutoff)) {
                 continue;
@@ -374,66 +373,6 @@ final class Files {
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------------
-
-    @FunctionalInterface
-    interface StoreCall<T> {
-        T call(BlobStore blobs) throws IOException;
-    }
-
-    /** Runs {@code call} on the workers against the current store; no store or a full queue is retryable. */
-    private <T> CompletionStage<T> onStore(StoreCall<T> call) {
-        Optional<BlobStore> current = store.get();
-        if (current.isEmpty()) {
-            return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                    "no blob store is running", true));
-        }
-        CompletableFuture<T> done = new CompletableFuture<>();
-        try {
-            io.execute(() -> {
-                try {
-                    done.complete(call.call(current.get()));
-                } catch (ParleyException e) {
-                    done.completeExceptionally(e);
-                } catch (IOException | UncheckedIOException e) {
-                    LOG.warn("Blob store failed", e);
-                    done.completeExceptionally(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                            "the blob store failed: " + e.getMessage(), true));
-                } catch (RuntimeException e) {
-                    done.completeExceptionally(e);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            done.completeExceptionally(new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE,
-                    "too many file operations in progress", true));
-        }
-        return done;
-    }
-
-    private static byte[] secret(FileSettings s) {
-        try {
-            return s.requireSecret();
-        } catch (IllegalStateException e) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_UNAVAILABLE, e.getMessage(), false);
-        }
-    }
-
-    static List<BlobStore.Info> listAll(BlobStore blobs, String prefix) throws IOException {
-        List<BlobStore.Info> all = new java.util.ArrayList<>();
-        String after = "";
-        while (true) {
-            List<BlobStore.Info> page = blobs.list(prefix, after, PAGE);
-            all.addAll(page);
-            if (page.size() < PAGE) {
-                return all;
-            }
-            after = page.get(page.size() - 1).key();
-        }
-    }
-
-    static String blobUrl(URI base, String key) {
-        String b = base.toString();
-        return (b.endsWith("/") ? b.substring(0, b.length() - 1) : b) + "/blobs/" + key;
-    }
 
     private static <T extends com.google.protobuf.Message> T unpack(Any body, Class<T> type)
             throws InvalidProtocolBufferException {

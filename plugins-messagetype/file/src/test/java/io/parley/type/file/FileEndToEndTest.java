@@ -27,6 +27,7 @@ import io.parley.type.file.proto.File;
 import io.parley.type.file.proto.Image;
 import io.parley.type.file.proto.UploadRequest;
 import io.parley.type.file.proto.UploadTicket;
+import io.parley.type.support.BlobListing;
 import io.parley.type.text.TextRules;
 import io.parley.type.text.proto.Text;
 import org.junit.jupiter.api.AfterEach;
@@ -94,8 +95,8 @@ class FileEndToEndTest {
                 .processor("text", (MessageProcessor) (c, d) -> CompletableFuture.completedFuture(text.check(d)))
                 .processor(FileTypes.FILE, new FileProcessor(files, FileTypes.FILE))
                 .processor(FileTypes.IMAGE, new FileProcessor(files, FileTypes.IMAGE))
-                .command(FileTypes.UPLOAD, commands::upload)
-                .command(FileTypes.DOWNLOAD, commands::download)
+                .command(FileTypes.UPLOAD, commands.uploadHandler())
+                .command(FileTypes.DOWNLOAD, commands.downloadHandler())
                 .command(RecallRules.COMMAND_TYPE, new RecallHandler(new RecallRules(Duration.ofMinutes(2))));
     }
 
@@ -260,7 +261,7 @@ class FileEndToEndTest {
         assertTrue(blobStore.get().stat(orphan.getKey()).isEmpty());
         assertTrue(blobStore.get().stat(late.getKey()).isEmpty());
         assertTrue(blobStore.get().stat(sent.getKey()).isPresent(), "a sent object stays");
-        assertEquals(List.of(), Files.listAll(blobStore.get(), BlobKeys.PENDING), "no marker is left");
+        assertEquals(List.of(), BlobListing.listAll(blobStore.get(), BlobKeys.PENDING), "no marker is left");
         assertRefused(send(alice, "s3", "file", file(orphan, bytes)), ErrorCode.ERROR_CODE_INVALID_BODY,
                 "no upload ticket is open");
     }
