@@ -1,7 +1,9 @@
 package io.parley.transport.http;
 
 import io.parley.auth.jwt.JwtTokens;
+import io.parley.core.spi.blob.BlobStore;
 import io.parley.core.spi.transport.Receiver;
+import io.parley.transport.http.internal.BlobSettings;
 import io.parley.transport.http.internal.HttpApiServer;
 import io.parley.transport.http.internal.HttpApiSettings;
 import io.parley.transport.http.internal.TokenIssuer;
@@ -29,21 +31,33 @@ import java.util.Map;
  *
  * <p>Configuration: PID {@value #PID} ({@link HttpApiConfig}), merged with PID {@value #JWT_PID}, whose
  * {@code secret} and {@code issuer} keys are the JWT authenticator's own: {@code POST /v1/tokens} mints with them, so
- * its tokens are exactly those the authenticator accepts, and there is one secret to keep. A change to either PID
- * restarts the server. (Two PIDs rule out a metatype {@code @Designate}; {@link HttpApiConfig} is the OCD of
- * {@value #PID}.)
+ * its tokens are exactly those the authenticator accepts, and there is one secret to keep; and with PID
+ * {@value #BLOB_PID} ({@code conf/parley.blob.cfg}, the file types' own), whose {@code ticket.secret},
+ * {@code upload.chunk.max.bytes}, {@code upload.dir}, {@code upload.max.concurrent} and {@code blob.target} configure
+ * the blob endpoints ({@link BlobSettings}). A change to any of them restarts the server. (Several PIDs rule out a
+ * metatype {@code @Designate}; {@link HttpApiConfig} is the OCD of {@value #PID}; the other PIDs' keys are read from
+ * the merged properties and documented in their own files.)
  *
  * <p>The {@link Receiver} reference is optional, dynamic and greedy, so the API keeps listening while the core
- * restarts: {@code /health} then answers 503, and calls a retryable 503. Publishes no service.
+ * restarts: {@code /health} then answers 503, and calls a retryable 503. So is the {@link BlobStore} reference
+ * {@value #BLOB_REFERENCE} (target {@code blob.target}, by default the {@code fs} store): without one {@code /blobs}
+ * answers a retryable 503; a swap does not restart the server. Publishes no service.
  */
-@Component(name = HttpApiComponent.PID, configurationPid = {HttpApiComponent.PID, HttpApiComponent.JWT_PID},
-        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true, service = {})
+@Component(name = HttpApiComponent.PID, configurationPid = {HttpApiComponent.PID, HttpApiComponent.JWT_PID,
+        HttpApiComponent.BLOB_PID}, configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true,
+        service = {})
 public final class HttpApiComponent {
 
     /** Configuration PID and component name. */
     public static final String PID = "parley.transport.http";
     /** The JWT authenticator's PID, read for {@code secret} and {@code issuer}. */
     public static final String JWT_PID = "parley.auth.jwt";
+    /** The blob configuration (shared with the file types), read for the blob endpoints. */
+    public static final String BLOB_PID = "parley.blob";
+    /** The name of the {@link BlobStore} reference: its target is configuration key {@code blob.target}. */
+    public static final String BLOB_REFERENCE = "blob";
+    /** The store bound unless {@code blob.target} says otherwise. */
+    public static final String DEFAULT_BLOB_TARGET = "(" + BlobStore.NAME + "=fs)";
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpApiComponent.class);
 
@@ -55,7 +69,7 @@ public final class HttpApiComponent {
         if (tokens.unavailableReason() != null) {
             LOG.warn("POST /v1/tokens will answer 503: {}", tokens.unavailableReason());
         }
-        server = new HttpApiServer(settings(config), tokens);
+        server = new HttpApiServer(settings(config), tokens, BlobSettings.fromProperties(properties));
         server.start();
     }
 
@@ -68,6 +82,18 @@ public final class HttpApiComponent {
 
     void unbindReceiver(Receiver receiver) {
         server.unbindReceiver(receiver);
+    }
+
+    /** Called by SCR after the constructor, and again whenever a better store appears. */
+    @Reference(name = BLOB_REFERENCE, service = BlobStore.class, cardinality = ReferenceCardinality.OPTIONAL,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY, target = DEFAULT_BLOB_TARGET,
+            unbind = "unbindBlob")
+    void bindBlob(BlobStore store) {
+        server.bindBlobStore(store);
+    }
+
+    void unbindBlob(BlobStore store) {
+        server.unbindBlobStore(store);
     }
 
     @Deactivate

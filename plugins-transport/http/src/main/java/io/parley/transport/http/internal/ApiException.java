@@ -4,10 +4,15 @@ import io.parley.core.api.ParleyException;
 import io.parley.core.proto.Error;
 import io.parley.core.proto.ErrorCode;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * A refusal of an API call: the HTTP status plus the JSON error body {@code {"error": {code, message, retryable,
- * retry_after_ms}}}. Codes are the wire {@link ErrorCode} names without their {@code ERROR_CODE_} prefix, plus the
- * HTTP-only {@code METHOD_NOT_ALLOWED} and {@code TIMEOUT}. Cheap: no stack trace.
+ * retry_after_ms}}}, and any response headers it needs ({@code Upload-Offset}, {@code Content-Range}, …). Codes are
+ * the wire {@link ErrorCode} names without their {@code ERROR_CODE_} prefix, plus the HTTP-only
+ * {@code METHOD_NOT_ALLOWED}, {@code TIMEOUT} and {@code CONFLICT} (the blob endpoints). Immutable; cheap: no stack
+ * trace.
  */
 public final class ApiException extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -17,13 +22,37 @@ public final class ApiException extends RuntimeException {
     private final String code;
     private final boolean retryable;
     private final int retryAfterMs;
+    private final Map<String, String> headers;
 
     public ApiException(int status, String code, String message, boolean retryable, int retryAfterMs) {
+        this(status, code, message, retryable, retryAfterMs, Map.of());
+    }
+
+    private ApiException(int status, String code, String message, boolean retryable, int retryAfterMs,
+                         Map<String, String> headers) {
         super(message, null, false, false);
         this.status = status;
         this.code = code;
         this.retryable = retryable;
         this.retryAfterMs = retryAfterMs;
+        this.headers = headers;
+    }
+
+    /** @return this refusal with one more response header */
+    public ApiException withHeader(String name, String value) {
+        Map<String, String> more = new LinkedHashMap<>(headers);
+        more.put(name, value);
+        return new ApiException(status, code, getMessage(), retryable, retryAfterMs, Map.copyOf(more));
+    }
+
+    /** 403 {@code FORBIDDEN}. */
+    public static ApiException forbidden(String message) {
+        return new ApiException(403, "FORBIDDEN", message, false, 0);
+    }
+
+    /** 409 {@code CONFLICT} (HTTP only): the request contradicts the resource's state, e.g. a wrong upload offset. */
+    public static ApiException conflict(String message) {
+        return new ApiException(409, "CONFLICT", message, false, 0);
     }
 
     /** 400 {@code INVALID_REQUEST}: a missing or malformed field, bad JSON, a bad query parameter. */
@@ -82,6 +111,7 @@ public final class ApiException extends RuntimeException {
             case ERROR_CODE_TOKEN_EXPIRED:
                 return 401;
             case ERROR_CODE_FORBIDDEN:
+            case ERROR_CODE_QUOTA_EXCEEDED:
                 return 403;
             case ERROR_CODE_NOT_FOUND:
                 return 404;
@@ -125,6 +155,11 @@ public final class ApiException extends RuntimeException {
     /** Milliseconds the caller should wait before retrying; 0 = no advice. */
     public int retryAfterMs() {
         return retryAfterMs;
+    }
+
+    /** Response headers the refusal carries besides the usual ones; empty for most. */
+    public Map<String, String> headers() {
+        return headers;
     }
 
     @Override

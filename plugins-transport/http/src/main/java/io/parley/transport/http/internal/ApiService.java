@@ -3,16 +3,19 @@ package io.parley.transport.http.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.google.protobuf.Any;
 import com.google.protobuf.Descriptors;
+import io.parley.core.proto.Command;
 import io.parley.core.proto.ConversationListRequest;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SyncRequest;
+import io.parley.core.spi.transport.CommandTypeInfo;
 import io.parley.transport.http.internal.Router.Endpoint;
 
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
@@ -106,8 +109,11 @@ public final class ApiService {
                         .map(t -> new Dto.TypeView(t.type(), t.body().map(d -> d.getFullName()).orElse(null),
                                 t.typeUrl().orElse(null), t.body().map(BodyJson::schema).orElse(null)))
                         .toList();
-                return CompletableFuture.completedFuture(Reply.ok(new Dto.Types(types)));
+                List<Dto.CommandView> commands = gateway.commandTypes().stream().map(ProtoMapping::command).toList();
+                return CompletableFuture.completedFuture(Reply.ok(new Dto.Types(types, commands)));
             }
+            case COMMAND:
+                return command(match.param("type"), call, timer);
             case MINT_TOKEN: {
                 Dto.TokenRequest r = json.read(call.body(), Dto.TokenRequest.class);
                 return CompletableFuture.completedFuture(Reply.ok(tokens.mint(r.user(), r.device(), r.ttlSeconds())));
@@ -170,6 +176,49 @@ public final class ApiService {
         }
         return ask(from, Frame.newBuilder().setSend(send), call, timer, Frame.OpCase.SEND_ACK,
                 f -> ProtoMapping.sendResult(f.getSendAck()));
+    }
+
+    /**
+     * One {@code Command} frame for the acting user ({@code user}, default the system account) on a trusted session,
+     * so the handler sees {@code CommandContext.trusted()}. The payload is {@code payload_packed} as given, or
+     * {@code payload} read as the command's payload message from the core's catalog (422 if the command is not
+     * deployed or names none), or, with neither, an empty message of that type (an empty {@code Any} if it names
+     * none). The answer is given packed, and as JSON when the catalog names its message.
+     */
+    private CompletableFuture<Reply> command(String type, Call call, ScheduledExecutorService timer) {
+        Dto.CommandRequest r = json.read(call.body(), Dto.CommandRequest.class);
+        String user = r.user() == null ? SYSTEM_USER : r.user();
+        boolean jsonPayload = r.payload() != null && !r.payload().isNull();
+        if (jsonPayload && r.payloadPacked() != null) {
+            throw ApiException.invalid("give either payload (JSON) or payload_packed, not both");
+        }
+        CommandTypeInfo info = gateway.commandType(type);
+        Any payload;
+        if (r.payloadPacked() != null) {
+            payload = ProtoMapping.packed(r.payloadPacked(), "payload_packed");
+        } else if (jsonPayload) {
+            if (info == null) {
+                throw new ApiException(422, "UNSUPPORTED_COMMAND", "command '" + type + "' is not deployed "
+                        + "(GET /v1/types lists the commands)", false, 0);
+            }
+            Descriptors.Descriptor d = info.payload().orElseThrow(() -> new ApiException(422, "UNSUPPORTED_COMMAND",
+                    "command '" + type + "' does not describe its payload, so it cannot be given as JSON; send it "
+                            + "packed as payload_packed {type_url, value_base64}", false, 0));
+            payload = BodyJson.fromJson(r.payload(), d, "payload");
+        } else {
+            payload = info == null || info.payload().isEmpty() ? Any.getDefaultInstance()
+                    : Any.newBuilder().setTypeUrl(BodyJson.typeUrl(info.payload().get())).build();
+        }
+        Command.Builder command = Command.newBuilder().setType(type).setPayload(payload);
+        if (r.clientRequestId() != null) {
+            command.setClientRequestId(r.clientRequestId());
+        }
+        return ask(user, Frame.newBuilder().setCommand(command), call, timer, Frame.OpCase.COMMAND_RESULT, f -> {
+            // the catalog as it is now: the handler that answered may be a newer version than the one asked about
+            CommandTypeInfo answered = gateway.commandType(type);
+            return ProtoMapping.commandResult(f.getCommandResult(),
+                    answered == null ? Optional.empty() : answered.result());
+        });
     }
 
     private CompletableFuture<Reply> history(String conversation, Call call, ScheduledExecutorService timer) {

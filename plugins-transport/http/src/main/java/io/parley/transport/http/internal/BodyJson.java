@@ -46,14 +46,27 @@ final class BodyJson {
      * @throws ApiException 400 naming the field that is unknown or of the wrong kind
      */
     static Any fromJson(JsonNode json, Descriptor type) {
-        Message message = read(json, type, "body", 0);
-        return Any.newBuilder().setTypeUrl(TYPE_URL_PREFIX + type.getFullName()).setValue(message.toByteString())
-                .build();
+        return fromJson(json, type, "body");
+    }
+
+    /**
+     * @param path the name of the JSON value in the request, which error messages start with (e.g. {@code payload})
+     * @return the value packed as a {@code type} message
+     * @throws ApiException 400 naming the field (below {@code path}) that is unknown or of the wrong kind
+     */
+    static Any fromJson(JsonNode json, Descriptor type, String path) {
+        Message message = read(json, type, path, 0);
+        return Any.newBuilder().setTypeUrl(typeUrl(type)).setValue(message.toByteString()).build();
+    }
+
+    /** {@code type.googleapis.com/<full name>}: the type URL a {@code type} message is packed with. */
+    static String typeUrl(Descriptor type) {
+        return TYPE_URL_PREFIX + type.getFullName();
     }
 
     /** @return the body as JSON, or null if it is not a {@code type} message or does not parse */
     static ObjectNode toJson(Any body, Descriptor type) {
-        if (!body.getTypeUrl().equals(TYPE_URL_PREFIX + type.getFullName())) {
+        if (!body.getTypeUrl().equals(typeUrl(type))) {
             return null;
         }
         try {

@@ -13,6 +13,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.time.Instant;
 import com.google.protobuf.Descriptors;
+import io.parley.core.spi.transport.CommandTypeInfo;
 import io.parley.core.spi.transport.MessageTypeInfo;
 
 import java.util.HashMap;
@@ -79,6 +80,22 @@ public final class CoreGateway {
             t.body().ifPresent(d -> out.put(t.type(), d));
         }
         return out;
+    }
+
+    /** The core's catalog of deployed commands; empty without a core. */
+    public List<CommandTypeInfo> commandTypes() {
+        Receiver core = receiver.get();
+        return core == null ? List.of() : core.commandTypes();
+    }
+
+    /** @return the deployed command {@code type} as the core's catalog describes it, or null if it is not deployed */
+    public CommandTypeInfo commandType(String type) {
+        for (CommandTypeInfo c : commandTypes()) {
+            if (c.type().equals(type)) {
+                return c;
+            }
+        }
+        return null;
     }
 
     /** What keeps the core from working (see {@link Receiver#problems()}); one entry if no core is bound. */

@@ -89,6 +89,17 @@ public final class Dto {
             @JsonProperty("client_request_id") String clientRequestId) {
     }
 
+    /**
+     * {@code POST /v1/commands/{type}}: at most one of {@code payload} (the fields of the command's payload message as
+     * JSON) and {@code payloadPacked}; {@code user} defaults to the system account.
+     */
+    public record CommandRequest(
+            @JsonProperty("user") String user,
+            @JsonProperty("payload") JsonNode payload,
+            @JsonProperty("payload_packed") Body payloadPacked,
+            @JsonProperty("client_request_id") String clientRequestId) {
+    }
+
     /** {@code POST /v1/tokens}. */
     public record TokenRequest(
             @JsonProperty("user") String user,
@@ -131,8 +142,10 @@ public final class Dto {
             @JsonProperty("ext") Map<String, String> ext) {
     }
 
-    /** {@code GET /v1/types}: the message types deployed right now. */
-    public record Types(@JsonProperty("types") List<TypeView> types) {
+    /** {@code GET /v1/types}: the message types and the commands deployed right now. */
+    public record Types(
+            @JsonProperty("types") List<TypeView> types,
+            @JsonProperty("commands") List<CommandView> commands) {
     }
 
     /**
@@ -145,6 +158,32 @@ public final class Dto {
             @JsonProperty("body") String body,
             @JsonProperty("type_url") String typeUrl,
             @JsonProperty("fields") JsonNode fields) {
+    }
+
+    /**
+     * One deployed command; the {@code payload*} fields are null when its handler names no payload message (its
+     * payloads are sent packed), the {@code result*} fields when it names no answer message (answers come packed only).
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record CommandView(
+            @JsonProperty("type") String type,
+            @JsonProperty("payload") String payload,
+            @JsonProperty("payload_type_url") String payloadTypeUrl,
+            @JsonProperty("payload_fields") JsonNode payloadFields,
+            @JsonProperty("result") String result,
+            @JsonProperty("result_type_url") String resultTypeUrl,
+            @JsonProperty("result_fields") JsonNode resultFields) {
+    }
+
+    /**
+     * {@code POST /v1/commands/{type}}: the handler's answer, always packed; also as JSON ({@code result}) when the
+     * catalog names the answer's message and the answer is one.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record CommandResult(
+            @JsonProperty("type") String type,
+            @JsonProperty("result") JsonNode result,
+            @JsonProperty("result_packed") Body resultPacked) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -209,6 +248,14 @@ public final class Dto {
             @JsonProperty("user") String user,
             @JsonProperty("device") String device,
             @JsonProperty("expires_at") long expiresAt) {
+    }
+
+    /** {@code PATCH /blobs/<key>} that completed the object (201): what was stored. */
+    public record BlobCreated(
+            @JsonProperty("key") String key,
+            @JsonProperty("size") long size,
+            @JsonProperty("content_type") String contentType,
+            @JsonProperty("sha256") String sha256) {
     }
 
     public record ErrorBody(@JsonProperty("error") ErrorView error) {

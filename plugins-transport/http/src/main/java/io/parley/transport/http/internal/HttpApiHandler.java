@@ -6,9 +6,12 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -17,11 +20,13 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.parley.transport.http.internal.BlobService.BlobRequest;
 import io.parley.transport.http.internal.BodyLimitAggregator.OversizedRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
@@ -36,30 +41,58 @@ import java.util.concurrent.RejectedExecutionException;
  * (with {@code Allow}); the endpoint itself answers the rest. Authorization is decided on the route that matched
  * after decoding ({@link Router.Match#needsAdmin()}), and checked here a second time.
  *
+ * <p>Blob requests arrive judged ({@link BlobRequest} for {@code GET} and {@code HEAD}; {@link
+ * BlobUploadHandler.Uploaded} for a {@code PATCH} whose chunk is being written) and are answered in turn like the
+ * rest by {@link BlobService}; a download's body is streamed ({@link BlobService.Download}) and the next request
+ * is taken up only once it has been written. A download that makes no progress for {@code idle.timeout.seconds}
+ * (the client stopped reading) is cut.
+ *
  * <p>Threading: all state is confined to the channel's event loop. While a request is being answered the channel
- * does not read (auto-read off), so a client that pipelines is paced and answered in order; requests already
- * decoded wait in a queue. Answers computed elsewhere (the core's workers) hop back to the event loop to be
- * written. Nothing here blocks.
+ * does not read ({@link ReadControl}), so a client that pipelines is paced and answered in order; requests already
+ * decoded wait in a queue. Answers computed elsewhere (the core's workers, the blob workers) hop back to the event
+ * loop to be written. Nothing here blocks.
  */
 final class HttpApiHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpApiHandler.class);
     private static final String JSON = "application/json; charset=utf-8";
 
-    /** A decoded request, copied out of Netty's buffers. */
+    /**
+     * A decoded request, copied out of Netty's buffers; {@code blob} is set for a blob {@code GET} or {@code HEAD},
+     * {@code upload} for a blob {@code PATCH} (its answer, already under way).
+     */
     private record Pending(String method, String uri, String authorization, String ifNoneMatch, boolean keepAlive,
-                           byte[] body, ApiException refusal, OversizedRequest oversized) {
+                           byte[] body, ApiException refusal, OversizedRequest oversized, BlobRequest blob,
+                           CompletableFuture<BlobService.Reply> upload) {
+
+        Pending(String method, String uri, String authorization, String ifNoneMatch, boolean keepAlive, byte[] body,
+                ApiException refusal, OversizedRequest oversized) {
+            this(method, uri, authorization, ifNoneMatch, keepAlive, body, refusal, oversized, null, null);
+        }
+
+        static Pending blob(BlobRequest r, CompletableFuture<BlobService.Reply> upload) {
+            return new Pending(r.kind().name(), "/blobs/" + r.key(), null, null, r.keepAlive(), null, null, null,
+                    upload == null ? r : null, upload);
+        }
     }
 
     /**
      * What to write for one request. {@code etag} non-null marks a static file: it gets validators and the web
-     * client's security headers; {@code headOnly} answers a HEAD (headers of the body, no body).
+     * client's security headers; {@code headOnly} answers a HEAD (headers of the body, no body). {@code headers} are
+     * set last (over the defaults); {@code download}, when set, is the body, streamed ({@code body} is then empty);
+     * a null {@code contentType} sends none.
      */
     private record Answer(int status, byte[] body, String contentType, String allow, int retryAfterMs,
-                          boolean forceClose, String etag, boolean headOnly) {
+                          boolean forceClose, String etag, boolean headOnly, Map<String, String> headers,
+                          BlobService.Download download) {
 
         Answer(int status, byte[] body, String contentType, String allow, int retryAfterMs, boolean forceClose) {
-            this(status, body, contentType, allow, retryAfterMs, forceClose, null, false);
+            this(status, body, contentType, allow, retryAfterMs, forceClose, null, false, Map.of(), null);
+        }
+
+        Answer(int status, byte[] body, String contentType, String allow, int retryAfterMs, boolean forceClose,
+               String etag, boolean headOnly) {
+            this(status, body, contentType, allow, retryAfterMs, forceClose, etag, headOnly, Map.of(), null);
         }
     }
 
@@ -67,13 +100,18 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
     private static final String CONTENT_SECURITY_POLICY = "default-src 'self'; connect-src 'self' ws: wss:; "
             + "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+    private static final byte[] NO_BODY = new byte[0];
+
     private final HttpApiServer.Shared shared;
+    private final ReadControl reads;
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
     private boolean busy;
     private boolean closing;
+    private boolean streaming;
 
-    HttpApiHandler(HttpApiServer.Shared shared) {
+    HttpApiHandler(HttpApiServer.Shared shared, ReadControl reads) {
         this.shared = shared;
+        this.reads = reads;
     }
 
     @Override
@@ -91,6 +129,10 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
                 queue.add(new Pending(null, null, null, null, oversized.keepAlive(), null, null, oversized));
             } else if (msg instanceof RequestGate.Refused refused) {
                 queue.add(new Pending(null, null, null, null, false, null, refused.error(), null));
+            } else if (msg instanceof BlobRequest blob) {
+                queue.add(Pending.blob(blob, null));
+            } else if (msg instanceof BlobUploadHandler.Uploaded uploaded) {
+                queue.add(Pending.blob(uploaded.request(), uploaded.answer()));
             } else {
                 return;
             }
@@ -105,7 +147,7 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof IdleStateEvent) {
-            if (!busy) {
+            if (!busy || streaming) {
                 LOG.debug("Closing idle HTTP API connection {}", ctx.channel().remoteAddress());
                 closing = true;
                 ctx.close();
@@ -126,11 +168,11 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         Pending p = queue.poll();
         if (p == null) {
             busy = false;
-            ctx.channel().config().setAutoRead(true);
+            reads.answering(false);
             return;
         }
         busy = true;
-        ctx.channel().config().setAutoRead(false);
+        reads.answering(true);
         CompletableFuture<Answer> answer;
         try {
             answer = answer(ctx, p);
@@ -148,10 +190,19 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             return refused(ApiException.bodyTooLarge("request body is larger than " + shared.settings().maxBodyBytes()
                     + " bytes (max.body.bytes)"), p.oversized().closeAfter());
         }
+        if (p.upload() != null) {
+            return p.upload().thenApply(this::blobAnswer);
+        }
+        if (p.blob() != null) {
+            BlobService blobs = shared.blobs();
+            return (p.blob().kind() == BlobService.Kind.HEAD ? blobs.uploadOffset(p.blob()) : blobs.download(p.blob()))
+                    .thenApply(this::blobAnswer);
+        }
         QueryStringDecoder uri = new QueryStringDecoder(p.uri());
         String path = uri.rawPath();
         Router.Match match = shared.router().route(p.method(), path);
-        if (match.pathError() != null || (match.needsAdmin() && !shared.adminToken().matches(p.authorization()))) {
+        if (match.pathError() != null || match.blobKey() != null
+                || (match.needsAdmin() && !shared.adminToken().matches(p.authorization()))) {
             // RequestGate refuses these at the head; reaching here would be a bug, so fail closed
             return refused(ApiException.unauthenticated("not authorized"), true);
         }
@@ -191,6 +242,16 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
+    private Answer blobAnswer(BlobService.Reply r) {
+        if (r.download() != null) {
+            return new Answer(r.status(), NO_BODY, null, null, 0, false, null, false, r.headers(), r.download());
+        }
+        return r.json() != null
+                ? new Answer(r.status(), shared.json().write(r.json()), JSON, null, 0, false, null, false, r.headers(),
+                        null)
+                : new Answer(r.status(), NO_BODY, null, null, 0, false, null, false, r.headers(), null);
+    }
+
     private CompletableFuture<Answer> refused(ApiException e, boolean close) {
         return CompletableFuture.completedFuture(error(e, null, close));
     }
@@ -212,20 +273,31 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         }
         Dto.ErrorBody body = new Dto.ErrorBody(new Dto.ErrorView(e.code(), e.getMessage(), e.retryable(),
                 e.retryAfterMs()));
-        return new Answer(e.status(), shared.json().write(body), JSON, allow, e.retryAfterMs(), close);
+        return new Answer(e.status(), shared.json().write(body), JSON, allow, e.retryAfterMs(), close, null, false,
+                e.headers(), null);
     }
 
     private void write(ChannelHandlerContext ctx, Pending p, Answer a) {
         if (!ctx.channel().isActive()) {
             closing = true;
+            if (a.download() != null) {
+                a.download().close();
+            }
+            return;
+        }
+        if (a.download() != null) {
+            writeDownload(ctx, p, a);
             return;
         }
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                 HttpResponseStatus.valueOf(a.status()),
                 a.headOnly() ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(a.body()));
-        response.headers()
-                .set(HttpHeaderNames.CONTENT_TYPE, a.contentType())
-                .setInt(HttpHeaderNames.CONTENT_LENGTH, a.status() == 304 ? 0 : a.body().length);
+        if (a.contentType() != null) {
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, a.contentType());
+        }
+        if (a.status() != 204) { // a 204 has no body and no Content-Length
+            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, a.status() == 304 ? 0 : a.body().length);
+        }
         if (a.etag() != null) {
             // revalidated on every load (cheap: 304), so a redeployed web client is picked up at once
             response.headers()
@@ -246,6 +318,7 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         if (a.status() == 401) {
             response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"parley\"");
         }
+        a.headers().forEach(response.headers()::set);
         boolean keepAlive = p.keepAlive() && !a.forceClose() && !closing;
         HttpUtil.setKeepAlive(response, keepAlive);
         ChannelFuture written = ctx.writeAndFlush(response);
@@ -263,6 +336,34 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
                 ctx.close();
             }
         });
+    }
+
+    /** The head now, the body streamed; the next request is taken up once the last byte is written. */
+    private void writeDownload(ChannelHandlerContext ctx, Pending p, Answer a) {
+        HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(a.status()));
+        a.headers().forEach(head.headers()::set);
+        head.headers().set(HttpHeaderNames.CONTENT_LENGTH, a.download().length());
+        boolean keepAlive = p.keepAlive() && !closing;
+        HttpUtil.setKeepAlive(head, keepAlive);
+        ctx.write(head);
+        streaming = true;
+        ChannelPromise done = ctx.newPromise();
+        done.addListener(f -> {
+            streaming = false;
+            if (!f.isSuccess()) {
+                LOG.debug("HTTP API: download of {} to {} cut: {}", p.uri(), ctx.channel().remoteAddress(),
+                        String.valueOf(f.cause()));
+                closing = true;
+                ctx.close();
+            } else if (!keepAlive) {
+                closing = true;
+                queue.clear();
+                ctx.close();
+            } else {
+                next(ctx);
+            }
+        });
+        a.download().writeTo(ctx, done);
     }
 
     private static void onEventLoop(ChannelHandlerContext ctx, Runnable task) {

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.core.spi.blob.BlobStore;
 import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.NettyServer;
 import org.slf4j.Logger;
@@ -30,11 +31,16 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>Pipeline, inbound: {@code deadline} (arms the request-head deadline on a request's first byte) → {@code http}
  * (HttpServerCodec; line and header limits) → {@code idle} (closes keep-alive connections idle for
  * {@code idle.timeout.seconds}) → {@code gate} ({@link RequestGate}: decides on each request from its head, before
- * any body is buffered; request deadlines) → {@code body} ({@link BodyLimitAggregator}) → {@code api}
- * ({@link HttpApiHandler}). Connections are admitted by {@link ConnectionSlots}.
+ * any body is buffered; request deadlines) → {@code blobs} ({@link BlobUploadHandler}: the bodies of blob uploads,
+ * which bypass the aggregator) → {@code body} ({@link BodyLimitAggregator}) → {@code api} ({@link HttpApiHandler}).
+ * Connections are admitted by {@link ConnectionSlots}.
+ *
+ * <p>The blob endpoints ({@code /blobs/<key>}, {@link BlobService}) answer 503 while no {@link BlobStore} is bound
+ * ({@link #bindBlobStore}, {@link #unbindBlobStore}); the store may change while the server runs.
  *
  * <p>Lifecycle: {@link #start()} once, then {@link #stop()} once (further calls do nothing); both block and must
- * not run on an event loop. Threads: {@code parley-http-boss-1} and {@code io.threads} × {@code parley-http-io-N}.
+ * not run on an event loop. Threads: {@code parley-http-boss-1}, {@code io.threads} × {@code parley-http-io-N}, and
+ * the blob workers ({@code parley-http-blob-N}, {@code parley-http-blob-sweep}).
  */
 public final class HttpApiServer {
 
@@ -44,7 +50,7 @@ public final class HttpApiServer {
 
     /** What every connection's handler shares; immutable after construction. {@code web} is null if not serving files. */
     record Shared(HttpApiSettings settings, Router router, ApiService service, ApiJson json, AdminToken adminToken,
-                  StaticFiles web) {
+                  StaticFiles web, BlobService blobs) {
     }
 
     private final HttpApiSettings settings;
@@ -54,12 +60,18 @@ public final class HttpApiServer {
     private final NettyServer server;
     private final ConnectionSlots slots;
 
+    /** A server whose blob endpoints are off (503): no {@code parley.blob} configuration. */
     public HttpApiServer(HttpApiSettings settings, TokenIssuer tokens) {
+        this(settings, tokens, BlobSettings.disabled());
+    }
+
+    public HttpApiServer(HttpApiSettings settings, TokenIssuer tokens, BlobSettings blobSettings) {
         this.settings = settings;
         ApiJson json = new ApiJson();
         this.shared = new Shared(settings, new Router(),
                 new ApiService(gateway, tokens, json, settings.requestTimeout(), openApiDocument()), json,
-                new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null), webFiles(settings));
+                new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null), webFiles(settings),
+                new BlobService(blobSettings));
         this.server = new NettyServer("HTTP API", "parley-http", settings.server());
         this.slots = new ConnectionSlots(settings.server().maxConnections(), settings.maxConnectionsPerAddress());
     }
@@ -107,6 +119,7 @@ public final class HttpApiServer {
                     ch.closeFuture().addListener(f -> slots.closed(ch));
                 }
                 RequestGate gate = new RequestGate(shared, slots, admitted);
+                ReadControl reads = new ReadControl(ch);
                 ChannelPipeline pipeline = ch.pipeline();
                 pipeline.addLast("deadline", gate.new ByteWatch());
                 pipeline.addLast("http", new HttpServerCodec(new HttpDecoderConfig()
@@ -116,11 +129,13 @@ public final class HttpApiServer {
                     pipeline.addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
                 }
                 pipeline.addLast("gate", gate);
+                pipeline.addLast("blobs", new BlobUploadHandler(shared.blobs(), reads));
                 pipeline.addLast("body", new BodyLimitAggregator(settings.maxBodyBytes()));
-                pipeline.addLast("api", new HttpApiHandler(shared));
+                pipeline.addLast("api", new HttpApiHandler(shared, reads));
             }
         }, "max body " + settings.maxBodyBytes() + " bytes, admin token "
                 + (settings.adminTokenUsable() ? "set" : "NOT SET: /v1 refused"));
+        shared.blobs().start();
         if (!settings.adminTokenUsable()) {
             LOG.error("The HTTP API refuses every /v1 call (503): admin.token in conf/parley.transport.http.cfg is "
                     + "{}; set a random secret of at least {} characters", settings.adminToken().isEmpty()
@@ -131,9 +146,20 @@ public final class HttpApiServer {
     /** Closes the listener and every connection and waits (bounded) for the event loops to end. Idempotent. */
     public void stop() {
         server.stop();
+        shared.blobs().close();
         if (shared.web() != null) {
             shared.web().close();
         }
+    }
+
+    /** Binds the blob store, replacing any other. Any thread. */
+    public void bindBlobStore(BlobStore store) {
+        shared.blobs().bindStore(store);
+    }
+
+    /** The blob store went away: if it is the bound one, {@code /blobs} answers 503 until another is bound. */
+    public void unbindBlobStore(BlobStore store) {
+        shared.blobs().unbindStore(store);
     }
 
     /** The directory the web client is served from, or null if none is. */

@@ -5,6 +5,7 @@ import io.parley.type.text.proto.Text;
 import com.google.protobuf.Descriptors;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.parley.core.proto.CommandResult;
 import io.parley.core.proto.ConversationSummary;
 import io.parley.core.proto.Group;
 import io.parley.core.proto.GroupEvent;
@@ -13,12 +14,14 @@ import io.parley.core.proto.GroupResponse;
 import io.parley.core.proto.GroupRole;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.SendAck;
+import io.parley.core.spi.transport.CommandTypeInfo;
 
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Explicit mapping between the wire protobuf messages and the API's JSON records ({@link Dto}). Stateless; every
@@ -59,21 +62,49 @@ public final class ProtoMapping {
      * @throws ApiException 400 if a field is missing or the value is not base64
      */
     public static Any body(Dto.Body body) {
+        return packed(body, "body");
+    }
+
+    /**
+     * @param field the name of the packed value in the request, which error messages name (e.g. {@code payload_packed})
+     * @throws ApiException 400 if {@code type_url} is missing or the value is not base64
+     */
+    public static Any packed(Dto.Body body, String field) {
         if (body.typeUrl() == null || body.typeUrl().isBlank()) {
-            throw ApiException.invalid("body.type_url is required");
+            throw ApiException.invalid(field + ".type_url is required");
         }
         ByteString value;
         try {
             value = body.valueBase64() == null ? ByteString.EMPTY
                     : ByteString.copyFrom(Base64.getDecoder().decode(body.valueBase64()));
         } catch (IllegalArgumentException e) {
-            throw ApiException.invalid("body.value_base64 is not base64: " + e.getMessage());
+            throw ApiException.invalid(field + ".value_base64 is not base64: " + e.getMessage());
         }
         return Any.newBuilder().setTypeUrl(body.typeUrl()).setValue(value).build();
     }
 
     public static Dto.Body body(Any any) {
         return new Dto.Body(any.getTypeUrl(), Base64.getEncoder().encodeToString(any.getValue().toByteArray()));
+    }
+
+    /**
+     * @param result the answer's message from the core's catalog, if its handler names one: the answer is then also
+     *               given as JSON (when it is packed as that message)
+     */
+    public static Dto.CommandResult commandResult(CommandResult r, Optional<Descriptors.Descriptor> result) {
+        return new Dto.CommandResult(r.getType(), result.map(d -> BodyJson.toJson(r.getPayload(), d)).orElse(null),
+                body(r.getPayload()));
+    }
+
+    /** A command of the core's catalog, with the fields of its payload and answer messages where it names them. */
+    public static Dto.CommandView command(CommandTypeInfo c) {
+        return new Dto.CommandView(c.type(),
+                c.payload().map(Descriptors.Descriptor::getFullName).orElse(null),
+                c.payload().map(BodyJson::typeUrl).orElse(null),
+                c.payload().map(BodyJson::schema).orElse(null),
+                c.result().map(Descriptors.Descriptor::getFullName).orElse(null),
+                c.result().map(BodyJson::typeUrl).orElse(null),
+                c.result().map(BodyJson::schema).orElse(null));
     }
 
     public static Dto.SendResult sendResult(SendAck ack) {

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -17,6 +18,7 @@ import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.parley.transport.http.internal.BlobService.BlobRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +36,10 @@ import java.util.concurrent.TimeUnit;
  * place (so {@link HttpApiHandler} answers it in turn), its body is discarded as it arrives without being buffered,
  * and the connection is closed after the answer. So an unauthenticated caller can make the server buffer no body at
  * all, and a cross-site {@code text/plain} form post never reaches an endpoint.
+ *
+ * <p>Blob paths ({@code /blobs/<key>}) are judged by {@link BlobService#admit} (method, key, ticket, and the
+ * headers of an upload); an admitted one is passed on as a {@link BlobRequest} in place of its head, followed by its
+ * body's contents, for {@link BlobUploadHandler}. A valid ticket counts as a credential for {@link ConnectionSlots}.
  *
  * <p>Deadlines: a request head must be complete within {@code header.timeout} of the connection opening or of the
  * first byte of the request arriving; its body within {@code body.timeout} of the head. A request that misses one is
@@ -57,6 +63,8 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
     private boolean awaitingHead = true;
     private boolean refusedOnce;
     private ScheduledFuture<?> deadline;
+    /** Set by {@link #admit} for an admitted blob request; taken at once by {@link #channelRead}. */
+    private BlobRequest admittedBlob;
 
     RequestGate(HttpApiServer.Shared shared, ConnectionSlots slots, boolean admitted) {
         this.shared = shared;
@@ -103,10 +111,21 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
                 refuse(ctx, refusal);
                 return;
             }
+            BlobRequest blob = admittedBlob;
+            admittedBlob = null;
+            long bodyMillis = shared.settings().bodyTimeout().toMillis();
             if (last) {
                 awaitingHead = true;
             } else {
-                arm(ctx, shared.settings().bodyTimeout().toMillis(), "body");
+                arm(ctx, blob != null ? BlobService.bodyDeadlineMillis(bodyMillis, blob) : bodyMillis, "body");
+            }
+            if (blob != null) {
+                ctx.fireChannelRead(blob);
+                if (msg instanceof HttpContent content) {
+                    ctx.fireChannelRead(new DefaultLastHttpContent(content.content().retain()));
+                }
+                ReferenceCountUtil.release(msg);
+                return;
             }
             ctx.fireChannelRead(msg);
             return;
@@ -150,6 +169,16 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
         Router.Match match = shared.router().route(request.method().name(), new QueryStringDecoder(request.uri()).rawPath());
         if (match.pathError() != null) {
             return ApiException.invalid(match.pathError());
+        }
+        if (match.blobKey() != null) {
+            Object judged = shared.blobs().admit(request, match.blobKey(),
+                    String.valueOf(ctx.channel().remoteAddress()));
+            if (judged instanceof ApiException refusal) {
+                return refusal;
+            }
+            slots.proven(ctx.channel());
+            admittedBlob = (BlobRequest) judged;
+            return null;
         }
         HttpHeaders headers = request.headers();
         if (match.needsAdmin()) {

@@ -18,6 +18,9 @@ import java.util.Set;
  */
 public final class Router {
 
+    /** The first path segment of the blob endpoints ({@code /blobs/<key>}), outside the route table. */
+    static final String BLOBS = "blobs";
+
     /** Every endpoint, with its method, path template and whether it needs the admin token. */
     public enum Endpoint {
         HEALTH("GET", "/health", false),
@@ -27,6 +30,7 @@ public final class Router {
         CONVERSATIONS("GET", "/v1/users/{user}/conversations", true),
         MINT_TOKEN("POST", "/v1/tokens", true),
         TYPES("GET", "/v1/types", true),
+        COMMAND("POST", "/v1/commands/{type}", true),
         CREATE_GROUP("POST", "/v1/groups", true),
         GET_GROUP("GET", "/v1/groups/{group}", true),
         DISSOLVE_GROUP("DELETE", "/v1/groups/{group}", true),
@@ -73,9 +77,17 @@ public final class Router {
      *                   otherwise 405 with these in {@code Allow})
      * @param pathError  non-null if the path is malformed or ambiguous (see {@link #route}); nothing else is set
      * @param underApi   true if the decoded path is {@code /v1} or below it, whether or not an endpoint matched
+     * @param blobKey    non-null if the decoded path is {@code /blobs} or below it: the decoded segments after
+     *                   {@code blobs} joined by {@code /} (empty for {@code /blobs} itself), not yet checked as a key;
+     *                   the blob endpoints decide on it ({@link BlobService}), nothing else is set then
      */
     public record Match(Endpoint endpoint, Map<String, String> params, Set<String> allowed, String pathError,
-                        boolean underApi) {
+                        boolean underApi, String blobKey) {
+
+        public Match(Endpoint endpoint, Map<String, String> params, Set<String> allowed, String pathError,
+                     boolean underApi) {
+            this(endpoint, params, allowed, pathError, underApi, null);
+        }
 
         public String param(String name) {
             return params.get(name);
@@ -96,7 +108,8 @@ public final class Router {
      * is matched, so {@code /%761/tokens} is {@code /v1/tokens} in every respect (its authorization included).
      * Encodings that make a path mean different things to different readers are refused outright
      * ({@link Match#pathError()}): an encoded {@code /}, {@code \} or {@code %} (the last is double encoding), control
-     * characters and NUL, {@code .} and {@code ..} segments, empty segments, and malformed escapes.
+     * characters and NUL, {@code .} and {@code ..} segments, empty segments, and malformed escapes. A path whose first
+     * decoded segment is {@code blobs} matches no endpoint: it is a blob path ({@link Match#blobKey()}).
      *
      * @param path the raw (still percent-encoded) path, without the query string
      */
@@ -107,6 +120,10 @@ public final class Router {
         }
         @SuppressWarnings("unchecked")
         List<String> segments = (List<String>) decoded;
+        if (!segments.isEmpty() && segments.get(0).equals(BLOBS)) {
+            return new Match(null, Map.of(), Set.of(), null, false,
+                    String.join("/", segments.subList(1, segments.size())));
+        }
         boolean underApi = !segments.isEmpty() && segments.get(0).equals("v1");
         Set<String> allowed = new LinkedHashSet<>();
         for (Endpoint e : Endpoint.values()) {

@@ -8,9 +8,11 @@ import io.parley.core.proto.Error;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
+import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.message.MessageContext;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.message.ProcessResult;
+import io.parley.core.spi.transport.CommandTypeInfo;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.spi.transport.MessageTypeInfo;
@@ -31,7 +33,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The real engine in-process (memory store, the text type, a JWT authenticator) behind the API under test, so the
  * tests see the protocol's rules as the server applies them. Type {@code blackhole} is served by a processor that
- * never answers (for time-outs). Counts the trusted sessions the API opens and closes, and their principals.
+ * never answers (for time-outs); tests add command handlers ({@link #command}) and types. Counts the trusted
+ * sessions the API opens and closes, and their principals.
  */
 final class EngineCore implements Receiver, AutoCloseable {
 
@@ -101,6 +104,23 @@ final class EngineCore implements Receiver, AutoCloseable {
     @Override
     public List<MessageTypeInfo> messageTypes() {
         return core.receiver().messageTypes();
+    }
+
+    @Override
+    public List<CommandTypeInfo> commandTypes() {
+        return core.receiver().commandTypes();
+    }
+
+    /** Serves command {@code type} with {@code handler}, as a registered service would; from the test's thread. */
+    EngineCore command(String type, CommandHandler handler) {
+        core.command(type, handler);
+        return this;
+    }
+
+    /** Serves message type {@code type} with {@code processor}, as a registered service would. */
+    EngineCore processor(String type, MessageProcessor processor) {
+        core.processor(type, processor);
+        return this;
     }
 
     @Override

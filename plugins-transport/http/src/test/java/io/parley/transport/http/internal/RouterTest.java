@@ -92,6 +92,26 @@ class RouterTest {
         }
     }
 
+    /** {@code /blobs/...} is decoded like every path, then left to the blob endpoints: no endpoint, no admin token. */
+    @Test
+    void blobPathsAreDecodedOnceAndLeftToTheBlobEndpoints() {
+        Router.Match m = router.route("PATCH", "/blobs/f/alice/%32026/a-b.c");
+        assertEquals("f/alice/2026/a-b.c", m.blobKey());
+        assertNull(m.endpoint());
+        assertFalse(m.needsAdmin());
+        assertFalse(m.underApi());
+        assertEquals("", router.route("GET", "/blobs").blobKey());
+        assertEquals("", router.route("GET", "/%62lobs/").blobKey());
+        assertEquals("x", router.route("GET", "/blobs/x/").blobKey());
+        assertNull(router.route("GET", "/v1/blobs/x").blobKey());
+        assertNull(router.route("GET", "/blobsx/y").blobKey());
+        for (String path : List.of("/blobs/f/../x", "/blobs/f/%2e%2e/x", "/blobs/f%2Fx", "/blobs/f//x", "/blobs/f%5Cx")) {
+            Router.Match bad = router.route("GET", path);
+            assertNotNull(bad.pathError(), path);
+            assertNull(bad.blobKey(), path);
+        }
+    }
+
     @Test
     void onlyHealthIsOpen() {
         for (Endpoint e : Endpoint.values()) {
