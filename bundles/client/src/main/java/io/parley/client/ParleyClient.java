@@ -19,6 +19,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.SslProvider;
+import io.parley.client.internal.BlobTransfer;
 import io.parley.client.internal.DeliveryOrdering;
 import io.parley.client.internal.FrameDecoder;
 import io.parley.client.internal.FrameEncoder;
@@ -50,12 +51,23 @@ import io.parley.core.proto.SendAck;
 import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.SyncResponse;
 import io.parley.core.proto.Typing;
+import io.parley.type.file.proto.DownloadRequest;
+import io.parley.type.file.proto.UploadRequest;
 
+import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManagerFactory;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -67,13 +79,19 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -122,6 +140,15 @@ import java.util.function.Supplier;
  * history, so applying them (show "message recalled", drop the content) is the application's:
  * {@link Recalls#of(Message)} reads both.
  *
+ * <p><b>Files and images.</b> {@link #sendFile} and {@link #sendImage} ask for an upload ticket, upload the file over
+ * HTTP to the server's blob endpoints ({@code PATCH} in chunks of the ticket's size, resumed after a failed chunk or a
+ * dropped connection from where the server stands, SHA-256 computed while reading) and send the message naming it;
+ * {@link #requestUpload}, {@link #upload} and {@link #send(Send)} with {@link Attachments#fileBody} are the same
+ * steps one by one. {@link Attachments#of(Message)} reads a received file or image; {@link #download} fetches its
+ * bytes (resumed with {@code Range}, checked against the message's size and SHA-256) into a file. Transfers use
+ * {@link java.net.http.HttpClient} on the {@linkplain Builder#transferExecutor transfer executor}; a failed request is
+ * retried like a send ({@link Builder#maxSendRetries} times in a row, with the reconnect backoff).
+ *
  * <p><b>Read cursors and typing.</b> {@link #markRead} is coalesced per conversation like delivery acks and kept
  * while disconnected; {@link #typing} is sent at once or dropped while disconnected. Other members' (and this
  * user's other devices') read cursors and typing indicators reach the {@link ReadListener} and the
@@ -146,7 +173,9 @@ import java.util.function.Supplier;
  *
  * <p><b>Threading.</b> All methods are thread-safe. Each client is pinned to one event loop thread of its
  * {@link ClientResources}; listeners are called and returned futures are completed on that thread, never
- * concurrently for one client, so listeners and dependent stages must not block.
+ * concurrently for one client, so listeners and dependent stages must not block. The exceptions are
+ * {@link #upload} and {@link #download}: they run, call their {@link ProgressListener} and complete on a thread of the
+ * {@linkplain Builder#transferExecutor transfer executor}, never on the event loop.
  */
 public final class ParleyClient implements AutoCloseable {
     /** The protocol version this client speaks. */
@@ -336,6 +365,18 @@ public final class ParleyClient implements AutoCloseable {
     private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
     private final DeliveryOrdering ordering;
 
+    /** Runs uploads and downloads. */
+    private final Executor transferExecutor;
+    /** The HTTP client the builder gave, else null. */
+    private final HttpClient givenHttp;
+    /** Trusts {@link Builder#trustCertificate} for transfers; null without one. */
+    private final SSLContext transferSsl;
+    private final BlobTransfer.Settings transferSettings;
+    /** Made on the first transfer when {@link #transferSsl} is set; guarded by {@code this}. */
+    private HttpClient ownHttp;
+    /** Set by {@link #closeAsync()}: transfers and their retries end at their next step. */
+    private volatile boolean closing;
+
     // read from any thread
     private volatile HelloOk session;
     private volatile boolean connected;
@@ -370,6 +411,12 @@ public final class ParleyClient implements AutoCloseable {
         ChannelHandler handler = new InboundHandler();
         int maxInbound = b.maxInboundFrameBytes;
         this.sslContext = b.tls ? clientSslContext(b.trustCertificate) : null;
+        this.transferExecutor = b.transferExecutor != null ? b.transferExecutor : TransferDefaults.EXECUTOR;
+        this.givenHttp = b.httpClient;
+        this.transferSsl = b.httpClient == null && b.tls && b.trustCertificate != null
+                ? trusting(b.trustCertificate) : null;
+        this.transferSettings = new BlobTransfer.Settings(b.transferTimeout, b.maxSendRetries,
+                backoffInitialMillis, backoffMaxMillis);
         long tlsHandshakeMillis = TimeUnit.NANOSECONDS.toMillis(requestTimeoutNanos);
         this.bootstrap = new Bootstrap()
                 .group(loop)
@@ -426,6 +473,48 @@ public final class ParleyClient implements AutoCloseable {
         } catch (SSLException | RuntimeException e) {
             throw new IllegalArgumentException("cannot set up TLS" + (trustCertificate == null ? ""
                     : " trusting " + trustCertificate + " (PEM certificates expected)") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** @return a TLS context trusting the PEM certificate(s) in {@code pemFile} and nothing else */
+    private static SSLContext trusting(Path pemFile) {
+        try (InputStream in = Files.newInputStream(pemFile)) {
+            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+            trusted.load(null, null);
+            int i = 0;
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                trusted.setCertificateEntry("trusted-" + i++, c);
+            }
+            if (i == 0) {
+                throw new IllegalArgumentException("trustCertificate: no certificate in " + pemFile);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(trusted);
+            SSLContext ssl = SSLContext.getInstance("TLS");
+            ssl.init(null, tmf.getTrustManagers(), null);
+            return ssl;
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalArgumentException("cannot set up TLS trusting " + pemFile + " (PEM certificates "
+                    + "expected): " + e.getMessage(), e);
+        }
+    }
+
+    /** The transfer executor and HTTP client of clients the builder gave none. */
+    private static final class TransferDefaults {
+        static final Executor EXECUTOR;
+        static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NEVER).build();
+
+        static {
+            AtomicInteger n = new AtomicInteger();
+            EXECUTOR = Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "parley-client-transfer-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            });
+        }
+
+        private TransferDefaults() {
         }
     }
 
@@ -700,6 +789,330 @@ public final class ParleyClient implements AutoCloseable {
         });
     }
 
+    // ------------------------------------------------------------------------------------------------ files and images
+
+    /**
+     * Asks for an upload ticket ({@value Attachments#UPLOAD_COMMAND}, protocol.md §6e): permission to upload exactly
+     * {@code size} bytes of {@code contentType} under a key the server chooses, until the ticket expires (1 hour by
+     * default). The ticket counts against the user's quota until it expires or its object is sent. Not retried: a
+     * second call is a second ticket.
+     *
+     * @param name        the file's name as shown to people: 1–255 characters, no control characters, no {@code /} or
+     *                    {@code \}
+     * @param contentType {@code type/subtype} without parameters ({@value Attachments#DEFAULT_CONTENT_TYPE} when
+     *                    unknown)
+     * @return the ticket, completed on the event loop; fails like {@link #command} — with
+     *     {@link ParleyClientException} {@code BODY_TOO_LARGE} (over the server's {@code upload.max.bytes}),
+     *     {@code QUOTA_EXCEEDED} (its message says how much is used), {@code INVALID_REQUEST} (a bad name or content
+     *     type), {@code UNAVAILABLE} (retryable: no blob store), {@code UNSUPPORTED_COMMAND} (no file bundle)
+     * @throws IllegalArgumentException if {@code size < 1}
+     * @since 1.6
+     */
+    public CompletableFuture<Attachments.UploadTicket> requestUpload(String name, long size, String contentType) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(contentType, "contentType");
+        if (size < 1) {
+            throw new IllegalArgumentException("size must be positive: " + size);
+        }
+        Any payload = Any.pack(UploadRequest.newBuilder().setName(name).setSize(size).setContentType(contentType)
+                .build());
+        return command(Attachments.UPLOAD_COMMAND, payload, null).thenApply(result -> {
+            io.parley.type.file.proto.UploadTicket t = answer(result, io.parley.type.file.proto.UploadTicket.class);
+            try {
+                return Attachments.ticketOf(name, t);
+            } catch (IllegalArgumentException e) {
+                throw new CompletionException(badAnswer(Attachments.UPLOAD_COMMAND, e));
+            }
+        });
+    }
+
+    /**
+     * {@link #upload(Attachments.UploadTicket, Attachments.Source, ProgressListener)} of a file.
+     *
+     * @since 1.6
+     */
+    public CompletableFuture<Attachments.Upload> upload(Attachments.UploadTicket ticket, Path file,
+                                                        ProgressListener progress) {
+        return upload(ticket, Attachments.Source.of(file), progress);
+    }
+
+    /**
+     * Uploads the ticket's {@code size} bytes of {@code source} to its URL (protocol.md §6f), on a thread of the
+     * transfer executor: first a {@code HEAD} asks how many bytes the server holds (so a second call with the same
+     * ticket, after a failure or a restart, resumes), then {@code PATCH}es of at most {@code chunkMaxBytes} follow. A
+     * failed chunk or a dropped connection is retried after asking again where the server stands; an answer that the
+     * offset is wrong ({@code 409}) moves to the server's offset. The SHA-256 is computed while reading and checked
+     * against the server's answer to the last chunk.
+     *
+     * @param progress called as described in {@link ProgressListener}; null for none
+     * @return the complete upload, completed on the transfer thread; fails with {@link ParleyClientException}
+     *     carrying the server's code when refused ({@code UNAUTHENTICATED}: the ticket expired; {@code FORBIDDEN};
+     *     {@code BODY_TOO_LARGE}; …), with a retryable {@code UNAVAILABLE} one when the retries ran out (call again
+     *     with the same ticket to resume), with {@code ERROR_CODE_UNSPECIFIED} when the client was closed or the
+     *     server's SHA-256 differs from the bytes read, or with {@link IOException} when the source cannot be read or
+     *     does not hold exactly {@code size} bytes
+     * @since 1.6
+     */
+    public CompletableFuture<Attachments.Upload> upload(Attachments.UploadTicket ticket, Attachments.Source source,
+                                                        ProgressListener progress) {
+        Objects.requireNonNull(ticket, "ticket");
+        Objects.requireNonNull(source, "source");
+        ProgressListener p = progress == null ? ProgressListener.NONE : progress;
+        return onTransferThread(() -> {
+            BlobTransfer.Uploaded u = transfer().upload(ticket.uploadUrl(), ticket.ticket(), ticket.size(),
+                    ticket.chunkMaxBytes(), source::open, p::onProgress);
+            return new Attachments.Upload(ticket.key(), ticket.name(), u.size(), ticket.contentType(), u.sha256());
+        });
+    }
+
+    /**
+     * Sends {@code file} to user {@code peer} as a {@value Attachments#FILE_TYPE} message: {@link #requestUpload} with
+     * the file's name and size, {@link #upload}, then a {@linkplain #send(Send) send} of
+     * {@link Attachments#fileBody} with a generated client message id (kept and retried like every send).
+     *
+     * @param contentType the file's type, or null to take it from its name ({@link Attachments#contentTypeOf})
+     * @param progress    follows the upload; null for none
+     * @return the ack, completed on the event loop; fails as the step that failed does (see {@link #requestUpload},
+     *     {@link #upload}, {@link #send(Send)}: e.g. {@code QUOTA_EXCEEDED}, {@code BODY_TOO_LARGE}, or
+     *     {@code INVALID_BODY} when the server does not accept the upload). A failed send does not undo the upload:
+     *     an object never sent is deleted by the server after {@code orphan.hours}
+     * @throws IllegalArgumentException if {@code peer} is empty or {@code file} has no name
+     * @since 1.6
+     */
+    public CompletableFuture<SendAck> sendFile(String peer, Path file, String contentType, ProgressListener progress) {
+        return sendAttachment(Send.newBuilder().setPeer(requireNonEmpty(peer, "peer")), Attachments.FILE_TYPE, file,
+                contentType, progress);
+    }
+
+    /**
+     * {@link #sendFile} to an existing conversation (a group's is {@code "g:<group id>"}).
+     *
+     * @since 1.6
+     */
+    public CompletableFuture<SendAck> sendFileToConversation(String conversation, Path file, String contentType,
+                                                             ProgressListener progress) {
+        return sendAttachment(Send.newBuilder().setConversation(requireNonEmpty(conversation, "conversation")),
+                Attachments.FILE_TYPE, file, contentType, progress);
+    }
+
+    /**
+     * {@link #sendFile}, as an {@value Attachments#IMAGE_TYPE} message ({@link Attachments#imageBody}): the server
+     * reads the image's dimensions and makes a thumbnail, and refuses ({@code INVALID_BODY}) what it cannot read as
+     * an image or what is too large (40 megapixels by default).
+     *
+     * @param contentType {@code image/png}, {@code image/jpeg}, {@code image/gif}, {@code image/webp} or
+     *                    {@code image/bmp}; null to take it from the file's name
+     * @since 1.6
+     */
+    public CompletableFuture<SendAck> sendImage(String peer, Path file, String contentType, ProgressListener progress) {
+        return sendAttachment(Send.newBuilder().setPeer(requireNonEmpty(peer, "peer")), Attachments.IMAGE_TYPE, file,
+                contentType, progress);
+    }
+
+    /**
+     * {@link #sendImage} to an existing conversation.
+     *
+     * @since 1.6
+     */
+    public CompletableFuture<SendAck> sendImageToConversation(String conversation, Path file, String contentType,
+                                                              ProgressListener progress) {
+        return sendAttachment(Send.newBuilder().setConversation(requireNonEmpty(conversation, "conversation")),
+                Attachments.IMAGE_TYPE, file, contentType, progress);
+    }
+
+    private CompletableFuture<SendAck> sendAttachment(Send.Builder to, String type, Path file, String contentType,
+                                                      ProgressListener progress) {
+        Objects.requireNonNull(file, "file");
+        Path fileName = file.getFileName();
+        if (fileName == null) {
+            throw new IllegalArgumentException("not a file: " + file);
+        }
+        String name = fileName.toString();
+        String ct = contentType != null ? contentType : Attachments.contentTypeOf(name);
+        String clientMsgId = newClientMsgId();
+        CompletableFuture<SendAck> f = new CompletableFuture<>();
+        onTransferThread(() -> Files.size(file))
+                .thenCompose(size -> requestUpload(name, size, ct))
+                .thenCompose(ticket -> upload(ticket, file, progress))
+                .thenCompose(up -> send(to.setClientMsgId(clientMsgId).setType(type)
+                        .setBody(Attachments.IMAGE_TYPE.equals(type) ? Attachments.imageBody(up)
+                                : Attachments.fileBody(up)).build()))
+                .whenComplete((ack, e) -> execute(() -> {
+                    if (e != null) {
+                        f.completeExceptionally(e instanceof CompletionException && e.getCause() != null
+                                ? e.getCause() : e);
+                    } else {
+                        f.complete(ack);
+                    }
+                }, f));
+        return f;
+    }
+
+    /**
+     * Asks for the URLs of a {@value Attachments#FILE_TYPE} or {@value Attachments#IMAGE_TYPE} message's bytes
+     * ({@value Attachments#DOWNLOAD_COMMAND}, protocol.md §6e); they work for a few minutes (5 by default).
+     *
+     * @return the URLs, completed on the event loop; fails like {@link #command} — with
+     *     {@link ParleyClientException} {@code NOT_FOUND} (not a member, no such message, a recalled one, or its
+     *     object is gone), {@code INVALID_REQUEST} (not a file or an image message)
+     * @throws IllegalArgumentException if {@code conversation} is empty or {@code seq < 1}
+     * @since 1.6
+     */
+    public CompletableFuture<Attachments.DownloadTicket> downloadTicket(String conversation, long seq) {
+        requireNonEmpty(conversation, "conversation");
+        if (seq < 1) {
+            throw new IllegalArgumentException("seq must be positive: " + seq);
+        }
+        Any payload = Any.pack(DownloadRequest.newBuilder().setConversation(conversation).setSeq(seq).build());
+        return command(Attachments.DOWNLOAD_COMMAND, payload, null).thenApply(result -> {
+            io.parley.type.file.proto.DownloadTicket t = answer(result, io.parley.type.file.proto.DownloadTicket.class);
+            try {
+                return Attachments.ticketOf(t);
+            } catch (IllegalArgumentException e) {
+                throw new CompletionException(badAnswer(Attachments.DOWNLOAD_COMMAND, e));
+            }
+        });
+    }
+
+    /**
+     * Downloads the file or image of the message at {@code seq} into {@code target}: reads the message (a range sync)
+     * for its size and SHA-256, then {@link #download(Attachments.Attachment, Path, ProgressListener)}. When the
+     * message is not a file or an image (or there is none), the server's refusal of the download ticket is the
+     * answer.
+     *
+     * @since 1.6
+     */
+    public CompletableFuture<Path> download(String conversation, long seq, Path target, ProgressListener progress) {
+        requireNonEmpty(conversation, "conversation");
+        Objects.requireNonNull(target, "target");
+        if (seq < 1) {
+            throw new IllegalArgumentException("seq must be positive: " + seq);
+        }
+        return syncRange(conversation, seq, seq, 1).thenCompose(read -> {
+            Optional<Attachments.Attachment> a = read.getMessagesList().stream().filter(m -> m.getSeq() == seq)
+                    .findFirst().flatMap(Attachments::of);
+            return a.isPresent() ? download(a.get(), target, progress)
+                    : fetch(conversation, seq, target, -1, null, progress);
+        });
+    }
+
+    /**
+     * Downloads {@code attachment}'s bytes into {@code target}, on a thread of the transfer executor: asks for a
+     * {@link #downloadTicket}, {@code GET}s its URL into a new temporary file in {@code target}'s directory (resuming
+     * with {@code Range} after a dropped connection or a failed request, and with a new ticket once if the first one
+     * expired meanwhile), checks the size and SHA-256 against the attachment's, then moves the file to
+     * {@code target}. Nothing is left at {@code target} or beside it when it fails.
+     *
+     * @param target   the file to create; it must not exist when the download completes
+     * @param progress called as described in {@link ProgressListener}; null for none
+     * @return {@code target}, completed on the transfer thread; fails with {@link ParleyClientException} as
+     *     {@link #downloadTicket} does, with the server's code when the {@code GET} is refused ({@code NOT_FOUND}: the
+     *     object is gone), with a retryable {@code UNAVAILABLE} one when the retries ran out, with
+     *     {@code ERROR_CODE_UNSPECIFIED} when the bytes do not match the attachment or the client was closed, or with
+     *     {@link IOException} when writing fails ({@link java.nio.file.FileAlreadyExistsException}: {@code target}
+     *     exists)
+     * @since 1.6
+     */
+    public CompletableFuture<Path> download(Attachments.Attachment attachment, Path target, ProgressListener progress) {
+        Objects.requireNonNull(attachment, "attachment");
+        Objects.requireNonNull(target, "target");
+        return fetch(attachment.conversation(), attachment.seq(), target, attachment.size(), attachment.sha256(),
+                progress);
+    }
+
+    private CompletableFuture<Path> fetch(String conversation, long seq, Path target, long size, String sha256,
+                                          ProgressListener progress) {
+        ProgressListener p = progress == null ? ProgressListener.NONE : progress;
+        return downloadTicket(conversation, seq).thenCompose(ticket -> onTransferThread(() -> transfer().download(
+                ticket.url(), () -> awaitValue(downloadTicket(conversation, seq)).url(), target, size, sha256,
+                p::onProgress)));
+    }
+
+    /** A blocking step of a transfer; runs on the transfer executor. */
+    @FunctionalInterface
+    private interface TransferStep<T> {
+        T run() throws Exception;
+    }
+
+    /** Runs {@code step} on the transfer executor; the future completes there. */
+    private <T> CompletableFuture<T> onTransferThread(TransferStep<T> step) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        if (closing) {
+            f.completeExceptionally(closedException());
+            return f;
+        }
+        try {
+            transferExecutor.execute(() -> {
+                try {
+                    f.complete(step.run());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    f.completeExceptionally(e);
+                } catch (Throwable t) {
+                    f.completeExceptionally(t);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            f.completeExceptionally(new ParleyClientException(ErrorCode.ERROR_CODE_UNSPECIFIED,
+                    "the transfer executor refused the transfer", false, 0));
+        }
+        return f;
+    }
+
+    private BlobTransfer transfer() {
+        return new BlobTransfer(http(), transferSettings, () -> closing, ParleyClient::closedException);
+    }
+
+    private HttpClient http() {
+        if (givenHttp != null) {
+            return givenHttp;
+        }
+        if (transferSsl == null) {
+            return TransferDefaults.HTTP;
+        }
+        synchronized (this) {
+            if (ownHttp == null) {
+                ownHttp = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                        .followRedirects(HttpClient.Redirect.NEVER).sslContext(transferSsl).build();
+            }
+            return ownHttp;
+        }
+    }
+
+    /** Waits for {@code f} on a transfer thread; rethrows its failure as it is when unchecked. */
+    private static <T> T awaitValue(CompletableFuture<T> f) throws Exception {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof Exception ex) {
+                throw ex;
+            }
+            throw e;
+        }
+    }
+
+    /** @return the command answer's payload as a {@code type}; a payload that does not parse fails the stage */
+    private static <T extends com.google.protobuf.Message> T answer(CommandResult result, Class<T> type) {
+        try {
+            return result.getPayload().unpack(type);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw new CompletionException(badAnswer(result.getType(), e));
+        }
+    }
+
+    private static ParleyClientException badAnswer(String command, Exception e) {
+        return new ParleyClientException(ErrorCode.ERROR_CODE_INTERNAL, "the server's " + command
+                + " answer does not parse: " + e.getMessage(), false, 0);
+    }
+
+    private static String requireNonEmpty(String value, String what) {
+        if (value == null || value.isEmpty()) {
+            throw new IllegalArgumentException("a " + what + " is required");
+        }
+        return value;
+    }
+
     /** Sends {@code request} with a fresh request id and completes with the answer of kind {@code answer}. */
     private <T> CompletableFuture<T> call(Frame.Builder request, Frame.OpCase answer) {
         CompletableFuture<T> f = new CompletableFuture<>();
@@ -844,6 +1257,7 @@ public final class ParleyClient implements AutoCloseable {
      * @return completes when the connection is closed and owned resources are released
      */
     public CompletableFuture<Void> closeAsync() {
+        closing = true;
         try {
             loop.execute(this::doClose);
         } catch (RejectedExecutionException e) {
@@ -1705,6 +2119,9 @@ public final class ParleyClient implements AutoCloseable {
         private final List<ConnectionListener> connectionListeners = new ArrayList<>();
         private final List<ReadListener> readListeners = new ArrayList<>();
         private final List<TypingListener> typingListeners = new ArrayList<>();
+        private Executor transferExecutor;
+        private HttpClient httpClient;
+        private Duration transferTimeout = Duration.ofSeconds(60);
 
         private Builder() {
         }
@@ -1870,7 +2287,10 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
-        /** How often a send or group operation refused with a retryable error is tried again; default 5. */
+        /**
+         * How often a send or group operation refused with a retryable error is tried again; default 5. Also how many
+         * failed requests in a row an upload or download survives.
+         */
         public Builder maxSendRetries(int retries) {
             if (retries < 0) {
                 throw new IllegalArgumentException("maxSendRetries must not be negative");
@@ -1879,7 +2299,10 @@ public final class ParleyClient implements AutoCloseable {
             return this;
         }
 
-        /** Reconnect backoff: the first delay and the cap, doubled per attempt, with jitter; default 200 ms, 10 s. */
+        /**
+         * Reconnect backoff: the first delay and the cap, doubled per attempt, with jitter; default 200 ms, 10 s. Also
+         * the wait before an upload or download retries a failed request.
+         */
         public Builder reconnectBackoff(Duration initial, Duration max) {
             this.backoffInitial = positive(initial, "initial");
             this.backoffMax = positive(max, "max");
@@ -1931,6 +2354,42 @@ public final class ParleyClient implements AutoCloseable {
         /** The event loop group to run on, owned by the caller; default: a one-thread group owned by the client. */
         public Builder resources(ClientResources resources) {
             this.resources = Objects.requireNonNull(resources, "resources");
+            return this;
+        }
+
+        /**
+         * Where uploads and downloads run (they block on HTTP and on files); default: a pool of daemon threads
+         * ({@code parley-client-transfer-N}) shared by every client, made on demand and idle ones ended after a
+         * minute.
+         *
+         * @since 1.6
+         */
+        public Builder transferExecutor(Executor executor) {
+            this.transferExecutor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * The HTTP client of uploads and downloads (for a proxy, or TLS settings of its own). Default: one client
+         * shared by every client (HTTP/1.1, no redirects, the JDK's default trust store) or, with
+         * {@link #trustCertificate}, one per client trusting that certificate, as the message connection does.
+         *
+         * @since 1.6
+         */
+        public Builder httpClient(HttpClient httpClient) {
+            this.httpClient = Objects.requireNonNull(httpClient, "httpClient");
+            return this;
+        }
+
+        /**
+         * How long one request of an upload or download may take until its answer's headers arrive (a chunk's
+         * {@code PATCH} including sending the chunk), and how long a download's body may go without a byte; either
+         * beyond it counts as a dropped connection (retried, resumed). Default 60 s.
+         *
+         * @since 1.6
+         */
+        public Builder transferTimeout(Duration timeout) {
+            this.transferTimeout = positive(timeout, "transferTimeout");
             return this;
         }
 

@@ -4,8 +4,9 @@
  * {@link io.parley.client.MessageListener} de-duplicated, gapless and in seq order per conversation, resuming
  * across reconnects. It also manages groups ({@link io.parley.client.Groups}), lists conversations with unread
  * counts, moves read cursors and relays typing indicators ({@link io.parley.client.ReadListener},
- * {@link io.parley.client.TypingListener}), and recalls messages ({@link io.parley.client.Recalls}).
+ * {@link io.parley.client.TypingListener}), recalls messages ({@link io.parley.client.Recalls}), and sends, reads and
+ * downloads files and images ({@link io.parley.client.Attachments}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.5.0")
+@org.osgi.annotation.versioning.Version("1.6.0")
 package io.parley.client;

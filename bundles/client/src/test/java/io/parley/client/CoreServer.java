@@ -32,6 +32,7 @@ import io.parley.type.text.TextComponent;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -64,6 +65,9 @@ import java.util.function.Predicate;
  * ({@link #received}, {@link #await}) and first offered to the interceptor; a frame it handles never reaches the core.
  * Every frame the core sends passes {@link #suppressLiveDeliveries} and the {@link #outbound} filter on its way to
  * the transport. {@link Conn#send} injects frames through the real transport connection, past the layer.
+ *
+ * <p>{@link #withFiles} servers also run the real file and image types and the HTTP transport's blob endpoints
+ * ({@link CoreFiles}).
  *
  * <p>The state helpers act through the engine as a user would, on a trusted session
  * ({@link Receiver#openAuthenticated}): {@link #append} is a real send from the sender's device
@@ -130,6 +134,8 @@ final class CoreServer implements AutoCloseable {
     private final InProcessCore core;
     private final TcpServer tcp;
     private final WebSocketServer webSocketServer;
+    /** The file types and the HTTP blob endpoints; null unless {@link #withFiles}. */
+    private final CoreFiles files;
     final List<Conn> conns = new CopyOnWriteArrayList<>();
     final BlockingQueue<Received> received = new LinkedBlockingQueue<>();
     /** Hellos handed to the core. */
@@ -158,6 +164,16 @@ final class CoreServer implements AutoCloseable {
     }
 
     /**
+     * Plain TCP with the file and image types and the HTTP transport's blob endpoints on loopback ({@link CoreFiles}:
+     * blob store, staged uploads and HTTP under {@code dir}). {@code blobConfig} overrides {@code parley.blob} keys
+     * (long keys as {@link Long}, int keys as {@link Integer}); {@code public.url} defaults to the blob endpoints'
+     * own address ({@link CoreFiles#baseUrl()}).
+     */
+    static CoreServer withFiles(Path dir, Map<String, Object> blobConfig) throws IOException {
+        return new CoreServer(false, null, Map.of(), dir, blobConfig);
+    }
+
+    /**
      * The real WebSocket transport on {@code ws://127.0.0.1:port/parley} ({@code wss://} with {@code tls}), the core
      * accepting frames of up to {@code maxFrameBytes}. Browser origin allowed: {@code https://app.example.com} only.
      */
@@ -166,8 +182,19 @@ final class CoreServer implements AutoCloseable {
     }
 
     private CoreServer(boolean webSocket, TlsSettings tls, Map<String, Object> coreConfig) throws IOException {
+        this(webSocket, tls, coreConfig, null, null);
+    }
+
+    private CoreServer(boolean webSocket, TlsSettings tls, Map<String, Object> coreConfig, Path filesDir,
+                       Map<String, Object> blobConfig) throws IOException {
         core = InProcessCore.start(store, coreConfig).authenticator(CoreServer::authenticate)
                 .processor(Bodies.TEXT_TYPE, new TextComponent(ComponentConfigs.of(TextComponent.Config.class, Map.of())));
+        try {
+            files = filesDir == null ? null : new CoreFiles(core, filesDir, blobConfig);
+        } catch (IOException | RuntimeException e) {
+            core.close();
+            throw e;
+        }
         ServerSettings settings = ServerSettings.builder().host("127.0.0.1").port(0).ioThreads(1)
                 .epoll(EpollMode.OFF).closeTimeout(Duration.ofMillis(500))
                 .tls(tls == null ? TlsSettings.disabled() : tls).build();
@@ -195,6 +222,14 @@ final class CoreServer implements AutoCloseable {
 
     int port() {
         return (tcp != null ? tcp.localAddress() : webSocketServer.localAddress()).getPort();
+    }
+
+    /** The file side of a {@link #withFiles} server. */
+    CoreFiles files() {
+        if (files == null) {
+            throw new IllegalStateException("not a withFiles server");
+        }
+        return files;
     }
 
     // ------------------------------------------------------------------------------------------ the layer
@@ -462,6 +497,9 @@ final class CoreServer implements AutoCloseable {
         }
         if (webSocketServer != null) {
             webSocketServer.stop();
+        }
+        if (files != null) {
+            files.close();
         }
         core.close();
         for (Conn c : conns) {

@@ -3,11 +3,14 @@ package io.parley.client;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.GroupMember;
 import io.parley.core.proto.MarkRead;
+import io.parley.core.proto.Message;
 import io.parley.transport.support.TlsSettings;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /** Exposes {@link CoreServer} (the real engine behind the real transports) to tests in other packages. */
 public final class CoreServerAccess implements AutoCloseable {
@@ -25,6 +28,14 @@ public final class CoreServerAccess implements AutoCloseable {
 
     private CoreServerAccess(CoreServer server) {
         this.server = server;
+    }
+
+    /**
+     * Plain TCP with the file and image types, the HTTP blob endpoints and the recall command ({@link CoreFiles}),
+     * everything kept under {@code dir}; uploads in chunks of at most 64 KiB.
+     */
+    public static CoreServerAccess withFiles(Path dir) throws IOException {
+        return new CoreServerAccess(CoreServer.withFiles(dir, Map.of("upload.chunk.max.bytes", 65536)));
     }
 
     /** The same server behind the real WebSocket transport; see {@link #webSocketUrl()}. */
@@ -50,6 +61,11 @@ public final class CoreServerAccess implements AutoCloseable {
     public List<String> texts(String conversation) {
         return server.messages(conversation).stream().filter(m -> Bodies.isText(m.getBody()))
                 .map(Bodies::textOf).toList();
+    }
+
+    /** @return the types of the messages stored in {@code conversation}, in seq order */
+    public List<String> types(String conversation) {
+        return server.messages(conversation).stream().map(Message::getType).toList();
     }
 
     /** @return the user ids of the members of group {@code groupId}, empty if there is no such group */

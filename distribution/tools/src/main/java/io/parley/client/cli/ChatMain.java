@@ -1,10 +1,12 @@
 package io.parley.client.cli;
 
+import io.parley.client.Attachments;
 import io.parley.client.Bodies;
 import io.parley.client.ConnectionListener;
 import io.parley.client.DisconnectReason;
 import io.parley.client.Groups;
 import io.parley.client.ParleyClient;
+import io.parley.client.ProgressListener;
 import io.parley.client.Recalls;
 import io.parley.core.api.Ids;
 import io.parley.core.proto.ConversationSummary;
@@ -14,6 +16,7 @@ import io.parley.core.proto.GroupMember;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.SendAck;
+import io.parley.core.proto.SyncResponse;
 
 import java.io.BufferedReader;
 import java.io.FileDescriptor;
@@ -23,6 +26,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -30,6 +34,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -64,9 +69,20 @@ import java.util.concurrent.TimeoutException;
  * <li>{@code /recall SEQ} recalls the message at SEQ in the current target's conversation ({@code /recall
  * CONVERSATION SEQ} in any) and prints {@code ✓ recalled #SEQ}: the sender within the server's window, a group's
  * owner and admins any member's message;</li>
+ * <li>{@code /file PATH [TO]} sends the file at PATH to TO ({@code @user}, {@code #group} or a user id; default: the
+ * current target) and makes TO the current target; {@code /image PATH [TO]} sends it as an image (the server reads
+ * its dimensions and makes a thumbnail). The content type comes from the file's extension. Upload progress goes to
+ * stderr as {@code * uploading NAME: N% (X of Y)}, in steps of 10%; the ack is {@code ✓ #seq};</li>
+ * <li>{@code /download SEQ [DIR]} saves the file or image at SEQ into DIR (default: the working directory) under its
+ * name with path separators and control characters replaced by {@code _}, never over an existing file (then
+ * {@code NAME (1).EXT}, {@code NAME (2).EXT}, …), checking its size and SHA-256, and prints
+ * {@code ✓ saved #SEQ to PATH (SIZE)}. SEQ is in the conversation of the last file or image printed with that seq,
+ * else in the current target's; {@code /download CONVERSATION SEQ [DIR]} names the conversation;</li>
  * <li>{@code /quit} ends.</li>
  * </ul>
- * Output (stdout): received messages as {@code [conversation #seq] sender: text}, group changes as
+ * Output (stdout): received messages as {@code [conversation #seq] sender: text}, files and images as
+ * {@code [conversation #seq] sender: 📎 NAME (SIZE) — /download SEQ} and
+ * {@code [conversation #seq] sender: 🖼 NAME (W×H, SIZE) — /download SEQ}, group changes as
  * {@code [conversation #seq] * description}, a recall as {@code [conversation #seq] * alice recalled #N} (a recalled
  * message read later shows as {@code sender: message recalled}), acks as {@code ✓ #seq}; status (connection, read cursors of others,
  * typing) and errors go to stderr. At {@code /quit} or end of input it waits for the pending acks, then exits: 0 if
@@ -123,10 +139,14 @@ public final class ChatMain {
         }
 
         Map<String, Long> seen = new ConcurrentHashMap<>();
+        Map<Long, String> attachments = new ConcurrentHashMap<>();
         ParleyClient.Builder builder = ParleyClient.builder()
                 .deviceId(device).token(token)
                 .messageListener(m -> {
                     seen.merge(m.getConversation(), m.getSeq(), Math::max);
+                    if (Attachments.isAttachment(m)) {
+                        attachments.put(m.getSeq(), m.getConversation());
+                    }
                     printMessage(out, m);
                 })
                 .readListener(r -> print(err, "* " + r.getUser() + " read " + r.getConversation() + " up to #"
@@ -179,7 +199,7 @@ public final class ChatMain {
                 Thread.currentThread().interrupt();
                 return 3;
             }
-            return chat(client, in, out, err, seen);
+            return chat(client, in, out, err, seen, attachments);
         } finally {
             client.close();
         }
@@ -194,10 +214,28 @@ public final class ChatMain {
         CompletableFuture<SendAck> sendText(ParleyClient client, String text) {
             return peer != null ? client.sendText(peer, text) : client.sendTextToGroup(group, text);
         }
+
+        CompletableFuture<SendAck> sendFile(ParleyClient client, Path file, boolean image, ProgressListener p) {
+            if (peer != null) {
+                return image ? client.sendImage(peer, file, null, p) : client.sendFile(peer, file, null, p);
+            }
+            String conversation = Groups.conversationOf(group);
+            return image ? client.sendImageToConversation(conversation, file, null, p)
+                    : client.sendFileToConversation(conversation, file, null, p);
+        }
+
+        /** @return the target {@code @user}, {@code #group} or {@code user} names */
+        static Target parse(String to) {
+            String name = to.startsWith("@") || to.startsWith("#") ? to.substring(1) : to;
+            if (name.isEmpty()) {
+                throw new IllegalArgumentException("no user or group in " + to);
+            }
+            return to.startsWith("#") ? new Target(null, name) : new Target(name, null);
+        }
     }
 
     private static int chat(ParleyClient client, InputStream in, PrintStream out, PrintStream err,
-            Map<String, Long> seen) {
+            Map<String, Long> seen, Map<Long, String> attachments) {
         List<CompletableFuture<?>> pending = new ArrayList<>();
         Target target = null;
         boolean failed = false;
@@ -211,8 +249,15 @@ public final class ChatMain {
                 if (line.equals("/quit")) {
                     break;
                 }
+                if (line.startsWith("/file ") || line.startsWith("/image ") || line.equals("/file")
+                        || line.equals("/image")) {
+                    Target to = sendFile(client, line, out, err, seen, target);
+                    failed |= to == null;
+                    target = to != null ? to : target;
+                    continue;
+                }
                 if (line.startsWith("/")) {
-                    failed |= !command(client, line, out, err, seen, target);
+                    failed |= !command(client, line, out, err, seen, target, attachments);
                     continue;
                 }
                 String text = line;
@@ -256,9 +301,165 @@ public final class ChatMain {
         return failed ? 1 : 0;
     }
 
+    /**
+     * Runs a {@code /file} or {@code /image} line and waits until the file is sent.
+     *
+     * @return the target it went to, or null if it failed
+     */
+    private static Target sendFile(ParleyClient client, String line, PrintStream out, PrintStream err,
+            Map<String, Long> seen, Target current) {
+        String command = line.startsWith("/image") ? "/image" : "/file";
+        boolean image = command.equals("/image");
+        String rest = line.substring(command.length()).strip();
+        Path file;
+        Target to = current;
+        try {
+            file = rest.isEmpty() ? null : Path.of(rest);
+            int space = rest.lastIndexOf(' ');
+            if (file != null && !Files.isRegularFile(file) && space > 0) {
+                // PATH TO: the last word names the recipient (a PATH with spaces is taken whole when it is a file)
+                String last = rest.substring(space + 1);
+                String path = rest.substring(0, space).strip();
+                if (last.startsWith("@") || last.startsWith("#") || Files.isRegularFile(Path.of(path))) {
+                    to = Target.parse(last);
+                    file = Path.of(path);
+                }
+            }
+        } catch (IllegalArgumentException e) {   // an invalid path, or "@" / "#" alone
+            file = null;
+        }
+        if (file == null || to == null) {
+            err.println("error: usage: " + command + " PATH [@user | #group]"
+                    + (file != null ? " (no current @user or #group yet)" : ""));
+            return null;
+        }
+        if (!Files.isRegularFile(file)) {
+            err.println("error: " + command + ": no such file: " + file);
+            return null;
+        }
+        try {
+            SendAck ack = to.sendFile(client, file, image, progress(err, "uploading " + file.getFileName())).get();
+            seen.merge(ack.getConversation(), ack.getSeq(), Math::max);
+            print(out, "✓ #" + ack.getSeq());
+            return to;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (ExecutionException e) {
+            err.println("error: " + command + " failed: " + (e.getCause() != null ? e.getCause() : e));
+            return null;
+        }
+    }
+
+    /** Runs {@code /download [CONVERSATION] SEQ [DIR]} and waits for the file; returns false if it failed. */
+    private static boolean download(ParleyClient client, String[] words, PrintStream out, PrintStream err,
+            Target target, Map<Long, String> attachments) throws InterruptedException, ExecutionException,
+            TimeoutException {
+        String conversation;
+        long seq;
+        Path dir;
+        try {
+            int at = 1;
+            conversation = words.length > 1 && words[1].contains(":") ? words[at++] : null;
+            seq = Long.parseLong(words[at++]);
+            if (seq < 1 || words.length > at + 1) {
+                throw new IllegalArgumentException();
+            }
+            dir = Path.of(words.length > at ? words[at] : ".");
+            if (conversation == null) {
+                conversation = attachments.get(seq);
+            }
+            if (conversation == null && target != null) {
+                conversation = target.conversation(client.session().getUserId());
+            }
+            if (conversation == null) {
+                throw new IllegalArgumentException();
+            }
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            err.println("error: usage: /download SEQ [DIR] (a file or image printed, or in the current @user or "
+                    + "#group) | /download CONVERSATION SEQ [DIR]");
+            return false;
+        }
+        if (!Files.isDirectory(dir)) {
+            err.println("error: /download: no such directory: " + dir);
+            return false;
+        }
+        SyncResponse read = client.syncRange(conversation, seq, seq, 1).get(30, TimeUnit.SECONDS);
+        long s = seq;
+        Optional<Attachments.Attachment> attachment = read.getMessagesList().stream().filter(m -> m.getSeq() == s)
+                .findFirst().flatMap(Attachments::of);
+        Path saved;
+        if (attachment.isPresent()) {
+            Attachments.Attachment a = attachment.get();
+            saved = client.download(a, freeName(dir, a.name()), progress(err, "downloading " + a.name())).get();
+            print(out, "✓ saved #" + seq + " to " + saved + " (" + size(a.size()) + ")");
+        } else {
+            // not a file or an image (or none, or recalled): the server's refusal says which
+            saved = client.download(conversation, seq, freeName(dir, "download-" + seq), ProgressListener.NONE)
+                    .get();
+            print(out, "✓ saved #" + seq + " to " + saved);
+        }
+        return true;
+    }
+
+    /**
+     * @return a path in {@code dir} for {@code name} that does not exist yet: the name with path separators and
+     *     control characters replaced by {@code _} ({@code download} if nothing is left), then {@code " (N)"}
+     *     before its extension until it is free
+     */
+    static Path freeName(Path dir, String name) {
+        StringBuilder sb = new StringBuilder();
+        name.codePoints().forEach(c -> sb.appendCodePoint(c == '/' || c == '\\' || Character.isISOControl(c)
+                || c == 0x2028 || c == 0x2029 ? '_' : c));
+        String clean = sb.toString().strip();
+        if (clean.isEmpty() || clean.equals(".") || clean.equals("..")) {
+            clean = "download";
+        }
+        int dot = clean.lastIndexOf('.');
+        String stem = dot > 0 ? clean.substring(0, dot) : clean;
+        String ext = dot > 0 ? clean.substring(dot) : "";
+        Path p = dir.resolve(clean);
+        for (int n = 1; Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS); n++) {
+            p = dir.resolve(stem + " (" + n + ")" + ext);
+        }
+        return p;
+    }
+
+    /** Prints {@code * WHAT: N% (X of Y)} to {@code err} at 0% and at every further 10%. */
+    private static ProgressListener progress(PrintStream err, String what) {
+        int[] printed = {-1};
+        return (bytes, total) -> {
+            if (total <= 0) {
+                return;
+            }
+            int percent = (int) (bytes * 100 / total);
+            int step = percent / 10 * 10;
+            if (step > printed[0] || (percent == 100 && printed[0] < 100)) {
+                printed[0] = step;
+                print(err, "* " + what + ": " + step + "% (" + size(bytes) + " of " + size(total) + ")");
+            }
+        };
+    }
+
+    /** @return {@code bytes} for people: {@code 512 B}, {@code 12.5 KB}, {@code 300 KB}, {@code 1.2 MB} (1 KB = 1024 B) */
+    static String size(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String[] units = {"KB", "MB", "GB", "TB"};
+        double v = bytes;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return (v >= 100 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.1f", v)
+                .replaceAll("\\.0$", "")) + " " + units[u];
+    }
+
     /** Runs a {@code /command} line and waits for its result; returns false if it failed. */
     private static boolean command(ParleyClient client, String line, PrintStream out, PrintStream err,
-            Map<String, Long> seen, Target target) {
+            Map<String, Long> seen, Target target, Map<Long, String> attachments) {
         String[] words = line.split("\\s+");
         try {
             switch (words[0]) {
@@ -279,6 +480,9 @@ public final class ChatMain {
                     }
                 }
                 case "/read" -> seen.forEach(client::markRead);
+                case "/download" -> {
+                    return download(client, words, out, err, target, attachments);
+                }
                 case "/recall" -> {
                     String conversation;
                     long seq;
@@ -338,6 +542,12 @@ public final class ChatMain {
         if (Bodies.isText(m.getBody())) {
             return Bodies.textOf(m);
         }
+        Optional<Attachments.Attachment> attachment = Attachments.of(m);
+        if (attachment.isPresent()) {
+            Attachments.Attachment a = attachment.get();
+            return (a.isImage() ? "🖼 " + a.name() + " (" + a.width() + "×" + a.height() + ", " + size(a.size()) + ")"
+                    : "📎 " + a.name() + " (" + size(a.size()) + ")") + " — /download " + m.getSeq();
+        }
         if (!Groups.isEvent(m)) {
             return "<" + m.getType() + " message>";
         }
@@ -376,5 +586,6 @@ public final class ChatMain {
         out.println("            [--url URL]   (instead of --host/--port: tcp://H:P, tls://H:P, ws://H:P/parley, wss://...)");
         out.println("  then type: @user text | #group text | text (to the last user or group)");
         out.println("             /group create NAME user1 user2 ... | /list | /read | /recall SEQ | /quit");
+        out.println("             /file PATH [@user|#group] | /image PATH [@user|#group] | /download SEQ [DIR]");
     }
 }
