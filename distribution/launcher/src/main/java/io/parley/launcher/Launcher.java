@@ -38,6 +38,8 @@ import java.util.stream.Collectors;
  * <li>starts the other system bundles (start level 2; fragments are only resolved);</li>
  * <li>waits until the bundles FileInstall installs from {@code deploy/} (start level 3) are active.</li>
  * </ol>
+ * A bundle from {@code deploy/} that stays INSTALLED because a package it imports is not exported at a matching
+ * version is explained on the console ({@link UnresolvedImports}).
  * Stopping the framework stops level 4 first (deployed transports, see {@link LaunchSettings#STOP_FIRST}), then
  * level 3 (the rest of deploy/: types, stores), then the core (2), then logging and configuration (1).
  *
@@ -53,6 +55,7 @@ public final class Launcher {
     private final LaunchSettings settings;
     private final boolean shell;
     private Framework framework;
+    private UnresolvedImports unresolved;
     private long startupMillis;
     private String phases = "";
 
@@ -88,6 +91,8 @@ public final class Launcher {
         framework.init();
         BundleContext ctx = framework.getBundleContext();
         installStopFirstListener(ctx);
+        unresolved = new UnresolvedImports(ctx, home.resolve("deploy").toRealPath());
+        ctx.addBundleListener(unresolved);
 
         List<Bundle> infra = new ArrayList<>();
         List<Bundle> logging = new ArrayList<>();
@@ -197,6 +202,9 @@ public final class Launcher {
             BootLog.error("framework stop failed", e);
         }
         FrameworkEvent event = framework.waitForStop(timeoutMillis);
+        if (unresolved != null) {
+            unresolved.close();
+        }
         return event.getType() != FrameworkEvent.WAIT_TIMEDOUT;
     }
 
