@@ -35,6 +35,8 @@ final class ServerProcess implements AutoCloseable {
     final int httpPort;
     /** The HTTP API's admin token. */
     static final String ADMIN_TOKEN = "distribution-test-admin-token-0123456789";
+    /** The file tickets' secret (conf/parley.blob.cfg). */
+    static final String BLOB_TICKET_SECRET = "distribution-test-blob-ticket-secret-0123456789";
     private Process process;
     private long listeningMillis;
 
@@ -57,6 +59,8 @@ final class ServerProcess implements AutoCloseable {
         setKey(home.resolve("conf/parley.transport.http.cfg"), "host", "127.0.0.1");
         setKey(home.resolve("conf/parley.transport.http.cfg"), "admin.token", ADMIN_TOKEN);
         setKey(home.resolve("conf/parley.auth.jwt.cfg"), "secret", "distribution-test-secret-0123456789-abcdefghij");
+        setKey(home.resolve("conf/parley.blob.cfg"), "ticket.secret", BLOB_TICKET_SECRET);
+        setKey(home.resolve("conf/parley.blob.cfg"), "public.url", "http://127.0.0.1:" + httpPort);
         setKey(home.resolve("conf/parley.properties"), "felix.fileinstall.poll", "250");
     }
 
