@@ -20,6 +20,8 @@ const protos = [
   'plugins-messagetype/text/src/main/proto/parley/text/v1/text.proto',
   'plugins-messagetype/emoji/src/main/proto/parley/emoji/v1/emoji.proto',
   'plugins-messagetype/recall/src/main/proto/parley/recall/v1/recall.proto',
+  'plugins-messagetype/file/src/main/proto/parley/file/v1/file.proto',
+  'plugins-messagetype/sticker/src/main/proto/parley/sticker/v1/sticker.proto',
 ].map((p) => join(repo, p));
 execFileSync(process.execPath, [join(here, 'node_modules', 'protobufjs-cli', 'bin', 'pbjs'), '-t', 'static-module',
   '-w', 'es6', '--no-beautify', '--no-comments', '--no-delimited', '--no-service', '-o', join(gen, 'protocol.js'),

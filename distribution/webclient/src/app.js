@@ -1,9 +1,14 @@
-// The page: sign-in, conversation list, conversation view. All user-supplied text is set with textContent.
+// The page: sign-in, conversation list, conversation view. All user-supplied text is set with textContent; URLs that
+// carry tickets reach the DOM only as an image's src (thumbnails, stickers, the opened image) or for the moment of a
+// download.
 import { ChatClient } from './client.js';
+import { describeError, formatSize, percent } from './files.js';
 import { directConversation, isGroup, peerOf } from './state.js';
+import { viewOf } from './wire.js';
 
 const ROLE_NAMES = { GROUP_ROLE_OWNER: 'owner', GROUP_ROLE_ADMIN: 'admin', GROUP_ROLE_MEMBER: 'member' };
-import { viewOf } from './wire.js';
+/** Stickers are shown at most this many CSS pixels on their longer side (in messages; half that in the panel). */
+const STICKER_SIDE = 128;
 
 const EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 const $ = (id) => document.getElementById(id);
@@ -44,6 +49,11 @@ function deviceIdFor(user) {
 
 let client = null;
 let renderQueued = false;
+// "conversation/seq" -> the <img> of an image or sticker message: made once (one file.download per image), then
+// moved into every render; dropped when the message is recalled and on sign-out
+const media = new Map();
+let overlayKey = null; // "conversation/seq" of the image the overlay shows
+let panelCatalog = null; // the StickerCatalog the sticker panel shows
 
 async function showLogin(message = '') {
   $('chat').hidden = true;
@@ -60,6 +70,7 @@ function signIn(token, url) {
   }
   localStorage.setItem('parley.token', token);
   localStorage.setItem('parley.url', url);
+  media.clear();
   client = new ChatClient({ url, token, deviceId: deviceIdFor(user), user });
   client.onChange(() => scheduleRender());
   $('login').hidden = true;
@@ -72,6 +83,9 @@ function signIn(token, url) {
 function signOut() {
   client?.stop();
   client = null;
+  media.clear();
+  closeOverlay();
+  closeStickerPanel();
   localStorage.removeItem('parley.token');
   $('conversation').hidden = true;
   showLogin();
@@ -96,6 +110,7 @@ function render() {
   fatal.textContent = client.error ? `Signed out: ${client.error.message}. Sign in with a new token.` : '';
   renderList();
   renderConversation();
+  if (!$('sticker-panel').hidden && panelCatalog !== client.catalog) renderStickerPanel();
 }
 
 function renderList() {
@@ -154,6 +169,7 @@ function renderConversation() {
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   box.replaceChildren();
   for (const m of client.state.timeline(id)) box.append(messageItem(id, m));
+  if (overlayKey && !media.has(overlayKey)) closeOverlay(); // its message was recalled
   if (atBottom) box.scrollTop = box.scrollHeight;
   const typing = client.state.typingUsers(id, Date.now());
   $('typing').textContent = typing.length ? `${typing.join(', ')} ${typing.length > 1 ? 'are' : 'is'} typing…` : '';
@@ -221,10 +237,7 @@ function messageItem(conversationId, m) {
     sender.textContent = m.sender;
     li.append(sender);
   }
-  const text = document.createElement('span');
-  text.className = 'text';
-  text.textContent = view.text;
-  li.append(text);
+  li.append(...content(conversationId, m, view));
   if (!view.system) {
     const meta = document.createElement('span');
     meta.className = 'meta';
@@ -264,10 +277,244 @@ function messageItem(conversationId, m) {
   return li;
 }
 
+function span(className, text) {
+  const e = document.createElement('span');
+  e.className = className;
+  e.textContent = text;
+  return e;
+}
+
+/** @returns the elements showing a message's content: text, or a file, image or sticker */
+function content(conversationId, m, view) {
+  const key = `${conversationId}/${m.seq}`;
+  if (view.recalled) {
+    media.delete(key);
+    return [span('text', view.text)];
+  }
+  if (m.upload) return uploading(m, view);
+  if (view.file) return fileContent(conversationId, m, view.file);
+  if (view.image && m.seq) return imageContent(conversationId, m, view.image);
+  if (view.sticker) return stickerContent(conversationId, m, view);
+  return [span('text', view.text)];
+}
+
+/** An own file or image being uploaded: its name, size and how far the upload is. */
+function uploading(m, view) {
+  const u = m.upload;
+  const shown = [span('text', view.text), span('file-size', formatSize(u.size))];
+  if (m.failed) return shown; // the reason is shown with the message's state
+  const done = percent(u.loaded, u.size);
+  const bar = document.createElement('progress');
+  bar.className = 'upload';
+  bar.max = 100;
+  bar.value = done;
+  shown.push(bar, span('upload-progress', `${done}%`));
+  return shown;
+}
+
+/** A file: name, size, and a Download link that asks file.download only when clicked. */
+function fileContent(conversationId, m, file) {
+  const shown = [span('text', `📎 ${file.name}`), span('file-size', formatSize(file.size))];
+  if (!m.seq) return shown;
+  const link = document.createElement('a');
+  link.className = 'download';
+  link.href = '#';
+  link.textContent = 'Download';
+  link.addEventListener('click', (e) => {
+    e.preventDefault();
+    const seq = m.seq;
+    client.download(conversationId, seq).then((ticket) => {
+      m.downloadError = null;
+      saveFrom(ticket.url, file.name);
+    }, (err) => {
+      m.downloadError = describeError(err);
+    }).finally(scheduleRender);
+  });
+  shown.push(link);
+  if (m.downloadError) shown.push(span('download-error', `Download failed: ${m.downloadError}`));
+  return shown;
+}
+
+/**
+ * Saves what url serves under name: a link clicked at once and removed. Same origin (the blob endpoints behind the
+ * page's own server): the browser saves it as name; another origin (an S3 pre-signed URL): opened in a new tab,
+ * where the object store's headers decide.
+ */
+function saveFrom(url, name) {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.target = '_blank';
+  a.rel = 'noopener noreferrer';
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+/** @returns [width, height] scaled to fit side × side, or [0, 0] when unknown */
+function fit(width, height, side) {
+  if (!width || !height) return [0, 0];
+  const scale = Math.min(1, side / Math.max(width, height));
+  return [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+}
+
+/** An image: its thumbnail (file.download asked when first shown), the space reserved from the body's sizes. */
+function imageContent(conversationId, m, image) {
+  const key = `${conversationId}/${m.seq}`;
+  let img = media.get(key);
+  if (!img) {
+    img = document.createElement('img');
+    img.className = 'thumb';
+    img.alt = image.name;
+    img.dataset.state = 'loading';
+    const [w, h] = image.thumbnailWidth ? [image.thumbnailWidth, image.thumbnailHeight]
+      : fit(image.width, image.height, 320);
+    if (w) {
+      img.width = w;
+      img.height = h;
+    }
+    img.addEventListener('load', () => { img.dataset.state = 'loaded'; });
+    img.addEventListener('error', () => { if (img.getAttribute('src')) img.dataset.state = 'error'; });
+    media.set(key, img);
+    client.download(conversationId, m.seq).then((ticket) => {
+      if (media.get(key) === img) img.src = ticket.thumbnailUrl || ticket.url;
+    }, (err) => {
+      img.dataset.state = 'error';
+      img.title = describeError(err);
+    });
+  }
+  const open = document.createElement('button');
+  open.type = 'button';
+  open.className = 'image-open';
+  open.title = `Open ${image.name}`;
+  open.append(img);
+  open.addEventListener('click', () => openImage(conversationId, m.seq, image));
+  const size = image.width ? `${image.width}×${image.height}, ${formatSize(image.size)}` : formatSize(image.size);
+  return [open, span('text', image.name), span('file-size', size)];
+}
+
+/** Shows the full image in the overlay (file.download's url; the ticket leaves the DOM when it closes). */
+function openImage(conversationId, seq, image) {
+  const key = `${conversationId}/${seq}`;
+  overlayKey = key;
+  const img = $('overlay-image');
+  img.removeAttribute('src');
+  img.alt = image.name;
+  if (image.width) {
+    img.width = image.width;
+    img.height = image.height;
+  } else {
+    img.removeAttribute('width');
+    img.removeAttribute('height');
+  }
+  $('overlay-caption').textContent = image.width
+    ? `${image.name} — ${image.width}×${image.height}, ${formatSize(image.size)}` : image.name;
+  $('overlay-error').textContent = '';
+  $('overlay').hidden = false;
+  $('overlay-close').focus();
+  client.download(conversationId, seq).then((ticket) => {
+    if (overlayKey === key) img.src = ticket.url;
+  }, (err) => {
+    if (overlayKey === key) $('overlay-error').textContent = `Could not open the image: ${describeError(err)}`;
+  });
+}
+
+function closeOverlay() {
+  overlayKey = null;
+  $('overlay').hidden = true;
+  $('overlay-image').removeAttribute('src');
+}
+
+/** A sticker: its image from the catalog (sticker.list), or "[sticker: name]" when the catalog does not have it. */
+function stickerContent(conversationId, m, view) {
+  const s = view.sticker;
+  const key = `${conversationId}/${m.seq || m.clientMsgId}`;
+  let img = media.get(key);
+  if (!img) {
+    const info = client.catalog.lookup(s.pack, s.sticker, s.imageKey);
+    if (!info) {
+      if (client.catalog.stale(Date.now())) client.stickers().catch(() => {});
+      return [span('text', view.text)];
+    }
+    img = stickerImage(info, STICKER_SIDE, s.name);
+    if (m.seq) media.set(key, img);
+  }
+  return [img];
+}
+
+function stickerImage(info, side, name = info.name) {
+  const img = document.createElement('img');
+  img.className = 'sticker';
+  img.alt = `[sticker: ${name || info.id}]`;
+  img.title = name || info.id;
+  const [w, h] = fit(info.width, info.height, side);
+  if (w) {
+    img.width = w;
+    img.height = h;
+  }
+  img.src = info.url;
+  return img;
+}
+
+function closeStickerPanel() {
+  $('sticker-panel').hidden = true;
+  $('stickers').setAttribute('aria-expanded', 'false');
+}
+
+/** Opens the sticker panel, asking sticker.list again if its URLs are about to expire. */
+function openStickerPanel() {
+  $('sticker-panel').hidden = false;
+  $('stickers').setAttribute('aria-expanded', 'true');
+  panelCatalog = null;
+  $('sticker-error').textContent = '';
+  client.stickers().then(renderStickerPanel, (e) => {
+    $('sticker-error').textContent = `No stickers: ${describeError(e)}`;
+  });
+}
+
+function renderStickerPanel() {
+  const catalog = client.catalog;
+  panelCatalog = catalog;
+  const packs = $('sticker-packs');
+  packs.replaceChildren();
+  $('sticker-error').textContent = catalog.error ? `No stickers: ${catalog.error}`
+    : catalog.expiresAt === 0 ? 'The sticker list has not arrived yet.'
+      : catalog.packs.length === 0 ? 'This server offers no stickers.' : '';
+  for (const p of catalog.packs) {
+    const section = document.createElement('section');
+    section.className = 'pack';
+    section.dataset.pack = p.id;
+    const title = document.createElement('h3');
+    title.textContent = p.name || p.id;
+    section.append(title);
+    for (const info of p.stickers || []) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'sticker';
+      b.dataset.pack = p.id;
+      b.dataset.sticker = info.id;
+      b.append(stickerImage(info, STICKER_SIDE / 2));
+      b.addEventListener('click', () => {
+        if (!client?.openConversation) return;
+        sendTo(client.openConversation, 'sticker', { pack: p.id, sticker: info.id });
+        closeStickerPanel();
+      });
+      section.append(b);
+    }
+    packs.append(section);
+  }
+}
+
 /** 1:1 conversations are addressed by peer, so the first message creates the conversation. */
 function sendTo(conversation, type, content) {
   const peer = peerOf(conversation, client.state.me);
   client.send(peer !== null ? { peer, type, content } : { conversation, type, content });
+}
+
+function sendFileTo(conversation, file) {
+  const peer = peerOf(conversation, client.state.me);
+  client.sendFile(peer !== null ? { peer, file } : { conversation, file });
 }
 
 function wire() {
@@ -316,6 +563,19 @@ function wire() {
     b.addEventListener('click', () => client?.openConversation && sendTo(client.openConversation, 'emoji', emoji));
     $('emoji').append(b);
   }
+  $('attach').addEventListener('click', () => $('attach-input').click());
+  $('attach-input').addEventListener('change', () => {
+    const input = $('attach-input');
+    if (client?.openConversation) for (const file of input.files) sendFileTo(client.openConversation, file);
+    input.value = '';
+  });
+  $('stickers').addEventListener('click', () => {
+    if ($('sticker-panel').hidden) openStickerPanel();
+    else closeStickerPanel();
+  });
+  $('overlay-close').addEventListener('click', closeOverlay);
+  $('overlay').addEventListener('click', (e) => { if (e.target === $('overlay')) closeOverlay(); });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('overlay').hidden) closeOverlay(); });
   $('load-older').addEventListener('click', () => client?.loadOlder(client.openConversation));
   $('group-panel').addEventListener('toggle', () => {
     if ($('group-panel').open && client?.openConversation) showGroupPanel(client.openConversation);

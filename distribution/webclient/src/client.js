@@ -7,16 +7,45 @@
 // (coalesced, cumulative), and pulls gaps with range requests.
 import { Connection, ParleyError } from './connection.js';
 import { ChatState, directConversation, groupIdOf } from './state.js';
-import { messageTypes, recallEventOf, recallPayload, recallResultOf, RECALL_COMMAND } from './wire.js';
+import { contentTypeOf, describeError, kindOf, localExpiry, safeName, sha256Hex, StickerCatalog, uploadBytes,
+  UploadError } from './files.js';
+import { xhrRequest } from './http.js';
+import { downloadRequestPayload, downloadTicketOf, FILE_DOWNLOAD_COMMAND, FILE_UPLOAD_COMMAND, messageTypes,
+  recallEventOf, recallPayload, recallResultOf, RECALL_COMMAND, stickerCatalogOf, stickerListPayload,
+  STICKER_LIST_COMMAND, uploadRequestPayload, uploadTicketOf } from './wire.js';
 
 const ACK_DELAY_MS = 50;
 const PAGE = 50;
 const TYPING_REPEAT_MS = 3000;
+/** A download or sticker URL is asked for again this long before it expires. */
+const URL_MARGIN_MS = 30_000;
+/** Attempts at a command a file send needs (ticket) when the server answers with a retryable error. */
+const COMMAND_ATTEMPTS = 4;
+const CATALOG_RETRY_MS = 5000;
+
+/**
+ * @returns {width, height} of an image file as the browser decodes it, or {} where it cannot: only for showing the
+ *          own message before the server's copy (the server sets the stored dimensions)
+ */
+async function dimensionsOf(file) {
+  try {
+    const bitmap = await globalThis.createImageBitmap(file);
+    const dimensions = { width: bitmap.width, height: bitmap.height };
+    bitmap.close?.();
+    return dimensions;
+  } catch (e) {
+    return {};
+  }
+}
 
 export class ChatClient {
-  /** @param options {url, token, deviceId, user} user: the token's subject (checked against HelloOk) */
+  /**
+   * @param options {url, token, deviceId, user, http?, pageOrigin?, sleep?} user: the token's subject (checked
+   *        against HelloOk); http: what uploads run on (files.js uploadBytes; default XMLHttpRequest); pageOrigin: the
+   *        origin uploads must go to (default the page's: the blob endpoints answer no CORS preflight)
+   */
   constructor(options) {
-    this.options = options;
+    this.options = { http: xhrRequest, pageOrigin: globalThis.location?.origin ?? null, ...options };
     this.state = new ChatState(options.user);
     this.status = { status: 'connecting', detail: '' };
     this.listeners = new Set();
@@ -29,6 +58,10 @@ export class ChatClient {
     this.pulling = new Set();       // conversations with a gap pull in flight
     this.error = null;
     this.counter = 0;
+    this.downloads = new Map();     // "conversation/seq" -> {promise, expiresAt}: file.download answers
+    this.catalog = new StickerCatalog(null); // the latest sticker.list answer
+    this.catalogRequest = null;
+    this.catalogRetryAt = 0;        // after a sticker.list that got no answer, not asked again before this
     this.connection = new Connection({
       url: options.url,
       token: options.token,
@@ -72,6 +105,8 @@ export class ChatClient {
       await this.#resume();
       for (const send of this.outbox.values()) this.#transmit(send);
       if (this.openConversation) await this.loadLatest(this.openConversation);
+      if (this.catalog.error) this.catalog = new StickerCatalog(null);
+      this.stickers().catch(() => {});
     } catch (e) {
       if (!(e instanceof ParleyError && e.code === 'OFFLINE')) console.error('parley: resume failed', e);
     }
@@ -148,10 +183,7 @@ export class ChatClient {
     if (messages.length === 0) return;
     // a conversation this client has not listed yet (a new group, a first message): fetch its title and counts
     const unknown = messages.some((m) => !this.state.conversations.has(m.conversation));
-    for (const m of messages) {
-      const recall = recallEventOf(m);
-      if (recall) m.recall = recall;
-    }
+    this.#decodeRecalls(messages);
     const { applied, gap } = this.state.applyMessages(messages);
     if (unknown) this.refreshList().catch((e) => console.warn('parley: conversation list failed', e));
     for (const m of applied) this.#ackLater(m.conversation, m.seq);
@@ -159,6 +191,17 @@ export class ChatClient {
     this.#readOpen();
     const touched = new Set(messages.map((m) => m.conversation));
     for (const c of touched) this.#changed(c);
+  }
+
+  /** Marks recall events (m.recall, applied by the state) and forgets download URLs of what they recall. */
+  #decodeRecalls(messages) {
+    for (const m of messages) {
+      const recall = recallEventOf(m);
+      if (recall) {
+        m.recall = recall;
+        this.downloads.delete(`${m.conversation}/${recall.seq}`);
+      }
+    }
   }
 
   async #pull(gap) {
@@ -192,20 +235,147 @@ export class ChatClient {
 
   // ------------------------------------------------------------------------------------------------ actions
 
+  #newClientMsgId() {
+    return `w${Date.now().toString(36)}-${(this.counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  }
+
   /** Sends a message of a type in messageTypes to a peer (user id) or a conversation id. */
   send({ peer, conversation, type = 'text', content }) {
     const composer = messageTypes[type]?.compose;
     if (!composer) throw new Error(`cannot send messages of type ${type}`);
     const conv = conversation ?? directConversation(this.state.me, peer);
-    const clientMsgId = `w${Date.now().toString(36)}-${(this.counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const clientMsgId = this.#newClientMsgId();
     const body = composer(content);
-    const send = { clientMsgId, type, body, ...(peer ? { peer } : { conversation: conv }) };
     this.state.addPending(conv, { clientMsgId, conversation: conv, sender: this.state.me, type, body,
       serverTime: Date.now() });
-    this.outbox.set(clientMsgId, send);
+    this.#queue({ clientMsgId, type, body, ...(peer ? { peer } : { conversation: conv }) }, conv);
+    return clientMsgId;
+  }
+
+  #queue(send, conv) {
+    this.outbox.set(send.clientMsgId, send);
     this.#changed(conv);
     if (this.connection.online) this.#transmit(send);
-    return clientMsgId;
+  }
+
+  /**
+   * Sends a file the user chose (a File or Blob with name, size, type): as `image` when its type is in IMAGE_TYPES,
+   * else as `file` (docs/protocol.md §6e). It shows at once as a pending message whose `upload` {name, size,
+   * contentType, loaded} follows the upload; asks file.upload for a ticket, reads the file into memory and hashes
+   * it (SHA-256), uploads it in chunks (resuming after a failed one), then sends the message like any other. A
+   * refusal (QUOTA_EXCEEDED, BODY_TOO_LARGE, …) fails the message with the server's error.
+   * @returns {clientMsgId, done} done settles when the message is queued for sending (or failed)
+   */
+  sendFile({ peer, conversation, file }) {
+    const conv = conversation ?? directConversation(this.state.me, peer);
+    const clientMsgId = this.#newClientMsgId();
+    const type = kindOf(file.type);
+    const upload = { name: safeName(file.name), size: file.size, contentType: contentTypeOf(file.type), loaded: 0 };
+    this.state.addPending(conv, { clientMsgId, conversation: conv, sender: this.state.me, type, upload,
+      serverTime: Date.now() });
+    this.#changed(conv);
+    const onProgress = (loaded) => {
+      upload.loaded = loaded;
+      this.#changed(conv);
+    };
+    const done = this.#upload(file, upload, onProgress).then((stored) => {
+      const body = messageTypes[type].compose(stored);
+      this.state.updatePending(clientMsgId, { body, upload: undefined });
+      this.#queue({ clientMsgId, type, body, ...(peer ? { peer } : { conversation: conv }) }, conv);
+    }, (e) => {
+      const c = this.state.fail(clientMsgId, describeError(e));
+      this.#changed(c?.id);
+    });
+    return { clientMsgId, done };
+  }
+
+  /** @returns the File fields {key, name, size, contentType, sha256} of the completed upload (images: width, height) */
+  async #upload(file, upload, onProgress) {
+    if (!file.size) throw new Error('the file is empty');
+    const answer = await this.#command(FILE_UPLOAD_COMMAND,
+      uploadRequestPayload({ name: upload.name, size: upload.size, contentType: upload.contentType }), true);
+    const ticket = uploadTicketOf(answer.payload);
+    if (!ticket) throw new Error('the server answered file.upload with something else than a ticket');
+    const target = new URL(ticket.uploadUrl, this.options.pageOrigin ?? undefined).origin;
+    if (this.options.pageOrigin && target !== this.options.pageOrigin) {
+      throw new UploadError('CROSS_ORIGIN', `uploads go to ${target}, which this page (${this.options.pageOrigin}) `
+        + 'may not reach: open the page there, or set public.url in conf/parley.blob.cfg to this address');
+    }
+    // WebCrypto hashes one buffer: the file is read into memory whole (at most the server's upload.max.bytes)
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const sha256 = await sha256Hex(bytes);
+    const result = await uploadBytes({ bytes, ticket, http: this.options.http, onProgress,
+      ...(this.options.sleep ? { sleep: this.options.sleep } : {}) });
+    if (result.sha256 && result.sha256 !== sha256) {
+      throw new Error(`the server stored other bytes than this file (sha256 ${result.sha256}, not ${sha256})`);
+    }
+    return { key: ticket.key, name: upload.name, size: upload.size, contentType: ticket.contentType || upload.contentType,
+      sha256, ...(kindOf(upload.contentType) === 'image' ? await dimensionsOf(file) : {}) };
+  }
+
+  /**
+   * Runs a command, again after a pause when the answer is a retryable error (offline, busy), a few times; with
+   * `keyed`, every attempt carries one client_request_id (the server answers a repeat as the first).
+   */
+  async #command(type, payload, keyed = false) {
+    const key = keyed ? { clientRequestId: `wc${Date.now().toString(36)}-${this.counter++}` } : {};
+    const sleep = this.options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.connection.request({ command: { type, payload, ...key } })).commandResult;
+      } catch (e) {
+        if (!(e instanceof ParleyError) || !e.retryable || attempt >= COMMAND_ATTEMPTS) throw e;
+        await sleep(Math.max(500 * attempt, e.retryAfterMs || 0));
+      }
+    }
+  }
+
+  /**
+   * @returns the DownloadTicket {url, thumbnailUrl, expiresAt} of the file or image message at seq: asked with
+   *          file.download once and reused until shortly before it expires (forgotten when the message is recalled)
+   */
+  download(conversationId, seq) {
+    const key = `${conversationId}/${seq}`;
+    const known = this.downloads.get(key);
+    if (known && known.expiresAt - URL_MARGIN_MS > Date.now()) return known.promise;
+    const entry = { expiresAt: Infinity };
+    entry.promise = this.#command(FILE_DOWNLOAD_COMMAND, downloadRequestPayload(conversationId, seq)).then((r) => {
+      const ticket = downloadTicketOf(r.payload);
+      if (!ticket?.url) throw new Error('the server answered file.download without a URL');
+      entry.expiresAt = localExpiry(ticket.expiresAt, Date.now());
+      return ticket;
+    });
+    entry.promise.catch(() => { if (this.downloads.get(key) === entry) this.downloads.delete(key); });
+    this.downloads.set(key, entry);
+    return entry.promise;
+  }
+
+  /**
+   * @returns the StickerCatalog: asked with sticker.list after sign-in and again when its URLs are about to expire;
+   *          a server without the sticker bundle gives an empty one (with the error), not asked again until the
+   *          next sign-in
+   */
+  stickers() {
+    const now = Date.now();
+    if (!this.catalog.stale(now, URL_MARGIN_MS) || now < this.catalogRetryAt) return Promise.resolve(this.catalog);
+    if (this.catalogRequest) return this.catalogRequest;
+    this.catalogRequest = this.connection.request({ command: { type: STICKER_LIST_COMMAND,
+      payload: stickerListPayload() } }).then((frame) => {
+      this.catalog = new StickerCatalog(stickerCatalogOf(frame.commandResult.payload));
+      return this.catalog;
+    }, (e) => {
+      if (e instanceof ParleyError && e.retryable) {
+        this.catalogRetryAt = Date.now() + CATALOG_RETRY_MS;
+        throw e;
+      }
+      this.catalog = new StickerCatalog(null, describeError(e));
+      this.catalog.expiresAt = Infinity;
+      return this.catalog;
+    }).finally(() => {
+      this.catalogRequest = null;
+      this.#changed();
+    });
+    return this.catalogRequest;
   }
 
   async #transmit(send) {
@@ -264,10 +434,7 @@ export class ChatClient {
     const from = Math.max(1, to - PAGE + 1);
     const r = (await this.connection.request({ sync: { range: { conversation: conversationId, fromSeq: from,
       toSeq: to, limit: PAGE } } })).syncResponse;
-    for (const m of r.messages) {
-      const recall = recallEventOf(m);
-      if (recall) m.recall = recall;
-    }
+    this.#decodeRecalls(r.messages);
     this.state.applyMessages(r.messages);
     this.#changed(conversationId);
     return r.messages.length;
@@ -282,6 +449,7 @@ export class ChatClient {
     const frame = await this.connection.request({ command: { type: RECALL_COMMAND,
       payload: recallPayload(conversationId, seq), clientRequestId: `wr${Date.now().toString(36)}-${this.counter++}` } });
     const result = recallResultOf(frame.commandResult.payload);
+    this.downloads.delete(`${conversationId}/${seq}`);
     this.state.markRecalled(conversationId, seq, result?.recalledBy ?? this.state.me, result?.recalledAt ?? Date.now());
     this.#changed(conversationId);
     return result;

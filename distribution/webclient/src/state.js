@@ -222,6 +222,21 @@ export class ChatState {
     return { applied: [], gap: null };
   }
 
+  /**
+   * Changes an own message before its ack (an upload's progress, the body once the upload is done).
+   * @returns the conversation, or null if no pending message has this id
+   */
+  updatePending(clientMsgId, patch) {
+    for (const c of this.conversations.values()) {
+      const m = c.pending.get(clientMsgId);
+      if (m) {
+        Object.assign(m, patch);
+        return c;
+      }
+    }
+    return null;
+  }
+
   fail(clientMsgId, reason) {
     for (const c of this.conversations.values()) {
       const m = c.pending.get(clientMsgId);

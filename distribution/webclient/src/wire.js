@@ -57,11 +57,27 @@ const GROUP_EVENT_TEXT = {
 export const RECALL_COMMAND = 'recall';
 export const RECALLED_TYPE = 'recalled';
 export const RECALL_EVENT_TYPE = 'recall.event';
+export const FILE_UPLOAD_COMMAND = 'file.upload';
+export const FILE_DOWNLOAD_COMMAND = 'file.download';
+export const STICKER_LIST_COMMAND = 'sticker.list';
+
+/** @returns the fields a File or Image body is sent with (the server fills in an image's dimensions and thumbnail) */
+function fileFields(f) {
+  return { key: f.key, name: f.name, size: f.size, contentType: f.contentType, sha256: f.sha256 };
+}
+
+/** @returns what a file or image message shows: its body, or for an own message still uploading, the upload */
+function fileOf(body, messageName, m) {
+  const f = unpack(body, messageName) ?? m?.upload;
+  if (!f) throw new Error('no file');
+  return f;
+}
 
 /**
  * The message types this client shows and sends. `compose` builds a Send body from what the user entered; `view`
- * turns a stored body (and the message, for system lines) into {text, big?, system?, recalled?} for display. A type
- * without an entry is shown as unsupported.
+ * turns a stored body (and the message, for system lines and own uploads) into {text, big?, system?, recalled?,
+ * file?, image?, sticker?} for display: `text` is what a list preview shows; `file`, `image` and `sticker` carry what
+ * the page draws instead. A type without an entry is shown as unsupported.
  */
 export const messageTypes = {
   text: {
@@ -71,6 +87,34 @@ export const messageTypes = {
   emoji: {
     compose: (emoji) => anyOf('parley.emoji.v1.Emoji', { emoji }),
     view: (body) => ({ text: unpack(body, 'parley.emoji.v1.Emoji')?.emoji ?? '', big: true }),
+  },
+  // {key, name, size, contentType, sha256} of a completed upload (docs/protocol.md §6e)
+  file: {
+    compose: (f) => anyOf('parley.file.v1.File', fileFields(f)),
+    view: (body, m) => {
+      const f = fileOf(body, 'parley.file.v1.File', m);
+      return { text: `📎 ${f.name}`, file: { name: f.name, size: Number(f.size), contentType: f.contentType } };
+    },
+  },
+  // the same, and the dimensions as the sending browser read them (the server replaces them with its own)
+  image: {
+    compose: (f) => anyOf('parley.file.v1.Image', { ...fileFields(f), width: f.width || 0, height: f.height || 0 }),
+    view: (body, m) => {
+      const f = fileOf(body, 'parley.file.v1.Image', m);
+      return { text: `🖼 ${f.name}`, image: { name: f.name, size: Number(f.size), contentType: f.contentType,
+        width: f.width || 0, height: f.height || 0, thumbnailWidth: f.thumbnailWidth || 0,
+        thumbnailHeight: f.thumbnailHeight || 0 } };
+    },
+  },
+  // {pack, sticker}: the server fills in name, image and size from the pack (docs/protocol.md §6g)
+  sticker: {
+    compose: (s) => anyOf('parley.sticker.v1.Sticker', { pack: s.pack, sticker: s.sticker }),
+    view: (body) => {
+      const s = unpack(body, 'parley.sticker.v1.Sticker');
+      if (!s) throw new Error('no sticker');
+      return { text: `[sticker: ${s.name || s.sticker}]`, sticker: { pack: s.pack, sticker: s.sticker,
+        name: s.name || s.sticker, imageKey: s.imageKey, width: s.width || 0, height: s.height || 0 } };
+    },
   },
   // a recalled message (the tombstone the server keeps in its place, or a message this client hid on a recall event)
   [RECALLED_TYPE]: {
@@ -89,7 +133,7 @@ export const messageTypes = {
   },
 };
 
-/** @returns how to display a message: {text, big?, system?, unsupported?} */
+/** @returns how to display a message: what its type's view returns, or {text, unsupported: true} */
 export function viewOf(message) {
   const type = messageTypes[message.type];
   if (!type) return { text: `[${message.type} message: not supported by this client]`, unsupported: true };
@@ -119,4 +163,34 @@ export function recallEventOf(message) {
   if (message.type !== RECALL_EVENT_TYPE || !String(message.clientMsgId || '').startsWith('command:')) return null;
   const e = unpack(message.body, 'parley.recall.v1.RecallEvent');
   return e && e.seq ? { seq: Number(e.seq), by: message.sender, at: Number(message.serverTime) } : null;
+}
+
+/** @returns the Any payload of a file.upload command */
+export function uploadRequestPayload({ name, size, contentType }) {
+  return anyOf('parley.file.v1.UploadRequest', { name, size, contentType });
+}
+
+/** @returns the UploadTicket {key, ticket, uploadUrl, size, contentType, expiresAt, chunkMaxBytes} of an answer */
+export function uploadTicketOf(any) {
+  return unpack(any, 'parley.file.v1.UploadTicket');
+}
+
+/** @returns the Any payload of a file.download command for the file or image message at seq */
+export function downloadRequestPayload(conversation, seq) {
+  return anyOf('parley.file.v1.DownloadRequest', { conversation, seq });
+}
+
+/** @returns the DownloadTicket {url, thumbnailUrl, expiresAt} of a file.download answer */
+export function downloadTicketOf(any) {
+  return unpack(any, 'parley.file.v1.DownloadTicket');
+}
+
+/** @returns the Any payload of a sticker.list command */
+export function stickerListPayload() {
+  return anyOf('parley.sticker.v1.StickerListRequest', {});
+}
+
+/** @returns the StickerCatalog {packs: [{id, name, version, stickers: [{id, name, url, ...}]}], expiresAt} */
+export function stickerCatalogOf(any) {
+  return unpack(any, 'parley.sticker.v1.StickerCatalog');
 }

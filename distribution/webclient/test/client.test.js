@@ -133,7 +133,10 @@ test('recall: the command goes out with its payload, success shows the message a
       socket.reply({ deliver: { messages: [msg, { ...msg, id: 'm2', seq: 2, clientMsgId: 'c2' }] } });
       socket.reply({ requestId: f.requestId, syncResponse: { done: true } });
     }
-    if (f.op === 'command') {
+    if (f.op === 'command' && f.command.type === 'sticker.list') {
+      socket.reply({ requestId: f.requestId, error: { code: 16 /* ERROR_CODE_UNSUPPORTED_COMMAND */,
+        message: 'no handler for sticker.list' } });
+    } else if (f.op === 'command') {
       commands.push(f.command);
       if (commands.length === 1) {
         socket.reply({ requestId: f.requestId, commandResult: { type: 'recall', payload: {
@@ -159,6 +162,159 @@ test('recall: the command goes out with its payload, success shows the message a
     assert.deepEqual(client.state.timeline('d:alice:bob').map((m) => m.type), ['recalled', 'text']);
     await assert.rejects(client.recall('d:alice:bob', 2), /window of 2 minutes/);
     assert.deepEqual(client.state.timeline('d:alice:bob').map((m) => m.type), ['recalled', 'text'], 'refused: unchanged');
+  } finally {
+    client.stop();
+  }
+});
+
+/** A server for file and sticker tests: answers hello, list, resume, sends, and the commands with `commands[type]`. */
+async function fileServer(commands) {
+  const g = (await import('../target/gen/protocol.js')).parley;
+  const pack = (type, value) => {
+    const message = type.split('.').reduce((ns, part) => ns[part], { parley: g });
+    return { type_url: `type.googleapis.com/${type}`, value: message.encode(message.fromObject(value)).finish() };
+  };
+  const seen = { sends: [], commands: [] };
+  const { FakeWebSocket } = fakeWebSockets((f, socket) => {
+    if (f.op === 'hello') socket.reply({ requestId: f.requestId, helloOk: { userId: 'alice', heartbeatSeconds: 30 } });
+    if (f.op === 'conversationList') socket.reply({ requestId: f.requestId, conversationListResponse: {} });
+    if (f.op === 'sync' && f.sync.resume) socket.reply({ requestId: f.requestId, syncResponse: { done: true } });
+    if (f.op === 'send') {
+      seen.sends.push(f.send);
+      socket.reply({ requestId: f.requestId, sendAck: { messageId: `m${seen.sends.length}`, conversation: 'd:alice:bob',
+        seq: seen.sends.length, serverTime: 5 } });
+    }
+    if (f.op === 'command') {
+      seen.commands.push(f.command);
+      const answer = commands[f.command.type]?.(f.command, seen);
+      if (answer?.error) socket.reply({ requestId: f.requestId, error: answer.error });
+      else if (answer) socket.reply({ requestId: f.requestId, commandResult: { type: f.command.type,
+        payload: pack(answer.type, answer.value) } });
+      else socket.reply({ requestId: f.requestId, error: { code: 16, message: `no handler for ${f.command.type}` } });
+    }
+  });
+  globalThis.WebSocket = FakeWebSocket;
+  return { seen, g };
+}
+
+test('a file is sent after its upload: ticket, chunks with progress, then the message with the sha256', async () => {
+  const bytes = Uint8Array.from({ length: 300 }, (_, i) => i % 256);
+  const { seen, g } = await fileServer({
+    'file.upload': (c) => {
+      const r = g.file.v1.UploadRequest.decode(c.payload.value);
+      return { type: 'parley.file.v1.UploadTicket', value: { key: 'f/alice/20261206/k1', ticket: 'tk',
+        uploadUrl: 'http://127.0.0.1:7702/blobs/f/alice/20261206/k1', size: r.size, contentType: r.contentType,
+        expiresAt: Date.now() + 3600_000, chunkMaxBytes: 128 } };
+    },
+  });
+  const patches = [];
+  let stored = 0;
+  const http = async (r) => {
+    patches.push([r.method, r.headers['Upload-Offset'], r.body.length, r.headers.Authorization]);
+    stored += r.body.length;
+    r.onUploadProgress(r.body.length);
+    const done = stored === 300;
+    return { status: done ? 201 : 204, text: done ? JSON.stringify({ sha256: await sha(bytes) }) : '',
+      header: (n) => (n === 'Upload-Offset' ? String(stored) : null) };
+  };
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice', http });
+  const progress = [];
+  client.onChange(() => {
+    const m = client.state.timeline('d:alice:bob')[0];
+    if (m?.upload) progress.push(m.upload.loaded);
+  });
+  client.start();
+  try {
+    await until(() => client.connection.online, 'online');
+    const file = new File([bytes], 'report.pdf', { type: 'application/pdf' });
+    const { done } = client.sendFile({ peer: 'bob', file });
+    assert.equal(client.state.timeline('d:alice:bob')[0].upload.name, 'report.pdf', 'shown at once, uploading');
+    await done;
+    await until(() => client.state.timeline('d:alice:bob')[0]?.seq === 1, 'the ack');
+    assert.deepEqual(patches, [['PATCH', '0', 128, 'Bearer tk'], ['PATCH', '128', 128, 'Bearer tk'],
+      ['PATCH', '256', 44, 'Bearer tk']]);
+    assert.deepEqual(progress.filter((p, i) => p !== progress[i - 1]), [0, 128, 256, 300]);
+    const upload = g.file.v1.UploadRequest.decode(seen.commands.find((c) => c.type === 'file.upload').payload.value);
+    assert.deepEqual([upload.name, Number(upload.size), upload.contentType], ['report.pdf', 300, 'application/pdf']);
+    const send = seen.sends[0];
+    assert.equal(send.type, 'file', 'not an image type: a file');
+    const body = g.file.v1.File.decode(send.body.value);
+    assert.deepEqual([body.key, body.name, Number(body.size), body.contentType, body.sha256],
+      ['f/alice/20261206/k1', 'report.pdf', 300, 'application/pdf', await sha(bytes)]);
+  } finally {
+    client.stop();
+  }
+});
+
+test('a refused upload fails the message with the server\'s error; images go as image', async () => {
+  await fileServer({
+    'file.upload': () => ({ error: { code: 17 /* QUOTA_EXCEEDED */,
+      message: 'alice stores 1073741000 of 1073741824 bytes (open upload tickets included); 2000 more do not fit' } }),
+  });
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice',
+    http: () => assert.fail('nothing is uploaded without a ticket') });
+  client.start();
+  try {
+    await until(() => client.connection.online, 'online');
+    const { done } = client.sendFile({ conversation: 'd:alice:bob',
+      file: new File([new Uint8Array(2000)], 'cat.png', { type: 'image/png' }) });
+    await done;
+    const m = client.state.timeline('d:alice:bob')[0];
+    assert.equal(m.type, 'image');
+    assert.equal(client.state.stateOf('d:alice:bob', m), 'failed');
+    assert.match(m.failed, /^QUOTA_EXCEEDED: alice stores 1073741000/);
+  } finally {
+    client.stop();
+  }
+});
+
+test('download URLs are asked once and reused, forgotten on a recall; stickers are listed after sign-in', async () => {
+  const { seen } = await fileServer({
+    'file.download': (c, s) => ({ type: 'parley.file.v1.DownloadTicket', value: { url: `u${s.commands.length}`,
+      thumbnailUrl: `t${s.commands.length}`, expiresAt: Date.now() + 300_000 } }),
+    'sticker.list': () => ({ type: 'parley.sticker.v1.StickerCatalog', value: { expiresAt: Date.now() + 300_000,
+      packs: [{ id: 'cats', name: 'Cats', version: 1, stickers: [{ id: 'hi', name: 'Hi', url: 'su', imageKey: 'k' }] }] } }),
+    recall: () => ({ type: 'parley.recall.v1.RecallResult', value: { conversation: 'd:alice:bob', seq: 1, eventSeq: 2,
+      recalledBy: 'alice', recalledAt: 9 } }),
+  });
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice' });
+  client.start();
+  try {
+    await until(() => client.catalog.lookup('cats', 'hi'), 'the sticker catalog');
+    assert.equal(client.catalog.lookup('cats', 'hi').url, 'su');
+    const first = await client.download('d:alice:bob', 1);
+    const again = await client.download('d:alice:bob', 1);
+    assert.equal(again, first, 'reused');
+    assert.equal(seen.commands.filter((c) => c.type === 'file.download').length, 1);
+    await client.recall('d:alice:bob', 1);
+    await client.download('d:alice:bob', 1);
+    assert.equal(seen.commands.filter((c) => c.type === 'file.download').length, 2, 'asked again after the recall');
+    assert.equal(seen.commands.filter((c) => c.type === 'sticker.list').length, 1, 'the catalog once');
+  } finally {
+    client.stop();
+  }
+});
+
+async function sha(bytes) {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+test('an upload URL on another origin than the page is refused with a hint, before any byte is read', async () => {
+  await fileServer({
+    'file.upload': () => ({ type: 'parley.file.v1.UploadTicket', value: { key: 'f/alice/1/k', ticket: 'tk',
+      uploadUrl: 'http://127.0.0.1:7702/blobs/f/alice/1/k', size: 3, contentType: 'text/plain',
+      expiresAt: Date.now() + 60_000, chunkMaxBytes: 65536 } }),
+  });
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice',
+    pageOrigin: 'http://localhost:7702', http: () => assert.fail('no upload to another origin') });
+  client.start();
+  try {
+    await until(() => client.connection.online, 'online');
+    const { done } = client.sendFile({ peer: 'bob', file: new File(['abc'], 'a.txt', { type: 'text/plain' }) });
+    await done;
+    assert.match(client.state.timeline('d:alice:bob')[0].failed,
+      /^CROSS_ORIGIN: uploads go to http:\/\/127.0.0.1:7702, which this page \(http:\/\/localhost:7702\)/);
   } finally {
     client.stop();
   }

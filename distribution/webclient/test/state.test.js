@@ -147,3 +147,37 @@ test('a tombstone from the server shows as recalled, and an own recall applies a
     recall: { seq: 2, by: 'alice', at: 5 } }]);
   assert.deepEqual(s.timeline(conv).map((m) => m.seq), [1, 2]);
 });
+
+test('an own upload is pending with its progress, then its body, then sent; a refusal fails it', () => {
+  const s = new ChatState('alice');
+  const upload = { name: 'cat.png', size: 100, contentType: 'image/png', loaded: 0 };
+  s.addPending(conv, { clientMsgId: 'u1', conversation: conv, sender: 'alice', type: 'image', upload });
+  assert.equal(s.updatePending('u1', { upload: { ...upload, loaded: 40 } }).id, conv);
+  assert.equal(s.timeline(conv)[0].upload.loaded, 40);
+  assert.equal(s.stateOf(conv, s.timeline(conv)[0]), MessageState.SENDING);
+  s.updatePending('u1', { body: { type_url: 'x' }, upload: undefined });
+  s.applyAck('u1', { messageId: 'm1', conversation: conv, seq: 1, serverTime: 5 });
+  const sent = s.timeline(conv)[0];
+  assert.equal(sent.seq, 1);
+  assert.equal(sent.upload, undefined);
+  assert.equal(s.updatePending('nope', {}), null);
+
+  s.addPending(conv, { clientMsgId: 'u2', conversation: conv, sender: 'alice', type: 'file', upload });
+  s.fail('u2', 'QUOTA_EXCEEDED: alice stores 1073741824 of 1073741824 bytes');
+  const failed = s.timeline(conv)[1];
+  assert.equal(s.stateOf(conv, failed), MessageState.FAILED);
+  assert.match(failed.failed, /^QUOTA_EXCEEDED/);
+});
+
+test('a recalled image or file keeps no body: nothing left to show or download', () => {
+  const s = new ChatState('bob');
+  s.applyMessages([msg(1, 'alice', { type: 'image', body: { type_url: 'type.googleapis.com/parley.file.v1.Image' } }),
+    msg(2, 'alice', { type: 'file', body: { type_url: 'type.googleapis.com/parley.file.v1.File' } })]);
+  s.applyMessages([{ conversation: conv, seq: 3, sender: 'alice', type: 'recall.event', clientMsgId: 'command:recall:r',
+    recall: { seq: 1, by: 'alice', at: 9 } }]);
+  s.markRecalled(conv, 2, 'alice', 10);
+  for (const m of s.timeline(conv)) {
+    assert.equal(m.type, 'recalled');
+    assert.equal(m.body, undefined);
+  }
+});

@@ -51,3 +51,72 @@ test('recalls: the command payload, the answer, the event and the tombstone', as
   assert.equal(result.eventSeq, 8);
   assert.equal(result.recalledBy, 'alice');
 });
+
+test('files, images and stickers: bodies packed as Any, shown back; pending uploads and unknown stickers', async () => {
+  const file = messageTypes.file.compose({ key: 'f/alice/20261206/abc', name: 'notes.txt', size: 12,
+    contentType: 'text/plain', sha256: 'ab'.repeat(32) });
+  assert.equal(file.type_url, 'type.googleapis.com/parley.file.v1.File');
+  const sent = decodeFrame(encodeFrame({ requestId: 1, send: { clientMsgId: 'x', peer: 'bob', type: 'file', body: file } }));
+  assert.deepEqual(viewOf({ type: 'file', body: sent.send.body }),
+    { text: '📎 notes.txt', file: { name: 'notes.txt', size: 12, contentType: 'text/plain' } });
+
+  const generated = (await import('../target/gen/protocol.js')).parley;
+  const { Image } = generated.file.v1;
+  const { Sticker } = generated.sticker.v1;
+  const image = messageTypes.image.compose({ key: 'f/alice/20261206/def', name: 'cat.png', size: 2048,
+    contentType: 'image/png', sha256: 'cd'.repeat(32) });
+  assert.equal(image.type_url, 'type.googleapis.com/parley.file.v1.Image');
+  assert.equal(Image.decode(image.value).width, 0, 'dimensions are the server\'s to set');
+  assert.equal(Image.decode(messageTypes.image.compose({ name: 'x', width: 640, height: 400 }).value).height, 400,
+    'or what the browser read, for the own copy');
+  // as stored: the server filled in the dimensions and the thumbnail
+  const stored = { type_url: image.type_url, value: Image.encode(Image.fromObject({ ...Image.decode(image.value),
+    width: 800, height: 600, thumbnailKey: 'f/alice/20261206/def.thumb', thumbnailWidth: 320, thumbnailHeight: 240 }))
+    .finish() };
+  assert.deepEqual(viewOf({ type: 'image', body: stored }), { text: '🖼 cat.png', image: { name: 'cat.png', size: 2048,
+    contentType: 'image/png', width: 800, height: 600, thumbnailWidth: 320, thumbnailHeight: 240 } });
+  // an own image still uploading has no body yet: the upload names it
+  assert.equal(viewOf({ type: 'image', upload: { name: 'big.jpg', size: 9, contentType: 'image/jpeg', loaded: 3 } })
+    .image.name, 'big.jpg');
+
+  const sticker = messageTypes.sticker.compose({ pack: 'cats', sticker: 'hi' });
+  assert.equal(sticker.type_url, 'type.googleapis.com/parley.sticker.v1.Sticker');
+  assert.deepEqual(Sticker.toObject(Sticker.decode(sticker.value)), { pack: 'cats', sticker: 'hi' });
+  const delivered = { type_url: sticker.type_url, value: Sticker.encode(Sticker.fromObject({ pack: 'cats', sticker: 'hi',
+    name: 'Hi there', imageKey: 's/cats/hi/aa', contentType: 'image/png', width: 128, height: 96 })).finish() };
+  assert.deepEqual(viewOf({ type: 'sticker', body: delivered }), { text: '[sticker: Hi there]', sticker: { pack: 'cats',
+    sticker: 'hi', name: 'Hi there', imageKey: 's/cats/hi/aa', width: 128, height: 96 } });
+  assert.equal(viewOf({ type: 'sticker', body: sticker }).text, '[sticker: hi]', 'no name yet: its id');
+  assert.equal(viewOf({ type: 'image', body: null }).unsupported, true, 'no body and no upload: unreadable');
+});
+
+test('file and sticker commands: payloads and answers', async () => {
+  const { uploadRequestPayload, uploadTicketOf, downloadRequestPayload, downloadTicketOf, stickerListPayload,
+    stickerCatalogOf } = await import('../src/wire.js');
+  const g = (await import('../target/gen/protocol.js')).parley;
+  const up = uploadRequestPayload({ name: 'a.txt', size: 3, contentType: 'text/plain' });
+  assert.equal(up.type_url, 'type.googleapis.com/parley.file.v1.UploadRequest');
+  assert.deepEqual(g.file.v1.UploadRequest.toObject(g.file.v1.UploadRequest.decode(up.value), { longs: Number }),
+    { name: 'a.txt', size: 3, contentType: 'text/plain' });
+  const pack = (type, message, value) => ({ type_url: `type.googleapis.com/${type}`,
+    value: message.encode(message.fromObject(value)).finish() });
+  const ticket = uploadTicketOf(pack('parley.file.v1.UploadTicket', g.file.v1.UploadTicket, { key: 'f/a/1/x',
+    ticket: 'tk', uploadUrl: 'http://127.0.0.1:7702/blobs/f/a/1/x', size: 3, contentType: 'text/plain',
+    expiresAt: 1765000000000, chunkMaxBytes: 8388608 }));
+  assert.deepEqual(ticket, { key: 'f/a/1/x', ticket: 'tk', uploadUrl: 'http://127.0.0.1:7702/blobs/f/a/1/x', size: 3,
+    contentType: 'text/plain', expiresAt: 1765000000000, chunkMaxBytes: 8388608 });
+  assert.equal(uploadTicketOf(up), null, 'not a ticket');
+
+  const down = downloadRequestPayload('d:alice:bob', 7);
+  assert.equal(g.file.v1.DownloadRequest.decode(down.value).conversation, 'd:alice:bob');
+  assert.deepEqual(downloadTicketOf(pack('parley.file.v1.DownloadTicket', g.file.v1.DownloadTicket, { url: 'u',
+    thumbnailUrl: 't', expiresAt: 5 })), { url: 'u', thumbnailUrl: 't', expiresAt: 5 });
+
+  assert.equal(stickerListPayload().type_url, 'type.googleapis.com/parley.sticker.v1.StickerListRequest');
+  const catalog = stickerCatalogOf(pack('parley.sticker.v1.StickerCatalog', g.sticker.v1.StickerCatalog, {
+    expiresAt: 9, packs: [{ id: 'cats', name: 'Cats', version: 2, stickers: [{ id: 'hi', name: 'Hi', url: 'u',
+      imageKey: 'k', width: 1, height: 2, contentType: 'image/png', size: 70 }] }] }));
+  assert.equal(catalog.expiresAt, 9);
+  assert.equal(catalog.packs[0].stickers[0].url, 'u');
+  assert.equal(catalog.packs[0].version, 2);
+});

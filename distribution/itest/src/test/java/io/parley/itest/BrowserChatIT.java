@@ -24,13 +24,24 @@ import org.openqa.selenium.logging.LogType;
 import org.openqa.selenium.logging.LoggingPreferences;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
+import javax.imageio.ImageIO;
+import java.awt.Color;
+import java.awt.Graphics2D;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -45,7 +56,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * The web client (web/ of the distribution, served by the HTTP transport) in real headless Chromium — Debian's
  * {@code chromium} and {@code chromium-driver}, driven by Selenium — against the assembled server: two users in two
  * browsers chat and see their messages' states, one closes the page and catches up when it comes back, a group, and
- * a TCP SDK client talking to a browser. Screenshots go to {@code target/screenshots/} for people to look at.
+ * a TCP SDK client talking to a browser, stickers, images and files (sent, shown, opened, downloaded, recalled).
+ * Screenshots go to {@code target/screenshots/} for people to look at.
  *
  * <p>Without the browser this fails (it does not skip): {@code .ci/run} installs both packages when missing.
  */
@@ -55,6 +67,9 @@ class BrowserChatIT {
     static final Path CHROMEDRIVER = Path.of(System.getProperty("parley.chromedriver", "/usr/bin/chromedriver"));
     static final Path SCREENSHOTS = Path.of("target/screenshots");
     static final Duration WAIT = Duration.ofSeconds(20);
+    /** upload.max.bytes of the test server (the default is 100 MiB). */
+    static final int UPLOAD_MAX_BYTES = 1 << 20;
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
     static Path work;
@@ -80,6 +95,9 @@ class BrowserChatIT {
         // every message type the client knows: text (deployed by default) and emoji (an extra)
         Files.copy(server.home.resolve("extras/parley-type-emoji.jar"),
                 server.home.resolve("deploy/parley-type-emoji.jar"));
+        // files and stickers (deploy/ by default); small uploads only, so that a refusal is cheap to provoke
+        ServerProcess.setKey(server.home.resolve("conf/parley.blob.cfg"), "upload.max.bytes",
+                Integer.toString(UPLOAD_MAX_BYTES));
         server.start();
     }
 
@@ -234,6 +252,89 @@ class BrowserChatIT {
     }
 
     @Test
+    void stickersImagesAndFilesAreSentShownOpenedDownloadedAndRecalled() throws Exception {
+        putStickerPack("itest", "Test pack", "wave", "Wave", png(96, 96, new Color(0xE0, 0x8A, 0x1E)));
+        Path dir = Files.createDirectories(work.resolve("files"));
+        Path photo = dir.resolve("photo.png");
+        Files.write(photo, png(640, 400, new Color(0x2F, 0x6F, 0xDE)));
+        Path notes = dir.resolve("notes.txt");
+        String notesText = "meeting notes\nline two\n";
+        Files.writeString(notes, notesText);
+        Path tooLarge = dir.resolve("too-large.bin");
+        Files.write(tooLarge, new byte[UPLOAD_MAX_BYTES + 1]);
+
+        Browser alice = browser("alice2");
+        Browser bob = browser("bob2");
+        Path downloads = Files.createDirectories(work.resolve("downloads-bob2"));
+        bob.downloadTo(downloads);
+        alice.signIn(server.tokens().mint("alice2", null, Duration.ofMinutes(30)));
+        bob.signIn(server.tokens().mint("bob2", null, Duration.ofMinutes(30)));
+        alice.startChat("bob2");
+
+        // a sticker from the panel (sticker.list's catalog), an image and a file from the file input
+        String sticker = alice.openStickers("itest", "wave");
+        alice.screenshot("9a-alice-sticker-panel");
+        alice.click(sticker);
+        alice.awaitOwnSent("sticker");
+        alice.attach(photo);
+        alice.awaitOwnSent("image");
+        alice.attach(notes);
+        alice.awaitOwnSent("file");
+        alice.awaitImageLoaded("#messages li[data-type='sticker'] img.sticker");
+        alice.awaitImageLoaded("#messages li[data-type='image'] img.thumb");
+        alice.screenshot("9b-alice-sent-sticker-image-file");
+
+        // bob sees all three: the sticker as an image, the image's thumbnail, the file with a download link
+        bob.open("d:alice2:bob2");
+        long stickerWidth = bob.awaitImageLoaded("#messages li[data-type='sticker'] img.sticker");
+        assertEquals(96, stickerWidth, "the sticker's own image");
+        long thumbWidth = bob.awaitImageLoaded("#messages li[data-type='image'] img.thumb");
+        assertTrue(thumbWidth > 0 && thumbWidth <= 320, "a thumbnail, not the full image: " + thumbWidth);
+        assertEquals("photo.png", bob.textIn("#messages li[data-type='image'] .text"));
+        assertEquals("📎 notes.txt", bob.textIn("#messages li[data-type='file'] .text"));
+        assertEquals("Download", bob.textIn("#messages li[data-type='file'] a.download"));
+        String href = bob.driver.findElement(By.cssSelector("#messages li[data-type='file'] a.download"))
+                .getAttribute("href");
+        assertTrue(href.endsWith("#") && !href.contains("ticket"), "no ticket in the page before a click: " + href);
+        bob.screenshot("9c-bob-sees-sticker-image-file");
+
+        // bob opens the image: the overlay shows the full image
+        bob.click("#messages li[data-type='image'] button.image-open");
+        assertEquals(640, bob.awaitImageLoaded("#overlay-image"), "the full image, at its own width");
+        bob.screenshot("9d-bob-opened-image");
+        bob.click("#overlay-close");
+        bob.await(d -> d.findElement(By.id("overlay")).isDisplayed() ? null : true);
+
+        // bob downloads the file: saved under its name, byte for byte
+        bob.click("#messages li[data-type='file'] a.download");
+        Path saved = downloads.resolve("notes.txt");
+        bob.await(d -> Files.isRegularFile(saved) && notesText.equals(readOrNull(saved)) ? true : null);
+
+        // alice recalls the image: bob's page shows "message recalled" and no image any more, and the bytes are gone
+        String thumbnailUrl = bob.driver.findElement(By.cssSelector("#messages li[data-type='image'] img.thumb"))
+                .getAttribute("src");
+        long imageSeq = Long.parseLong(bob.driver.findElement(By.cssSelector("#messages li[data-type='image']"))
+                .getAttribute("data-seq"));
+        alice.click("#messages li[data-type='image'] button.recall");
+        alice.awaitRecalled(imageSeq);
+        bob.awaitRecalled(imageSeq);
+        assertTrue(bob.driver.findElements(By.cssSelector("#messages li[data-seq='" + imageSeq + "'] img")).isEmpty(),
+                "a recalled image is not shown");
+        assertTrue(bob.driver.findElements(By.cssSelector("#messages img.thumb")).isEmpty());
+        bob.screenshot("9e-bob-image-recalled");
+        alice.screenshot("9e-alice-image-recalled");
+        bob.await(d -> status(thumbnailUrl) == 404 ? true : null);
+
+        // a file over the server's upload.max.bytes fails visibly, with the server's reason
+        alice.attach(tooLarge);
+        alice.await(d -> {
+            WebElement li = d.findElement(By.cssSelector("#messages li[data-type='file'][data-state='failed']"));
+            return li.getText().contains("BODY_TOO_LARGE") ? true : null;
+        });
+        alice.screenshot("9f-alice-upload-refused");
+    }
+
+    @Test
     void aBadTokenIsRefusedWithAClearMessage() throws Exception {
         Browser eve = browser("eve");
         eve.signIn("not-a-token");
@@ -245,6 +346,68 @@ class BrowserChatIT {
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
+
+    /** @return a PNG of width × height: a colour with a lighter diagonal, so that screenshots show something */
+    static byte[] png(int width, int height, Color color) throws IOException {
+        BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = image.createGraphics();
+        g.setColor(color);
+        g.fillRect(0, 0, width, height);
+        g.setColor(color.brighter().brighter());
+        g.fillPolygon(new int[] {0, width / 2, width, width / 2}, new int[] {height, 0, 0, height}, 4);
+        g.dispose();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(image, "png", out);
+        return out.toByteArray();
+    }
+
+    /**
+     * Creates (or replaces) a sticker pack with one sticker through the HTTP admin API's command endpoint (the only
+     * trusted caller of {@code sticker.pack.put}).
+     */
+    static void putStickerPack(String pack, String packName, String sticker, String stickerName, byte[] image)
+            throws Exception {
+        String body = "{\"payload\": {\"id\": \"" + pack + "\", \"name\": \"" + packName + "\", \"stickers\": [{\"id\": \""
+                + sticker + "\", \"name\": \"" + stickerName + "\", \"content_type\": \"image/png\", \"image\": \""
+                + Base64.getEncoder().encodeToString(image) + "\"}]}}";
+        HttpRequest request = HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + server.httpPort + "/v1/commands/sticker.pack.put"))
+                .timeout(Duration.ofSeconds(20))
+                .header("Authorization", "Bearer " + ServerProcess.ADMIN_TOKEN)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        HttpResponse<String> r;
+        // right after the start the sticker bundle may still be coming up (UNSUPPORTED_COMMAND) or loading (503)
+        do {
+            r = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() == 200) {
+                return;
+            }
+            Thread.sleep(250);
+        } while ((r.statusCode() == 503 || r.body().contains("UNSUPPORTED_COMMAND")) && System.nanoTime() < deadline);
+        fail("sticker.pack.put: HTTP " + r.statusCode() + " " + r.body());
+    }
+
+    static int status(String url) {
+        try {
+            return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
+    static String readOrNull(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return null;
+        }
+    }
 
     private Browser browser(String name) {
         Browser b = new Browser(name);
@@ -396,6 +559,66 @@ class BrowserChatIT {
                 WebElement li = d.findElement(By.cssSelector("#messages li[data-seq='" + seq + "']"));
                 return li.getAttribute("class").contains("recalled")
                         && "message recalled".equals(li.findElement(By.className("text")).getText()) ? true : null;
+            });
+        }
+
+        /** Saves downloads into dir (headless Chromium asks nobody). */
+        void downloadTo(Path dir) {
+            driver.executeCdpCommand("Browser.setDownloadBehavior", Map.of("behavior", "allow",
+                    "downloadPath", dir.toAbsolutePath().toString()));
+        }
+
+        void click(String css) {
+            await(d -> {
+                d.findElement(By.cssSelector(css)).click();
+                return true;
+            });
+        }
+
+        String textIn(String css) {
+            return await(d -> d.findElement(By.cssSelector(css)).getText());
+        }
+
+        /**
+         * Opens the sticker panel (sticker.list's packs as images) and waits for the sticker's image.
+         *
+         * @return the CSS selector of its button
+         */
+        String openStickers(String pack, String sticker) {
+            driver.findElement(By.id("stickers")).click();
+            String css = "#sticker-panel button.sticker[data-pack='" + pack + "'][data-sticker='" + sticker + "']";
+            awaitImageLoaded(css + " img");
+            return css;
+        }
+
+        /** Chooses a file in the composer's file input (what the Attach button opens). */
+        void attach(Path file) {
+            driver.findElement(By.id("attach-input")).sendKeys(file.toAbsolutePath().toString());
+        }
+
+        /** Waits until the latest own message of this type is stored (sent, delivered or read). */
+        void awaitOwnSent(String type) {
+            try {
+                await(d -> {
+                    List<WebElement> own = d.findElements(By.cssSelector("#messages li.own[data-type='" + type + "']"));
+                    if (own.isEmpty()) {
+                        return null;
+                    }
+                    String state = own.get(own.size() - 1).getAttribute("data-state");
+                    return "sent".equals(state) || "delivered".equals(state) || "read".equals(state) ? true : null;
+                });
+            } catch (TimeoutException e) {
+                throw new AssertionError(name + ": no " + type + " message was stored; shown: "
+                        + driver.findElement(By.id("messages")).getText(), e);
+            }
+        }
+
+        /** @return the naturalWidth of the image, once it has loaded */
+        long awaitImageLoaded(String css) {
+            return await(d -> {
+                Object width = driver.executeScript("const i = document.querySelector(arguments[0]);"
+                        + " return i && i.complete && i.naturalWidth > 0 ? i.naturalWidth : null;", css);
+                return width == null ? null : ((Number) width).longValue();
             });
         }
 
