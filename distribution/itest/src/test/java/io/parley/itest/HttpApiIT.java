@@ -52,7 +52,7 @@ class HttpApiIT {
             "GET /v1/users/{user}/conversations", "POST /v1/tokens", "GET /v1/types", "POST /v1/groups", "GET /v1/groups/{group}",
             "DELETE /v1/groups/{group}", "POST /v1/groups/{group}/members", "DELETE /v1/groups/{group}/members/{user}",
             "POST /v1/groups/{group}/leave", "POST /v1/groups/{group}/roles", "POST /v1/groups/{group}/mute",
-            "POST /v1/groups/{group}/mute-all", "POST /v1/groups/{group}/transfer");
+            "POST /v1/groups/{group}/mute-all", "POST /v1/groups/{group}/transfer", "POST /v1/commands/{type}");
 
     @TempDir
     static Path work;
@@ -322,6 +322,33 @@ class HttpApiIT {
         assertMessage(call("POST", "/v1/messages", "{\"from\":\"alice\",\"to\":\"bob\",\"type\":\"emoji\","
                 + "\"body\":{\"emoji\":5}}", ADMIN), 400, "body.emoji must be a string");
         server.undeploy("parley-type-emoji.jar");
+    }
+
+    /** Any deployed command runs through the API as a trusted call: here the recall, for the acting user. */
+    @Test
+    @Order(8)
+    void aDeployedCommandRunsThroughTheCommandEndpoint() throws Exception {
+        Map<String, Object> types = ok(call("GET", "/v1/types", null, ADMIN));
+        Map<String, Object> recall = null;
+        for (Object c : list(types.get("commands"))) {
+            if ("recall".equals(map(c).get("type"))) {
+                recall = map(c);
+            }
+        }
+        assertTrue(recall != null, "recall listed among the commands: " + types.get("commands"));
+        assertEquals("parley.recall.v1.Recall", recall.get("payload"));
+        long seq = (Long) ok(call("POST", "/v1/messages", "{\"from\":\"alice\",\"to\":\"bob\",\"text\":\"oops\","
+                + "\"client_msg_id\":\"cmd-recall-1\"}", ADMIN)).get("seq");
+        String body = "{\"user\":\"alice\",\"payload\":{\"conversation\":\"d:alice:bob\",\"seq\":" + seq + "}}";
+        assertError(call("POST", "/v1/commands/{type}", "/v1/commands/recall", body, null), 401, "UNAUTHENTICATED");
+        assertError(call("POST", "/v1/commands/{type}", "/v1/commands/recall", body, "wrong-token-wrong-token-0"), 401,
+                "UNAUTHENTICATED");
+        assertMessage(call("POST", "/v1/commands/{type}", "/v1/commands/recall", "{\"user\":\"bob\",\"payload\":"
+                + "{\"conversation\":\"d:alice:bob\",\"seq\":" + seq + "}}", ADMIN), 403, "sender");
+        Map<String, Object> done = ok(call("POST", "/v1/commands/{type}", "/v1/commands/recall", body, ADMIN));
+        assertEquals("recall", done.get("type"));
+        assertEquals("alice", map(done.get("result")).get("recalledBy"));
+        assertError(call("POST", "/v1/commands/{type}", "/v1/commands/no.such", "{}", ADMIN), 422, "UNSUPPORTED_COMMAND");
     }
 
     static Map<String, Object> typeNamed(Map<String, Object> types, String type) {
