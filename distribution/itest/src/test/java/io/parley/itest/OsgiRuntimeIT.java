@@ -16,7 +16,6 @@ import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
 import org.ops4j.pax.exam.Option;
-import org.ops4j.pax.exam.options.UrlProvisionOption;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
@@ -31,7 +30,6 @@ import io.parley.core.spi.intercept.Verdict;
 import io.parley.core.proto.CommandResult;
 import io.parley.core.spi.message.ProcessResult;
 import io.parley.core.spi.delivery.NotificationDispatcher;
-import org.osgi.service.cm.Configuration.ConfigurationAttribute;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.util.tracker.ServiceTracker;
 
@@ -43,9 +41,7 @@ import com.google.protobuf.ByteString;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Hashtable;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -53,15 +49,16 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
+import static io.parley.itest.ParleyExam.SECRET;
+import static io.parley.itest.ParleyExam.tokens;
+import static io.parley.itest.ParleyExam.update;
+import static io.parley.itest.ParleyExam.waitForPort;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
 /**
  * The real bundles in a real Felix: core, TCP transport, text type, the memory store, JWT auth, and the client SDK
@@ -70,7 +67,6 @@ import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
 public class OsgiRuntimeIT {
-    static final String SECRET = "itest-secret-itest-secret-itest-secret-0123456789";
     static final String COMPAT_EMOJI = "src/test/resources/compat/parley-type-emoji-built-against-spi-message-1.0.jar";
 
     @Inject
@@ -82,29 +78,9 @@ public class OsgiRuntimeIT {
 
     @Configuration
     public Option[] config() {
-        List<Option> options = new ArrayList<>();
-        File[] jars = new File(System.getProperty("parley.bundles.dir", "target/bundles"))
-                .listFiles((d, n) -> n.endsWith(".jar"));
-        assertNotNull("no bundles: run through maven (pre-integration-test copies them)", jars);
-        Arrays.sort(jars);
-        for (File jar : jars) {
-            String name = jar.getName();
-            UrlProvisionOption option = bundle(jar.toURI().toString());
-            if (name.startsWith("pax-logging")) {
-                option = option.startLevel(1);
-            }
-            if (name.startsWith("netty-transport-native-epoll")) {
-                option = option.start(false);
-            }
-            options.add(option);
-        }
         // a message-type bundle as built against io.parley.core.spi.message 1.0 (the first SPI of its own): it must
         // keep resolving and working while the other SPIs (store, transport, …) change
-        options.add(bundle(new File(COMPAT_EMOJI).toURI().toString()));
-        options.add(junitBundles());
-        options.add(cleanCaches());
-        options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
-        return options.toArray(new Option[0]);
+        return ParleyExam.options(bundle(new File(COMPAT_EMOJI).toURI().toString()));
     }
 
     @Before
@@ -460,13 +436,7 @@ public class OsgiRuntimeIT {
 
     /** Waits until a command handler matching {@code filter} is registered ({@code present}) or none is. */
     private void waitForHandlers(String filter, boolean present) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (context.getServiceReferences(CommandHandler.class, filter).isEmpty() == present) {
-            if (System.nanoTime() > deadline) {
-                fail("no command handler " + filter + " " + (present ? "registered" : "unregistered"));
-            }
-            Thread.sleep(20);
-        }
+        ParleyExam.waitForServices(context, CommandHandler.class, filter, present);
     }
 
     @Test
@@ -594,19 +564,7 @@ public class OsgiRuntimeIT {
     // ---------------------------------------------------------------- helpers
 
     private ParleyClient client(String user, String device, LinkedBlockingQueue<Message> inbox) throws Exception {
-        JwtTokens tokens = tokens();
-        ParleyClient c = ParleyClient.builder()
-                .host("127.0.0.1").port(port).deviceId(device)
-                .token(tokens.mint(user, null, Duration.ofMinutes(10)))
-                .messageListener(inbox::add)
-                .build();
-        clients.add(c);
-        c.connect().get(10, TimeUnit.SECONDS);
-        return c;
-    }
-
-    private static JwtTokens tokens() {
-        return new JwtTokens(SECRET.getBytes(StandardCharsets.UTF_8), "parley");
+        return ParleyExam.client(clients, port, user, device, inbox::add);
     }
 
     private static ExecutionException expectFailure(CompletableFuture<?> f) throws Exception {
@@ -631,54 +589,11 @@ public class OsgiRuntimeIT {
 
     /** The service, tracked until the end of the test (closing a tracker invalidates service-factory objects). */
     private <T> T service(Class<T> type) throws InterruptedException {
-        ServiceTracker<T, T> tracker = new ServiceTracker<>(context, type, null);
-        tracker.open();
-        trackers.add(tracker);
-        T s = tracker.waitForService(10_000);
-        assertNotNull("no " + type.getName() + " service", s);
-        return s;
+        return ParleyExam.service(context, trackers, type);
     }
 
     /** Waits until a text processor is registered (the text bundle started and SCR activated it). */
     private void waitForText() throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (context.getServiceReferences(io.parley.core.spi.message.MessageProcessor.class, "(parley.message.type=text)").isEmpty()) {
-            if (System.nanoTime() > deadline) {
-                fail("the text processor did not register");
-            }
-            Thread.sleep(20);
-        }
-    }
-
-    private static void update(ConfigurationAdmin cm, String pid, String... kv) throws Exception {
-        org.osgi.service.cm.Configuration c = cm.getConfiguration(pid, "?");
-        Hashtable<String, Object> props = new Hashtable<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            props.put(kv[i], kv[i + 1]);
-        }
-        if (c.getProperties() != null && !c.getAttributes().contains(ConfigurationAttribute.READ_ONLY)) {
-            boolean same = true;
-            for (int i = 0; i < kv.length; i += 2) {
-                same &= kv[i + 1].equals(String.valueOf(c.getProperties().get(kv[i])));
-            }
-            if (same) {
-                return;
-            }
-        }
-        c.update(props);
-    }
-
-    private static int waitForPort(Path portFile) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(portFile)) {
-                String s = Files.readString(portFile).trim();
-                if (!s.isEmpty()) {
-                    return Integer.parseInt(s);
-                }
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("the TCP transport did not write " + portFile);
+        ParleyExam.waitForServices(context, MessageProcessor.class, "(" + MessageProcessor.TYPE + "=text)", true);
     }
 }

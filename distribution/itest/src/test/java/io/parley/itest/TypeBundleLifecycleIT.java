@@ -1,6 +1,5 @@
 package io.parley.itest;
 
-import io.parley.auth.jwt.JwtTokens;
 import io.parley.client.Bodies;
 import io.parley.client.ParleyClient;
 import io.parley.core.proto.Message;
@@ -12,7 +11,6 @@ import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
 import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
-import org.ops4j.pax.exam.options.UrlProvisionOption;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
@@ -29,7 +27,6 @@ import javax.inject.Inject;
 import javax.management.ObjectName;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.lang.management.ManagementFactory;
 import java.lang.ref.WeakReference;
 import java.net.URI;
@@ -41,8 +38,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -51,15 +46,14 @@ import java.util.jar.Attributes;
 import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
 
+import static io.parley.itest.ParleyExam.SECRET;
+import static io.parley.itest.ParleyExam.update;
+import static io.parley.itest.ParleyExam.waitForPort;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
-import static org.ops4j.pax.exam.CoreOptions.bundle;
-import static org.ops4j.pax.exam.CoreOptions.cleanCaches;
-import static org.ops4j.pax.exam.CoreOptions.junitBundles;
-import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 
 /**
  * The life of a message-type bundle in real Felix beside the real core: a bundle built for another major version of
@@ -70,7 +64,6 @@ import static org.ops4j.pax.exam.CoreOptions.systemProperty;
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
 public class TypeBundleLifecycleIT {
-    static final String SECRET = "itest-secret-itest-secret-itest-secret-0123456789";
     static final String ADMIN = "lifecycle-admin-token-0123456789";
     static final String SPI_MESSAGE = "io.parley.core.spi.message";
 
@@ -84,26 +77,7 @@ public class TypeBundleLifecycleIT {
 
     @Configuration
     public Option[] config() {
-        List<Option> options = new ArrayList<>();
-        File[] jars = new File(System.getProperty("parley.bundles.dir", "target/bundles"))
-                .listFiles((d, n) -> n.endsWith(".jar"));
-        assertNotNull("no bundles: run through maven (pre-integration-test copies them)", jars);
-        Arrays.sort(jars);
-        for (File jar : jars) {
-            String name = jar.getName();
-            UrlProvisionOption option = bundle(jar.toURI().toString());
-            if (name.startsWith("pax-logging")) {
-                option = option.startLevel(1);
-            }
-            if (name.startsWith("netty-transport-native-epoll")) {
-                option = option.start(false);
-            }
-            options.add(option);
-        }
-        options.add(junitBundles());
-        options.add(cleanCaches());
-        options.add(systemProperty("org.ops4j.pax.logging.DefaultServiceLog.level").value("WARN"));
-        return options.toArray(new Option[0]);
+        return ParleyExam.options();
     }
 
     @Before
@@ -279,56 +253,15 @@ public class TypeBundleLifecycleIT {
     }
 
     private ParleyClient client(String user, LinkedBlockingQueue<Message> inbox) throws Exception {
-        ParleyClient c = ParleyClient.builder()
-                .host("127.0.0.1").port(tcpPort).deviceId("d1")
-                .token(new JwtTokens(SECRET.getBytes(StandardCharsets.UTF_8), "parley")
-                        .mint(user, null, Duration.ofMinutes(10)))
-                .messageListener(inbox::add)
-                .build();
-        clients.add(c);
-        c.connect().get(10, TimeUnit.SECONDS);
-        return c;
+        return ParleyExam.client(clients, tcpPort, user, "d1", inbox::add);
     }
 
     private void waitForProcessor(String type, boolean present) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (context.getServiceReferences(MessageProcessor.class, "(" + MessageProcessor.TYPE + "=" + type + ")")
-                .isEmpty() == present) {
-            if (System.nanoTime() > deadline) {
-                fail("the " + type + " processor did not " + (present ? "register" : "unregister"));
-            }
-            Thread.sleep(20);
-        }
+        ParleyExam.waitForServices(context, MessageProcessor.class, "(" + MessageProcessor.TYPE + "=" + type + ")",
+                present);
     }
 
     private <T> T service(Class<T> type) throws InterruptedException {
-        ServiceTracker<T, T> tracker = new ServiceTracker<>(context, type, null);
-        tracker.open();
-        trackers.add(tracker);
-        T s = tracker.waitForService(10_000);
-        assertNotNull("no " + type.getName() + " service", s);
-        return s;
-    }
-
-    private static void update(ConfigurationAdmin cm, String pid, String... kv) throws Exception {
-        Hashtable<String, Object> props = new Hashtable<>();
-        for (int i = 0; i < kv.length; i += 2) {
-            props.put(kv[i], kv[i + 1]);
-        }
-        cm.getConfiguration(pid, "?").update(props);
-    }
-
-    private static int waitForPort(Path portFile) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(portFile)) {
-                String s = Files.readString(portFile).trim();
-                if (!s.isEmpty()) {
-                    return Integer.parseInt(s);
-                }
-            }
-            Thread.sleep(20);
-        }
-        throw new AssertionError("no port in " + portFile);
+        return ParleyExam.service(context, trackers, type);
     }
 }
