@@ -3,6 +3,7 @@ package io.parley.core.internal;
 import io.parley.core.proto.Deliver;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
+import io.parley.core.spi.cluster.ClusterLink;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.delivery.NotificationDispatcher;
 import jakarta.inject.Inject;
@@ -13,31 +14,41 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 
 /**
- * Getting frames to the sessions on this node: stored or relayed messages to every device of their members (held by a
- * session while its resume streams that conversation, see {@link ServerSession#deliver}), then one notification per
- * message to each {@link DispatchChannel} (offline push, webhooks…); and plain relays of receipts, read marks and
- * typing. Owns the registered notification channels.
+ * Getting frames to sessions: stored or relayed messages to every device of their members (held by a session while
+ * its resume streams that conversation, see {@link ServerSession#deliver}), then one notification per message to each
+ * {@link DispatchChannel} (offline push, webhooks…); and plain relays of receipts, read marks and typing. Owns the
+ * registered notification channels.
  *
- * <p>Threading: called from store completions (a store's writer thread), core workers and the timer; never blocks and
- * takes no lock: registry lookups are lock-free snapshots, {@link ServerSession#send} only queues, a channel's
- * {@link DispatchChannel#submit} drops rather than waits, and the channel list is copy-on-write.
+ * <p>With a {@link ClusterLink} bound, the link also gets every message ({@link ClusterLink#route}) and relay for the
+ * sessions on other nodes, and a member counts as offline for notifications only when it has a session on no node
+ * (waiting for the link's answer at most {@code cluster.route.timeout.millis}, then counting the unknown as
+ * offline). Without one, nothing of that runs: the single-node path is the same code as before the link existed.
+ *
+ * <p>Threading: called from store completions (a store's writer thread), core workers, the timer and (for
+ * {@link #deliverLocal} and {@link #relayLocal}) a cluster link's threads; never blocks and takes no lock: registry
+ * lookups are lock-free snapshots, {@link ServerSession#send} only queues, a channel's {@link DispatchChannel#submit}
+ * drops rather than waits, and the channel list is copy-on-write.
  */
 @Singleton
 final class Delivery {
     private final EngineConfig config;
     private final ExecutorService workers;
     private final SessionRegistry sessions;
+    private final CurrentLink link;
     private final List<DispatchChannel> channels = new CopyOnWriteArrayList<>();
 
     @Inject
-    Delivery(EngineConfig config, @Named("workers") ExecutorService workers, SessionRegistry sessions) {
+    Delivery(EngineConfig config, @Named("workers") ExecutorService workers, SessionRegistry sessions,
+             CurrentLink link) {
         this.config = config;
         this.workers = workers;
         this.sessions = sessions;
+        this.link = link;
     }
 
     void addChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency) {
@@ -56,6 +67,11 @@ final class Delivery {
      * @param origin the sending session (not delivered to), or null to deliver to every session of every member
      */
     void dispatch(ServerSession origin, Message message, List<String> members, String preview) {
+        ClusterLink cluster = link.get();
+        if (cluster != null) {
+            dispatchClustered(cluster, origin, message, members, preview);
+            return;
+        }
         Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
         String sender = message.getSender();
         boolean notify = preview != null && !channels.isEmpty();
@@ -74,6 +90,65 @@ final class Delivery {
         }
         if (notify) {
             notifyChannels(message, preview, offline, online);
+        }
+    }
+
+    /**
+     * {@link #dispatch} with a link: the same local deliveries, the message handed to the link for the other nodes,
+     * and the notifications once the link said which members have sessions elsewhere (or it was too late to say).
+     */
+    private void dispatchClustered(ClusterLink cluster, ServerSession origin, Message message, List<String> members,
+                                   String preview) {
+        Frame deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
+        boolean notify = preview != null && !channels.isEmpty();
+        List<String> everyone = List.copyOf(members);
+        boolean[] here = notify ? new boolean[everyone.size()] : null;
+        for (int i = 0; i < everyone.size(); i++) {
+            ServerSession[] targets = sessions.sessions(everyone.get(i));
+            for (ServerSession target : targets) {
+                if (target != origin) {
+                    target.deliver(deliver, message.getConversation(), message.getSeq());
+                }
+            }
+            if (notify) {
+                here[i] = targets.length > 0;
+            }
+        }
+        CompletionStage<Set<String>> elsewhere = link.route(cluster, message, everyone);
+        if (!notify) {
+            return;
+        }
+        link.within(elsewhere, Set.of(), "route").thenAccept(remote -> {
+            String sender = message.getSender();
+            List<String> offline = new ArrayList<>();
+            List<String> online = new ArrayList<>();
+            for (int i = 0; i < everyone.size(); i++) {
+                String member = everyone.get(i);
+                if (!member.equals(sender)) {
+                    (here[i] || remote.contains(member) ? online : offline).add(member);
+                }
+            }
+            notifyChannels(message, preview, offline, online);
+        });
+    }
+
+    /**
+     * A message another node stored (or relayed) for {@code users}: to every session of theirs on this node, held by
+     * a resume like any live delivery; not notified (the other node did).
+     */
+    void deliverLocal(Message message, List<String> users) {
+        Frame deliver = null;
+        for (String user : users) {
+            ServerSession[] targets = sessions.sessions(user);
+            if (targets.length == 0) {
+                continue;
+            }
+            if (deliver == null) {
+                deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
+            }
+            for (ServerSession target : targets) {
+                target.deliver(deliver, message.getConversation(), message.getSeq());
+            }
         }
     }
 
@@ -100,10 +175,19 @@ final class Delivery {
     }
 
     /**
-     * Sends {@code frame} as it is to every session of {@code users} except {@code origin} (null: to all of them);
-     * never held by a resume, never notified.
+     * Sends {@code frame} as it is to every session of {@code users} except {@code origin} (null: to all of them),
+     * on this node and, with a link, on the others; never held by a resume, never notified.
      */
     void relay(ServerSession origin, Frame frame, List<String> users) {
+        relayLocal(origin, frame, users);
+        ClusterLink cluster = link.get();
+        if (cluster != null) {
+            link.relay(cluster, frame, List.copyOf(users));
+        }
+    }
+
+    /** {@link #relay} to the sessions on this node only. */
+    void relayLocal(ServerSession origin, Frame frame, List<String> users) {
         for (String user : users) {
             for (ServerSession target : sessions.sessions(user)) {
                 if (target != origin) {

@@ -6,6 +6,8 @@ import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Pong;
 import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.cluster.ClusterLink;
+import io.parley.core.spi.cluster.LocalNode;
 import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.delivery.NotificationDispatcher;
 import io.parley.core.spi.message.MessageProcessor;
@@ -34,8 +36,8 @@ import java.util.concurrent.TimeUnit;
  * The core as transports see it ({@link Receiver}): opens sessions and routes each of their frames to the part of
  * the engine that owns its verb — {@link Sessions} (hello), {@link SendPipeline}, {@link Sync}, {@link GroupOps},
  * {@link ReadState}, {@link ConversationLists}, {@link Commands}. Also binds what DS hands the core (store,
- * authenticator, notification channels; {@link EngineComponent} is the OSGi boundary), says what keeps the core from
- * working ({@link #problems}) and stops it. Plain Java, wired by {@link EngineModule}; none of its parts refers back
+ * authenticator, notification channels, the cluster link; {@link EngineComponent} is the OSGi boundary), offers this
+ * node to the link ({@link ClusterNode}), says what keeps the core from working ({@link #problems}) and stops it. Plain Java, wired by {@link EngineModule}; none of its parts refers back
  * to it.
  *
  * <p>Threading: frames are handled on {@code workers}, one at a time per session (see {@link ServerSession}).
@@ -63,12 +65,15 @@ final class Engine implements Receiver, ServerSession.Handler {
     private final ReadState readState;
     private final ConversationLists conversationLists;
     private final Commands commands;
+    private final CurrentLink link;
+    private final ClusterNode node;
 
     @Inject
     Engine(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer,
            CurrentStore store, GroupService groups, ReadCounter readCounts, Whiteboard<MessageProcessor> processors,
            Interceptors interceptors, Delivery delivery, Sessions sessions, SendPipeline sends, Sync sync,
-           GroupOps groupOps, ReadState readState, ConversationLists conversationLists, Commands commands) {
+           GroupOps groupOps, ReadState readState, ConversationLists conversationLists, Commands commands,
+           CurrentLink link, ClusterNode node) {
         this.config = config;
         this.workers = workers;
         this.timer = timer;
@@ -85,6 +90,8 @@ final class Engine implements Receiver, ServerSession.Handler {
         this.readState = readState;
         this.conversationLists = conversationLists;
         this.commands = commands;
+        this.link = link;
+        this.node = node;
     }
 
     Interceptors interceptors() {
@@ -116,6 +123,29 @@ final class Engine implements Receiver, ServerSession.Handler {
 
     Authenticator authenticator() {
         return sessions.authenticator();
+    }
+
+    /** Binds a cluster link: from now on sessions, deliveries and relays reach it; the open sessions are announced. */
+    void link(ClusterLink l) {
+        link.set(l);
+        sessions.announceAll(l);
+    }
+
+    /** Unbinds {@code l} if it is the bound link: this node is alone from now on. */
+    void unlink(ClusterLink l) {
+        if (link.get() == l) {
+            link.set(null);
+        }
+    }
+
+    /** @return the bound cluster link, or null */
+    ClusterLink link() {
+        return link.get();
+    }
+
+    /** This node as a cluster link sees it. */
+    LocalNode localNode() {
+        return node;
     }
 
     void addChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency) {

@@ -1,7 +1,11 @@
 package io.parley.core.internal;
 
 import com.google.inject.Guice;
+import io.parley.core.proto.Frame;
+import io.parley.core.proto.Message;
 import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.cluster.ClusterLink;
+import io.parley.core.spi.cluster.LocalNode;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.spi.command.CommandHandler;
@@ -31,13 +35,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * OSGi boundary of the core: registers the {@link Receiver} and feeds the engine with the processors, store,
- * authenticator and dispatchers as they come and go. Which store is used is chosen by the reference target
- * {@code store.target} in {@code conf/parley.core.cfg}.
+ * OSGi boundary of the core: registers the {@link Receiver} and this node's {@link LocalNode}, and feeds the engine
+ * with the processors, store, authenticator, dispatchers and cluster link as they come and go. Which store is used is
+ * chosen by the reference target {@code store.target} in {@code conf/parley.core.cfg}.
  */
-@Component(service = Receiver.class, immediate = true, configurationPid = "parley.core")
+@Component(service = {Receiver.class, LocalNode.class}, immediate = true, configurationPid = "parley.core")
 @Designate(ocd = EngineConfig.class)
-public final class EngineComponent implements Receiver, SynchronousBundleListener {
+public final class EngineComponent implements Receiver, LocalNode, SynchronousBundleListener {
     private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
 
     private final BundleContext context;
@@ -86,6 +90,43 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
     @Override
     public java.util.List<io.parley.core.spi.transport.CommandTypeInfo> commandTypes() {
         return engine.commandTypes();
+    }
+
+    // ---------------------------------------------------------------- LocalNode (what other nodes send)
+
+    @Override
+    public String nodeId() {
+        return engine.localNode().nodeId();
+    }
+
+    @Override
+    public void deliver(Message message, List<String> users) {
+        engine.localNode().deliver(message, users);
+    }
+
+    @Override
+    public void relay(Frame frame, List<String> users) {
+        engine.localNode().relay(frame, users);
+    }
+
+    @Override
+    public void readMarked(String conversation, String user, long seq) {
+        engine.localNode().readMarked(conversation, user, seq);
+    }
+
+    @Override
+    public void kick(String user, String device, long startedBefore) {
+        engine.localNode().kick(user, device, startedBefore);
+    }
+
+    @Override
+    public void groupChanged(String groupId) {
+        engine.localNode().groupChanged(groupId);
+    }
+
+    @Override
+    public void closeSessions(String reason) {
+        engine.localNode().closeSessions(reason);
     }
 
     // ---------------------------------------------------------------- processors (whiteboard)
@@ -188,6 +229,22 @@ public final class EngineComponent implements Receiver, SynchronousBundleListene
     void unsetAuthenticator(Authenticator authenticator) {
         if (engine.authenticator() == authenticator) {
             engine.authenticator(null);
+        }
+    }
+
+    // ---------------------------------------------------------------- cluster link
+
+    @Reference(name = "cluster", service = ClusterLink.class, cardinality = ReferenceCardinality.OPTIONAL,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void setClusterLink(ClusterLink link) {
+        engine.link(link);
+        LOG.info("Cluster link bound: {}; sessions, deliveries and relays reach the other nodes", link);
+    }
+
+    void unsetClusterLink(ClusterLink link) {
+        if (engine.link() == link) {
+            engine.unlink(link);
+            LOG.warn("Cluster link left: this node delivers to its own sessions only until one is back");
         }
     }
 

@@ -58,6 +58,12 @@ public @interface EngineConfig {
     @AttributeDefinition(description = "A large group's in-memory read-cursor index is dropped after this many seconds without a read mark")
     int read_counts_idle_seconds() default 600;
 
-    @AttributeDefinition(description = "This node's id, a prefix of every server message id (1-8 characters [a-z0-9])")
+    @AttributeDefinition(description = "This node's id, a prefix of every server message id (1-8 characters [a-z0-9]); unique in a cluster")
     String node_id() default "n1";
+
+    @AttributeDefinition(description = "With a cluster link: how long notifications wait for the link to say which members are online on other nodes, and a hello for its session to be announced, ms")
+    long cluster_route_timeout_millis() default 500;
+
+    @AttributeDefinition(description = "A hello from a device that has a session already ends the older one (on any node of a cluster) with Notice KIND_KICKED; false: both stay and both get every delivery")
+    boolean one_session_per_device() default false;
 }

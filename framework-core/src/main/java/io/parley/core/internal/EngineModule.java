@@ -47,6 +47,8 @@ final class EngineModule extends AbstractModule {
         bind(Delivery.class);
         bind(ReadCountHost.class);
         bind(CurrentStore.class);
+        bind(CurrentLink.class);
+        bind(ClusterNode.class);
         bind(SessionRegistry.class).in(Scopes.SINGLETON);
     }
 

@@ -26,7 +26,7 @@ import java.util.concurrent.CompletionStage;
  * dissolve, roles, mutes, transfer). The rules and the record cache are {@link GroupService}'s; this class makes each
  * operation idempotent by {@code client_request_id}, appends its event with the new record, answers, delivers the
  * event to every device of every member (those who just left included) and tells {@link ReadCounter} who joined or
- * left.
+ * left. With a cluster link, every other node is told to drop its cached record before the event reaches it.
  *
  * <p>Threading: {@link #group} runs on a core worker; operations on one group run one after another in the group's
  * chain ({@link GroupService#serialize}), completing on the store's thread. Stateless apart from its collaborators.
@@ -45,15 +45,18 @@ final class GroupOps {
     private final MessageIds ids;
     private final ReadCounter readCounts;
     private final Delivery delivery;
+    private final CurrentLink link;
 
     @Inject
-    GroupOps(CurrentStore store, GroupService groups, GroupRules rules, MessageIds ids, ReadCounter readCounts, Delivery delivery) {
+    GroupOps(CurrentStore store, GroupService groups, GroupRules rules, MessageIds ids, ReadCounter readCounts,
+             Delivery delivery, CurrentLink link) {
         this.store = store;
         this.groups = groups;
         this.rules = rules;
         this.ids = ids;
         this.readCounts = readCounts;
         this.delivery = delivery;
+        this.link = link;
     }
 
     /**
@@ -102,6 +105,7 @@ final class GroupOps {
                         Group current = change.after();
                         if (!appended.duplicate()) {
                             groups.updated(current);
+                            link.groupChanged(groupId); // before the event: a node must not act on the old record
                             readCounts.membersChanged(groupId, current, change.joined(), change.left());
                             List<String> audience = new ArrayList<>(GroupService.memberIds(current));
                             audience.addAll(change.left());

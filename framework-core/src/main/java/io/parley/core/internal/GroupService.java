@@ -129,6 +129,14 @@ final class GroupService {
         }
     }
 
+    /** Forgets the group's cached record (another node changed it); the next use reads it from the store. */
+    void forget(String groupId) {
+        Cached c = cache.remove(groupId);
+        if (c != null) {
+            cacheWeight.addAndGet(-weight(c.group()));
+        }
+    }
+
     /** Forgets cached records (the store changed underneath: another store was bound). */
     void clear() {
         for (Map.Entry<String, Cached> e : cache.entrySet()) {

@@ -42,6 +42,7 @@ final class ReadCountHost implements ReadCounter.Host {
 
     @Override
     public void send(List<String> users, Frame frame) {
-        delivery.relay(null, frame, users);
+        // each node counts every mark (its own, and the others' through the cluster link) for its own sessions
+        delivery.relayLocal(null, frame, users);
     }
 }

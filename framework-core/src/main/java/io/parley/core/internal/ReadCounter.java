@@ -190,6 +190,22 @@ final class ReadCounter {
         }
     }
 
+    /**
+     * Forgets the group's index (another node changed its membership); it is loaded again from the store on the next
+     * read mark.
+     */
+    void forget(String groupId) {
+        Entry e = entries.get(Ids.group(groupId));
+        if (e != null) {
+            drop(e);
+        }
+    }
+
+    /** @return true if the group's cursors are indexed here (it had a read mark lately) */
+    boolean indexes(String groupId) {
+        return entries.containsKey(Ids.group(groupId));
+    }
+
     /** Forgets every index (the store was replaced); they are loaded again from the new store on the next mark. */
     void clear() {
         for (Entry e : entries.values()) {

@@ -10,6 +10,7 @@ import io.parley.core.proto.Group;
 import io.parley.core.proto.MarkRead;
 import io.parley.core.proto.ReadUpdate;
 import io.parley.core.proto.Typing;
+import io.parley.core.spi.cluster.ClusterLink;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
@@ -21,7 +22,8 @@ import java.util.List;
  * receipt to the peer of a 1:1 conversation), read marks (the user's read cursor, a {@code ReadUpdate} to the user's
  * other sessions and, up to {@code read.fanout.max} members, to the other members; above that coalesced
  * {@code ReadCounts} from {@link ReadCounter}) and typing notices (relayed, never stored). The watermarks and cursors
- * live in the store; this class keeps no state.
+ * live in the store; this class keeps no state. With a cluster link, receipts, read updates and typing notices also
+ * reach the sessions on other nodes, and a read mark in a large group is handed to every other node for its counts.
  *
  * <p>Threading: every method runs on a core worker in the session's frame order (acks and read marks also just after
  * the connection closed, see {@link ServerSession}). Watermarks and cursors are raised in the store, which may apply
@@ -36,10 +38,11 @@ final class ReadState {
     private final ReadCounter readCounts;
     private final SessionRegistry sessions;
     private final Delivery delivery;
+    private final CurrentLink link;
 
     @Inject
     ReadState(EngineConfig config, CurrentStore store, GroupService groups, Authorization authorization,
-              ReadCounter readCounts, SessionRegistry sessions, Delivery delivery) {
+              ReadCounter readCounts, SessionRegistry sessions, Delivery delivery, CurrentLink link) {
         this.config = config;
         this.store = store;
         this.groups = groups;
@@ -47,6 +50,7 @@ final class ReadState {
         this.readCounts = readCounts;
         this.sessions = sessions;
         this.delivery = delivery;
+        this.link = link;
     }
 
     /**
@@ -69,11 +73,15 @@ final class ReadState {
             return; // a conversation with oneself: the user's other devices got the message itself
         }
         ServerSession[] targets = sessions.sessions(peer);
-        if (targets.length > 0) {
+        ClusterLink cluster = link.get();
+        if (targets.length > 0 || cluster != null) {
             Frame receipt = Frame.newBuilder().setDeliveryUpdate(DeliveryUpdate.newBuilder()
                     .setConversation(ack.getConversation()).setUser(user).setSeq(ack.getSeq())).build();
             for (ServerSession target : targets) {
                 target.send(receipt);
+            }
+            if (cluster != null) {
+                link.relay(cluster, receipt, List.of(peer));
             }
         }
     }
@@ -108,9 +116,13 @@ final class ReadState {
         if (size <= config.read_fanout_max()) {
             delivery.relay(session, update, members != null ? members : GroupService.memberIds(group));
         } else {
-            delivery.relay(session, update, List.of(user));
+            delivery.relayLocal(session, update, List.of(user));
             if (group != null) {
                 readCounts.markRead(groupId, group, user, read.getSeq());
+                ClusterLink cluster = link.get();
+                if (cluster != null) { // other nodes count it and tell the reader's devices there
+                    link.readMarked(cluster, conversation, user, read.getSeq());
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The core's view of one connection. Frames are handled on the engine's workers strictly one at a time and in
@@ -29,6 +30,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class ServerSession implements InboundSession {
     private static final Logger LOG = LoggerFactory.getLogger(ServerSession.class);
     private static final CompletableFuture<Void> DONE = CompletableFuture.completedFuture(null);
+    /** {@link #announcedTo} once the session closed: it is announced to no link any more. */
+    private static final Object WITHDRAWN = new Object();
 
     /** Where a session's frames go: the engine's router ({@code Engine}). A session sees nothing else of the engine. */
     interface Handler {
@@ -55,6 +58,10 @@ final class ServerSession implements InboundSession {
     private volatile Principal principal;
     /** Closes the session when its token expires; null for trusted sessions and before hello. */
     private volatile ScheduledFuture<?> expiry;
+    /** When the hello was accepted, node-monotonic wall-clock ms (see {@code Sessions}); 0 before. */
+    private volatile long startedAt;
+    /** The cluster link this session was announced to, null if none, {@link #WITHDRAWN} once it closed. */
+    private final AtomicReference<Object> announcedTo = new AtomicReference<>();
     /**
      * While a resume streams: conversation → the highest seq a live delivery brought meanwhile (0: none), for every
      * conversation whose live deliveries are held back so that the device gets each conversation in seq order (the
@@ -182,6 +189,43 @@ final class ServerSession implements InboundSession {
         if (task != null) {
             task.cancel(false);
         }
+    }
+
+    /** Records when the hello was accepted; set once, before the session is registered. */
+    void started(long millis) {
+        this.startedAt = millis;
+    }
+
+    /** @return when the hello was accepted (ms, as set by {@link #started}); 0 before */
+    long startedAt() {
+        return startedAt;
+    }
+
+    /**
+     * Marks the session as announced to {@code link}.
+     *
+     * @return true if the caller is to announce it: it was not announced to this link yet and has not closed
+     */
+    boolean announceTo(Object link) {
+        while (true) {
+            Object current = announcedTo.get();
+            if (current == WITHDRAWN || current == link) {
+                return false;
+            }
+            if (announcedTo.compareAndSet(current, link)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * The session closed: it is announced to no link from now on.
+     *
+     * @return the link it was announced to (the caller withdraws it there), or null
+     */
+    Object withdraw() {
+        Object previous = announcedTo.getAndSet(WITHDRAWN);
+        return previous == WITHDRAWN ? null : previous;
     }
 
     String userId() {

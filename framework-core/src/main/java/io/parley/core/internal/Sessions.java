@@ -9,6 +9,7 @@ import io.parley.core.proto.Hello;
 import io.parley.core.proto.HelloOk;
 import io.parley.core.proto.Notice;
 import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.cluster.ClusterLink;
 import io.parley.core.spi.transport.Connection;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
@@ -25,12 +26,18 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * A session's life: opening it for a connection, the hello (protocol version, device id, the {@link Authenticator}),
  * registering it in the {@link SessionRegistry} so deliveries find it, ending it when its token expires, forgetting it
  * when it closes, and telling every client to reconnect when the core stops. Owns the bound authenticator and the
  * "stopping" state.
+ *
+ * <p>With a cluster link bound, every registered session is announced to it ({@link ClusterLink#sessionOpened}, once
+ * per session and link; the hello is answered when the link confirms, or after {@code cluster.route.timeout.millis})
+ * and withdrawn when it closes. With {@code one.session.per.device}, a hello closes the older sessions of the same
+ * user and device, here and (through the link) on other nodes, with {@code KIND_KICKED}.
  *
  * <p>Threading: {@link #open} runs on a transport's thread, {@link #hello} on a core worker (or, after waiting for the
  * store and the authenticator, on the timer then a worker); all methods are thread-safe and never block.
@@ -48,19 +55,23 @@ final class Sessions {
     private final ScheduledExecutorService timer;
     private final SessionRegistry registry;
     private final CurrentStore store;
+    private final CurrentLink link;
     private final AtomicLong sessionCounter = new AtomicLong();
+    /** The last start time handed out: wall-clock ms, made strictly increasing on this node. */
+    private final AtomicLong startClock = new AtomicLong();
     private volatile Authenticator authenticator;
     private volatile boolean stopping;
 
     @Inject
     Sessions(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer,
-             SessionRegistry registry, CurrentStore store) {
+             SessionRegistry registry, CurrentStore store, CurrentLink link) {
         this.config = config;
         this.workers = workers;
         this.sessionDrains = new Coalescing(workers, EngineModule.workerCount(config));
         this.timer = timer;
         this.registry = registry;
         this.store = store;
+        this.link = link;
     }
 
     void authenticator(Authenticator a) {
@@ -93,7 +104,7 @@ final class Sessions {
     /**
      * Answers a hello once the authenticator and the store are bound (see {@link #whenAvailable}).
      *
-     * @return completed when the hello has been answered
+     * @return completed when the hello has been answered (the session's next frame, typically its resume, starts then)
      */
     CompletionStage<Void> hello(ServerSession session, long rid, Hello hello) {
         return whenAvailable(() -> authenticator != null && store.get() != null, () -> authenticate(session, rid, hello));
@@ -105,12 +116,11 @@ final class Sessions {
      * swapped is answered when it is back instead of being refused; after the wait the action runs anyway and reports
      * what is missing.
      *
-     * @return completed when the action has run
+     * @return completed when the action's stage has completed
      */
-    private CompletionStage<Void> whenAvailable(BooleanSupplier available, Runnable action) {
+    private CompletionStage<Void> whenAvailable(BooleanSupplier available, Supplier<CompletionStage<Void>> action) {
         if (available.getAsBoolean() || stopping) {
-            action.run();
-            return DONE;
+            return action.get();
         }
         CompletableFuture<Void> done = new CompletableFuture<>();
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.wait_available_millis());
@@ -119,9 +129,10 @@ final class Sessions {
             if (available.getAsBoolean() || stopping || System.nanoTime() >= deadline) {
                 workers.execute(() -> {
                     try {
-                        action.run();
-                    } finally {
+                        action.get().whenComplete((v, e) -> done.complete(null));
+                    } catch (RuntimeException e) {
                         done.complete(null);
+                        throw e;
                     }
                 });
             } else {
@@ -131,13 +142,13 @@ final class Sessions {
         try {
             timer.schedule(poll[0], AVAILABLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) { // stopping
-            action.run();
-            return DONE;
+            return action.get();
         }
         return done;
     }
 
-    private void authenticate(ServerSession session, long rid, Hello hello) {
+    /** @return completed when the hello has been answered */
+    private CompletionStage<Void> authenticate(ServerSession session, long rid, Hello hello) {
         ParleyException refusal = null;
         Principal principal = null;
         if (hello.getProtocolVersion() != 1) {
@@ -163,20 +174,77 @@ final class Sessions {
         if (refusal != null) {
             LOG.info("Refusing hello from {}: {}", session.connection().remoteAddress(), refusal.toString());
             session.close(ServerSession.error(rid, refusal), null);
-            return;
+            return DONE;
         }
         session.authenticated(principal);
+        session.started(nextStart());
         registry.add(session);
         if (session.isClosed()) { // closed while authenticating
             registry.remove(session);
-            return;
+            return DONE;
         }
         LOG.debug("{} authenticated", session);
+        if (config.one_session_per_device()) {
+            kickOlder(session);
+        }
         scheduleExpiry(session, principal);
+        ClusterLink cluster = link.get();
+        if (cluster == null) {
+            helloOk(session, rid, principal);
+            return DONE;
+        }
+        // answered once other nodes route to this session (bounded): a resume that starts after the answer then
+        // finds every message stored before it, and live routing every message stored after it
+        Principal accepted = principal;
+        return link.within(announce(session, cluster), null, "sessionOpened")
+                .thenRun(() -> helloOk(session, rid, accepted));
+    }
+
+    private void helloOk(ServerSession session, long rid, Principal principal) {
         session.send(Frame.newBuilder().setRequestId(rid).setHelloOk(HelloOk.newBuilder()
                 .setUserId(principal.userId()).setDeviceId(principal.deviceId()).setSessionId(session.sessionId())
                 .setServerTime(System.currentTimeMillis()).setHeartbeatSeconds(config.heartbeat_seconds())
                 .setMaxFrameBytes(config.max_frame_bytes())).build());
+    }
+
+    /** @return a wall-clock ms value greater than every one handed out before on this node */
+    private long nextStart() {
+        long now = System.currentTimeMillis();
+        return startClock.accumulateAndGet(now, (previous, wall) -> Math.max(previous + 1, wall));
+    }
+
+    /** Announces {@code session} to {@code cluster} unless it was already, or has closed. */
+    private CompletionStage<Void> announce(ServerSession session, ClusterLink cluster) {
+        if (!session.announceTo(cluster)) {
+            return DONE;
+        }
+        return link.sessionOpened(cluster, session.userId(), session.deviceId());
+    }
+
+    /** A link was bound: announces every session already registered to it (sessions announced meanwhile are skipped). */
+    void announceAll(ClusterLink cluster) {
+        for (ServerSession s : registry.all()) {
+            announce(s, cluster);
+        }
+    }
+
+    /** {@code one.session.per.device}: the device's older sessions here and on other nodes are kicked. */
+    private void kickOlder(ServerSession session) {
+        kick(session.userId(), session.deviceId(), session.startedAt(), "signed in again on this device");
+        ClusterLink cluster = link.get();
+        if (cluster != null) {
+            link.kick(cluster, session.userId(), session.deviceId(), session.startedAt());
+        }
+    }
+
+    /** Closes with KIND_KICKED the sessions of {@code user} on {@code device} on this node started before {@code before}. */
+    void kick(String user, String device, long before, String why) {
+        for (ServerSession s : registry.sessions(user)) {
+            if (s.deviceId().equals(device) && s.startedAt() < before) {
+                LOG.info("Kicking {}: {}", s, why);
+                s.close(null, Notice.newBuilder().setKind(Notice.Kind.KIND_KICKED).setText(why).build());
+            }
+        }
     }
 
     /**
@@ -202,6 +270,11 @@ final class Sessions {
     void closed(ServerSession session) {
         if (session.isAuthenticated()) {
             registry.remove(session);
+            Object announced = session.withdraw();
+            ClusterLink cluster = link.get();
+            if (announced != null && announced == cluster) {
+                link.sessionClosed(cluster, session.userId(), session.deviceId());
+            }
             LOG.debug("{} closed", session);
         }
     }
@@ -213,8 +286,13 @@ final class Sessions {
 
     /** Tells every registered session to reconnect (the core is stopping) and closes it. */
     void closeAll() {
+        closeAll("server is stopping");
+    }
+
+    /** Tells every registered session to reconnect, giving {@code reason}, and closes it. */
+    void closeAll(String reason) {
         for (ServerSession s : registry.all()) {
-            s.close(null, reconnectNotice("server is stopping"));
+            s.close(null, reconnectNotice(reason));
         }
     }
 

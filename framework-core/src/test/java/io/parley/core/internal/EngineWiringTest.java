@@ -50,11 +50,13 @@ class EngineWiringTest {
         assertSame(engine, injector.getInstance(Engine.class));
         for (Class<?> part : List.of(Sessions.class, SendPipeline.class, Sync.class, GroupOps.class, ReadState.class,
                 ConversationLists.class, Commands.class, Authorization.class, Delivery.class, CurrentStore.class,
-                SessionRegistry.class, GroupService.class, ReadCounter.class, Interceptors.class, MessageIds.class)) {
+                SessionRegistry.class, GroupService.class, ReadCounter.class, Interceptors.class, MessageIds.class,
+                CurrentLink.class, ClusterNode.class)) {
             assertSame(injector.getInstance(part), injector.getInstance(part), part.getSimpleName());
         }
         assertSame(injector.getInstance(Commands.class).handlers(), engine.commandHandlers());
         assertSame(injector.getInstance(Interceptors.class), engine.interceptors());
+        assertSame(injector.getInstance(ClusterNode.class), engine.localNode());
     }
 
     @Test

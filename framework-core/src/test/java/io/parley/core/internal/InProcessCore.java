@@ -2,6 +2,8 @@ package io.parley.core.internal;
 
 import com.google.inject.Guice;
 import io.parley.core.spi.auth.Authenticator;
+import io.parley.core.spi.cluster.ClusterLink;
+import io.parley.core.spi.cluster.LocalNode;
 import io.parley.core.spi.command.CommandHandler;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
@@ -52,6 +54,24 @@ public final class InProcessCore implements AutoCloseable {
     public InProcessCore authenticator(Authenticator authenticator) {
         engine.authenticator(authenticator);
         return this;
+    }
+
+    /** Binds a cluster link, as a registered {@link ClusterLink} service would be; null unbinds the current one. */
+    public InProcessCore link(ClusterLink link) {
+        if (link == null) {
+            ClusterLink current = engine.link();
+            if (current != null) {
+                engine.unlink(current);
+            }
+        } else {
+            engine.link(link);
+        }
+        return this;
+    }
+
+    /** This node as a cluster link sees it (the core's {@link LocalNode} service). */
+    public LocalNode localNode() {
+        return engine.localNode();
     }
 
     /** The core as transports see it. */

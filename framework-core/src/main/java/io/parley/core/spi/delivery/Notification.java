@@ -14,8 +14,9 @@ import java.util.Set;
  * @param preview    the text the message's processor chose for notifications (e.g. the start of a text)
  * @param recipients the users to notify, each once, never the sender: for {@link NotificationDispatcher#SCOPE_ALL}
  *                   every other member of the conversation, for {@link NotificationDispatcher#SCOPE_OFFLINE} those
- *                   of them without a session on this node
- * @param online     the recipients that have a session on this node (always empty for the offline scope)
+ *                   of them without a session on this node (with a cluster link: on any node)
+ * @param online     the recipients that have a session on this node, or with a cluster link on any node (always
+ *                   empty for the offline scope)
  */
 public record Notification(Message message, String preview, List<String> recipients, Set<String> online) {
 

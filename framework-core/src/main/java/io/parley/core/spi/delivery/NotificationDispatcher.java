@@ -24,8 +24,9 @@ public interface NotificationDispatcher {
 
     /**
      * Service property (String): {@value #SCOPE_OFFLINE} (default) — the recipients are the members with no online
-     * session on this node, and a message with none is not dispatched; {@value #SCOPE_ALL} — every member but the
-     * sender, with those online on this node named in {@link Notification#online()}.
+     * session on this node (with a cluster link: on no node of the cluster), and a message with none is not
+     * dispatched; {@value #SCOPE_ALL} — every member but the sender, with those online named in
+     * {@link Notification#online()}. In a cluster only the node that stored the message dispatches it.
      */
     String SCOPE = "parley.dispatch.scope";
     String SCOPE_OFFLINE = "offline";
