@@ -1,20 +1,25 @@
 package io.parley.type.file;
 
+import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.LocalDate;
 import java.time.format.DateTimeFormatter;
+import java.util.HexFormat;
 import java.util.OptionalLong;
 
 /**
  * The key layout in the blob store. Every object a user uploads lives under {@code f/<user>/<yyyyMMdd>/<random>} (so
- * quotas are a prefix listing), an image's thumbnail at {@code <key>.thumb}; two kinds of markers track an object's
- * life: {@code p/<key>/<size>} (pending: a ticket was issued, no message sent yet; the declared size is in the key so
- * quotas need no reads) and {@code c/<key>} (claimed by one message; its bytes are {@code sender "\n" client_msg_id}).
- * Thread-safe.
+ * quotas are a prefix listing) — or, for a user id that is no key segment (one with {@code @}, or {@code .} or
+ * {@code ..}), under {@code h/<the user id's UTF-8 in lower-case hex>/<yyyyMMdd>/<random>} — an image's thumbnail at
+ * {@code <key>.thumb}; two kinds of markers track an object's life: {@code p/<key>/<size>} (pending: a ticket was
+ * issued, no message sent yet; the declared size is in the key so quotas need no reads) and {@code c/<key>} (claimed
+ * by one message; its bytes are {@code sender "\n" client_msg_id}). Thread-safe.
  */
 final class BlobKeys {
 
     static final String FILES = "f/";
+    /** Where the objects of users whose ids cannot be a key segment live, under the id in hex. */
+    static final String HEX_FILES = "h/";
     static final String PENDING = "p/";
     static final String CLAIMS = "c/";
     static final String THUMB_SUFFIX = ".thumb";
@@ -26,7 +31,7 @@ final class BlobKeys {
 
     /** @return a fresh key for an upload by {@code user}: 22 random base-62 characters (131 bits) */
     String newKey(String user, long nowMillis) {
-        StringBuilder b = new StringBuilder(FILES).append(user).append('/')
+        StringBuilder b = new StringBuilder(userPrefix(user))
                 .append(LocalDate.ofEpochDay(Math.floorDiv(nowMillis, 86_400_000L)).format(DAY)).append('/');
         for (int i = 0; i < 22; i++) {
             b.append(ALPHABET[random.nextInt(ALPHABET.length)]);
@@ -34,8 +39,16 @@ final class BlobKeys {
         return b.toString();
     }
 
+    /**
+     * @return where {@code user}'s objects live: {@code f/<user>/}, or {@code h/<hex>/} for a user id that is not a
+     *         valid key segment (user ids may hold {@code @} and be {@code .} or {@code ..}; keys may not). Distinct
+     *         users never share a prefix, nor is one's a prefix of another's.
+     */
     static String userPrefix(String user) {
-        return FILES + user + "/";
+        if (user.indexOf('@') < 0 && !user.equals(".") && !user.equals("..")) {
+            return FILES + user + "/";
+        }
+        return HEX_FILES + HexFormat.of().formatHex(user.getBytes(StandardCharsets.UTF_8)) + "/";
     }
 
     /** @return true if {@code key} is an upload key of {@code user} (not a thumbnail, not a marker) */

@@ -92,7 +92,7 @@ public final class FileComponent {
         String upload_dir() default "data/uploads";
 
         @AttributeDefinition(description = "(HTTP transport) upload chunks received or written at once, across all "
-                + "connections; more are refused as retryable 503")
+                + "connections; more are refused as retryable 503 (one user's take at most a quarter of them)")
         int upload_max_concurrent() default 16;
     }
 

@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.function.Supplier;
 
@@ -41,13 +42,19 @@ import java.util.function.Supplier;
  *
  * <p>Threading: every public method returns at once; blob store I/O and image decoding run on {@code io} (the
  * bundle's workers), so callers on core workers never block. Thread-safe; settings and the store may change at any
- * time (each call uses the ones it started with).
+ * time (each call uses the ones it started with). One user's tickets are issued one at a time on this node (so two
+ * asked for at once are checked against the quota one after the other), and at most {@link #MAX_IMAGES_PER_USER} of
+ * one user's images are checked and thumbnailed at once (more are refused as retryable {@code RATE_LIMITED}), so one
+ * user cannot fill the workers' queue with decodes.
  */
 final class Files {
 
     private static final Logger LOG = LoggerFactory.getLogger(Files.class);
     static final String PENDING_TYPE = "application/x-parley-pending";
     static final String CLAIM_TYPE = "application/x-parley-claim";
+    /** The most images of one user being checked and thumbnailed (queued or decoding) at once. */
+    static final int MAX_IMAGES_PER_USER = 2;
+    private static final int QUOTA_LOCKS = 64;
 
     private final Supplier<FileSettings> settings;
     private final Supplier<Optional<BlobStore>> store;
@@ -55,6 +62,10 @@ final class Files {
     private final BlobWorkers workers;
     private final Clock clock;
     private final BlobKeys keys = new BlobKeys();
+    /** Users' images being checked and thumbnailed, by user (absent: none). */
+    private final ConcurrentHashMap<String, Integer> decoding = new ConcurrentHashMap<>();
+    /** A user's quota check and ticket marker happen under the lock {@code user.hashCode()} selects. */
+    private final Object[] quotaLocks = new Object[QUOTA_LOCKS];
 
     Files(Supplier<FileSettings> settings, Supplier<Optional<BlobStore>> store, Executor io, Clock clock) {
         this.settings = settings;
@@ -62,6 +73,9 @@ final class Files {
         this.io = io;
         this.workers = new BlobWorkers(store, io, LOG, "too many file operations in progress");
         this.clock = clock;
+        for (int i = 0; i < quotaLocks.length; i++) {
+            quotaLocks[i] = new Object();
+        }
     }
 
     // ---- file.upload ----------------------------------------------------------------------------------------------
@@ -79,17 +93,20 @@ final class Files {
         return workers.onStore(blobs -> {
             BlobLinks links = s.links();
             byte[] secret = links.ticketSecret();
-            if (s.quotaBytes() > 0) {
-                long used = usage(blobs, user);
-                if (used + request.getSize() > s.quotaBytes()) {
-                    throw new ParleyException(ErrorCode.ERROR_CODE_QUOTA_EXCEEDED, user + " stores " + used
-                            + " of " + s.quotaBytes() + " bytes (open upload tickets included); " + request.getSize()
-                            + " more do not fit");
-                }
-            }
             Instant now = clock.instant();
             String key = keys.newKey(user, now.toEpochMilli());
-            blobs.put(BlobKeys.pending(key, request.getSize()), InputStream.nullInputStream(), 0, PENDING_TYPE);
+            synchronized (quotaLocks[Math.floorMod(user.hashCode(), QUOTA_LOCKS)]) {
+                // the check and the marker that makes this ticket count, with no other ticket of the user between
+                if (s.quotaBytes() > 0) {
+                    long used = usage(blobs, user);
+                    if (used + request.getSize() > s.quotaBytes()) {
+                        throw new ParleyException(ErrorCode.ERROR_CODE_QUOTA_EXCEEDED, user + " stores " + used
+                                + " of " + s.quotaBytes() + " bytes (open upload tickets included); "
+                                + request.getSize() + " more do not fit");
+                    }
+                }
+                blobs.put(BlobKeys.pending(key, request.getSize()), InputStream.nullInputStream(), 0, PENDING_TYPE);
+            }
             Instant expires = now.plus(s.uploadTicketTtl()).truncatedTo(ChronoUnit.SECONDS); // tickets count seconds
             BlobTicket ticket = new BlobTicket(BlobTicket.Access.UPLOAD, key, user, request.getSize(),
                     request.getContentType(), expires);
@@ -152,8 +169,18 @@ final class Files {
             return CompletableFuture.completedFuture(invalid(problem));
         }
         FileSettings s = settings.get();
-        return workers.onStore(blobs -> {
+        String user = draft.getSender();
+        if (!startDecoding(user)) {
+            return CompletableFuture.failedFuture(new ParleyException(ErrorCode.ERROR_CODE_RATE_LIMITED,
+                    MAX_IMAGES_PER_USER + " images of " + user + " are being processed; send this one again shortly",
+                    true));
+        }
+        CompletionStage<ProcessResult> result = workers.onStore(blobs -> {
             String refused = admitImage(blobs, body);
+            if (refused == null) {
+                // everything but the claim, before the decoding: nothing is decoded that could not be sent
+                refused = sendable(blobs, draft, body.getKey());
+            }
             if (refused != null) {
                 return invalid(refused);
             }
@@ -165,6 +192,26 @@ final class Files {
             }
             return ProcessResult.store(draft.toBuilder().setBody(Any.pack(stored)).build(), "🖼 " + body.getName());
         });
+        result.whenComplete((r, e) -> doneDecoding(user));
+        return result;
+    }
+
+    /** @return true if {@code user} may have one more image checked now (then {@link #doneDecoding} once done) */
+    private boolean startDecoding(String user) {
+        boolean[] started = {false};
+        decoding.compute(user, (u, n) -> {
+            int now = n == null ? 0 : n;
+            if (now >= MAX_IMAGES_PER_USER) {
+                return n;
+            }
+            started[0] = true;
+            return now + 1;
+        });
+        return started[0];
+    }
+
+    private void doneDecoding(String user) {
+        decoding.computeIfPresent(user, (u, n) -> n <= 1 ? null : n - 1);
     }
 
     /** Checks the upload matches before the image is decoded (no decoding of what is not the sender's upload). */
@@ -203,18 +250,15 @@ final class Files {
      */
     private String admit(BlobStore blobs, Message draft, String key, long size, String contentType, String sha256)
             throws IOException {
-        String owner = draft.getSender() + "\n" + draft.getClientMsgId();
+        String owner = owner(draft);
         Optional<String> claimed = readClaim(blobs, key);
         if (claimed.isPresent()) {
-            return claimed.get().equals(owner) ? null : "the object " + key + " was already sent in another message";
+            return claimed.get().equals(owner) ? null : alreadySent(key);
         }
         List<BlobStore.Info> pending = blobs.list(BlobKeys.pendingPrefix(key), "", 1);
-        if (pending.isEmpty()) {
-            return "no upload ticket is open for key " + key + " (never issued, or expired: upload again)";
-        }
-        FileSettings s = settings.get();
-        if (pending.get(0).created().plus(s.sendWithin()).isBefore(clock.instant())) {
-            return "the upload of " + key + " is older than " + s.sendWithin().toHours() + " hours: upload again";
+        String stale = stale(key, pending);
+        if (stale != null) {
+            return stale;
         }
         Optional<BlobStore.Info> info = blobs.stat(key);
         if (info.isEmpty()) {
@@ -230,12 +274,46 @@ final class Files {
         } catch (FileAlreadyExistsException raced) {
             Optional<String> winner = readClaim(blobs, key);
             if (winner.isEmpty() || !winner.get().equals(owner)) {
-                return "the object " + key + " was already sent in another message";
+                return alreadySent(key);
             }
         }
         String marker = pending.get(0).key();
         io.execute(() -> deleteQuietly(blobs, marker));
         return null;
+    }
+
+    /**
+     * The checks of {@link #admit} but the claim itself: the object is not claimed by another message, and its ticket's
+     * marker is there and young enough.
+     *
+     * @return null if a message may still claim it (this one's own claim included), else the reason it may not
+     */
+    private String sendable(BlobStore blobs, Message draft, String key) throws IOException {
+        Optional<String> claimed = readClaim(blobs, key);
+        if (claimed.isPresent()) {
+            return claimed.get().equals(owner(draft)) ? null : alreadySent(key);
+        }
+        return stale(key, blobs.list(BlobKeys.pendingPrefix(key), "", 1));
+    }
+
+    /** @return why an object whose pending markers are {@code pending} can no longer be sent, or null */
+    private String stale(String key, List<BlobStore.Info> pending) {
+        if (pending.isEmpty()) {
+            return "no upload ticket is open for key " + key + " (never issued, or expired: upload again)";
+        }
+        FileSettings s = settings.get();
+        if (pending.get(0).created().plus(s.sendWithin()).isBefore(clock.instant())) {
+            return "the upload of " + key + " is older than " + s.sendWithin().toHours() + " hours: upload again";
+        }
+        return null;
+    }
+
+    private static String owner(Message draft) {
+        return draft.getSender() + "\n" + draft.getClientMsgId();
+    }
+
+    private static String alreadySent(String key) {
+        return "the object " + key + " was already sent in another message";
     }
 
     private static String mismatch(BlobStore.Info info, long size, String contentType, String sha256) {

@@ -5,6 +5,7 @@ import io.parley.blob.fs.FsBlobStore;
 import io.parley.command.recall.RecallHandler;
 import io.parley.command.recall.RecallRules;
 import io.parley.command.recall.proto.Recall;
+import io.parley.core.api.Ids;
 import io.parley.core.api.Principal;
 import io.parley.core.internal.InProcessCore;
 import io.parley.core.proto.Command;
@@ -219,6 +220,142 @@ class FileEndToEndTest {
         assertTrue(blobStore.get().stat(BlobKeys.claim(bombTicket.getKey())).isEmpty());
     }
 
+    /**
+     * An image is decoded only when it could be sent: one already sent in another message, or whose ticket is gone,
+     * is refused from the claim and the markers, without being opened (a user could otherwise have the server decode
+     * the same 40-megapixel image again with every send).
+     */
+    @Test
+    void anImageThatCannotBeSentIsRefusedWithoutBeingDecoded() throws Exception {
+        CountingStore counting = new CountingStore(blobStore.get());
+        blobStore.set(counting);
+        Device alice = device("alice", "phone").resume();
+        byte[] png = ThumbnailsTest.image("png", 400, 300);
+        UploadTicket ticket = upload(alice, "a.png", png.length, "image/png");
+        counting.put(ticket.getKey(), new ByteArrayInputStream(png), png.length, "image/png");
+        Image body = Image.newBuilder().setKey(ticket.getKey()).setName("a.png").setSize(png.length)
+                .setContentType("image/png").setSha256(sha256(png)).build();
+        assertTrue(send(alice, "i1", "image", body).hasSendAck());
+        assertEquals(1, counting.opens(ticket.getKey()), "decoded once");
+        for (int i = 0; i < 3; i++) {
+            assertRefused(send(alice, "again-" + i, "image", body), ErrorCode.ERROR_CODE_INVALID_BODY, "already sent");
+        }
+        assertEquals(1, counting.opens(ticket.getKey()), "an image sent already is not decoded again");
+
+        UploadTicket orphan = upload(alice, "b.png", png.length, "image/png");
+        counting.put(orphan.getKey(), new ByteArrayInputStream(png), png.length, "image/png");
+        counting.delete(BlobKeys.pending(orphan.getKey(), png.length)); // as the sweep does to a ticket's marker
+        assertRefused(send(alice, "o1", "image", body.toBuilder().setKey(orphan.getKey()).build()),
+                ErrorCode.ERROR_CODE_INVALID_BODY, "no upload ticket is open");
+        assertEquals(0, counting.opens(orphan.getKey()));
+    }
+
+    /**
+     * One user's images are checked and thumbnailed at most {@link Files#MAX_IMAGES_PER_USER} at a time: more at once
+     * are refused as retryable {@code RATE_LIMITED}, so one user cannot fill the two workers' queue (and hold up
+     * everyone's file work) with decodes; another user's image goes on.
+     */
+    @Test
+    void oneUsersImagesAreDecodedAFewAtATime() throws Exception {
+        CountingStore counting = new CountingStore(blobStore.get());
+        blobStore.set(counting);
+        Device bob = device("bob", "phone").resume();
+        byte[] png = ThumbnailsTest.image("png", 64, 64);
+        List<Image> images = new ArrayList<>();
+        List<Device> alices = new ArrayList<>();
+        for (int i = 0; i < Files.MAX_IMAGES_PER_USER + 1; i++) {
+            Device a = device("alice", "phone-" + i);
+            alices.add(a);
+            UploadTicket t = upload(a, "p.png", png.length, "image/png");
+            counting.put(t.getKey(), new ByteArrayInputStream(png), png.length, "image/png");
+            images.add(Image.newBuilder().setKey(t.getKey()).setName("p.png").setSize(png.length)
+                    .setContentType("image/png").setSha256(sha256(png)).build());
+        }
+        counting.holdOpens(true);
+        List<Long> sends = new ArrayList<>();
+        for (int i = 0; i < Files.MAX_IMAGES_PER_USER; i++) {
+            sends.add(alices.get(i).post(Frame.newBuilder().setSend(Send.newBuilder().setClientMsgId("h" + i)
+                    .setPeer("bob").setType("image").setBody(Any.pack(images.get(i))))));
+        }
+        awaitTrue(() -> counting.held() == Files.MAX_IMAGES_PER_USER, "the first images are being decoded");
+        Frame limited = send(alices.get(Files.MAX_IMAGES_PER_USER), "h-more", "image",
+                images.get(Files.MAX_IMAGES_PER_USER));
+        assertRefused(limited, ErrorCode.ERROR_CODE_RATE_LIMITED, "being processed");
+        assertTrue(limited.getError().getRetryable(), limited.toString());
+        counting.holdOpens(false);
+        for (int i = 0; i < sends.size(); i++) {
+            long rid = sends.get(i);
+            Frame ack = alices.get(i).await(f -> f.getRequestId() == rid && !f.hasDeliver());
+            assertTrue(ack.hasSendAck(), ack.toString());
+        }
+        // the slots are given back: the refused one goes through now
+        assertTrue(send(alices.get(Files.MAX_IMAGES_PER_USER), "h-more", "image",
+                images.get(Files.MAX_IMAGES_PER_USER)).hasSendAck());
+        UploadTicket bobs = upload(bob, "q.png", png.length, "image/png");
+        counting.put(bobs.getKey(), new ByteArrayInputStream(png), png.length, "image/png");
+        assertTrue(send(bob, "b1", "image", images.get(0).toBuilder().setKey(bobs.getKey()).build()).hasSendAck());
+    }
+
+    /** Two tickets asked for at once are checked against the quota one after the other, not both against 0. */
+    @Test
+    void ticketsAskedForAtOnceCannotPassTheQuotaTogether() throws Exception {
+        settings.set(settings(1000, 1500));
+        CountingStore slow = new CountingStore(blobStore.get());
+        slow.slowLists(true); // widens the window between the quota's listing and the ticket's marker
+        blobStore.set(slow);
+        List<Device> phones = List.of(device("alice", "a"), device("alice", "b"));
+        List<Long> asked = new ArrayList<>();
+        for (Device d : phones) {
+            asked.add(d.post(Frame.newBuilder().setCommand(Command.newBuilder().setType(FileTypes.UPLOAD).setPayload(
+                    Any.pack(UploadRequest.newBuilder().setName("x.bin").setSize(1000)
+                            .setContentType("application/octet-stream").build())))));
+        }
+        int issued = 0;
+        int refused = 0;
+        for (int i = 0; i < phones.size(); i++) {
+            long rid = asked.get(i);
+            Frame f = phones.get(i).await(fr -> fr.getRequestId() == rid && !fr.hasDeliver());
+            if (f.hasCommandResult()) {
+                issued++;
+            } else {
+                assertEquals(ErrorCode.ERROR_CODE_QUOTA_EXCEEDED, f.getError().getCode(), f.toString());
+                refused++;
+            }
+        }
+        assertEquals(1, issued, "one ticket of 1000 bytes fits a quota of 1500, not two");
+        assertEquals(1, refused);
+    }
+
+    /**
+     * User ids may hold {@code @} (e-mail addresses) or be {@code .} or {@code ..}, which no blob key segment may: their
+     * objects live under {@code h/<the user id in hex>/}, so they send files like everyone else (and no name of one
+     * user is a prefix of another's).
+     */
+    @Test
+    void usersWhoseIdsAreNoKeySegmentSendFilesToo() throws Exception {
+        Device bob = device("bob", "phone").resume();
+        byte[] bytes = "minutes".getBytes(StandardCharsets.UTF_8);
+        for (String user : new String[] {"alice@example.com", "..", "."}) {
+            Device d = device(user, "phone");
+            UploadTicket ticket = upload(d, "m.txt", bytes.length, "text/plain");
+            String hex = HexFormat.of().formatHex(user.getBytes(StandardCharsets.UTF_8));
+            assertTrue(ticket.getKey().startsWith("h/" + hex + "/"), ticket.getKey());
+            assertTrue(BlobTicket.validKey(ticket.getKey()), ticket.getKey());
+            blobStore.get().put(ticket.getKey(), new ByteArrayInputStream(bytes), bytes.length, "text/plain");
+            File body = file(ticket, bytes);
+            Frame ack = d.request(Frame.newBuilder().setSend(Send.newBuilder().setClientMsgId("m1").setPeer("bob")
+                    .setType("file").setBody(Any.pack(body))));
+            assertTrue(ack.hasSendAck(), ack.toString());
+            String conversation = Ids.direct(user, "bob");
+            bob.awaitMessage(conversation, ack.getSendAck().getSeq());
+            assertTrue(download(bob, conversation, ack.getSendAck().getSeq()).hasCommandResult());
+            // bob cannot send it as his, and it counts against its owner's quota only
+            assertRefused(send(bob, "b-" + user, "file", body), ErrorCode.ERROR_CODE_INVALID_BODY, "issued to the sender");
+            assertEquals(bytes.length, files.usage(blobStore.get(), user));
+        }
+        assertEquals(0, files.usage(blobStore.get(), "bob"));
+    }
+
     @Test
     void sizesAndQuotasAreEnforcedWhenTicketsAreIssued() throws Exception {
         settings.set(settings(1000, 2500));
@@ -277,6 +414,83 @@ class FileEndToEndTest {
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------------
+
+    /** The real store, counting the opens of each key; opens of uploads can be held, listings slowed. */
+    static final class CountingStore implements BlobStore {
+        private final BlobStore delegate;
+        private final Map<String, Integer> opens = new java.util.concurrent.ConcurrentHashMap<>();
+        private final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+        private volatile CompletableFuture<Void> gate = CompletableFuture.completedFuture(null);
+        private volatile boolean slowLists;
+
+        CountingStore(BlobStore delegate) {
+            this.delegate = delegate;
+        }
+
+        int opens(String key) {
+            return opens.getOrDefault(key, 0);
+        }
+
+        int held() {
+            return held.get();
+        }
+
+        void holdOpens(boolean hold) {
+            if (hold) {
+                gate = new CompletableFuture<>();
+            } else {
+                gate.complete(null);
+            }
+        }
+
+        void slowLists(boolean slow) {
+            slowLists = slow;
+        }
+
+        @Override
+        public Info put(String key, java.io.InputStream content, long length, String contentType)
+                throws java.io.IOException {
+            return delegate.put(key, content, length, contentType);
+        }
+
+        @Override
+        public Optional<Info> stat(String key) throws java.io.IOException {
+            return delegate.stat(key);
+        }
+
+        @Override
+        public Optional<java.io.InputStream> open(String key, long offset) throws java.io.IOException {
+            if (key.startsWith(BlobKeys.FILES)) {
+                opens.merge(key, 1, Integer::sum);
+                held.incrementAndGet();
+                try {
+                    gate.get(10, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new java.io.IOException(e);
+                } finally {
+                    held.decrementAndGet();
+                }
+            }
+            return delegate.open(key, offset);
+        }
+
+        @Override
+        public boolean delete(String key) throws java.io.IOException {
+            return delegate.delete(key);
+        }
+
+        @Override
+        public List<Info> list(String prefix, String after, int limit) throws java.io.IOException {
+            if (slowLists) {
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return delegate.list(prefix, after, limit);
+        }
+    }
 
     static File file(UploadTicket t, byte[] bytes) throws Exception {
         return File.newBuilder().setKey(t.getKey()).setName("f.txt").setSize(bytes.length)
@@ -405,7 +619,7 @@ class FileEndToEndTest {
             return f.getDeliver().getMessagesList().stream().filter(match).findFirst().orElseThrow();
         }
 
-        private Frame await(Predicate<Frame> until) throws InterruptedException {
+        Frame await(Predicate<Frame> until) throws InterruptedException {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (true) {
                 Frame f = frames.poll(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);

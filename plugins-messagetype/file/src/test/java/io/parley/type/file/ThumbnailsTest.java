@@ -80,6 +80,125 @@ class ThumbnailsTest {
         byte[] truncated = java.util.Arrays.copyOf(image("png", 200, 200), 120);
         assertThrows(Thumbnails.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream(truncated), "image/png"));
+        // a header the decoder cannot read is the image's fault (INVALID_BODY), not the store's (a retryable failure)
+        byte[] badHeader = {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xDB, 0, 2, (byte) 0xFF, (byte) 0xC0, 0, 4,
+                1, 2, (byte) 0xFF, (byte) 0xD9};
+        Thumbnails.ImageRefused header = assertThrows(Thumbnails.ImageRefused.class,
+                () -> thumbnails.make(new ByteArrayInputStream(badHeader), "image/jpeg"));
+        assertTrue(header.getMessage().contains("cannot be read"), header.getMessage());
+    }
+
+    /**
+     * A 1000-scan progressive JPEG of 2000 x 2000 pixels: 50 KB whose header is harmless, while the JDK's decoder
+     * works through the whole frame (and outputs it) once per scan. Refused once its scans pass the limit.
+     */
+    @Test
+    void aJpegWithThousandsOfScansIsRefusedAtTheScanLimit() throws Exception {
+        byte[] bomb = scanBomb(2000, 2000, 1000);
+        assertTrue(bomb.length < 100_000, bomb.length + " bytes");
+        long started = System.nanoTime();
+        Thumbnails.ImageRefused refused = assertThrows(Thumbnails.ImageRefused.class,
+                () -> thumbnails.make(new ByteArrayInputStream(bomb), "image/jpeg"));
+        assertTrue(refused.getMessage().contains("more than " + Thumbnails.MAX_JPEG_SCANS + " scans"),
+                refused.getMessage());
+        assertTrue(System.nanoTime() - started < 5_000_000_000L, "refused at the limit, not after every scan");
+        // at the limit it is read: the limit is about scans, not about this file
+        Thumbnails.Thumbnail atLimit = thumbnails.make(new ByteArrayInputStream(
+                scanBomb(200, 100, Thumbnails.MAX_JPEG_SCANS)), "image/jpeg");
+        assertEquals(200, atLimit.width());
+    }
+
+    @Test
+    void anOrdinaryProgressiveJpegIsRead() throws Exception {
+        BufferedImage img = ImageIO.read(new ByteArrayInputStream(image("png", 800, 600)));
+        javax.imageio.ImageWriter writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        javax.imageio.ImageWriteParam param = writer.getDefaultWriteParam();
+        param.setProgressiveMode(javax.imageio.ImageWriteParam.MODE_DEFAULT);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (javax.imageio.stream.ImageOutputStream o = ImageIO.createImageOutputStream(out)) {
+            writer.setOutput(o);
+            writer.write(null, new javax.imageio.IIOImage(img, null, null), param);
+        }
+        Thumbnails.Thumbnail t = thumbnails.make(new ByteArrayInputStream(out.toByteArray()), "image/jpeg");
+        assertEquals(800, t.width());
+        assertEquals(320, t.thumbWidth());
+    }
+
+    /**
+     * A BMP whose header says 100 x 100 but whose pixels are a JPEG (compression 4) or a PNG (5): the JDK decodes the
+     * wrapped image at its own size, past the pixel limit (a progressive one of 20000 x 20000 takes gigabytes of native
+     * memory). Refused from the BMP header, before any decoding.
+     */
+    @Test
+    void aBmpWrappingAJpegOrAPngIsRefusedBeforeDecoding() throws Exception {
+        byte[][] wrapped = {scanBomb(4000, 4000, 2), image("png", 300, 300)};
+        for (int i = 0; i < wrapped.length; i++) {
+            byte[] bmp = bmpWrapping(wrapped[i], 100, 100, 4 + i);
+            Thumbnails.ImageRefused refused = assertThrows(Thumbnails.ImageRefused.class,
+                    () -> thumbnails.make(new ByteArrayInputStream(bmp), "image/bmp"));
+            assertTrue(refused.getMessage().contains("compression " + (4 + i)), refused.getMessage());
+        }
+        // plain and RLE BMPs are still read
+        assertEquals(100, thumbnails.make(new ByteArrayInputStream(image("bmp", 100, 50)), "image/bmp").width());
+    }
+
+    /** A grayscale progressive JPEG: a DC scan, then {@code scans - 1} AC scans that are one EOB run each. */
+    static byte[] scanBomb(int width, int height, int scans) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(new byte[] {(byte) 0xFF, (byte) 0xD8});
+        byte[] dqt = new byte[65];
+        java.util.Arrays.fill(dqt, 1, 65, (byte) 1);
+        segment(out, 0xDB, dqt);
+        segment(out, 0xC2, new byte[] {8, (byte) (height >> 8), (byte) height, (byte) (width >> 8), (byte) width, 1,
+                1, 0x11, 0});
+        byte[] dht = new byte[18];
+        dht[1] = 1; // one code of length 1
+        segment(out, 0xC4, dht); // DC table 0: the symbol 0 (no difference)
+        byte[] ac = dht.clone();
+        ac[0] = 0x10;
+        ac[17] = (byte) 0xE0;
+        segment(out, 0xC4, ac); // AC table 0: EOB14 (an end-of-band run of 16384 + 14 bits)
+        int blocks = ((width + 7) / 8) * ((height + 7) / 8);
+        segment(out, 0xDA, new byte[] {1, 1, 0, 0, 0, 0});
+        out.write(entropy("0".repeat(blocks)));
+        byte[] eobRuns = entropy(("0" + "1".repeat(14)).repeat((blocks + 32766) / 32767));
+        for (int i = 1; i < scans; i++) {
+            segment(out, 0xDA, new byte[] {1, 1, 0, 1, 63, 0});
+            out.write(eobRuns);
+        }
+        out.write(new byte[] {(byte) 0xFF, (byte) 0xD9});
+        return out.toByteArray();
+    }
+
+    private static void segment(ByteArrayOutputStream out, int marker, byte[] payload) {
+        out.write(0xFF);
+        out.write(marker);
+        out.write((payload.length + 2) >> 8);
+        out.write(payload.length + 2);
+        out.writeBytes(payload);
+    }
+
+    /** Bits to bytes, padded with 1s, every 0xFF followed by a stuffed 0x00. */
+    private static byte[] entropy(String bits) {
+        String padded = bits + "1".repeat((8 - bits.length() % 8) % 8);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (int i = 0; i < padded.length(); i += 8) {
+            int v = Integer.parseInt(padded.substring(i, i + 8), 2);
+            out.write(v);
+            if (v == 0xFF) {
+                out.write(0);
+            }
+        }
+        return out.toByteArray();
+    }
+
+    /** A BMP (BITMAPINFOHEADER) of the given size and compression whose pixel data is {@code inner}. */
+    static byte[] bmpWrapping(byte[] inner, int width, int height, int compression) {
+        ByteBuffer b = ByteBuffer.allocate(54 + inner.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put((byte) 'B').put((byte) 'M').putInt(54 + inner.length).putInt(0).putInt(54);
+        b.putInt(40).putInt(width).putInt(height).putShort((short) 1).putShort((short) 0).putInt(compression)
+                .putInt(inner.length).putInt(0).putInt(0).putInt(0).putInt(0);
+        return b.put(inner).array();
     }
 
     /** Rewrites the IHDR chunk's width and height (and its CRC) of a PNG. */

@@ -1,11 +1,14 @@
 package io.parley.type.sticker;
 
+import io.parley.type.support.JpegScanLimit;
+
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.MemoryCacheImageInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.util.Iterator;
 
 /**
@@ -13,6 +16,7 @@ import java.util.Iterator;
  * height — read from the header <b>before</b> any pixel is decoded — at most {@code maxSide}; then the first frame is
  * decoded with the JDK's Image I/O to prove it is readable (at most {@code maxSide}² pixels are ever held). WebP has
  * no reader in the JDK: its header is checked (VP8, VP8L or VP8X) and it is decoded only when a reader is installed.
+ * A JPEG may have at most {@value #MAX_JPEG_SCANS} scans (the decoder works through the whole frame for each).
  * Stateless, thread-safe; CPU-bound (call it from the sticker bundle's workers).
  */
 final class StickerImages {
@@ -21,6 +25,8 @@ final class StickerImages {
     static final String GIF = "image/gif";
     static final String WEBP = "image/webp";
     static final String JPEG = "image/jpeg";
+    /** The most scans a JPEG may have: baseline has one, progressive encoders write about ten. */
+    static final int MAX_JPEG_SCANS = 64;
 
     /** Thrown for an image that is refused: unreadable, of another type, or over the limit. For the client. */
     static final class ImageRefused extends Exception {
@@ -149,13 +155,19 @@ final class StickerImages {
             throw new ImageRefused("this server cannot read " + format + " images");
         }
         ImageReader reader = readers.next();
-        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(image))) {
+        InputStream bytes = new ByteArrayInputStream(image);
+        if (format.equals(JPEG)) {
+            bytes = new JpegScanLimit(bytes, MAX_JPEG_SCANS);
+        }
+        try (ImageInputStream in = new MemoryCacheImageInputStream(bytes)) {
             reader.setInput(in, true, true);
             int width = reader.getWidth(0);
             int height = reader.getHeight(0);
             checkSides(width, height);
             reader.read(0);
             return new int[] {width, height};
+        } catch (JpegScanLimit.TooManyScans e) {
+            throw new ImageRefused(e.getMessage() + "; at most " + MAX_JPEG_SCANS + " are accepted");
         } catch (IOException | RuntimeException e) {
             throw new ImageRefused("the image cannot be decoded: " + e.getMessage());
         } finally {

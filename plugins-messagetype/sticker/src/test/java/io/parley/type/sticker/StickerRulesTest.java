@@ -108,6 +108,22 @@ class StickerRulesTest {
                 TestImages.webpExtended(2000, 2000), "image/webp")).getMessage().contains("2000x2000 pixels"));
     }
 
+    /**
+     * A JPEG of thousands of empty progressive scans: the decoder works through (and outputs) the whole frame for each
+     * scan. Refused once its scans pass {@link StickerImages#MAX_JPEG_SCANS}.
+     */
+    @Test
+    void aJpegWithThousandsOfScansIsRefused() throws Exception {
+        byte[] bomb = TestImages.scanBomb(1024, 1024, 20_000);
+        assertTrue(bomb.length < 524_288, bomb.length + " bytes: within image.max.bytes");
+        StickerImages.ImageRefused refused = assertTimeoutPreemptively(java.time.Duration.ofSeconds(5),
+                () -> assertThrows(StickerImages.ImageRefused.class, () -> images.check(bomb, "image/jpeg")));
+        assertTrue(refused.getMessage().contains("more than " + StickerImages.MAX_JPEG_SCANS + " scans"),
+                refused.getMessage());
+        assertEquals(new StickerImages.Checked("image/jpeg", 100, 80),
+                images.check(TestImages.scanBomb(100, 80, StickerImages.MAX_JPEG_SCANS), "image/jpeg"));
+    }
+
     @Test
     void unreadableOrMislabelledImagesAreRefused() throws Exception {
         byte[] png = TestImages.image("png", 40, 40, 1);

@@ -60,6 +60,58 @@ final class TestImages {
         return copy;
     }
 
+    /** A grayscale progressive JPEG: a DC scan, then {@code scans - 1} AC scans that are one EOB run each. */
+    static byte[] scanBomb(int width, int height, int scans) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.write(0xFF);
+        out.write(0xD8);
+        byte[] dqt = new byte[65];
+        java.util.Arrays.fill(dqt, 1, 65, (byte) 1);
+        segment(out, 0xDB, dqt);
+        segment(out, 0xC2, new byte[] {8, (byte) (height >> 8), (byte) height, (byte) (width >> 8), (byte) width, 1,
+                1, 0x11, 0});
+        byte[] dht = new byte[18];
+        dht[1] = 1; // one code of length 1
+        segment(out, 0xC4, dht); // DC table 0: the symbol 0 (no difference)
+        byte[] ac = dht.clone();
+        ac[0] = 0x10;
+        ac[17] = (byte) 0xE0;
+        segment(out, 0xC4, ac); // AC table 0: EOB14 (an end-of-band run of 16384 + 14 bits)
+        int blocks = ((width + 7) / 8) * ((height + 7) / 8);
+        segment(out, 0xDA, new byte[] {1, 1, 0, 0, 0, 0});
+        out.writeBytes(entropy("0".repeat(blocks)));
+        byte[] eobRuns = entropy(("0" + "1".repeat(14)).repeat((blocks + 32766) / 32767));
+        for (int i = 1; i < scans; i++) {
+            segment(out, 0xDA, new byte[] {1, 1, 0, 1, 63, 0});
+            out.writeBytes(eobRuns);
+        }
+        out.write(0xFF);
+        out.write(0xD9);
+        return out.toByteArray();
+    }
+
+    private static void segment(ByteArrayOutputStream out, int marker, byte[] payload) {
+        out.write(0xFF);
+        out.write(marker);
+        out.write((payload.length + 2) >> 8);
+        out.write(payload.length + 2);
+        out.writeBytes(payload);
+    }
+
+    /** Bits to bytes, padded with 1s, every 0xFF followed by a stuffed 0x00. */
+    private static byte[] entropy(String bits) {
+        String padded = bits + "1".repeat((8 - bits.length() % 8) % 8);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (int i = 0; i < padded.length(); i += 8) {
+            int v = Integer.parseInt(padded.substring(i, i + 8), 2);
+            out.write(v);
+            if (v == 0xFF) {
+                out.write(0);
+            }
+        }
+        return out.toByteArray();
+    }
+
     /** A lossless WebP header (VP8L) declaring {@code width} x {@code height}; no valid pixel data follows. */
     static byte[] webpLossless(int width, int height) {
         ByteBuffer b = riff("VP8L", 10);

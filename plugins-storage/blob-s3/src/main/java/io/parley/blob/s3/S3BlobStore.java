@@ -47,6 +47,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -61,7 +62,10 @@ import java.util.regex.Pattern;
  * A {@link BlobStore} on an S3 bucket (AWS S3 or an S3-compatible server), through the AWS SDK for Java v2 with its
  * {@code HttpURLConnection} client. Blob {@code key} is object {@code prefix + key}; the object carries the blob's
  * content type as {@code Content-Type} and its SHA-256 (lower-case hex) and creation instant (ISO-8601) as user
- * metadata {@code x-amz-meta-sha256} and {@code x-amz-meta-created}.
+ * metadata {@code x-amz-meta-sha256} and {@code x-amz-meta-created}. Anything but a picture, audio or video (SVG and
+ * XML types included) also carries {@code Content-Disposition: attachment}, which S3 sends with it: pre-signed URLs
+ * are opened on the object store's origin with the uploader's content type, and an uploaded HTML page or SVG image
+ * must not run there as a page.
  *
  * <p>{@code put} never overwrites. Puts of one key through one store instance are serialized (a second waits for the
  * first, then finds the key taken); each checks with a HEAD, then writes conditionally with {@code If-None-Match: *}.
@@ -319,7 +323,8 @@ public final class S3BlobStore implements BlobStore, AutoCloseable {
         String hex = HexFormat.of().formatHex(sha.digest());
         try {
             client.putObject(r -> r.bucket(settings.bucket()).key(objectKey)
-                            .contentType(contentType).contentLength((long) length)
+                            .contentType(contentType).contentDisposition(contentDisposition(contentType))
+                            .contentLength((long) length)
                             .contentMD5(Base64.getEncoder().encodeToString(md5.digest()))
                             .metadata(metadata(hex, created, upload))
                             .ifNoneMatch("*"),
@@ -333,6 +338,16 @@ public final class S3BlobStore implements BlobStore, AutoCloseable {
             throw failure("put", key, e);
         }
         return hex;
+    }
+
+    /**
+     * @return {@code attachment} for every content type but pictures, audio and video that are not SVG or XML (which
+     *         may be shown in place), else null (no header)
+     */
+    static String contentDisposition(String contentType) {
+        String t = contentType.toLowerCase(Locale.ROOT);
+        boolean media = t.startsWith("image/") || t.startsWith("audio/") || t.startsWith("video/");
+        return media && !t.contains("svg") && !t.contains("xml") ? null : "attachment";
     }
 
     private String putMultipart(String key, String objectKey, InputStream content, long length, String contentType,
@@ -383,7 +398,7 @@ public final class S3BlobStore implements BlobStore, AutoCloseable {
             client.copyObject(r -> r.sourceBucket(settings.bucket()).sourceKey(staging)
                     .destinationBucket(settings.bucket()).destinationKey(objectKey)
                     .metadataDirective(MetadataDirective.REPLACE)
-                    .contentType(contentType)
+                    .contentType(contentType).contentDisposition(contentDisposition(contentType))
                     .metadata(metadata(hex, created, upload))
                     .ifNoneMatch("*"));
         } catch (S3Exception e) {

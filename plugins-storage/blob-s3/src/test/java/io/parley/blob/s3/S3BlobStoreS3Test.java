@@ -162,6 +162,35 @@ class S3BlobStoreS3Test {
         }
     }
 
+    /**
+     * Pre-signed URLs are fetched from the object store's origin with the uploader's Content-Type, past Parley's own
+     * headers: an HTML page or an SVG image uploaded as a file would run there as a page. Such objects are stored with
+     * {@code Content-Disposition: attachment} (what S3 then sends with them); pictures, audio and video are not.
+     */
+    @Test
+    void activeContentIsStoredAsAnAttachmentAndServedSoOverPresignedUrls() throws Exception {
+        try (S3BlobStore single = S3BlobStore.open(S3TestServers.s3rver().settings(prefix()));
+             S3BlobStore parts = S3BlobStore.open(S3TestServers.s3rver().settings(prefix()), 0, 5 * 1024 * 1024,
+                     true)) {
+            byte[] page = utf8("<html><script>alert(document.domain)</script></html>");
+            for (S3BlobStore store : List.of(single, parts)) {
+                for (String type : new String[] {"text/html", "image/svg+xml", "application/xhtml+xml", "text/plain",
+                        "image/png", "video/mp4"}) {
+                    String key = "f/mallory/" + type.replace('/', '-').replace('+', '-');
+                    store.put(key, new ByteArrayInputStream(page), page.length, type);
+                    URI url = store.downloadUrl(key, Duration.ofMinutes(1)).orElseThrow();
+                    HttpResponse<String> got = HTTP.send(HttpRequest.newBuilder(url).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    assertEquals(200, got.statusCode(), got.body());
+                    boolean media = type.startsWith("image/png") || type.startsWith("video/");
+                    assertEquals(media ? Optional.empty() : Optional.of("attachment"),
+                            got.headers().firstValue("Content-Disposition"), type);
+                    assertEquals(type, store.stat(key).orElseThrow().contentType());
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- failures, reported clearly
 
     @Test

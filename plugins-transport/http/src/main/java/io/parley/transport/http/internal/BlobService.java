@@ -35,6 +35,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -55,7 +56,7 @@ import java.util.regex.Pattern;
  * request's head ({@link #admit}), checks and writes upload chunks, answers upload-offset queries and opens
  * downloads, against the bound {@link BlobStore} and the partial uploads staged on local disk ({@link UploadStaging}).
  *
- * <p>Threading: {@link #admit}, {@link #tryAcquire} and the store binding are non-blocking and may run on an event
+ * <p>Threading: {@link #admit}, {@link #acquire} and the store binding are non-blocking and may run on an event
  * loop. Everything that touches a disk or the store runs on this object's workers ({@code parley-http-blob-N}, at
  * most {@code upload.max.concurrent} clamped to 4–32, idle ones end after a minute), never on an event loop; the
  * futures complete there. Operations on one key (upload checks, chunk writes, offset queries, the sweep) run one at a
@@ -64,7 +65,8 @@ import java.util.regex.Pattern;
  * {@link #close()} stops both. Thread-safe.
  *
  * <p>Memory: a chunk is buffered whole (at most {@code upload.chunk.max.bytes}) and only while it holds one of the
- * {@code upload.max.concurrent} permits, so upload buffers never exceed their product; a download holds one
+ * {@code upload.max.concurrent} permits (of which one user holds at most a quarter), so upload buffers never exceed
+ * their product; a download holds one
  * {@link Download#CHUNK} buffer at a time and reads the next only once the previous has been written to the socket.
  */
 public final class BlobService implements AutoCloseable {
@@ -114,12 +116,18 @@ public final class BlobService implements AutoCloseable {
     record Reply(int status, Map<String, String> headers, Object json, Download download) {
     }
 
-    /** One of the {@code upload.max.concurrent} slots; released exactly once. */
+    /** One of the {@code upload.max.concurrent} slots, taken for {@code user}; released exactly once. */
     final class Permit {
         private final AtomicBoolean released = new AtomicBoolean();
+        private final String user;
+
+        Permit(String user) {
+            this.user = user;
+        }
 
         void release() {
             if (released.compareAndSet(false, true)) {
+                userPermits.computeIfPresent(user, (u, n) -> n <= 1 ? null : n - 1);
                 permits.release();
             }
         }
@@ -131,6 +139,9 @@ public final class BlobService implements AutoCloseable {
     private final UploadStaging staging;
     private final AtomicReference<BlobStore> store = new AtomicReference<>();
     private final Semaphore permits;
+    /** Slots held by each user's chunks (absent: none); at most {@link #perUser}. */
+    private final ConcurrentHashMap<String, Integer> userPermits = new ConcurrentHashMap<>();
+    private final int perUser;
     private final ThreadPoolExecutor workers;
     private final KeyOrder order;
     private final ScheduledExecutorService sweeper;
@@ -146,6 +157,7 @@ public final class BlobService implements AutoCloseable {
         this.clock = clock;
         this.staging = new UploadStaging(settings.uploadDir());
         this.permits = new Semaphore(settings.maxConcurrent());
+        this.perUser = perUser(settings.maxConcurrent());
         int threads = Math.max(4, Math.min(32, settings.maxConcurrent()));
         AtomicInteger n = new AtomicInteger();
         ThreadFactory named = r -> {
@@ -359,9 +371,40 @@ public final class BlobService implements AutoCloseable {
         return bodyTimeoutMillis + request.length() * 1000 / MIN_UPLOAD_BYTES_PER_SECOND;
     }
 
-    /** @return a permit to receive and write a chunk, or null if {@code upload.max.concurrent} are taken */
-    Permit tryAcquire() {
-        return permits.tryAcquire() ? new Permit() : null;
+    /**
+     * The slots one user's chunks may hold at once: a quarter of {@code upload.max.concurrent}, at least one. A chunk
+     * holds its slot until its body has arrived, and one ticket opens any number of connections: without this, one
+     * slow sender would lock every other user's uploads out.
+     */
+    static int perUser(int maxConcurrent) {
+        return Math.max(1, maxConcurrent / 4);
+    }
+
+    /**
+     * @param user the ticket's user
+     * @return a permit to receive and write a chunk
+     * @throws ApiException retryable 503 if {@code upload.max.concurrent} are taken, or {@link #perUser} by
+     *                      {@code user}
+     */
+    Permit acquire(String user) {
+        boolean[] taken = {false};
+        userPermits.compute(user, (u, n) -> {
+            int held = n == null ? 0 : n;
+            if (held >= perUser) {
+                return n;
+            }
+            taken[0] = true;
+            return held + 1;
+        });
+        if (!taken[0]) {
+            throw ApiException.unavailable("too many uploads of " + user + " in progress (a quarter of "
+                    + "upload.max.concurrent); retry");
+        }
+        if (!permits.tryAcquire()) {
+            userPermits.computeIfPresent(user, (u, n) -> n <= 1 ? null : n - 1);
+            throw ApiException.unavailable("too many uploads in progress (upload.max.concurrent); retry");
+        }
+        return new Permit(user);
     }
 
     /** Counts a refusal made elsewhere (the per-connection upload handler) for the rate-limited log. */
@@ -575,10 +618,15 @@ public final class BlobService implements AutoCloseable {
         return new Reply(status, headers, null, new Download(in, to - from + 1, workers));
     }
 
-    /** Images, audio and video may be shown in place; anything else is downloaded as an attachment. */
+    /**
+     * Images, audio and video may be shown in place; anything else is downloaded as an attachment, and so are SVG
+     * (an image that runs script when opened as a document) and every XML type (browsers render {@code *+xml} as XML,
+     * XHTML with its scripts included).
+     */
     static boolean inline(String contentType) {
         String t = contentType.toLowerCase(Locale.ROOT);
-        return t.startsWith("image/") || t.startsWith("audio/") || t.startsWith("video/");
+        return (t.startsWith("image/") || t.startsWith("audio/") || t.startsWith("video/"))
+                && !t.contains("svg") && !t.contains("xml");
     }
 
     /**

@@ -22,7 +22,8 @@ import java.util.concurrent.RejectedExecutionException;
  * requests bypass.
  *
  * <p>{@code GET} and {@code HEAD} are passed on to {@link HttpApiHandler} as they are (their empty body dropped). A
- * {@code PATCH} first takes one of the {@code upload.max.concurrent} permits (none free: 503, retryable), then its
+ * {@code PATCH} first takes one of the {@code upload.max.concurrent} permits (none free, or its ticket's user holds a
+ * quarter of them: 503, retryable), then its
  * body is held back (the connection stops reading) while {@link BlobService#checkUpload} checks the offset against
  * what has arrived before; a refusal is answered without reading the body, and the connection closes after it.
  * Otherwise the body is gathered into one buffer of exactly {@code Content-Length} bytes, and once complete it is
@@ -114,10 +115,11 @@ final class BlobUploadHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void start(ChannelHandlerContext ctx, BlobRequest request) {
-        BlobService.Permit permit = blobs.tryAcquire();
-        if (permit == null) {
-            refuse(ctx, ApiException.unavailable("too many uploads in progress (upload.max.concurrent); retry"),
-                    request);
+        BlobService.Permit permit;
+        try {
+            permit = blobs.acquire(request.ticket().user());
+        } catch (ApiException busy) {
+            refuse(ctx, busy, request);
             return;
         }
         Upload u = new Upload(request, permit);

@@ -31,6 +31,8 @@ final class BodyJson {
     static final String TYPE_URL_PREFIX = "type.googleapis.com/";
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final int MAX_DEPTH = 32;
+    /** The longest integer given as a string: 20 digits are a 64-bit integer; room for a sign and leading zeros. */
+    private static final int MAX_INTEGER_CHARS = 64;
     private static final BigInteger INT32_MAX = BigInteger.valueOf(Integer.MAX_VALUE);
     private static final BigInteger INT32_MIN = BigInteger.valueOf(Integer.MIN_VALUE);
     private static final BigInteger UINT32_MAX = BigInteger.valueOf(0xFFFF_FFFFL);
@@ -227,8 +229,12 @@ final class BodyJson {
         if (v.isIntegralNumber()) {
             n = v.bigIntegerValue();
         } else if (v.isTextual()) {
+            String text = v.textValue().trim();
+            if (text.length() > MAX_INTEGER_CHARS) { // BigInteger's parse is quadratic in the digits
+                throw ApiException.invalid(path + " is out of range");
+            }
             try {
-                n = new BigInteger(v.textValue().trim());
+                n = new BigInteger(text);
             } catch (NumberFormatException e) {
                 throw ApiException.invalid(path + " must be an integer");
             }

@@ -22,6 +22,10 @@ import java.util.function.LongSupplier;
  * is the new one refused. So unauthenticated connections that hold a slot without finishing a request (a slowloris)
  * cannot lock authenticated callers out: they are the first to go.
  *
+ * <p>A connection that presented a valid blob ticket ({@link #ticketed}) is in between: tickets are the credentials of
+ * clients, who get them freely, so such a connection goes after every unproven one but before any that presented the
+ * admin token (which it never displaces). Ticket holders cannot lock the admin API out by holding the slots.
+ *
  * <p>Refused and evicted connections and late requests are logged at WARN, at most once per {@link #LOG_INTERVAL_NANOS} with counts.
  *
  * <p>Thread-safe: one lock guards all state; every operation is O(1) and is called once or twice per connection.
@@ -34,6 +38,7 @@ final class ConnectionSlots {
     private static final class Bucket {
         int open;
         final LinkedHashSet<Channel> unproven = new LinkedHashSet<>();
+        final LinkedHashSet<Channel> ticketed = new LinkedHashSet<>();
     }
 
     private final int max;
@@ -42,6 +47,7 @@ final class ConnectionSlots {
     // guarded by this
     private final Map<InetAddress, Bucket> buckets = new HashMap<>();
     private final LinkedHashSet<Channel> unproven = new LinkedHashSet<>();
+    private final LinkedHashSet<Channel> ticketed = new LinkedHashSet<>();
     private final Map<Channel, InetAddress> addresses = new HashMap<>();
     private int open;
     private long refused;
@@ -75,9 +81,9 @@ final class ConnectionSlots {
         synchronized (this) {
             Bucket bucket = buckets.computeIfAbsent(address, a -> new Bucket());
             if (bucket.open >= maxPerAddress) {
-                victim = oldest(bucket.unproven);
+                victim = oldest(bucket.unproven, bucket.ticketed);
             } else if (open >= max) {
-                victim = oldest(unproven);
+                victim = oldest(unproven, ticketed);
             }
             boolean full = bucket.open >= maxPerAddress || open >= max;
             if (full && victim == null) {
@@ -108,8 +114,26 @@ final class ConnectionSlots {
     /** The connection presented the admin token: it is no longer evicted to make room. */
     synchronized void proven(Channel channel) {
         InetAddress address = addresses.get(channel);
+        if (address != null) {
+            unproven.remove(channel);
+            ticketed.remove(channel);
+            Bucket bucket = buckets.get(address);
+            bucket.unproven.remove(channel);
+            bucket.ticketed.remove(channel);
+        }
+    }
+
+    /**
+     * The connection presented a valid blob ticket: it is evicted to make room only when no unproven connection is
+     * left, never in place of one that presented the admin token.
+     */
+    synchronized void ticketed(Channel channel) {
+        InetAddress address = addresses.get(channel);
         if (address != null && unproven.remove(channel)) {
-            buckets.get(address).unproven.remove(channel);
+            ticketed.add(channel);
+            Bucket bucket = buckets.get(address);
+            bucket.unproven.remove(channel);
+            bucket.ticketed.add(channel);
         }
     }
 
@@ -134,16 +158,23 @@ final class ConnectionSlots {
             return;
         }
         unproven.remove(channel);
+        ticketed.remove(channel);
         Bucket bucket = buckets.get(address);
         bucket.unproven.remove(channel);
+        bucket.ticketed.remove(channel);
         open--;
         if (--bucket.open == 0) {
             buckets.remove(address);
         }
     }
 
-    private static Channel oldest(LinkedHashSet<Channel> channels) {
-        Iterator<Channel> it = channels.iterator();
+    /** @return the oldest of {@code first}, else the oldest of {@code then}, else null */
+    private static Channel oldest(LinkedHashSet<Channel> first, LinkedHashSet<Channel> then) {
+        Iterator<Channel> it = first.iterator();
+        if (it.hasNext()) {
+            return it.next();
+        }
+        it = then.iterator();
         return it.hasNext() ? it.next() : null;
     }
 
@@ -154,7 +185,7 @@ final class ConnectionSlots {
         }
         lastLog = now;
         LOG.warn("HTTP API under connection pressure (max.connections={}, max.connections.per.address={}); so far {} "
-                        + "connections refused, {} unauthenticated connections closed to make room, {} requests that "
+                        + "connections refused, {} connections without the admin token closed to make room, {} requests that "
                         + "did not arrive in time (header.timeout.ms, body.timeout.ms) closed",
                 max, maxPerAddress, refused, evicted, timedOut);
     }

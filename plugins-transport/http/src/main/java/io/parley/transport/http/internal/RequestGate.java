@@ -39,7 +39,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Blob paths ({@code /blobs/<key>}) are judged by {@link BlobService#admit} (method, key, ticket, and the
  * headers of an upload); an admitted one is passed on as a {@link BlobRequest} in place of its head, followed by its
- * body's contents, for {@link BlobUploadHandler}. A valid ticket counts as a credential for {@link ConnectionSlots}.
+ * body's contents, for {@link BlobUploadHandler}. A valid ticket counts as a client's credential for
+ * {@link ConnectionSlots} (kept over connections without one, never over the admin's).
  *
  * <p>Deadlines: a request head must be complete within {@code header.timeout} of the connection opening or of the
  * first byte of the request arriving; its body within {@code body.timeout} of the head. A request that misses one is
@@ -176,7 +177,7 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
             if (judged instanceof ApiException refusal) {
                 return refusal;
             }
-            slots.proven(ctx.channel());
+            slots.ticketed(ctx.channel());
             admittedBlob = (BlobRequest) judged;
             return null;
         }

@@ -362,6 +362,35 @@ class BlobEndpointsTest {
         }
     }
 
+    /**
+     * SVG is an image type that runs script when opened as a document, and so does any XML type (a browser renders
+     * {@code *+xml} as XML, XHTML included): they are attachments, never shown in place, whatever their top-level
+     * type. {@code Content-Security-Policy: sandbox} stays as a second line.
+     */
+    @Test
+    void svgAndXmlMediaAreServedAsAttachments() throws Exception {
+        byte[] svg = "<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"
+                .getBytes(StandardCharsets.UTF_8);
+        String[] types = {"image/svg+xml", "IMAGE/SVG+XML", "image/svg", "image/svg-xml", "video/vnd.x+xml",
+                "audio/x.foo+xml", "image/xml"};
+        for (int i = 0; i < types.length; i++) {
+            String type = types[i];
+            String k = "f/mallory/20261206/svg-" + i;
+            store.put(k, new ByteArrayInputStream(svg), svg.length, type);
+            try (RawHttp c = conn()) {
+                Response r = c.exchange(head("GET", "/blobs/" + k + "?ticket=" + download(k)), null);
+                assertEquals(200, r.status(), r.toString());
+                assertEquals("attachment", r.header("Content-Disposition"), type + " is not shown in place");
+                assertEquals("sandbox", r.header("Content-Security-Policy"));
+                assertEquals("nosniff", r.header("X-Content-Type-Options"));
+            }
+        }
+        for (String type : new String[] {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp",
+                "audio/ogg", "video/webm"}) {
+            assertTrue(BlobService.inline(type), type);
+        }
+    }
+
     @Test
     void aGetOfAnObjectThatIsGoneIs404() throws Exception {
         String key = "f/alice/20261206/gone";
@@ -588,6 +617,112 @@ class BlobEndpointsTest {
             Thread.sleep(50);
         }
         assertEquals(201, retried.status(), retried.toString());
+    }
+
+    /**
+     * One user cannot take every upload slot: a chunk holds its slot until its body has arrived (up to the body
+     * deadline), and one ticket opens any number of connections, so a slow sender on {@code upload.max.concurrent}
+     * connections would lock every other user out. A user's chunks take at most a quarter of the slots; another
+     * user's chunk still gets one.
+     */
+    @Test
+    void oneUserCannotTakeEveryUploadSlot() throws Exception {
+        HttpApiServer eight = start(new BlobSettings(SECRET, true, CHUNK_MAX, uploads, 8));
+        eight.bindBlobStore(store);
+        int port = eight.localAddress().getPort();
+        byte[] data = bytes(1000, 13);
+        String key = "f/alice/20261206/slow";
+        String ticket = upload(key, data.length, "text/plain"); // one ticket, several connections
+        List<RawHttp> slow = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                RawHttp c = new RawHttp(port);
+                slow.add(c);
+                c.send(patchHead(key, ticket, 0, data.length)).send(data, 0, 10); // and then nothing
+            }
+            Thread.sleep(300);
+            try (RawHttp third = new RawHttp(port)) {
+                Response busy = third.exchange(patchHead(key, ticket, 0, data.length), data);
+                assertError(busy, 503, "UNAVAILABLE");
+                assertTrue(busy.text().contains("upload.max.concurrent"), busy.toString());
+                assertEquals("1", busy.header("Retry-After"));
+            }
+            String other = "f/alice/20261206/other";
+            try (RawHttp c = new RawHttp(port)) {
+                assertError(c.exchange(patchHead(other, upload(other, data.length, "text/plain"), 0, data.length),
+                        data), 503, "UNAVAILABLE");
+            }
+            // another user is not held up
+            String bobs = "f/bob/20261206/fine";
+            String bobTicket = new BlobTicket(Access.UPLOAD, bobs, "bob", data.length, "text/plain",
+                    Instant.now().plusSeconds(3600)).sign(SECRET);
+            try (RawHttp c = new RawHttp(port)) {
+                assertEquals(201, c.exchange(patchHead(bobs, bobTicket, 0, data.length), data).status());
+            }
+        } finally {
+            for (RawHttp c : slow) {
+                c.kill();
+            }
+        }
+        // the slow connections' slots are given back when they go
+        Response retried = null;
+        for (int i = 0; i < 40; i++) {
+            try (RawHttp c = new RawHttp(port)) {
+                retried = c.exchange(patchHead(key, ticket, 0, data.length), data);
+            }
+            if (retried.status() != 503) {
+                break;
+            }
+            Thread.sleep(50);
+        }
+        assertEquals(201, retried.status(), retried.toString());
+    }
+
+    /**
+     * A ticket is a client's credential, and clients get them freely (every upload, every sticker list): connections
+     * that presented one are kept over connections that presented nothing, but give way to a new connection before any
+     * connection that presented the admin token does, so ticket holders cannot lock the admin API out by holding
+     * {@code max.connections}.
+     */
+    @Test
+    void ticketConnectionsGiveWayToANewConnectionAndNeverTakeTheAdminsPlace() throws Exception {
+        HttpApiServer four = new HttpApiServer(new HttpApiSettings(ServerSettings.builder().host("127.0.0.1").port(0)
+                .ioThreads(1).epoll(EpollMode.AUTO).maxConnections(4).build(), HttpApiServerTest.ADMIN, 64 * 1024,
+                8192, Duration.ofSeconds(5), null, Duration.ofSeconds(10), Duration.ofSeconds(30), 4),
+                TokenIssuer.create(HttpApiServerTest.SECRET, "parley", Duration.ofDays(1), Duration.ofDays(30)),
+                new BlobSettings(SECRET, true, CHUNK_MAX, uploads, 16));
+        four.start();
+        servers.add(four);
+        four.bindBlobStore(store);
+        int port = four.localAddress().getPort();
+        String key = "f/alice/20261206/slots";
+        String ticket = upload(key, 10, "text/plain");
+        String admin = head("GET", "/v1/openapi.yaml", "Authorization: Bearer " + HttpApiServerTest.ADMIN);
+        List<RawHttp> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < 4; i++) {
+                RawHttp c = new RawHttp(port);
+                held.add(c);
+                assertEquals(200, headOffset(c, key, ticket).status());
+            }
+            RawHttp adminConn = new RawHttp(port);
+            held.add(adminConn);
+            Response r = adminConn.exchange(admin, null);
+            assertEquals(200, r.status(), "the oldest ticket connection made room: " + r);
+            held.get(0).timeout(1000);
+            assertTrue(held.get(0).closedByServer(), "the oldest ticket connection was closed");
+            // further ticket connections take the places of ticket connections, never the admin's
+            for (int i = 0; i < 3; i++) {
+                RawHttp c = new RawHttp(port);
+                held.add(c);
+                assertEquals(200, headOffset(c, key, ticket).status());
+            }
+            assertEquals(200, adminConn.exchange(admin, null).status(), "the admin's connection stays");
+        } finally {
+            for (RawHttp c : held) {
+                c.close();
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ staging

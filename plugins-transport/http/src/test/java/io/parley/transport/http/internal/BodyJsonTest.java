@@ -119,6 +119,26 @@ class BodyJsonTest {
         }
     }
 
+    /**
+     * A 64-bit integer may be given as a string; one of a million digits (what fits in max.body.bytes) would take
+     * BigInteger's quadratic parse half a minute of an event loop. Refused from its length.
+     */
+    @Test
+    void anIntegerStringOfAMillionDigitsIsRefusedAtOnce() throws Exception {
+        for (String field : new String[] {"accuracyMm", "floor"}) {
+            JsonNode huge = mapper.readTree("{\"" + field + "\":\"" + "9".repeat(1_000_000) + "\"}");
+            long started = System.nanoTime();
+            ApiException e = assertThrows(ApiException.class, () -> BodyJson.fromJson(huge, location));
+            assertEquals(400, e.status());
+            assertTrue(e.getMessage().contains("body." + field), e.getMessage());
+            assertTrue(System.nanoTime() - started < 1_000_000_000L, "refused without parsing the digits");
+        }
+        // leading zeros and a sign within reason are still numbers
+        Any body = BodyJson.fromJson(mapper.readTree("{\"accuracyMm\":\" -000000000000000000000042 \"}"), location);
+        assertEquals(-42L, DynamicMessage.parseFrom(location, body.getValue())
+                .getField(location.findFieldByName("accuracy_mm")));
+    }
+
     @Test
     void aBodyOfAnotherTypeOrThatDoesNotParseHasNoJson() {
         assertNull(BodyJson.toJson(ProtoMapping.textBody("hi"), location));
