@@ -1,6 +1,7 @@
 package io.parley.itest;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -13,34 +14,32 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The Redis store from extras/ in the assembled server, on a redis-server this test starts (its own port and
- * directory, AOF always): it resolves in Felix, stores and acknowledges, de-duplicates, and keeps the seqs across a
- * server restart. Fails (does not skip) when redis-server is not installed.
+ * The Redis store from extras/ in the assembled server, on Redis this test starts (its own ports and directories, AOF
+ * always): a standalone redis-server, and a Redis Cluster of three masters without replicas with the store's
+ * {@code cluster = true}. On each it resolves in Felix, stores and acknowledges, de-duplicates, and keeps the seqs
+ * across a server restart. Fails (does not skip) when redis-server or redis-cli is not installed.
  */
 class RedisStoreIT {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    @Test
-    void theAssembledServerRunsOnRedis(@TempDir Path work) throws Exception {
-        Path redisDir = Files.createDirectories(work.resolve("redis"));
-        int redisPort = ServerProcess.freePort();
-        Process redis = new ProcessBuilder("redis-server", "--port", Integer.toString(redisPort), "--bind", "127.0.0.1",
-                "--dir", redisDir.toString(), "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                "--daemonize", "no").redirectErrorStream(true).redirectOutput(redisDir.resolve("redis.out").toFile())
-                .start();
+    @ParameterizedTest(name = "redis cluster {0}")
+    @ValueSource(booleans = {false, true})
+    void theAssembledServerRunsOnRedis(boolean cluster, @TempDir Path work) throws Exception {
+        List<RedisProcess> redis = cluster ? RedisProcess.startCluster(work.resolve("redis"), RedisProcess.AOF_ALWAYS)
+                : List.of(RedisProcess.start(work.resolve("redis"), RedisProcess.AOF_ALWAYS));
         try (ServerProcess server = new ServerProcess(work)) {
             Files.copy(server.home.resolve("extras/parley-store-redis.jar"),
                     server.home.resolve("deploy/parley-store-redis.jar"), StandardCopyOption.REPLACE_EXISTING);
-            ServerProcess.setKey(server.home.resolve("conf/parley.store.redis.cfg"), "uri",
-                    "redis://127.0.0.1:" + redisPort + "/0");
-            ServerProcess.setKey(server.home.resolve("conf/parley.store.redis.cfg"), "key.prefix", "it:");
+            Path cfg = server.home.resolve("conf/parley.store.redis.cfg");
+            ServerProcess.setKey(cfg, "uri", RedisProcess.seeds(redis));
+            ServerProcess.setKey(cfg, "cluster", Boolean.toString(cluster));
+            ServerProcess.setKey(cfg, "key.prefix", "it:");
             server.useStore("redis").start();
 
             assertTrue(send(server, "alice", "bob", "r1").contains("\"seq\":1,"));
@@ -56,9 +55,17 @@ class RedisStoreIT {
             for (String cid : List.of("r1", "r2", "r3")) {
                 assertTrue(history.contains("\"client_msg_id\":\"" + cid + "\""), history);
             }
+            if (cluster) {
+                long keys = 0;
+                for (RedisProcess node : redis) {
+                    keys += Long.parseLong(node.command("DBSIZE"));
+                }
+                assertTrue(keys > 0, "the store's keys are in the Redis Cluster");
+            }
         } finally {
-            redis.destroyForcibly();
-            redis.waitFor(10, TimeUnit.SECONDS);
+            for (RedisProcess node : redis) {
+                node.kill();
+            }
         }
     }
 
