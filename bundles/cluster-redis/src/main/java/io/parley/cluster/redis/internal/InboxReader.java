@@ -71,7 +71,9 @@ final class InboxReader implements Runnable {
     @Override
     public void run() {
         byte[] inbox = keys.inbox(nodeId);
-        String replayFrom = "0"; // first this consumer's pending entries, from the start; null once they are done
+        // first this consumer's pending entries, from the start; null once they are done. Again after a failed read: a
+        // read whose reply was lost (a time-out, a dropped connection) left its entries pending with this consumer
+        String replayFrom = "0";
         long replayed = 0;
         long failures = 0;
         while (running) {
@@ -110,13 +112,16 @@ final class InboxReader implements Runnable {
                     }
                 } else {
                     failures = backOff(++failures, e);
+                    replayFrom = "0";
                 }
             } catch (RuntimeException e) {
                 if (running) {
                     failures = backOff(++failures, e);
+                    replayFrom = "0";
                 }
             } catch (Exception e) {
                 failures = backOff(++failures, e);
+                replayFrom = "0";
             }
         }
     }

@@ -46,8 +46,9 @@ final class RecordingNode implements LocalNode {
     @Override
     public void deliver(Message message, List<String> users) {
         beforeDeliver.run();
-        delivered.add(new Delivered(message, users));
+        // calls first: a test that took the delivery and then clears calls must find this call already there
         calls.add("deliver " + message.getClientMsgId() + " " + users);
+        delivered.add(new Delivered(message, users));
     }
 
     @Override
