@@ -1,5 +1,7 @@
 package io.parley.cluster.redis;
 
+import io.parley.core.testing.RedisServer;
+
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.cluster.ClusterLink;
@@ -10,7 +12,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 
-import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -71,11 +72,11 @@ class RedisClusterComponentTest {
     @Test
     void theLinkIsRegisteredOnceJoinedAndEverythingStopsOnDeactivate() throws Exception {
         Set<String> before = threadNames();
-        try (var redis = redisServer()) {
+        try (RedisServer redis = RedisServer.start(dir.resolve("redis"))) {
             FakeContext context = new FakeContext();
             Node node = new Node("n1");
             RedisClusterComponent component = new RedisClusterComponent(context.context,
-                    config(Map.of("node.id", "n1", "redis.uri", redisUri(redis))), node);
+                    config(Map.of("node.id", "n1", "redis.uri", redis.uri())), node);
             waitUntil(() -> context.registered.size() == 1, "the link registered");
             assertEquals(ClusterLink.class, context.registered.get(0));
             component.deactivate();
@@ -86,20 +87,6 @@ class RedisClusterComponentTest {
     }
 
     // ---------------------------------------------------------------- helpers
-
-    /** The Redis test server lives in the internal package (package-private): reached reflectively. */
-    private AutoCloseable redisServer() throws Exception {
-        Class<?> type = Class.forName("io.parley.cluster.redis.internal.RedisServer");
-        Method start = type.getDeclaredMethod("start", Path.class, String[].class);
-        start.setAccessible(true);
-        return (AutoCloseable) start.invoke(null, dir.resolve("redis"), new String[0]);
-    }
-
-    private static String redisUri(Object server) throws Exception {
-        Method uri = server.getClass().getDeclaredMethod("uri");
-        uri.setAccessible(true);
-        return (String) uri.invoke(server);
-    }
 
     private static RedisClusterConfig config(Map<String, Object> props) {
         return ComponentConfigs.of(RedisClusterConfig.class, new HashMap<>(props));

@@ -1,5 +1,7 @@
 package io.parley.store.redis;
 
+import io.parley.core.testing.RedisServer;
+
 import io.parley.core.spi.store.MessageStore;
 import io.parley.core.spi.testing.PersistentMessageStoreContract;
 import org.junit.jupiter.api.AfterAll;

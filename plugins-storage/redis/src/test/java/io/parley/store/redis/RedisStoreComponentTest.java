@@ -1,5 +1,7 @@
 package io.parley.store.redis;
 
+import io.parley.core.testing.RedisServer;
+
 import io.parley.core.spi.store.MessageStore.Appended;
 import io.parley.core.testing.ComponentConfigs;
 import org.junit.jupiter.api.Test;

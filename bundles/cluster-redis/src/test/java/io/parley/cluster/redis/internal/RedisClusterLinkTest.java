@@ -1,5 +1,7 @@
 package io.parley.cluster.redis.internal;
 
+import io.parley.core.testing.RedisServer;
+
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.Typing;

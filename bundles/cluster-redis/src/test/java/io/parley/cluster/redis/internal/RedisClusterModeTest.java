@@ -1,5 +1,7 @@
 package io.parley.cluster.redis.internal;
 
+import io.parley.core.testing.RedisServer;
+
 import io.parley.core.proto.Message;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

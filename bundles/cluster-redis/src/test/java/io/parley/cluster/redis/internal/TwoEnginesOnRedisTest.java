@@ -1,5 +1,7 @@
 package io.parley.cluster.redis.internal;
 
+import io.parley.core.testing.RedisServer;
+
 import io.parley.core.api.Principal;
 import io.parley.core.internal.InProcessCore;
 import io.parley.core.proto.DeliverAck;

@@ -1,4 +1,4 @@
-package io.parley.cluster.redis.internal;
+package io.parley.core.testing;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -23,7 +23,7 @@ import java.util.stream.Stream;
  * machine's Redis. Fails (does not skip) when redis-server is not installed. Also a minimal RESP client for
  * administrative commands.
  */
-final class RedisServer implements AutoCloseable {
+public final class RedisServer implements AutoCloseable {
 
     private final Path dir;
     private final List<String> extraArgs;
@@ -37,7 +37,7 @@ final class RedisServer implements AutoCloseable {
     }
 
     /** Starts a server in {@code dir} with {@code --save '' --appendonly no} unless {@code extraArgs} override them. */
-    static RedisServer start(Path dir, String... extraArgs) throws Exception {
+    public static RedisServer start(Path dir, String... extraArgs) throws Exception {
         String binary = binary("redis-server");
         IOException last = null;
         for (int attempt = 0; attempt < 10; attempt++) {
@@ -57,14 +57,14 @@ final class RedisServer implements AutoCloseable {
         throw new IllegalStateException("could not start redis-server", last);
     }
 
-    static String binary(String name) {
+    public static String binary(String name) {
         for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
             Path candidate = Path.of(d, name);
             if (Files.isExecutable(candidate)) {
                 return candidate.toString();
             }
         }
-        throw new AssertionError(name + " is not installed: the cluster link's tests start their own redis-server "
+        throw new AssertionError(name + " is not installed: tests that need Redis start their own redis-server "
                 + "(apt-get install redis-server; .ci/run installs it)");
     }
 
@@ -102,20 +102,20 @@ final class RedisServer implements AutoCloseable {
         throw new IOException("redis-server on port " + port + " did not answer PING");
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
-    Path dir() {
+    public Path dir() {
         return dir;
     }
 
-    String uri() {
+    public String uri() {
         return "redis://127.0.0.1:" + port + "/0";
     }
 
     /** Kills the process with SIGKILL (no shutdown save) and waits for it. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         if (process != null) {
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
@@ -123,7 +123,7 @@ final class RedisServer implements AutoCloseable {
     }
 
     /** Starts the same server again (same port, directory and arguments) after {@link #kill}. */
-    void restart() throws Exception {
+    public void restart() throws Exception {
         launch(binary("redis-server"));
     }
 
@@ -133,7 +133,7 @@ final class RedisServer implements AutoCloseable {
     }
 
     /** Sends one command and returns the reply: String (status), Long, byte[] (bulk), List, or null. */
-    Object call(Object... args) throws IOException {
+    public Object call(Object... args) throws IOException {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             socket.setSoTimeout(10_000);
             OutputStream out = socket.getOutputStream();
@@ -152,7 +152,7 @@ final class RedisServer implements AutoCloseable {
     }
 
     /** {@link #call} with the reply as text. */
-    String command(Object... args) throws IOException {
+    public String command(Object... args) throws IOException {
         Object reply = call(args);
         return reply instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(reply);
     }
@@ -207,7 +207,7 @@ final class RedisServer implements AutoCloseable {
     }
 
     /** Three masters, no replicas, every slot assigned; started in sub-directories of {@code dir}. */
-    static List<RedisServer> startCluster(Path dir) throws Exception {
+    public static List<RedisServer> startCluster(Path dir) throws Exception {
         List<RedisServer> nodes = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
