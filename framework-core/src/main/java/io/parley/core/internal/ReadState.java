@@ -11,6 +11,7 @@ import io.parley.core.proto.MarkRead;
 import io.parley.core.proto.ReadUpdate;
 import io.parley.core.proto.Typing;
 import io.parley.core.spi.cluster.ClusterLink;
+import io.parley.core.spi.store.MessageStore;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
@@ -145,10 +146,10 @@ final class ReadState {
      *                         side of receipts for them
      */
     private void requireWithinHead(String conversation, long seq) {
-        long head = store.require().head(conversation);
-        if (seq > head) {
+        MessageStore s = store.require();
+        if (!s.holdsSeq(conversation, seq)) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "seq " + seq
-                    + " is beyond the head of " + conversation + " (" + head + ")");
+                    + " is beyond the head of " + conversation + " (" + s.head(conversation) + ")");
         }
     }
 }

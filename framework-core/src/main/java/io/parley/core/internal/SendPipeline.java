@@ -127,7 +127,7 @@ final class SendPipeline {
                     "body is larger than " + maxBodyBytes + " bytes");
         }
         MessageStore s = store.require();
-        Optional<Message> original = s.findByClientId(sender, clientMsgId);
+        Optional<Message> original = s.lookupBeforeAppend() ? s.findByClientId(sender, clientMsgId) : Optional.empty();
         if (original.isPresent()) {
             session.send(ack(rid, original.get(), true));
             return DONE;

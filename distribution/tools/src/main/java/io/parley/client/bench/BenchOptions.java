@@ -13,10 +13,12 @@ import java.util.Locale;
  *
  * @param transport {@code tcp} or {@code ws} (WebSocket, {@code ws://host:port/path})
  * @param path the WebSocket request path (used with {@code ws} only)
+ * @param ports the server ports, one per node; client {@code i} connects to {@code ports[i % ports.length]}, so with
+ *     two or more nodes the partners of a one-to-one pair ({@code i}, {@code i ^ 1}) are always on different nodes
  */
 public record BenchOptions(
         String host,
-        int port,
+        int[] ports,
         String scenario,
         String transport,
         String path,
@@ -39,8 +41,10 @@ public record BenchOptions(
     static final String USAGE = """
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
               --host HOST              server host (127.0.0.1)
-              --port PORT              server port (required): the TCP transport's, or with --transport ws
-                                       the WebSocket transport's (7701 by default)
+              --port PORT[,PORT...]    server port (required): the TCP transport's, or with --transport ws
+                                       the WebSocket transport's (7701 by default); several ports (the nodes
+                                       of a cluster): client i connects to the (i mod count)-th, so one-to-one
+                                       partners are always on different nodes
               --scenario NAME          one-to-one (default) | idle | group-fanout
                                        idle: --clients connect, stay idle (heartbeats) for --duration
                                        group-fanout: --clients join one group, --senders of them send to it
@@ -66,7 +70,7 @@ public record BenchOptions(
     /** @throws IllegalArgumentException for an unknown option or a bad value */
     public static BenchOptions parse(String[] args) {
         String host = "127.0.0.1";
-        int port = -1;
+        int[] ports = null;
         String scenario = "one-to-one";
         String transport = "tcp";
         String path = ParleyClient.DEFAULT_WEBSOCKET_PATH;
@@ -93,7 +97,7 @@ public record BenchOptions(
             String v = args[++i];
             switch (a) {
                 case "--host" -> host = v;
-                case "--port" -> port = Integer.parseInt(v);
+                case "--port" -> ports = parsePorts(v);
                 case "--scenario" -> scenario = v;
                 case "--transport" -> transport = v.toLowerCase(Locale.ROOT);
                 case "--path" -> path = v;
@@ -115,7 +119,7 @@ public record BenchOptions(
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
-        if (port < 1) {
+        if (ports == null) {
             throw new IllegalArgumentException("--port is required");
         }
         if (!"tcp".equals(transport) && !"ws".equals(transport)) {
@@ -151,26 +155,44 @@ public record BenchOptions(
         if ((secretFile == null) == (secret == null)) {
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
-        BenchOptions options = new BenchOptions(host, port, scenario, transport, path, clients, senders, rate, window, duration, warmup,
+        BenchOptions options = new BenchOptions(host, ports, scenario, transport, path, clients, senders, rate, window, duration, warmup,
                 size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl);
         if ("ws".equals(transport)) {
-            options.webSocketUri();   // host and path must form a URI
+            options.webSocketUri(0);   // host and path must form a URI
         }
         return options;
     }
 
-    /** Points {@code builder} at the server over the chosen transport. */
-    ParleyClient.Builder target(ParleyClient.Builder builder) {
-        return "ws".equals(transport) ? builder.webSocket(webSocketUri()) : builder.host(host).port(port);
+    /** Points {@code builder}, the builder of client {@code i}, at that client's node over the chosen transport. */
+    ParleyClient.Builder target(ParleyClient.Builder builder, int i) {
+        return "ws".equals(transport) ? builder.webSocket(webSocketUri(i)) : builder.host(host).port(port(i));
     }
 
-    /** @return {@code ws://host:port/path} */
-    URI webSocketUri() {
+    /** @return the port client {@code i} connects to */
+    int port(int i) {
+        return ports[i % ports.length];
+    }
+
+    /** @return {@code ws://host:port/path} for client {@code i} */
+    URI webSocketUri(int i) {
         try {
-            return new URI("ws", null, host, port, path, null, null);
+            return new URI("ws", null, host, port(i), path, null, null);
         } catch (URISyntaxException e) {
             throw new IllegalArgumentException("invalid --host or --path: " + e.getMessage(), e);
         }
+    }
+
+    /** Parses {@code 7700} or {@code 7700,7710,7720}: ports in 1..65535. */
+    static int[] parsePorts(String s) {
+        String[] parts = s.split(",");
+        int[] ports = new int[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            ports[i] = Integer.parseInt(parts[i].trim());
+            if (ports[i] < 1 || ports[i] > 65535) {
+                throw new IllegalArgumentException("--port: not a port: " + parts[i]);
+            }
+        }
+        return ports;
     }
 
     /** Parses {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or a plain number of seconds. */

@@ -94,7 +94,7 @@ public final class IdleScenario {
         List<CompletableFuture<Void>> connects = new ArrayList<>(options.clients());
         for (int i = 0; i < options.clients(); i++) {
             String user = options.userPrefix() + String.format(Locale.ROOT, "%05d", i);
-            ParleyClient client = options.target(ParleyClient.builder())
+            ParleyClient client = options.target(ParleyClient.builder(), i)
                     .deviceId(options.deviceId()).token(minter.mint(user, options.deviceId()))
                     .resources(resources)
                     .connectionListener(new ConnectionListener() {

@@ -98,7 +98,7 @@ final class MessageLoad {
         long t0 = System.nanoTime();
         for (int i = 0; i < users.size(); i++) {
             String token = minter.mint(users.get(i), options.deviceId());
-            ParleyClient client = options.target(ParleyClient.builder())
+            ParleyClient client = options.target(ParleyClient.builder(), i)
                     .deviceId(options.deviceId()).token(token)
                     .resources(resources)
                     .messageListener(listenerOf.apply(i))

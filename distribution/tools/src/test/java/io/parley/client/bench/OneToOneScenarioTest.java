@@ -89,10 +89,19 @@ class OneToOneScenarioTest {
         assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(
                 new String[] {"--port", "1", "--secret", "s", "--transport", "ws", "--path", "parley"}));
         BenchOptions ws = BenchOptions.parse(new String[] {"--port", "7701", "--secret", "s", "--transport", "WS"});
-        assertEquals("ws://127.0.0.1:7701/parley", ws.webSocketUri().toString());
+        assertEquals("ws://127.0.0.1:7701/parley", ws.webSocketUri(0).toString());
         assertEquals("ws://[::1]:7701/chat", BenchOptions.parse(new String[] {"--host", "::1", "--port", "7701",
-                "--secret", "s", "--transport", "ws", "--path", "/chat"}).webSocketUri().toString());
+                "--secret", "s", "--transport", "ws", "--path", "/chat"}).webSocketUri(0).toString());
         assertEquals("tcp", BenchOptions.parse(new String[] {"--port", "1", "--secret", "s"}).transport());
+        BenchOptions nodes = BenchOptions.parse(new String[] {"--port", "7700, 7710,7720", "--secret", "s"});
+        for (int i = 0; i < 12; i += 2) {   // a pair's partners are on different nodes
+            assertTrue(nodes.port(i) != nodes.port(i ^ 1), "pair " + i);
+        }
+        assertEquals(7720, nodes.port(5));
+        assertEquals("ws://127.0.0.1:7710/parley", BenchOptions.parse(new String[] {"--port", "7700,7710",
+                "--secret", "s", "--transport", "ws"}).webSocketUri(3).toString());
+        assertThrows(IllegalArgumentException.class,
+                () -> BenchOptions.parse(new String[] {"--port", "7700,0", "--secret", "s"}));
         assertEquals(1500, BenchOptions.parseDuration("1500ms").toMillis());
         assertEquals(120, BenchOptions.parseDuration("2m").toSeconds());
     }

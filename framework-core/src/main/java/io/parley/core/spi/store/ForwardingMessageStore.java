@@ -40,6 +40,16 @@ public abstract class ForwardingMessageStore implements MessageStore {
     }
 
     @Override
+    public boolean holdsSeq(String conversation, long seq) {
+        return delegate().holdsSeq(conversation, seq);
+    }
+
+    @Override
+    public boolean lookupBeforeAppend() {
+        return delegate().lookupBeforeAppend();
+    }
+
+    @Override
     public List<ConversationHead> conversations(String userId) {
         return delegate().conversations(userId);
     }

@@ -59,6 +59,28 @@ public interface MessageStore {
     /** @return the highest seq of the conversation, 0 if it has none */
     long head(String conversation);
 
+    /**
+     * Asked for every delivery ack and read mark (a seq beyond the head is refused). A store whose {@link #head} is a
+     * network round trip answers from the seqs it appended or read before and asks its backend only beyond them.
+     *
+     * @return true if the conversation's head is at least {@code seq}
+     * @since 1.2
+     */
+    default boolean holdsSeq(String conversation, long seq) {
+        return head(conversation) >= seq;
+    }
+
+    /**
+     * @return true (the default) if the core should look every send's idempotency key up with {@link #findByClientId}
+     *         before running the type's processor, so that a repeated send is answered without processing it again;
+     *         false for a store whose lookup is a network round trip — the core then leaves de-duplication to
+     *         {@link #append}, which reports a repeat as a duplicate and stores nothing (the processor runs again)
+     * @since 1.2
+     */
+    default boolean lookupBeforeAppend() {
+        return true;
+    }
+
     /** @return every conversation the user is a member of, with its head */
     List<ConversationHead> conversations(String userId);
 

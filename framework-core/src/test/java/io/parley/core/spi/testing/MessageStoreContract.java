@@ -484,6 +484,19 @@ public abstract class MessageStoreContract {
         assertEquals(0, store.head("g:never"));
     }
 
+    @Test
+    void holdsSeqUpToTheHeadOnly() throws Exception {
+        assertFalse(store.holdsSeq("g:held", 1));
+        append("alice", "g:held", List.of());
+        append("alice", "g:held", List.of());
+        assertTrue(store.holdsSeq("g:held", 1));
+        assertTrue(store.holdsSeq("g:held", 2));
+        assertFalse(store.holdsSeq("g:held", 3));
+        assertFalse(store.holdsSeq("g:held", Long.MAX_VALUE));
+        append("bob", "g:held", List.of());
+        assertTrue(store.holdsSeq("g:held", 3));
+    }
+
     // ---------------------------------------------------------------- conversation lists
 
     @Test
@@ -502,6 +515,20 @@ public abstract class MessageStoreContract {
         append("carol", "g:team", List.of("carol", "erin"));
         assertEquals(Map.of("g:team", 2L), heads(store.conversations("erin")));
         assertEquals(Map.of("g:team", 2L), heads(store.conversations("dave")));
+    }
+
+    @Test
+    void aMemberWhoLeftIsNotListedAgainByLaterMessages() throws Exception {
+        groupEvent("alice", "left", "v1", List.of("alice", "bob"), List.of());
+        append("alice", "g:left", List.of("alice", "bob"));
+        groupEvent("alice", "left", "v2", List.of(), List.of("bob"));
+        append("alice", "g:left", List.of("alice"));
+        assertEquals(List.of(), store.conversations("bob"));
+        assertEquals(Map.of("g:left", 4L), heads(store.conversations("alice")));
+
+        groupEvent("alice", "left", "v3", List.of("bob"), List.of());   // back again
+        append("alice", "g:left", List.of("alice", "bob"));
+        assertEquals(Map.of("g:left", 6L), heads(store.conversations("bob")));
     }
 
     @Test

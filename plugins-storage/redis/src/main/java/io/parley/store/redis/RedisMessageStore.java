@@ -86,6 +86,7 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
     private static final long MAX_BATCH_BYTES = 8L << 20;
     private static final long LOOKUP_RETRY_MILLIS = 20;
     private static final char CHANGE_SEPARATOR = '\0';
+    private static final int KNOWN_MAX = 200_000;
 
     private final RedisStoreOptions options;
     private final Keys keys;
@@ -101,6 +102,13 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
     /** Appends whose script answered this store's own earlier run (a re-sent command); for tests and diagnostics. */
     private final AtomicLong reruns = new AtomicLong();
     private final String reservationTtl;
+    /**
+     * What this node learnt of conversations from its own appends and reads: the highest seq known to exist, and the
+     * users a list change made through this node listed (removed again by an unlist through it). Never ahead of Redis;
+     * may lag behind other nodes' appends. Bounded: cleared when it passes {@link #KNOWN_MAX} entries.
+     */
+    private final ConcurrentHashMap<String, Long> knownHeads = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Set<String>> knownListed = new ConcurrentHashMap<>();
     private volatile boolean closed;
     private volatile String failure;
 
@@ -190,6 +198,8 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
         final byte[] record;
         final CompletableFuture<Appended> future = new CompletableFuture<>();
         boolean reserved;
+        /** The list changes written with this op (set when its append script is queued). */
+        String changes = "";
         String owner;
         Throwable reserveError;
         boolean resolved;
@@ -339,7 +349,8 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
             Message m = op.draft;
             args[i++] = Keys.idempotencyField(m.getSender(), m.getClientMsgId());
             args[i++] = (m.getSeq() == 0 ? m : m.toBuilder().clearSeq().build()).toByteArray();
-            args[i++] = Keys.utf8(changes(op));
+            op.changes = changes(op);
+            args[i++] = Keys.utf8(op.changes);
             if (op.record == null) {
                 args[i++] = new byte[0];
             } else {
@@ -352,10 +363,18 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
         script(Scripts.APPEND, scriptKeys, args).whenComplete((reply, error) -> onBatch(conv, batch, reply, error));
     }
 
-    /** The list changes of an op: '+' user for a user who gets the conversation listed, '-' user for one who leaves. */
-    private static String changes(Op op) {
+    /**
+     * The list changes of an op: '+' user for a user who gets the conversation listed, '-' user for one who leaves. A
+     * plain message (no group record, nobody leaving) leaves out the users this node has listed already: in a 1:1
+     * conversation only its first message lists anyone, instead of two list scripts per message.
+     */
+    private String changes(Op op) {
         StringBuilder s = new StringBuilder();
+        Set<String> listed = op.record == null && op.left.isEmpty() ? knownListed.get(op.conv.id) : null;
         for (String user : op.joined) {
+            if (listed != null && listed.contains(user)) {
+                continue;
+            }
             s.append(s.isEmpty() ? "" : CHANGE_SEPARATOR).append('+').append(user);
         }
         for (String user : op.left) {
@@ -396,9 +415,10 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
         long seq = (Long) item.get(1);
         String changes;
         Appended appended;
+        noteHead(op.conv.id, seq);
         if (status == 1) {
             appended = new Appended(op.draft.toBuilder().setSeq(seq).build(), false);
-            changes = changes(op);
+            changes = op.changes;
         } else {
             Message original = parse((byte[]) item.get(2), seq);
             // our own script run again by Lettuce after a reconnect, or another send with the same key
@@ -416,6 +436,7 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
         String conversation = op.conv.id;
         applyChanges(conversation, seq, changes).whenComplete((v, error) -> {
             if (error == null) {
+                noteListed(conversation, changes);
                 sideWrite(link.async().hdel(keys.pending(conversation), Keys.utf8(Long.toString(seq))));
                 resolve(op, appended, null);
             } else {
@@ -438,6 +459,29 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
         }
         pipeline.drain();
         return CompletableFuture.allOf(calls.toArray(CompletableFuture[]::new));
+    }
+
+    /** Records the list changes applied at a seq: '+' users are listed now, '-' users are not. */
+    private void noteListed(String conversation, String changes) {
+        if (knownListed.size() > KNOWN_MAX) {
+            knownListed.clear();
+        }
+        Set<String> listed = knownListed.computeIfAbsent(conversation, c -> ConcurrentHashMap.newKeySet());
+        for (String change : changes.split(String.valueOf(CHANGE_SEPARATOR))) {
+            if (change.charAt(0) == '+') {
+                listed.add(change.substring(1));
+            } else {
+                listed.remove(change.substring(1));
+            }
+        }
+    }
+
+    /** Records that {@code seq} exists in {@code conversation}. */
+    private void noteHead(String conversation, long seq) {
+        if (knownHeads.size() > KNOWN_MAX) {
+            knownHeads.clear();
+        }
+        knownHeads.merge(conversation, seq, Math::max);
     }
 
     /**
@@ -661,7 +705,24 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
 
     @Override
     public long head(String conversation) {
-        return number(await(link.async().get(keys.head(conversation))));
+        long head = number(await(link.async().get(keys.head(conversation))));
+        if (head > 0) {
+            noteHead(conversation, head);
+        }
+        return head;
+    }
+
+    /** Answers from the seqs this node appended or read when it can; asks Redis only for a seq beyond them. */
+    @Override
+    public boolean holdsSeq(String conversation, long seq) {
+        Long known = knownHeads.get(conversation);
+        return known != null && seq <= known || head(conversation) >= seq;
+    }
+
+    /** A lookup is a round trip (behind an fsync with appendfsync always); the append de-duplicates anyway. */
+    @Override
+    public boolean lookupBeforeAppend() {
+        return false;
     }
 
     @Override

@@ -211,7 +211,7 @@ final class Membership {
     }
 
     private RedisClusterAsyncCommands<byte[], byte[]> async() {
-        return redis.async();
+        return redis.control();
     }
 
     /** Waits for {@code f} up to the command timeout, unwrapping Redis errors. */

@@ -20,9 +20,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The link's two Lettuce connections, with their client and resources: one shared, asynchronous connection for
- * everything but reading the inbox (presence, leases, appends, acknowledgements), and one for the inbox reader's
- * blocking {@code XREADGROUP}, so a blocked read never holds up a command. Standalone or Redis Cluster (each command
+ * The link's three Lettuce connections, with their client and resources: one shared, asynchronous connection for the
+ * traffic (presence, inbox appends, acknowledgements), one for membership (leases, heartbeats, the node registry), so
+ * that a heartbeat never queues behind thousands of inbox writes of a busy node and the node does not lose its lease
+ * under load, and one for the inbox reader's blocking {@code XREADGROUP}, so a blocked read never holds up a command. Standalone or Redis Cluster (each command
  * routed to its key's slot). Lettuce reconnects by itself and re-sends the commands in flight, in order.
  *
  * <p>Thread-safe: the asynchronous connection may be used from any thread; the reader's only from the reader thread.
@@ -33,16 +34,21 @@ final class Redis implements AutoCloseable {
     private final AutoCloseable client;
     private final StatefulConnection<byte[], byte[]> main;
     private final StatefulConnection<byte[], byte[]> reading;
+    private final StatefulConnection<byte[], byte[]> controlConnection;
     private final RedisClusterAsyncCommands<byte[], byte[]> async;
+    private final RedisClusterAsyncCommands<byte[], byte[]> control;
     private final RedisClusterCommands<byte[], byte[]> reader;
 
     private Redis(ClientResources resources, AutoCloseable client, StatefulConnection<byte[], byte[]> main,
-                  RedisClusterAsyncCommands<byte[], byte[]> async, StatefulConnection<byte[], byte[]> reading,
+                  RedisClusterAsyncCommands<byte[], byte[]> async, StatefulConnection<byte[], byte[]> controlConnection,
+                  RedisClusterAsyncCommands<byte[], byte[]> control, StatefulConnection<byte[], byte[]> reading,
                   RedisClusterCommands<byte[], byte[]> reader) {
         this.resources = resources;
         this.client = client;
         this.main = main;
         this.async = async;
+        this.controlConnection = controlConnection;
+        this.control = control;
         this.reading = reading;
         this.reader = reader;
     }
@@ -88,8 +94,10 @@ final class Redis implements AutoCloseable {
                         .build());
                 try {
                     var main = client.connect(ByteArrayCodec.INSTANCE);
+                    var control = client.connect(ByteArrayCodec.INSTANCE);
                     var reading = client.connect(ByteArrayCodec.INSTANCE);
-                    return new Redis(resources, client::shutdown, main, main.async(), reading, reading.sync());
+                    return new Redis(resources, client::shutdown, main, main.async(), control, control.async(),
+                            reading, reading.sync());
                 } catch (RuntimeException e) {
                     client.shutdown();
                     throw e;
@@ -101,8 +109,10 @@ final class Redis implements AutoCloseable {
                     .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS).build());
             try {
                 var main = client.connect(ByteArrayCodec.INSTANCE);
+                var control = client.connect(ByteArrayCodec.INSTANCE);
                 var reading = client.connect(ByteArrayCodec.INSTANCE);
-                return new Redis(resources, client::shutdown, main, main.async(), reading, reading.sync());
+                return new Redis(resources, client::shutdown, main, main.async(), control, control.async(), reading,
+                        reading.sync());
             } catch (RuntimeException e) {
                 client.shutdown();
                 throw e;
@@ -118,6 +128,11 @@ final class Redis implements AutoCloseable {
         return async;
     }
 
+    /** Membership's asynchronous API (leases, heartbeats, the node registry): its own connection, any thread. */
+    RedisClusterAsyncCommands<byte[], byte[]> control() {
+        return control;
+    }
+
     /** The inbox reader's synchronous API (its own connection); reader thread only. */
     RedisClusterCommands<byte[], byte[]> reader() {
         return reader;
@@ -128,6 +143,7 @@ final class Redis implements AutoCloseable {
     public void close() {
         try {
             reading.close();
+            controlConnection.close();
             main.close();
         } finally {
             try {
