@@ -22,6 +22,9 @@ const protos = [
   'plugins-messagetype/recall/src/main/proto/parley/recall/v1/recall.proto',
   'plugins-messagetype/file/src/main/proto/parley/file/v1/file.proto',
   'plugins-messagetype/sticker/src/main/proto/parley/sticker/v1/sticker.proto',
+  'plugins-messagetype/voice/src/main/proto/parley/voice/v1/voice.proto',
+  'plugins-messagetype/video/src/main/proto/parley/video/v1/video.proto',
+  'bundles/calls/src/main/proto/parley/call/v1/call.proto',
 ].map((p) => join(repo, p));
 execFileSync(process.execPath, [join(here, 'node_modules', 'protobufjs-cli', 'bin', 'pbjs'), '-t', 'static-module',
   '-w', 'es6', '--no-beautify', '--no-comments', '--no-delimited', '--no-service', '-o', join(gen, 'protocol.js'),

@@ -1,8 +1,11 @@
-// The page: sign-in, conversation list, conversation view. All user-supplied text is set with textContent; URLs that
-// carry tickets reach the DOM only as an image's src (thumbnails, stickers, the opened image) or for the moment of a
-// download.
+// The page: sign-in, conversation list, conversation view, recording voice and video messages, calls. All
+// user-supplied text is set with textContent; URLs that carry tickets reach the DOM only as an image's or a media
+// element's src (thumbnails, stickers, posters, the opened image, a played voice or video message) or for the moment
+// of a download.
 import { ChatClient } from './client.js';
 import { describeError, formatSize, percent } from './files.js';
+import { barsOf, fitWithin, formatDuration } from './media.js';
+import { Recording } from './recorder.js';
 import { directConversation, isGroup, peerOf } from './state.js';
 import { viewOf } from './wire.js';
 
@@ -26,12 +29,26 @@ export function tokenSubject(token) {
   }
 }
 
+let configPromise = null;
+
+/** @returns web/config.json (read once per page load; {} when it is missing or unreadable) */
+function pageConfig() {
+  configPromise ??= fetch('config.json', { cache: 'no-store' }).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  return configPromise;
+}
+
+/**
+ * @returns 'relay' when calls must go through TURN only — `?ice=relay` in the page's URL, or "iceTransportPolicy":
+ *          "relay" in web/config.json (the URL wins; `?ice=all` overrides the file) — else 'all'
+ */
+async function iceTransportPolicy() {
+  const fromUrl = new URLSearchParams(location.search).get('ice');
+  if (fromUrl === 'relay' || fromUrl === 'all') return fromUrl;
+  return (await pageConfig()).iceTransportPolicy === 'relay' ? 'relay' : 'all';
+}
+
 async function defaultServerUrl() {
-  let config = {};
-  try {
-    const r = await fetch('config.json', { cache: 'no-store' });
-    if (r.ok) config = await r.json();
-  } catch (e) { /* defaults below */ }
+  const config = await pageConfig();
   if (config.webSocketUrl) return config.webSocketUrl;
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   return `${scheme}://${location.hostname}:${config.webSocketPort || 7701}${config.webSocketPath || '/parley'}`;
@@ -62,7 +79,7 @@ async function showLogin(message = '') {
   if (!$('login-url').value) $('login-url').value = localStorage.getItem('parley.url') || await defaultServerUrl();
 }
 
-function signIn(token, url) {
+async function signIn(token, url) {
   const user = tokenSubject(token);
   if (!user) {
     showLogin('That is not a token: paste the output of bin/parley token <user>.');
@@ -71,7 +88,8 @@ function signIn(token, url) {
   localStorage.setItem('parley.token', token);
   localStorage.setItem('parley.url', url);
   media.clear();
-  client = new ChatClient({ url, token, deviceId: deviceIdFor(user), user });
+  client = new ChatClient({ url, token, deviceId: deviceIdFor(user), user,
+    iceTransportPolicy: await iceTransportPolicy() });
   client.onChange(() => scheduleRender());
   $('login').hidden = true;
   $('chat').hidden = false;
@@ -81,8 +99,10 @@ function signIn(token, url) {
 }
 
 function signOut() {
+  cancelRecording();
   client?.stop();
   client = null;
+  renderCall();
   media.clear();
   closeOverlay();
   closeStickerPanel();
@@ -110,6 +130,7 @@ function render() {
   fatal.textContent = client.error ? `Signed out: ${client.error.message}. Sign in with a new token.` : '';
   renderList();
   renderConversation();
+  renderCall();
   if (!$('sticker-panel').hidden && panelCatalog !== client.catalog) renderStickerPanel();
 }
 
@@ -130,7 +151,7 @@ function renderList() {
     const preview = document.createElement('span');
     preview.className = 'preview';
     if (c.last) {
-      const view = viewOf(c.last);
+      const view = viewOf(c.last, client.state.me);
       // system lines (group changes, recalls) name their actor already
       preview.textContent = view.system ? view.text
         : `${c.last.sender === client.state.me ? 'You' : c.last.sender}: ${view.text}`;
@@ -168,7 +189,10 @@ function renderConversation() {
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   box.replaceChildren();
-  for (const m of client.state.timeline(id)) box.append(messageItem(id, m));
+  for (const m of client.state.timeline(id)) {
+    const view = viewOf(m, client.state.me);
+    if (!view.hidden) box.append(messageItem(id, m, view));
+  }
   if (overlayKey && !media.has(overlayKey)) closeOverlay(); // its message was recalled
   if (atBottom) box.scrollTop = box.scrollHeight;
   const typing = client.state.typingUsers(id, Date.now());
@@ -220,14 +244,20 @@ async function groupAction(conversationId, action) {
   }
 }
 
-function messageItem(conversationId, m) {
+function messageItem(conversationId, m, view) {
   const li = document.createElement('li');
-  const view = viewOf(m);
   const own = m.sender === client.state.me;
   li.dataset.seq = m.seq ? String(m.seq) : '';
   li.dataset.clientMsgId = m.clientMsgId || '';
   li.dataset.type = m.type;
   if (view.system) li.className = 'system';
+  if (view.call) {
+    li.classList.add('call');
+    li.dataset.callState = view.call.state;
+    li.dataset.callId = view.call.callId;
+    if (view.call.state === 'ENDED') li.dataset.durationMs = String(view.call.durationMs);
+    if (view.call.reason) li.title = view.call.reason;
+  }
   else if (own) li.className = 'own';
   if (view.big) li.classList.add('big');
   if (view.recalled) li.classList.add('recalled');
@@ -288,10 +318,13 @@ function span(className, text) {
 function content(conversationId, m, view) {
   const key = `${conversationId}/${m.seq}`;
   if (view.recalled) {
+    media.get(key)?.dispose?.();
     media.delete(key);
     return [span('text', view.text)];
   }
   if (m.upload) return uploading(m, view);
+  if (view.voice) return voiceContent(conversationId, m, view);
+  if (view.video) return videoContent(conversationId, m, view);
   if (view.file) return fileContent(conversationId, m, view.file);
   if (view.image && m.seq) return imageContent(conversationId, m, view.image);
   if (view.sticker) return stickerContent(conversationId, m, view);
@@ -457,6 +490,378 @@ function stickerImage(info, side, name = info.name) {
   return img;
 }
 
+/**
+ * A voice message: play button, waveform, duration; its <audio> gets the clip's URL (file.download) on the first
+ * play. Made once per message and moved into every render, so that playing goes on across renders.
+ */
+function voiceContent(conversationId, m, view) {
+  const key = `${conversationId}/${m.seq}`;
+  let root = m.seq ? media.get(key) : null;
+  if (!root) {
+    root = voicePlayer(conversationId, m, view.voice);
+    if (m.seq) media.set(key, root);
+  }
+  return [root];
+}
+
+function voicePlayer(conversationId, m, voice) {
+  const root = document.createElement('span');
+  root.className = 'voice';
+  root.dataset.state = 'idle';
+  const play = document.createElement('button');
+  play.type = 'button';
+  play.className = 'voice-play';
+  play.textContent = '▶';
+  play.title = 'Play';
+  play.disabled = !m.seq;
+  const canvas = document.createElement('canvas');
+  canvas.className = 'waveform';
+  canvas.width = 200;
+  canvas.height = 32;
+  const duration = span('voice-duration', formatDuration(voice.durationMs));
+  duration.dataset.durationMs = String(voice.durationMs);
+  const audio = document.createElement('audio');
+  audio.preload = 'none';
+  audio.hidden = true;
+  const draw = () => drawWaveform(canvas, voice.waveform, voice.durationMs > 0 && audio.currentTime
+    ? Math.min(1, (audio.currentTime * 1000) / voice.durationMs) : 0);
+  const setState = (state) => {
+    root.dataset.state = state;
+    play.textContent = state === 'playing' ? '⏸' : '▶';
+    play.title = state === 'playing' ? 'Pause' : 'Play';
+    draw();
+  };
+  audio.addEventListener('playing', () => setState('playing'));
+  audio.addEventListener('pause', () => { if (!audio.ended) setState('paused'); });
+  audio.addEventListener('ended', () => setState('ended'));
+  audio.addEventListener('timeupdate', () => {
+    draw();
+    if (!audio.paused) duration.textContent = formatDuration(audio.currentTime * 1000);
+  });
+  audio.addEventListener('ended', () => { duration.textContent = formatDuration(voice.durationMs); });
+  audio.addEventListener('error', () => {
+    if (!audio.getAttribute('src')) return;
+    root.dataset.state = 'error';
+    play.title = 'Could not play this voice message';
+  });
+  play.addEventListener('click', () => {
+    if (!audio.paused) {
+      audio.pause();
+      return;
+    }
+    if (audio.getAttribute('src')) {
+      audio.play().catch((e) => { root.dataset.state = 'error'; play.title = e.message; });
+      return;
+    }
+    root.dataset.state = 'loading';
+    client.download(conversationId, m.seq).then((ticket) => {
+      audio.src = ticket.url;
+      return audio.play();
+    }).catch((e) => {
+      root.dataset.state = 'error';
+      play.title = `Could not play: ${describeError(e)}`;
+    });
+  });
+  root.dispose = () => {
+    audio.pause();
+    audio.removeAttribute('src');
+  };
+  root.append(play, canvas, duration, audio);
+  draw();
+  return root;
+}
+
+/** Bars of the waveform (scaled to its loudest sample); the part played so far in the accent colour. */
+function drawWaveform(canvas, waveform, played) {
+  const g = canvas.getContext('2d');
+  if (!g) return;
+  const bars = barsOf(waveform);
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  if (!bars.length) return;
+  const step = canvas.width / bars.length;
+  const barWidth = Math.max(1, step * 0.6);
+  bars.forEach((v, i) => {
+    const h = Math.max(2, v * canvas.height);
+    g.fillStyle = (i + 0.5) / bars.length <= played ? '#2f6fde' : '#9aa5b1';
+    g.fillRect(i * step, (canvas.height - h) / 2, barWidth, h);
+  });
+}
+
+/**
+ * A video message: its poster (file.download's thumbnail_url) with the duration; a click replaces it with a <video>
+ * playing the clip (url). Made once per message, moved into every render.
+ */
+function videoContent(conversationId, m, view) {
+  const key = `${conversationId}/${m.seq}`;
+  let root = m.seq ? media.get(key) : null;
+  if (!root) {
+    root = videoPlayer(conversationId, m, view.video);
+    if (m.seq) media.set(key, root);
+  }
+  return [root];
+}
+
+function videoPlayer(conversationId, m, video) {
+  const root = document.createElement('div');
+  root.className = 'video-message';
+  root.dataset.state = 'idle';
+  const open = document.createElement('button');
+  open.type = 'button';
+  open.className = 'video-open';
+  open.title = 'Play';
+  open.disabled = !m.seq;
+  const [w, h] = fitWithin(video.posterWidth || video.width, video.posterHeight || video.height, 320);
+  const poster = document.createElement('img');
+  poster.className = 'poster';
+  poster.alt = 'video';
+  if (w) {
+    poster.width = w;
+    poster.height = h;
+  }
+  const duration = span('video-duration', `▶ ${formatDuration(video.durationMs)}`);
+  duration.dataset.durationMs = String(video.durationMs);
+  open.append(poster, duration);
+  const info = span('file-size', `${video.width ? `${video.width}×${video.height}, ` : ''}${formatSize(video.size)}`);
+  let player = null;
+  if (m.seq && video.poster) {
+    client.download(conversationId, m.seq).then((ticket) => {
+      if (ticket.thumbnailUrl) poster.src = ticket.thumbnailUrl;
+    }, (e) => { poster.title = describeError(e); });
+  }
+  open.addEventListener('click', () => {
+    root.dataset.state = 'loading';
+    client.download(conversationId, m.seq).then((ticket) => {
+      player = document.createElement('video');
+      player.className = 'video-player';
+      player.controls = true;
+      player.playsInline = true;
+      if (w) player.width = fitWithin(video.width || w, video.height || h, 320)[0];
+      player.addEventListener('playing', () => { root.dataset.state = 'playing'; });
+      player.addEventListener('ended', () => { root.dataset.state = 'ended'; });
+      player.addEventListener('error', () => { root.dataset.state = 'error'; });
+      player.src = ticket.url;
+      open.replaceWith(player);
+      return player.play();
+    }).catch((e) => {
+      root.dataset.state = 'error';
+      open.title = `Could not play: ${describeError(e)}`;
+    });
+  });
+  root.dispose = () => {
+    player?.pause();
+    player?.removeAttribute('src');
+  };
+  root.append(open, info);
+  return root;
+}
+
+// ------------------------------------------------------------------------------------------------ recording
+
+let recording = null; // {kind, conversation, rec: Recording | null (starting), timer}
+
+/** Starts recording a voice ('voice') or video ('video') message for the open conversation. */
+async function startRecording(kind) {
+  if (recording || !client?.openConversation) return;
+  const conversation = client.openConversation;
+  $('recorder-error').textContent = '';
+  const preview = $('recorder-preview');
+  preview.hidden = kind !== 'video';
+  $('recorder-label').textContent = kind === 'video' ? '● Recording video' : '● Recording';
+  $('recorder-time').textContent = '0:00';
+  $('recorder-send').disabled = true;
+  $('recorder').hidden = false;
+  $('recorder').dataset.kind = kind;
+  const r = { kind, conversation, rec: null, timer: null };
+  recording = r;
+  try {
+    const rec = await Recording.start(kind, { preview: kind === 'video' ? preview : null,
+      onLimit: () => finishRecording() });
+    if (recording !== r) {
+      rec.cancel();
+      return;
+    }
+    r.rec = rec;
+    $('recorder-send').disabled = false;
+    $('recorder').dataset.state = 'recording';
+    r.timer = setInterval(() => { $('recorder-time').textContent = formatDuration(rec.elapsed()); }, 250);
+  } catch (e) {
+    if (recording === r) closeRecorder();
+    $('recorder-error').textContent = `Cannot record: ${e.message || e}`;
+  }
+}
+
+function closeRecorder() {
+  if (recording) clearInterval(recording.timer);
+  recording = null;
+  $('recorder').hidden = true;
+  $('recorder').dataset.state = '';
+  $('recorder-preview').hidden = true;
+}
+
+function cancelRecording() {
+  const r = recording;
+  closeRecorder();
+  r?.rec?.cancel();
+}
+
+/** Stops the recording (the poster is taken from the preview while it still shows) and sends it. */
+async function finishRecording() {
+  const r = recording;
+  if (!r?.rec || r.stopping) return;
+  r.stopping = true;
+  $('recorder-send').disabled = true;
+  clearInterval(r.timer);
+  try {
+    const result = await r.rec.stop();
+    const peer = peerOf(r.conversation, client.state.me);
+    const to = peer !== null ? { peer } : { conversation: r.conversation };
+    if (r.kind === 'voice') client.sendVoice({ ...to, recording: result });
+    else client.sendVideo({ ...to, recording: result });
+  } catch (e) {
+    $('recorder-error').textContent = `Not sent: ${e.message || e}`;
+  } finally {
+    if (recording === r) closeRecorder();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ calls
+
+const remoteVideos = new Map(); // user -> <video> of the current call
+let callTimer = null;
+let ringTone = null;
+let noticeTimer = null;
+let shownNotice = 0; // CallManager.noticeId of the notice shown last
+
+function startCall(media) {
+  const id = client?.openConversation;
+  if (!id) return;
+  const peer = peerOf(id, client.state.me);
+  client.call(peer !== null ? { peer, media } : { conversation: id, media }).catch((e) => {
+    showCallNotice(`Could not call: ${describeError(e)}`);
+  });
+}
+
+function showCallNotice(text) {
+  const notice = $('call-notice');
+  notice.textContent = text;
+  notice.hidden = !text;
+  clearTimeout(noticeTimer);
+  if (text) noticeTimer = setTimeout(() => { notice.hidden = true; }, 6000);
+}
+
+const PHASE_TEXT = { starting: 'Starting…', ringing: 'Calling', joining: 'Joining…', connecting: 'Connecting…' };
+
+/** The incoming-call panel, the call panel with its videos, the notice after a call; kept in place across renders. */
+function renderCall() {
+  const calls = client?.calls;
+  const ringing = calls ? calls.ringing() : [];
+  const incoming = $('call-incoming');
+  incoming.hidden = ringing.length === 0;
+  if (ringing.length) {
+    const ring = ringing[0];
+    incoming.dataset.callId = ring.callId;
+    $('call-incoming-text').textContent = `📞 ${ring.initiator} is calling${ring.media === 'VIDEO' ? ' (video)' : ''}`
+      + (isGroup(ring.conversation) ? ` in ${client.state.conversation(ring.conversation).title}` : '');
+  }
+  ringing.length ? startRingTone() : stopRingTone();
+
+  const call = calls?.current ?? null;
+  const panel = $('call');
+  panel.hidden = !call;
+  if (calls && calls.noticeId !== shownNotice && !call) {
+    shownNotice = calls.noticeId;
+    showCallNotice(calls.notice);
+  }
+  if (!call) {
+    for (const v of remoteVideos.values()) v.srcObject = null;
+    remoteVideos.clear();
+    $('call-remote').replaceChildren();
+    $('call-local').srcObject = null;
+    clearInterval(callTimer);
+    callTimer = null;
+    return;
+  }
+  if (!callTimer) callTimer = setInterval(scheduleRender, 1000);
+  panel.dataset.callId = call.callId;
+  panel.dataset.phase = call.phase;
+  panel.dataset.media = call.media;
+  const routes = [...call.peers.values()].map((p) => p.route).filter(Boolean);
+  panel.dataset.route = routes.join(' ');
+  const others = call.role === 'caller' && isGroup(call.conversation) ? client.state.conversation(call.conversation).title
+    : (peerOf(call.conversation, client.state.me) ?? call.initiator);
+  let status;
+  if (call.phase === 'connected') {
+    status = `${others} · ${formatDuration(Date.now() - call.connectedAt)}`
+      + (routes.includes('relay') ? ' · via relay' : '');
+  } else if (call.phase === 'ringing') {
+    status = `Calling ${others}…`;
+  } else {
+    status = PHASE_TEXT[call.phase] ?? call.phase;
+  }
+  $('call-status').textContent = status;
+  const local = $('call-local');
+  if (local.srcObject !== call.localStream) local.srcObject = call.localStream;
+  $('call-mute').textContent = call.muted.audio ? 'Unmute' : 'Mute';
+  $('call-mute').setAttribute('aria-pressed', String(call.muted.audio));
+  $('call-camera').textContent = call.muted.video ? 'Camera on' : 'Camera off';
+  $('call-camera').setAttribute('aria-pressed', String(call.muted.video));
+  const box = $('call-remote');
+  for (const [user, video] of remoteVideos) {
+    if (!call.peers.has(user)) {
+      video.srcObject = null;
+      video.remove();
+      remoteVideos.delete(user);
+    }
+  }
+  for (const peer of call.peers.values()) {
+    let video = remoteVideos.get(peer.user);
+    if (!video) {
+      video = document.createElement('video');
+      video.autoplay = true;
+      video.playsInline = true;
+      video.dataset.user = peer.user;
+      video.title = peer.user;
+      remoteVideos.set(peer.user, video);
+      box.append(video);
+    }
+    video.dataset.state = peer.state;
+    if (peer.stream && video.srcObject !== peer.stream) {
+      video.srcObject = peer.stream;
+      video.play().catch(() => {});
+    }
+  }
+}
+
+/** Two short tones every two seconds while a call rings here (silent when the browser allows no sound yet). */
+function startRingTone() {
+  if (ringTone) return;
+  const beep = () => {
+    try {
+      ringTone.audio ??= new AudioContext();
+      const a = ringTone.audio;
+      for (const at of [0, 0.25]) {
+        const o = a.createOscillator();
+        const g = a.createGain();
+        o.frequency.value = 440;
+        g.gain.value = 0.1;
+        o.connect(g).connect(a.destination);
+        o.start(a.currentTime + at);
+        o.stop(a.currentTime + at + 0.18);
+      }
+    } catch (e) { /* no sound: the panel still shows */ }
+    scheduleRender(); // drops calls that stopped ringing without an event
+  };
+  ringTone = { audio: null, timer: setInterval(beep, 2000) };
+  beep();
+}
+
+function stopRingTone() {
+  if (!ringTone) return;
+  clearInterval(ringTone.timer);
+  ringTone.audio?.close().catch(() => {});
+  ringTone = null;
+}
+
 function closeStickerPanel() {
   $('sticker-panel').hidden = true;
   $('stickers').setAttribute('aria-expanded', 'false');
@@ -563,6 +968,31 @@ function wire() {
     b.addEventListener('click', () => client?.openConversation && sendTo(client.openConversation, 'emoji', emoji));
     $('emoji').append(b);
   }
+  $('record-voice').addEventListener('click', () => startRecording('voice'));
+  $('record-video').addEventListener('click', () => startRecording('video'));
+  $('recorder-send').addEventListener('click', () => finishRecording());
+  $('recorder-cancel').addEventListener('click', cancelRecording);
+  $('call-audio').addEventListener('click', () => startCall('AUDIO'));
+  $('call-video').addEventListener('click', () => startCall('VIDEO'));
+  $('call-accept').addEventListener('click', () => {
+    const id = $('call-incoming').dataset.callId;
+    client?.calls.accept(id).catch((e) => showCallNotice(`Could not answer: ${describeError(e)}`));
+  });
+  $('call-reject').addEventListener('click', () => {
+    const id = $('call-incoming').dataset.callId;
+    client?.calls.reject(id).catch((e) => showCallNotice(`Could not decline: ${describeError(e)}`));
+  });
+  $('call-hangup').addEventListener('click', () => {
+    client?.calls.hangup().catch((e) => console.warn('parley: hangup failed', e));
+  });
+  $('call-mute').addEventListener('click', () => {
+    const call = client?.calls.current;
+    if (call) client.calls.setMuted('audio', !call.muted.audio);
+  });
+  $('call-camera').addEventListener('click', () => {
+    const call = client?.calls.current;
+    if (call) client.calls.setMuted('video', !call.muted.video);
+  });
   $('attach').addEventListener('click', () => $('attach-input').click());
   $('attach-input').addEventListener('change', () => {
     const input = $('attach-input');

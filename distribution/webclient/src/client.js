@@ -10,9 +10,13 @@ import { ChatState, directConversation, groupIdOf } from './state.js';
 import { contentTypeOf, describeError, kindOf, localExpiry, safeName, sha256Hex, StickerCatalog, uploadBytes,
   UploadError } from './files.js';
 import { xhrRequest } from './http.js';
-import { downloadRequestPayload, downloadTicketOf, FILE_DOWNLOAD_COMMAND, FILE_UPLOAD_COMMAND, messageTypes,
-  recallEventOf, recallPayload, recallResultOf, RECALL_COMMAND, stickerCatalogOf, stickerListPayload,
-  STICKER_LIST_COMMAND, uploadRequestPayload, uploadTicketOf } from './wire.js';
+import { CallManager } from './calls.js';
+import { fileNameFor } from './media.js';
+import { CALL_COMMANDS, callEventOf, callHangupPayload, callJoinedOf, callJoinPayload, callRejectPayload,
+  callSignalOf, callSignalPayload, callStartedOf, callStartPayload, callUpdateOf, downloadRequestPayload,
+  downloadTicketOf, FILE_DOWNLOAD_COMMAND, FILE_UPLOAD_COMMAND, messageTypes, recallEventOf, recallPayload,
+  recallResultOf, RECALL_COMMAND, stickerCatalogOf, stickerListPayload, STICKER_LIST_COMMAND, uploadRequestPayload,
+  uploadTicketOf } from './wire.js';
 
 const ACK_DELAY_MS = 50;
 const PAGE = 50;
@@ -40,9 +44,11 @@ async function dimensionsOf(file) {
 
 export class ChatClient {
   /**
-   * @param options {url, token, deviceId, user, http?, pageOrigin?, sleep?} user: the token's subject (checked
-   *        against HelloOk); http: what uploads run on (files.js uploadBytes; default XMLHttpRequest); pageOrigin: the
-   *        origin uploads must go to (default the page's: the blob endpoints answer no CORS preflight)
+   * @param options {url, token, deviceId, user, http?, pageOrigin?, sleep?, iceTransportPolicy?, getUserMedia?,
+   *        createPeerConnection?} user: the token's subject (checked against HelloOk); http: what uploads run on
+   *        (files.js uploadBytes; default XMLHttpRequest); pageOrigin: the origin uploads must go to (default the
+   *        page's: the blob endpoints answer no CORS preflight); iceTransportPolicy: 'relay' to call through TURN only;
+   *        getUserMedia, createPeerConnection: the browser's by default (stand-ins in tests)
    */
   constructor(options) {
     this.options = { http: xhrRequest, pageOrigin: globalThis.location?.origin ?? null, ...options };
@@ -62,6 +68,15 @@ export class ChatClient {
     this.catalog = new StickerCatalog(null); // the latest sticker.list answer
     this.catalogRequest = null;
     this.catalogRetryAt = 0;        // after a sticker.list that got no answer, not asked again before this
+    this.calls = new CallManager({
+      me: options.user,
+      deviceId: options.deviceId,
+      iceTransportPolicy: options.iceTransportPolicy,
+      api: this.#callApi(),
+      getUserMedia: options.getUserMedia ?? ((c) => globalThis.navigator.mediaDevices.getUserMedia(c)),
+      createPeerConnection: options.createPeerConnection ?? ((config) => new globalThis.RTCPeerConnection(config)),
+      onChange: () => this.#changed(),
+    });
     this.connection = new Connection({
       url: options.url,
       token: options.token,
@@ -79,6 +94,7 @@ export class ChatClient {
 
   stop() {
     clearTimeout(this.ackTimer);
+    this.calls.stopAll();
     this.connection.stop();
   }
 
@@ -98,12 +114,15 @@ export class ChatClient {
       // the token is for another user than the one this page stored: start over rather than mix two users' data
       this.state = new ChatState(helloOk.userId);
       this.outbox.clear();
+      this.calls.stopAll();
+      this.calls.me = helloOk.userId;
     }
     this.error = null;
     try {
       await this.refreshList();
       await this.#resume();
       for (const send of this.outbox.values()) this.#transmit(send);
+      this.calls.rejoin();
       if (this.openConversation) await this.loadLatest(this.openConversation);
       if (this.catalog.error) this.catalog = new StickerCatalog(null);
       this.stickers().catch(() => {});
@@ -181,12 +200,21 @@ export class ChatClient {
 
   #onMessages(messages) {
     if (messages.length === 0) return;
+    // relayed call signalling (seq 0) goes to the call; it is no part of any conversation's history
+    for (const m of messages) {
+      const signal = m.seq ? null : callSignalOf(m);
+      if (signal) this.calls.onSignal(m, signal);
+    }
     // a conversation this client has not listed yet (a new group, a first message): fetch its title and counts
     const unknown = messages.some((m) => !this.state.conversations.has(m.conversation));
     this.#decodeRecalls(messages);
     const { applied, gap } = this.state.applyMessages(messages);
     if (unknown) this.refreshList().catch((e) => console.warn('parley: conversation list failed', e));
     for (const m of applied) this.#ackLater(m.conversation, m.seq);
+    for (const m of messages) {
+      const event = m.seq ? callEventOf(m) : null;
+      if (event) this.calls.onEvent(m, event);
+    }
     if (gap) this.#pull(gap);
     this.#readOpen();
     const touched = new Set(messages.map((m) => m.conversation));
@@ -281,6 +309,69 @@ export class ChatClient {
     const done = this.#upload(file, upload, onProgress).then((stored) => {
       const body = messageTypes[type].compose(stored);
       this.state.updatePending(clientMsgId, { body, upload: undefined });
+      this.#queue({ clientMsgId, type, body, ...(peer ? { peer } : { conversation: conv }) }, conv);
+    }, (e) => {
+      const c = this.state.fail(clientMsgId, describeError(e));
+      this.#changed(c?.id);
+    });
+    return { clientMsgId, done };
+  }
+
+  /**
+   * Sends a voice message recorded in the page (recorder.js): {blob, contentType, durationMs, waveform}. Shown at once
+   * as a pending message with an upload progress; uploaded like a file (file.upload, /blobs/), then sent as `voice`.
+   * @returns {clientMsgId, done}
+   */
+  sendVoice({ peer, conversation, recording }) {
+    const r = recording;
+    return this.#sendRecording({ peer, conversation, type: 'voice', recording: r,
+      parts: [{ blob: r.blob, name: fileNameFor('voice', r.contentType), contentType: r.contentType }],
+      shown: { durationMs: r.durationMs, size: r.blob.size, contentType: r.contentType, waveform: r.waveform },
+      compose: ([clip]) => ({ ...clip, durationMs: r.durationMs, waveform: r.waveform }) });
+  }
+
+  /**
+   * Sends a video message recorded in the page: {blob, contentType, durationMs, width, height, poster: {blob,
+   * contentType, width, height} | null}. The clip and its poster are two uploads, then one `video` message.
+   * @returns {clientMsgId, done}
+   */
+  sendVideo({ peer, conversation, recording }) {
+    const r = recording;
+    const parts = [{ blob: r.blob, name: fileNameFor('video', r.contentType), contentType: r.contentType }];
+    if (r.poster) parts.push({ blob: r.poster.blob, name: fileNameFor('poster', r.poster.contentType),
+      contentType: r.poster.contentType });
+    return this.#sendRecording({ peer, conversation, type: 'video', recording: r, parts,
+      shown: { durationMs: r.durationMs, size: r.blob.size, contentType: r.contentType, width: r.width,
+        height: r.height },
+      compose: ([clip, poster]) => ({ ...clip, durationMs: r.durationMs, width: r.width, height: r.height,
+        ...(poster ? { posterKey: poster.key, posterSize: poster.size, posterSha256: poster.sha256,
+          posterContentType: poster.contentType, posterWidth: r.poster.width, posterHeight: r.poster.height } : {}) }) });
+  }
+
+  /** Uploads the parts one after another (progress over all of them), then sends one message composed of them. */
+  #sendRecording({ peer, conversation, type, parts, shown, compose }) {
+    const conv = conversation ?? directConversation(this.state.me, peer);
+    const clientMsgId = this.#newClientMsgId();
+    const total = parts.reduce((n, p) => n + p.blob.size, 0);
+    const upload = { name: parts[0].name, size: total, contentType: parts[0].contentType, loaded: 0 };
+    this.state.addPending(conv, { clientMsgId, conversation: conv, sender: this.state.me, type, upload,
+      recording: shown, serverTime: Date.now() });
+    this.#changed(conv);
+    const done = (async () => {
+      const stored = [];
+      let before = 0;
+      for (const p of parts) {
+        const part = { name: p.name, size: p.blob.size, contentType: p.contentType, loaded: 0 };
+        stored.push(await this.#upload(p.blob, part, (loaded) => {
+          upload.loaded = before + loaded;
+          this.#changed(conv);
+        }));
+        before += p.blob.size;
+      }
+      return stored;
+    })().then((stored) => {
+      const body = messageTypes[type].compose(compose(stored));
+      this.state.updatePending(clientMsgId, { body, upload: undefined, recording: undefined });
       this.#queue({ clientMsgId, type, body, ...(peer ? { peer } : { conversation: conv }) }, conv);
     }, (e) => {
       const c = this.state.fail(clientMsgId, describeError(e));
@@ -513,6 +604,23 @@ export class ChatClient {
 
   leaveGroup(conversationId) {
     return this.#groupOp({ leave: { groupId: groupIdOf(conversationId) } });
+  }
+
+  /** The server side of CallManager: the call.* commands of docs/protocol.md §6i, answers decoded. */
+  #callApi() {
+    const run = async (type, payload) => (await this.connection.request({ command: { type, payload } })).commandResult;
+    return {
+      start: async (to) => callStartedOf((await run(CALL_COMMANDS.start, callStartPayload(to))).payload),
+      join: async (callId) => callJoinedOf((await run(CALL_COMMANDS.join, callJoinPayload(callId))).payload),
+      reject: async (callId) => callUpdateOf((await run(CALL_COMMANDS.reject, callRejectPayload(callId))).payload),
+      hangup: async (callId) => callUpdateOf((await run(CALL_COMMANDS.hangup, callHangupPayload(callId))).payload),
+      signal: (s) => run(CALL_COMMANDS.signal, callSignalPayload(s)),
+    };
+  }
+
+  /** Places a call to a peer (user id) or a conversation; media 'AUDIO' or 'VIDEO'. @see CallManager.start */
+  call({ peer, conversation, media }) {
+    return this.calls.start({ peer, conversation, media });
   }
 
   /** Drops the connection as a network failure would; the client reconnects and resumes. */

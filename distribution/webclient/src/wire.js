@@ -1,6 +1,8 @@
 // Protocol v1 in the browser: the Frame codec (protobufjs static code generated at build time from framework-core's
 // protocol.proto and the message types' .proto files; scripts/build.mjs) and the message types the client can show.
 import * as generated from '../target/gen/protocol.js';
+import { callLogLine } from './calls.js';
+import { formatDuration } from './media.js';
 
 const Frame = lookupType('parley.v1.Frame');
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
@@ -75,8 +77,9 @@ function fileOf(body, messageName, m) {
 
 /**
  * The message types this client shows and sends. `compose` builds a Send body from what the user entered; `view`
- * turns a stored body (and the message, for system lines and own uploads) into {text, big?, system?, recalled?,
- * file?, image?, sticker?} for display: `text` is what a list preview shows; `file`, `image` and `sticker` carry what
+ * turns a stored body (and the message, for system lines and own uploads, and the viewing user) into {text, big?,
+ * system?, hidden?, recalled?, file?, image?, sticker?, voice?, video?, call?} for display (`hidden`: not a line of
+ * the timeline, only a list preview): `text` is what a list preview shows; `file`, `image` and `sticker` carry what
  * the page draws instead. A type without an entry is shown as unsupported.
  */
 export const messageTypes = {
@@ -116,6 +119,46 @@ export const messageTypes = {
         name: s.name || s.sticker, imageKey: s.imageKey, width: s.width || 0, height: s.height || 0 } };
     },
   },
+  // {key, size, contentType, sha256, durationMs, waveform} of a completed upload of a recording (docs/protocol.md
+  // §6h); the server reads the duration from the container and stores its own
+  voice: {
+    compose: (v) => anyOf('parley.voice.v1.Voice', { key: v.key, size: v.size, contentType: v.contentType,
+      sha256: v.sha256, durationMs: Math.max(0, Math.round(v.durationMs || 0)), waveform: v.waveform }),
+    view: (body, m) => {
+      const v = unpack(body, 'parley.voice.v1.Voice') ?? m?.recording;
+      if (!v) throw new Error('no voice message');
+      const durationMs = Number(v.durationMs) || 0;
+      return { text: `🎤 Voice message (${formatDuration(durationMs)})`, voice: { durationMs, size: Number(v.size),
+        contentType: v.contentType, waveform: Uint8Array.from(v.waveform || []) } };
+    },
+  },
+  // the clip's upload and its poster's ({posterKey, posterSize, posterSha256, posterContentType}); the server sets
+  // duration, width and height from the container and the poster's size from its header
+  video: {
+    compose: (v) => anyOf('parley.video.v1.Video', { key: v.key, size: v.size, contentType: v.contentType,
+      sha256: v.sha256, durationMs: Math.max(0, Math.round(v.durationMs || 0)), width: v.width || 0,
+      height: v.height || 0, ...(v.posterKey ? { posterKey: v.posterKey, posterSize: v.posterSize,
+        posterSha256: v.posterSha256, posterContentType: v.posterContentType, posterWidth: v.posterWidth || 0,
+        posterHeight: v.posterHeight || 0 } : {}) }),
+    view: (body, m) => {
+      const v = unpack(body, 'parley.video.v1.Video') ?? m?.recording;
+      if (!v) throw new Error('no video message');
+      const durationMs = Number(v.durationMs) || 0;
+      return { text: `🎬 Video (${formatDuration(durationMs)})`, video: { durationMs, size: Number(v.size),
+        contentType: v.contentType, width: v.width || 0, height: v.height || 0, poster: Boolean(v.posterKey),
+        posterWidth: v.posterWidth || 0, posterHeight: v.posterHeight || 0 } };
+    },
+  },
+  // a call's state change, appended by the server (docs/protocol.md §6i): terminal states are call log lines,
+  // RINGING and ACCEPTED show in the conversation list only
+  call: {
+    view: (body, m, me) => {
+      const e = callEventOf(m);
+      if (!e) throw new Error('no call event');
+      const line = callLogLine(e, me, m?.conversation);
+      return { text: line.text, system: true, hidden: line.hidden, call: e };
+    },
+  },
   // a recalled message (the tombstone the server keeps in its place, or a message this client hid on a recall event)
   [RECALLED_TYPE]: {
     view: () => ({ text: 'message recalled', recalled: true }),
@@ -133,12 +176,15 @@ export const messageTypes = {
   },
 };
 
-/** @returns how to display a message: what its type's view returns, or {text, unsupported: true} */
-export function viewOf(message) {
+/**
+ * @param me the signed-in user (call lines say "You" and "Outgoing" for their own)
+ * @returns how to display a message: what its type's view returns, or {text, unsupported: true}
+ */
+export function viewOf(message, me = '') {
   const type = messageTypes[message.type];
   if (!type) return { text: `[${message.type} message: not supported by this client]`, unsupported: true };
   try {
-    return type.view(message.body, message);
+    return type.view(message.body, message, me);
   } catch (e) {
     return { text: `[unreadable ${message.type} message]`, unsupported: true };
   }
@@ -193,4 +239,65 @@ export function stickerListPayload() {
 /** @returns the StickerCatalog {packs: [{id, name, version, stickers: [{id, name, url, ...}]}], expiresAt} */
 export function stickerCatalogOf(any) {
   return unpack(any, 'parley.sticker.v1.StickerCatalog');
+}
+
+// ------------------------------------------------------------------------------------------------ calls (§6i)
+
+export const CALL_TYPE = 'call';
+export const CALL_SIGNAL_TYPE = 'call.signal';
+export const CALL_COMMANDS = Object.freeze({ start: 'call.start', join: 'call.join', reject: 'call.reject',
+  hangup: 'call.hangup', signal: 'call.signal', turn: 'call.turn' });
+
+/**
+ * @returns the CallEvent {callId, state, media, initiator, invited, by, byDevice, durationMs, startedAt, reason} of a
+ *          stored `call` message, or null: only what the server appended counts (client_msg_id "command:…", which no
+ *          Send may use)
+ */
+export function callEventOf(message) {
+  if (!message || message.type !== CALL_TYPE || !String(message.clientMsgId || '').startsWith('command:')) return null;
+  return unpack(message.body, 'parley.call.v1.CallEvent');
+}
+
+/** @returns the Signal {callId, fromUser, fromDevice, kind, data} of a relayed call.signal message (seq 0), or null */
+export function callSignalOf(message) {
+  if (!message || message.type !== CALL_SIGNAL_TYPE || Number(message.seq)) return null;
+  return unpack(message.body, 'parley.call.v1.Signal');
+}
+
+/** @returns the Any payload of call.start: {peer} or {conversation}, media 'AUDIO' | 'VIDEO', invite (groups) */
+export function callStartPayload({ peer, conversation, media, invite = [] }) {
+  return anyOf('parley.call.v1.CallStart', { ...(peer ? { peer } : { conversation }), media, invite });
+}
+
+export function callJoinPayload(callId) {
+  return anyOf('parley.call.v1.CallJoin', { callId });
+}
+
+export function callRejectPayload(callId) {
+  return anyOf('parley.call.v1.CallReject', { callId });
+}
+
+export function callHangupPayload(callId) {
+  return anyOf('parley.call.v1.CallHangup', { callId });
+}
+
+/** @param s {callId, toUser, toDevice, kind ('OFFER' | 'ANSWER' | 'CANDIDATE' | 'BYE' | 'RENEGOTIATE'), data, token} */
+export function callSignalPayload(s) {
+  return anyOf('parley.call.v1.CallSignal', { callId: s.callId, toUser: s.toUser, toDevice: s.toDevice, kind: s.kind,
+    data: s.data || '', token: s.token });
+}
+
+/** @returns CallStarted {callId, roomId, token, expiresAt, iceServers, ringingSeq, busy, conversation} */
+export function callStartedOf(any) {
+  return unpack(any, 'parley.call.v1.CallStarted');
+}
+
+/** @returns CallJoined {callId, roomId, token, iceServers, participants: [{user, device}], media, expiresAt, conversation} */
+export function callJoinedOf(any) {
+  return unpack(any, 'parley.call.v1.CallJoined');
+}
+
+/** @returns CallUpdate {callId, state, eventSeq} */
+export function callUpdateOf(any) {
+  return unpack(any, 'parley.call.v1.CallUpdate');
 }

@@ -149,6 +149,9 @@ import java.util.function.Supplier;
  * {@link java.net.http.HttpClient} on the {@linkplain Builder#transferExecutor transfer executor}; a failed request is
  * retried like a send ({@link Builder#maxSendRetries} times in a row, with the reconnect backoff).
  *
+ * <p><b>Voice and video.</b> {@link #sendVoice} and {@link #sendVideo} upload a clip (and a video's poster) the same way
+ * and send a message naming them; the server measures the clip. {@link MediaMessages#of(Message)} reads one.
+ *
  * <p><b>Read cursors and typing.</b> {@link #markRead} is coalesced per conversation like delivery acks and kept
  * while disconnected; {@link #typing} is sent at once or dropped while disconnected. Other members' (and this
  * user's other devices') read cursors and typing indicators reach the {@link ReadListener} and the
@@ -316,6 +319,8 @@ public final class ParleyClient implements AutoCloseable {
     private final List<ConnectionListener> connectionListeners;
     private final List<ReadListener> readListeners;
     private final List<TypingListener> typingListeners;
+    /** Call signalling (docs/protocol.md §6i); its listeners get call events and signals from {@link #deliver}. */
+    private final Calls calls = new Calls(this);
     private final ClientResources resources;
     private final boolean ownsResources;
     private final EventLoop loop;
@@ -746,6 +751,16 @@ public final class ParleyClient implements AutoCloseable {
     }
 
     /**
+     * Voice and video call signalling (docs/protocol.md §6i): start, join, reject, hang up, relay WebRTC signals, and
+     * listen for call events and the signals sent to this device.
+     *
+     * @since 1.7
+     */
+    public Calls calls() {
+        return calls;
+    }
+
+    /**
      * Recalls the message at {@code seq} in {@code conversation} (protocol.md §6d): its sender may within the server's
      * window (2 minutes by default), a group's owner and admins any member's message at any time. The server replaces
      * it with a {@value Recalls#TOMBSTONE_TYPE} tombstone and appends a {@value Recalls#EVENT_TYPE} message that every
@@ -918,6 +933,65 @@ public final class ParleyClient implements AutoCloseable {
                                                               ProgressListener progress) {
         return sendAttachment(Send.newBuilder().setConversation(requireNonEmpty(conversation, "conversation")),
                 Attachments.IMAGE_TYPE, file, contentType, progress);
+    }
+
+    /**
+     * Sends the audio file {@code clip} to user {@code peer} as a {@value MediaMessages#VOICE_TYPE} message
+     * (protocol.md §6h): {@link #requestUpload}, {@link #upload}, then a {@linkplain #send(Send) send} of
+     * {@link MediaMessages#voiceBody}. The server reads the duration from the clip and refuses ({@code INVALID_BODY},
+     * {@code BODY_TOO_LARGE}) one it cannot read or that is over its limits (10 MiB, 300 s by default).
+     *
+     * @param contentType {@code audio/webm}, {@code audio/ogg} or {@code audio/mp4}; null to take it from the name
+     *                    ({@link MediaMessages#voiceContentTypeOf})
+     * @param waveform    1-100 amplitudes 0-255 ({@link MediaMessages#waveform}); copied
+     * @return the ack, or fails as {@link #sendFile} does
+     * @throws IllegalArgumentException if {@code peer} is empty, the waveform has no sample or over 100, or no
+     *     content type is given or known for the name
+     * @since 1.7
+     */
+    public CompletableFuture<SendAck> sendVoice(String peer, Path clip, String contentType, byte[] waveform,
+                                                ProgressListener progress) {
+        return MediaMessages.sendVoice(this, Send.newBuilder().setPeer(requireNonEmpty(peer, "peer")), clip,
+                contentType, waveform, progress);
+    }
+
+    /**
+     * {@link #sendVoice} to an existing conversation (a group's is {@code "g:<group id>"}).
+     *
+     * @since 1.7
+     */
+    public CompletableFuture<SendAck> sendVoiceToConversation(String conversation, Path clip, String contentType,
+                                                              byte[] waveform, ProgressListener progress) {
+        return MediaMessages.sendVoice(this, Send.newBuilder().setConversation(requireNonEmpty(conversation,
+                "conversation")), clip, contentType, waveform, progress);
+    }
+
+    /**
+     * Sends the video file {@code clip} with {@code poster} (a still frame: a .jpg, .jpeg or .png file) to user
+     * {@code peer} as a {@value MediaMessages#VIDEO_TYPE} message (protocol.md §6h): uploads the poster and the clip,
+     * then sends {@link MediaMessages#videoBody}. The server reads duration and frame size from the clip and the
+     * poster's size from its header, and refuses what it cannot read or what is over its limits.
+     *
+     * @param contentType {@code video/webm} or {@code video/mp4}; null to take it from the name
+     * @param progress    follows the clip's upload; null for none
+     * @return the ack, or fails as {@link #sendFile} does
+     * @since 1.7
+     */
+    public CompletableFuture<SendAck> sendVideo(String peer, Path clip, Path poster, String contentType,
+                                                ProgressListener progress) {
+        return MediaMessages.sendVideo(this, Send.newBuilder().setPeer(requireNonEmpty(peer, "peer")), clip, poster,
+                contentType, progress);
+    }
+
+    /**
+     * {@link #sendVideo} to an existing conversation.
+     *
+     * @since 1.7
+     */
+    public CompletableFuture<SendAck> sendVideoToConversation(String conversation, Path clip, Path poster,
+                                                              String contentType, ProgressListener progress) {
+        return MediaMessages.sendVideo(this, Send.newBuilder().setConversation(requireNonEmpty(conversation,
+                "conversation")), clip, poster, contentType, progress);
     }
 
     private CompletableFuture<SendAck> sendAttachment(Send.Builder to, String type, Path file, String contentType,
@@ -1741,6 +1815,7 @@ public final class ParleyClient implements AutoCloseable {
         boolean own = s != null && deviceId.equals(m.getSenderDevice()) && s.getUserId().equals(m.getSender())
                 && !Groups.isEvent(m) && !m.getClientMsgId().startsWith(Recalls.COMMAND_KEY_PREFIX);
         if (!own) {
+            calls.onMessage(m); // first: an application reacting to the message sees the call state it brings
             for (MessageListener l : messageListeners) {
                 try {
                     l.onMessage(m);

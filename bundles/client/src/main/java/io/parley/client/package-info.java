@@ -5,8 +5,10 @@
  * across reconnects. It also manages groups ({@link io.parley.client.Groups}), lists conversations with unread
  * counts, moves read cursors and relays typing indicators ({@link io.parley.client.ReadListener},
  * {@link io.parley.client.TypingListener}), recalls messages ({@link io.parley.client.Recalls}), and sends, reads and
- * downloads files and images ({@link io.parley.client.Attachments}).
+ * downloads files and images ({@link io.parley.client.Attachments}), and voice and video messages
+ * ({@link io.parley.client.MediaMessages}), and signals voice and video calls ({@link io.parley.client.Calls},
+ * {@link io.parley.client.CallEvents}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.6.0")
+@org.osgi.annotation.versioning.Version("1.7.0")
 package io.parley.client;

@@ -15,6 +15,8 @@ import io.parley.transport.http.internal.TokenIssuer;
 import io.parley.transport.support.EpollMode;
 import io.parley.transport.support.ServerSettings;
 import io.parley.type.file.FileComponent;
+import io.parley.type.video.VideoComponent;
+import io.parley.type.voice.VoiceComponent;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 
@@ -33,7 +35,8 @@ import java.util.Map;
  * configuration PID {@code parley.blob}) on the real filesystem blob store ({@link FsBlobStore} under
  * {@code dir/blobs}), and the HTTP transport's server ({@link HttpApiServer}, plain Java, on loopback) serving the
  * blob endpoints on the same store with the same {@code parley.blob} configuration (partial uploads under
- * {@code dir/uploads}); and the real {@code recall} command (its handler, the default 2-minute window), which has the
+ * {@code dir/uploads}); the voice and video types' components ({@link VoiceComponent}, {@link VideoComponent}, their
+ * defaults) on the same store; and the real {@code recall} command (its handler, the default 2-minute window), which has the
  * file type delete what a recalled message pointed at. The component registers its processors and
  * command handlers on a stand-in {@link BundleContext}, which hands them to the engine as the service registry would;
  * its package-private {@code bindBlob} and {@code deactivate} (what SCR calls) are called reflectively.
@@ -47,6 +50,8 @@ final class CoreFiles implements AutoCloseable {
     private final FsBlobStore blobs;
     private final HttpApiServer http;
     private final FileComponent component;
+    private final VoiceComponent voice;
+    private final VideoComponent video;
 
     /**
      * @param config {@code parley.blob} keys over the defaults (long keys as {@link Long}, int keys as
@@ -67,13 +72,19 @@ final class CoreFiles implements AutoCloseable {
             http.start();
             c.putIfAbsent("public.url", baseUrl());
             component = new FileComponent(registry(core), ComponentConfigs.of(FileComponent.Config.class, c));
+            voice = new VoiceComponent(registry(core), ComponentConfigs.of(VoiceComponent.Config.class, Map.of()),
+                    ComponentConfigs.of(VoiceComponent.BlobConfig.class, Map.of()));
+            video = new VideoComponent(registry(core), ComponentConfigs.of(VideoComponent.Config.class, Map.of()),
+                    ComponentConfigs.of(VideoComponent.BlobConfig.class, Map.of()));
             core.command(RecallRules.COMMAND_TYPE, new RecallHandler(new RecallRules(Duration.ofMinutes(2))));
         } catch (IOException | RuntimeException e) {
             http.stop();
             blobs.close();
             throw e;
         }
-        call("bindBlob", BlobStore.class, blobs);
+        for (Object each : new Object[] {component, voice, video}) {
+            call(each, "bindBlob", BlobStore.class, blobs);
+        }
     }
 
     /** {@code http://127.0.0.1:<port>}: where the blob endpoints listen ({@code /blobs/<key>}). */
@@ -93,7 +104,9 @@ final class CoreFiles implements AutoCloseable {
     @Override
     public void close() {
         try {
-            call("deactivate", null, null);
+            for (Object c : new Object[] {component, voice, video}) {
+                call(c, "deactivate", null, null);
+            }
             http.stop();
         } finally {
             try {
@@ -104,10 +117,10 @@ final class CoreFiles implements AutoCloseable {
         }
     }
 
-    private void call(String method, Class<?> parameter, Object argument) {
+    private static void call(Object component, String method, Class<?> parameter, Object argument) {
+        Class<?> type = component.getClass();
         try {
-            Method m = parameter == null ? FileComponent.class.getDeclaredMethod(method)
-                    : FileComponent.class.getDeclaredMethod(method, parameter);
+            Method m = parameter == null ? type.getDeclaredMethod(method) : type.getDeclaredMethod(method, parameter);
             m.setAccessible(true);
             if (parameter == null) {
                 m.invoke(component);
@@ -115,9 +128,9 @@ final class CoreFiles implements AutoCloseable {
                 m.invoke(component, argument);
             }
         } catch (InvocationTargetException e) {
-            throw new IllegalStateException("FileComponent." + method + " failed", e.getCause());
+            throw new IllegalStateException(type.getSimpleName() + "." + method + " failed", e.getCause());
         } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("FileComponent has no " + method + " as SCR would call it", e);
+            throw new IllegalStateException(type.getSimpleName() + " has no " + method + " as SCR would call it", e);
         }
     }
 

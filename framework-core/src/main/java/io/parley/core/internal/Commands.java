@@ -46,17 +46,17 @@ final class Commands {
     private final MessageIds ids;
     private final Authorization authorization;
     private final CurrentStore store;
-    private final Delivery delivery;
+    private final Events events;
 
     @Inject
     Commands(Whiteboard<CommandHandler> handlers, Whiteboard<MessageProcessor> processors, MessageIds ids, Authorization authorization, CurrentStore store,
-             Delivery delivery) {
+             Events events) {
         this.handlers = handlers;
         this.processors = processors;
         this.ids = ids;
         this.authorization = authorization;
         this.store = store;
-        this.delivery = delivery;
+        this.events = events;
     }
 
     Whiteboard<CommandHandler> handlers() {
@@ -128,6 +128,8 @@ final class Commands {
         private final String type;
         private final String clientRequestId;
         private final Instant receivedAt;
+        /** How many events this execution appended so far: the n-th gets its own key. */
+        private final java.util.concurrent.atomic.AtomicInteger appends = new java.util.concurrent.atomic.AtomicInteger();
 
         Context(ServerSession session, String type, String clientRequestId, Instant receivedAt) {
             this.session = session;
@@ -214,35 +216,27 @@ final class Commands {
 
         @Override
         public CompletionStage<Message> appendEvent(String conversation, String eventType, Any body) {
+            return appendEvent(conversation, eventType, body, null);
+        }
+
+        @Override
+        public CompletionStage<Message> appendEvent(String conversation, String eventType, Any body,
+                                                    String pushPreview) {
             try {
-                List<String> members = authorization.authorize(session.userId(), conversation);
-                if (eventType == null || eventType.isEmpty() || eventType.length() > MAX_TYPE_LENGTH) {
-                    throw new IllegalArgumentException("event type must have 1-64 characters");
-                }
-                String key = KEY_PREFIX + type + ":" + (clientRequestId.isEmpty() ? ids.next() : clientRequestId);
-                Message draft = Message.newBuilder()
-                        .setId(ids.next())
-                        .setClientMsgId(key)
-                        .setSender(session.userId())
-                        .setSenderDevice(session.deviceId())
-                        .setConversation(conversation)
-                        .setServerTime(System.currentTimeMillis())
-                        .setType(eventType)
-                        .setBody(body)
-                        .build();
-                MessageStore s = store.require();
-                // group members were listed when they joined; a 1:1 conversation lists both users
-                List<String> indexFor = Ids.groupIdOf(conversation) != null ? List.of() : members;
-                return s.append(draft, indexFor).thenApply(appended -> {
-                    if (!appended.duplicate()) {
-                        // every device of every member, the caller's included: the event is part of each timeline
-                        delivery.dispatch(null, appended.message(), members, null);
-                    }
-                    return appended.message();
-                });
+                int n = appends.getAndIncrement();
+                String key = KEY_PREFIX + type + ":" + (clientRequestId.isEmpty() ? ids.next() : clientRequestId)
+                        + (n == 0 || clientRequestId.isEmpty() ? "" : "#" + n);
+                return events.appendKeyed(conversation, session.userId(), session.deviceId(), eventType, body, key,
+                        pushPreview);
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(e);
             }
+        }
+
+        @Override
+        public void relayTo(String conversation, String relayType, Any body,
+                            java.util.Collection<io.parley.core.spi.command.DeviceAddress> devices) {
+            events.relay(conversation, session.userId(), session.deviceId(), relayType, body, devices);
         }
     }
 }

@@ -4,6 +4,7 @@ import io.parley.core.proto.Deliver;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
 import io.parley.core.spi.cluster.ClusterLink;
+import io.parley.core.spi.command.DeviceAddress;
 import io.parley.core.spi.delivery.Notification;
 import io.parley.core.spi.delivery.NotificationDispatcher;
 import jakarta.inject.Inject;
@@ -11,8 +12,12 @@ import jakarta.inject.Named;
 import jakarta.inject.Singleton;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -133,10 +138,64 @@ final class Delivery {
     }
 
     /**
+     * A relayed message (seq 0) to exactly {@code devices}: their sessions on this node and, with a link, on the
+     * others — routed to the devices' users with the {@value #DEVICES_EXT} device filter in its ext, which the
+     * receiving node applies and removes ({@link #deliverLocal}). Never stored, held or notified.
+     */
+    void relayToDevices(Message message, Collection<DeviceAddress> devices) {
+        Map<String, Set<String>> byUser = new LinkedHashMap<>();
+        for (DeviceAddress d : devices) {
+            byUser.computeIfAbsent(d.user(), u -> new HashSet<>()).add(d.device());
+        }
+        if (byUser.isEmpty()) {
+            return;
+        }
+        deliverToDevices(message, byUser);
+        ClusterLink cluster = link.get();
+        if (cluster != null) {
+            StringBuilder filter = new StringBuilder();
+            for (DeviceAddress d : devices) {
+                filter.append(filter.length() == 0 ? "" : ",").append(d.user()).append('/').append(d.device());
+            }
+            link.route(cluster, message.toBuilder().putExt(DEVICES_EXT, filter.toString()).build(),
+                    List.copyOf(byUser.keySet()));
+        }
+    }
+
+    /** The ext key of a routed relay's device filter: {@code user/device} entries separated by commas. */
+    static final String DEVICES_EXT = "parley.relay.devices";
+
+    private void deliverToDevices(Message message, Map<String, Set<String>> byUser) {
+        Frame deliver = null;
+        for (Map.Entry<String, Set<String>> e : byUser.entrySet()) {
+            for (ServerSession target : sessions.sessions(e.getKey())) {
+                if (e.getValue().contains(target.deviceId())) {
+                    if (deliver == null) {
+                        deliver = Frame.newBuilder().setDeliver(Deliver.newBuilder().addMessages(message)).build();
+                    }
+                    target.deliver(deliver, message.getConversation(), message.getSeq());
+                }
+            }
+        }
+    }
+
+    /**
      * A message another node stored (or relayed) for {@code users}: to every session of theirs on this node, held by
-     * a resume like any live delivery; not notified (the other node did).
+     * a resume like any live delivery; not notified (the other node did). A relay with a device filter
+     * ({@link #relayToDevices}) goes to the named devices only, without the filter.
      */
     void deliverLocal(Message message, List<String> users) {
+        if (message.getSeq() == 0 && message.containsExt(DEVICES_EXT)) {
+            Map<String, Set<String>> byUser = new HashMap<>();
+            for (String entry : message.getExtOrThrow(DEVICES_EXT).split(",")) {
+                int slash = entry.indexOf('/');
+                if (slash > 0 && users.contains(entry.substring(0, slash))) {
+                    byUser.computeIfAbsent(entry.substring(0, slash), u -> new HashSet<>()).add(entry.substring(slash + 1));
+                }
+            }
+            deliverToDevices(message.toBuilder().removeExt(DEVICES_EXT).build(), byUser);
+            return;
+        }
         Frame deliver = null;
         for (String user : users) {
             ServerSession[] targets = sessions.sessions(user);

@@ -67,13 +67,18 @@ final class Engine implements Receiver, ServerSession.Handler {
     private final Commands commands;
     private final CurrentLink link;
     private final ClusterNode node;
+    private final Events events;
+    private final SessionListeners sessionListeners;
+    private final Limits limits;
+    private final LoginPolicy loginPolicy;
 
     @Inject
     Engine(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer,
            CurrentStore store, GroupService groups, ReadCounter readCounts, Whiteboard<MessageProcessor> processors,
            Interceptors interceptors, Delivery delivery, Sessions sessions, SendPipeline sends, Sync sync,
            GroupOps groupOps, ReadState readState, ConversationLists conversationLists, Commands commands,
-           CurrentLink link, ClusterNode node) {
+           CurrentLink link, ClusterNode node, Events events, SessionListeners sessionListeners, Limits limits,
+           LoginPolicy loginPolicy) {
         this.config = config;
         this.workers = workers;
         this.timer = timer;
@@ -92,6 +97,20 @@ final class Engine implements Receiver, ServerSession.Handler {
         this.commands = commands;
         this.link = link;
         this.node = node;
+        this.events = events;
+        this.sessionListeners = sessionListeners;
+        this.limits = limits;
+        this.loginPolicy = loginPolicy;
+    }
+
+    /** Appends and relays of bundles outside commands (the core's {@code ConversationEvents} service). */
+    Events events() {
+        return events;
+    }
+
+    /** The registered session listeners. */
+    SessionListeners sessionListeners() {
+        return sessionListeners;
     }
 
     Interceptors interceptors() {
@@ -160,7 +179,18 @@ final class Engine implements Receiver, ServerSession.Handler {
 
     @Override
     public InboundSession open(Connection connection) {
-        return sessions.open(connection, this);
+        ServerSession session = sessions.open(connection, this);
+        long wait = limits.connection(connection.remoteAddress());
+        if (wait > 0) {
+            session.refuse(ServerSession.error(0, new RateLimited("too many connections from this address", wait)));
+        }
+        return session;
+    }
+
+    /** Kicks {@code user}'s sessions on this node, on {@code device} or (null) on every device; see {@link LoginPolicy#kick}. */
+    @Override
+    public int kick(String user, String device, String reason) {
+        return loginPolicy.kick(user, device, reason);
     }
 
     @Override
@@ -238,6 +268,7 @@ final class Engine implements Receiver, ServerSession.Handler {
             }
             return DONE;
         }
+        limits.frame(session);
         switch (frame.getOpCase()) {
             case SEND:
                 return sends.send(session, rid, frame.getSend());

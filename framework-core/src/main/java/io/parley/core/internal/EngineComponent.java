@@ -9,6 +9,9 @@ import io.parley.core.spi.cluster.LocalNode;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.command.ConversationEvents;
+import io.parley.core.spi.command.DeviceAddress;
+import io.parley.core.spi.command.SessionListener;
 import io.parley.core.spi.intercept.SendInterceptor;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
@@ -35,13 +38,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * OSGi boundary of the core: registers the {@link Receiver} and this node's {@link LocalNode}, and feeds the engine
+ * OSGi boundary of the core: registers the {@link Receiver}, this node's {@link LocalNode} and the
+ * {@link ConversationEvents} bundles append through outside commands, and feeds the engine
  * with the processors, store, authenticator, dispatchers and cluster link as they come and go. Which store is used is
  * chosen by the reference target {@code store.target} in {@code conf/parley.core.cfg}.
  */
-@Component(service = {Receiver.class, LocalNode.class}, immediate = true, configurationPid = "parley.core")
+@Component(service = {Receiver.class, LocalNode.class, ConversationEvents.class}, immediate = true,
+        configurationPid = "parley.core")
 @Designate(ocd = EngineConfig.class)
-public final class EngineComponent implements Receiver, LocalNode, SynchronousBundleListener {
+public final class EngineComponent implements Receiver, LocalNode, ConversationEvents, SynchronousBundleListener {
     private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
 
     private final BundleContext context;
@@ -92,6 +97,11 @@ public final class EngineComponent implements Receiver, LocalNode, SynchronousBu
         return engine.commandTypes();
     }
 
+    @Override
+    public int kick(String user, String device, String reason) {
+        return engine.kick(user, device, reason);
+    }
+
     // ---------------------------------------------------------------- LocalNode (what other nodes send)
 
     @Override
@@ -127,6 +137,37 @@ public final class EngineComponent implements Receiver, LocalNode, SynchronousBu
     @Override
     public void closeSessions(String reason) {
         engine.localNode().closeSessions(reason);
+    }
+
+    // ---------------------------------------------------------------- ConversationEvents (bundles' own appends)
+
+    @Override
+    public java.util.concurrent.CompletionStage<Message> append(String conversation, String asUser, String asDevice,
+            String type, com.google.protobuf.Any body, String key, String pushPreview) {
+        return engine.events().append(conversation, asUser, asDevice, type, body, key, pushPreview);
+    }
+
+    @Override
+    public void relay(String conversation, String asUser, String asDevice, String type, com.google.protobuf.Any body,
+                      java.util.Collection<DeviceAddress> devices) {
+        engine.events().relay(conversation, asUser, asDevice, type, body, devices);
+    }
+
+    @Override
+    public List<String> members(String conversation, String asUser) {
+        return engine.events().members(conversation, asUser);
+    }
+
+    // ---------------------------------------------------------------- session listeners (whiteboard)
+
+    @Reference(name = "sessionListener", service = SessionListener.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addSessionListener(SessionListener listener) {
+        engine.sessionListeners().add(listener);
+    }
+
+    void removeSessionListener(SessionListener listener) {
+        engine.sessionListeners().remove(listener);
     }
 
     // ---------------------------------------------------------------- processors (whiteboard)

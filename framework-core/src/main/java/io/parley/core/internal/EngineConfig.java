@@ -66,4 +66,45 @@ public @interface EngineConfig {
 
     @AttributeDefinition(description = "A hello from a device that has a session already ends the older one (on any node of a cluster) with Notice KIND_KICKED; false: both stay and both get every delivery")
     boolean one_session_per_device() default false;
+
+    // ---------------------------------------------------------------- limits (Limits, LoginPolicy); rate 0 = off
+
+    @AttributeDefinition(min = "0", max = "1000000", description = "Messages a user may send per second, over all of the user's connections on this node; beyond the burst a send is refused with RATE_LIMITED and retry_after_ms (nothing is stored); 0 = unlimited")
+    int limit_sends_per_user_per_second() default 200;
+
+    @AttributeDefinition(min = "0", max = "10000000", description = "Messages a user may send at once before limit.sends.per.user.per.second applies")
+    int limit_sends_per_user_burst() default 1000;
+
+    @AttributeDefinition(min = "0", max = "60000", description = "A send over limit.sends.per.user waits for its turn when that comes within this many ms (the connection's next request waits with it), else it is refused with RATE_LIMITED; 0 = refuse at once")
+    int limit_sends_max_wait_millis() default 1000;
+
+    @AttributeDefinition(min = "0", max = "1000000", description = "Request frames (every kind after the hello: sends, acks, read marks, syncs, pings…) one connection may send per second; beyond the burst answered with RATE_LIMITED; 0 = unlimited")
+    int limit_frames_per_connection_per_second() default 300;
+
+    @AttributeDefinition(min = "0", max = "10000000", description = "Request frames one connection may send at once before limit.frames.per.connection.per.second applies")
+    int limit_frames_per_connection_burst() default 1000;
+
+    @AttributeDefinition(min = "0", max = "1000000", description = "Typing notices one connection may have relayed per second; further ones are dropped silently; 0 = unlimited")
+    int limit_typing_per_connection_per_second() default 2;
+
+    @AttributeDefinition(min = "0", max = "10000000", description = "Typing notices one connection may have relayed at once before limit.typing.per.connection.per.second applies")
+    int limit_typing_per_connection_burst() default 5;
+
+    @AttributeDefinition(min = "0", max = "1000000", description = "Group operations that add other users (a create with members, an add of members) a user may make per second; beyond the burst refused with RATE_LIMITED; 0 = unlimited")
+    int limit_group_adds_per_user_per_second() default 10;
+
+    @AttributeDefinition(min = "0", max = "10000000", description = "Group operations adding other users a user may make at once before limit.group.adds.per.user.per.second applies")
+    int limit_group_adds_per_user_burst() default 100;
+
+    @AttributeDefinition(min = "0", max = "1000000", description = "New connections (TCP and WebSocket) one peer IP address may open per second; beyond the burst a connection is answered with RATE_LIMITED and retry_after_ms and closed; 0 = unlimited")
+    int limit_connections_per_ip_per_second() default 20;
+
+    @AttributeDefinition(min = "0", max = "10000000", description = "New connections one IP address may open at once before limit.connections.per.ip.per.second applies")
+    int limit_connections_per_ip_burst() default 100;
+
+    @AttributeDefinition(description = "Loopback peers (127.0.0.0/8, ::1) are not limited per address: a local reverse proxy or load tool shares one address for every client; set false when clients connect from this host directly")
+    boolean limit_connections_exempt_loopback() default true;
+
+    @AttributeDefinition(min = "0", max = "100000", description = "Devices one user may have signed in on this node at once; a hello from one more device signs out (Notice KIND_KICKED) the device signed in longest; 0 = unlimited")
+    int max_devices_per_user() default 10;
 }

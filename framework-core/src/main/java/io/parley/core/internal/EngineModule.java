@@ -43,6 +43,8 @@ final class EngineModule extends AbstractModule {
         bind(ReadState.class);
         bind(ConversationLists.class);
         bind(Commands.class);
+        bind(Events.class);
+        bind(SessionListeners.class);
         bind(Authorization.class);
         bind(Delivery.class);
         bind(ReadCountHost.class);

@@ -46,11 +46,13 @@ final class GroupOps {
     private final ReadCounter readCounts;
     private final Delivery delivery;
     private final CurrentLink link;
+    private final Limits limits;
 
     @Inject
     GroupOps(CurrentStore store, GroupService groups, GroupRules rules, MessageIds ids, ReadCounter readCounts,
-             Delivery delivery, CurrentLink link) {
+             Delivery delivery, CurrentLink link, Limits limits) {
         this.store = store;
+        this.limits = limits;
         this.groups = groups;
         this.rules = rules;
         this.ids = ids;
@@ -91,6 +93,9 @@ final class GroupOps {
             session.send(Frame.newBuilder().setRequestId(rid).setGroupResponse(GroupResponse.newBuilder()
                     .setGroup(groups.require(s, groupId)).setEventSeq(repeat.get().getSeq())).build());
             return DONE;
+        }
+        if (addsOthers(request, actor)) {
+            limits.groupAdd(session); // limit.group.adds.per.user (a repeat answered above is not counted)
         }
         String groupId = request.getOpCase() == GroupRequest.OpCase.CREATE ? newGroupId() : targetGroup(request);
         Ids.group(groupId); // validates the id
@@ -138,6 +143,18 @@ final class GroupOps {
 
     private String newGroupId() {
         return ids.next().replace('-', '.');
+    }
+
+    /** @return true if {@code r} adds users other than {@code actor} to a group (counted by {@link Limits#groupAdd}) */
+    private static boolean addsOthers(GroupRequest r, String actor) {
+        switch (r.getOpCase()) {
+            case CREATE:
+                return r.getCreate().getMembersList().stream().anyMatch(u -> !u.equals(actor));
+            case ADD_MEMBERS:
+                return true;
+            default:
+                return false;
+        }
     }
 
     private static String targetGroup(GroupRequest r) {

@@ -38,12 +38,40 @@ final class GroupRules {
         this.maxMembers = maxMembers;
     }
 
-    /** The group a create request makes, before it has an event. */
-    Change create(String groupId, String actor, GroupRequest.Create create, long now) {
-        String name = create.getName().strip();
+    /**
+     * A group name as stored: stripped of surrounding white space; 1-{@value #MAX_NAME_LENGTH} UTF-16 units with at
+     * least one visible character; no control characters (NUL, line breaks, tabs…), line or paragraph separators,
+     * or bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), which would let a name
+     * reorder or break the text around it where it is shown.
+     *
+     * @throws io.parley.core.api.ParleyException INVALID_REQUEST otherwise
+     */
+    static String checkName(String raw) {
+        String name = raw.strip();
         if (name.isEmpty() || name.length() > MAX_NAME_LENGTH) {
             throw invalid("a group name has 1-" + MAX_NAME_LENGTH + " characters");
         }
+        boolean visible = false;
+        for (int i = 0; i < name.length(); ) {
+            int c = name.codePointAt(i);
+            int type = Character.getType(c);
+            if (type == Character.CONTROL || type == Character.LINE_SEPARATOR || type == Character.PARAGRAPH_SEPARATOR
+                    || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)) {
+                throw invalid(String.format("a group name may not contain U+%04X (control characters, line breaks and "
+                        + "bidirectional overrides are refused)", c));
+            }
+            visible |= !Character.isWhitespace(c) && !Character.isSpaceChar(c) && type != Character.FORMAT;
+            i += Character.charCount(c);
+        }
+        if (!visible) {
+            throw invalid("a group name needs at least one visible character");
+        }
+        return name;
+    }
+
+    /** The group a create request makes, before it has an event. */
+    Change create(String groupId, String actor, GroupRequest.Create create, long now) {
+        String name = checkName(create.getName());
         Set<String> users = new LinkedHashSet<>();
         users.add(actor);
         for (String u : create.getMembersList()) {

@@ -40,11 +40,13 @@ final class ReadState {
     private final SessionRegistry sessions;
     private final Delivery delivery;
     private final CurrentLink link;
+    private final Limits limits;
 
     @Inject
     ReadState(EngineConfig config, CurrentStore store, GroupService groups, Authorization authorization,
-              ReadCounter readCounts, SessionRegistry sessions, Delivery delivery, CurrentLink link) {
+              ReadCounter readCounts, SessionRegistry sessions, Delivery delivery, CurrentLink link, Limits limits) {
         this.config = config;
+        this.limits = limits;
         this.store = store;
         this.groups = groups;
         this.authorization = authorization;
@@ -130,6 +132,9 @@ final class ReadState {
 
     /** Relays a typing notice to the other members' sessions; never stored. Dropped above {@code read.fanout.max}. */
     void typing(ServerSession session, Typing typing) {
+        if (!limits.typing(session)) {
+            return; // limit.typing.per.connection: fire-and-forget, dropped silently
+        }
         List<String> members = authorization.authorize(session.userId(), typing.getConversation());
         if (members.size() > config.read_fanout_max()) {
             return;

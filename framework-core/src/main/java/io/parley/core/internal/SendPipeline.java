@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -58,12 +59,17 @@ final class SendPipeline {
     private final Delivery delivery;
     private final ExecutorService workers;
     private final int maxBodyBytes;
+    private final Limits limits;
+    private final ScheduledExecutorService timer;
 
     @Inject
     SendPipeline(EngineConfig config, Whiteboard<MessageProcessor> processors, Interceptors interceptors,
                  MessageIds ids, GroupService groups, Authorization authorization, CurrentStore store,
-                 Delivery delivery, @Named("workers") ExecutorService workers) {
+                 Delivery delivery, @Named("workers") ExecutorService workers, Limits limits,
+                 ScheduledExecutorService timer) {
         this.workers = workers;
+        this.limits = limits;
+        this.timer = timer;
         this.maxBodyBytes = config.max_body_bytes();
         this.processors = processors;
         this.interceptors = interceptors;
@@ -79,6 +85,46 @@ final class SendPipeline {
      * @throws ParleyException when the send is refused before its processor runs
      */
     CompletionStage<Void> send(ServerSession session, long rid, Send send) {
+        long wait = limits.send(session); // limit.sends.per.user: refused (RateLimited) before anything is stored
+        if (wait > 0) {
+            return later(wait, session, rid, send);
+        }
+        return sendNow(session, rid, send);
+    }
+
+    /**
+     * Runs the send after {@code nanos} on a worker (its token is reserved): the session's next frame waits with it,
+     * so the order of a client's sends is kept. A refusal then is answered as the session would answer it.
+     */
+    private CompletionStage<Void> later(long nanos, ServerSession session, long rid, Send send) {
+        CompletableFuture<Void> admitted = new CompletableFuture<>();
+        Runnable run = () -> {
+            try {
+                sendNow(session, rid, send).whenComplete((v, e) -> admitted.complete(null));
+            } catch (ParleyException e) {
+                session.reject(rid, e);
+                admitted.complete(null);
+            } catch (RuntimeException e) {
+                LOG.error("{}: internal error on a delayed send", session, e);
+                session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
+                admitted.complete(null);
+            }
+        };
+        try {
+            timer.schedule(() -> {
+                try {
+                    workers.execute(run);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    admitted.complete(null); // stopping
+                }
+            }, nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            admitted.complete(null); // stopping: every session is being closed
+        }
+        return admitted;
+    }
+
+    private CompletionStage<Void> sendNow(ServerSession session, long rid, Send send) {
         String sender = session.userId();
         String clientMsgId = send.getClientMsgId();
         if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {

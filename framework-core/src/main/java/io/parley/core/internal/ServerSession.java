@@ -157,6 +157,39 @@ final class ServerSession implements InboundSession {
     }
 
     private volatile boolean trusted;
+    /** Set once the session is kicked (its close is on the way); see {@link LoginPolicy}. */
+    private final AtomicBoolean kicked = new AtomicBoolean();
+    /** This session's rate-limit buckets ({@link Limits}); null until its first limited frame. Guarded by this. */
+    private Limits.SessionBuckets limitBuckets;
+
+    /** @return this session's rate-limit buckets, created by {@code create} on first use */
+    synchronized Limits.SessionBuckets limitBuckets(java.util.function.Supplier<Limits.SessionBuckets> create) {
+        if (limitBuckets == null) {
+            limitBuckets = create.get();
+        }
+        return limitBuckets;
+    }
+
+    /** @return true if this call marked the session kicked, false if it already was */
+    boolean markKicked() {
+        return kicked.compareAndSet(false, true);
+    }
+
+    /** @return true once the session was kicked; it closes soon */
+    boolean kicked() {
+        return kicked.get();
+    }
+
+    /**
+     * Refuses the connection before any frame: sends {@code errorFrame}, closes it, and drops whatever frames still
+     * arrive (the transport's later {@link #onClosed()} is then a no-op).
+     */
+    void refuse(Frame errorFrame) {
+        if (closed.compareAndSet(false, true)) {
+            connection.send(errorFrame);
+            connection.close(null);
+        }
+    }
 
     Principal principal() {
         return principal;

@@ -37,6 +37,16 @@ final class SessionRegistry {
         });
     }
 
+    /** @return true if one of {@code user}'s sessions on this node is on {@code device} */
+    boolean hasDevice(String user, String device) {
+        for (ServerSession s : sessions(user)) {
+            if (s.deviceId().equals(device)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** @return the user's sessions on this node; never null; do not modify */
     ServerSession[] sessions(String userId) {
         ServerSession[] s = byUser.get(userId);

@@ -56,6 +56,8 @@ final class Sessions {
     private final SessionRegistry registry;
     private final CurrentStore store;
     private final CurrentLink link;
+    private final SessionListeners listeners;
+    private final LoginPolicy loginPolicy;
     private final AtomicLong sessionCounter = new AtomicLong();
     /** The last start time handed out: wall-clock ms, made strictly increasing on this node. */
     private final AtomicLong startClock = new AtomicLong();
@@ -64,7 +66,8 @@ final class Sessions {
 
     @Inject
     Sessions(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer,
-             SessionRegistry registry, CurrentStore store, CurrentLink link) {
+             SessionRegistry registry, CurrentStore store, CurrentLink link, SessionListeners listeners,
+             LoginPolicy loginPolicy) {
         this.config = config;
         this.workers = workers;
         this.sessionDrains = new Coalescing(workers, EngineModule.workerCount(config));
@@ -72,6 +75,8 @@ final class Sessions {
         this.registry = registry;
         this.store = store;
         this.link = link;
+        this.listeners = listeners;
+        this.loginPolicy = loginPolicy;
     }
 
     void authenticator(Authenticator a) {
@@ -178,15 +183,20 @@ final class Sessions {
         }
         session.authenticated(principal);
         session.started(nextStart());
+        boolean first = !registry.hasDevice(session.userId(), session.deviceId());
         registry.add(session);
         if (session.isClosed()) { // closed while authenticating
             registry.remove(session);
             return DONE;
         }
+        if (first) {
+            listeners.opened(session.userId(), session.deviceId());
+        }
         LOG.debug("{} authenticated", session);
         if (config.one_session_per_device()) {
             kickOlder(session);
         }
+        loginPolicy.admitted(session); // max.devices.per.user: the longest signed-in device goes
         scheduleExpiry(session, principal);
         ClusterLink cluster = link.get();
         if (cluster == null) {
@@ -270,6 +280,9 @@ final class Sessions {
     void closed(ServerSession session) {
         if (session.isAuthenticated()) {
             registry.remove(session);
+            if (!session.isTrusted() && !registry.hasDevice(session.userId(), session.deviceId())) {
+                listeners.closed(session.userId(), session.deviceId());
+            }
             Object announced = session.withdraw();
             ClusterLink cluster = link.get();
             if (announced != null && announced == cluster) {

@@ -3,5 +3,5 @@
  * Frames, the open message envelope and error codes. See {@code docs/protocol.md}.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.5.0")
+@org.osgi.annotation.versioning.Version("1.6.0")
 package io.parley.core.proto;

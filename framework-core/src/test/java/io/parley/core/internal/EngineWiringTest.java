@@ -51,7 +51,7 @@ class EngineWiringTest {
         for (Class<?> part : List.of(Sessions.class, SendPipeline.class, Sync.class, GroupOps.class, ReadState.class,
                 ConversationLists.class, Commands.class, Authorization.class, Delivery.class, CurrentStore.class,
                 SessionRegistry.class, GroupService.class, ReadCounter.class, Interceptors.class, MessageIds.class,
-                CurrentLink.class, ClusterNode.class)) {
+                CurrentLink.class, ClusterNode.class, Events.class, SessionListeners.class)) {
             assertSame(injector.getInstance(part), injector.getInstance(part), part.getSimpleName());
         }
         assertSame(injector.getInstance(Commands.class).handlers(), engine.commandHandlers());

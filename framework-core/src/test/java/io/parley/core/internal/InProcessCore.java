@@ -5,6 +5,9 @@ import io.parley.core.spi.auth.Authenticator;
 import io.parley.core.spi.cluster.ClusterLink;
 import io.parley.core.spi.cluster.LocalNode;
 import io.parley.core.spi.command.CommandHandler;
+import io.parley.core.spi.command.ConversationEvents;
+import io.parley.core.spi.command.SessionListener;
+import io.parley.core.spi.delivery.NotificationDispatcher;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.store.MessageStore;
 import io.parley.core.spi.transport.Receiver;
@@ -72,6 +75,27 @@ public final class InProcessCore implements AutoCloseable {
     /** This node as a cluster link sees it (the core's {@link LocalNode} service). */
     public LocalNode localNode() {
         return engine.localNode();
+    }
+
+    /** The core's {@link ConversationEvents} service, as a bundle gets it. */
+    public ConversationEvents conversationEvents() {
+        return engine.events();
+    }
+
+    /** Registers a {@link SessionListener}, as a registered service would be. */
+    public InProcessCore sessionListener(SessionListener listener) {
+        engine.sessionListeners().add(listener);
+        return this;
+    }
+
+    /**
+     * Adds a notification channel, as a registered {@link NotificationDispatcher} would be.
+     *
+     * @param allRecipients scope {@code all} (every member but the sender) instead of {@code offline}
+     */
+    public InProcessCore dispatcher(String channel, boolean allRecipients, NotificationDispatcher dispatcher) {
+        engine.addChannel(channel, allRecipients, dispatcher, 16);
+        return this;
     }
 
     /** The core as transports see it. */

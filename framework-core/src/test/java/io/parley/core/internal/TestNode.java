@@ -60,7 +60,12 @@ final class TestNode implements AutoCloseable {
 
     /** Opens a connection and sends the hello; {@link Device#awaitHelloOk} waits for the answer. */
     Device open(String user, String device) {
-        Device d = new Device();
+        return open(user, device, "test:0");
+    }
+
+    /** Opens a connection from {@code remoteAddress} and sends the hello. */
+    Device open(String user, String device, String remoteAddress) {
+        Device d = new Device(remoteAddress);
         d.session = engine.open(d);
         d.write(Frame.newBuilder().setRequestId(1).setHello(Hello.newBuilder().setProtocolVersion(1).setToken(user)
                 .setDeviceId(device)).build());
@@ -85,6 +90,11 @@ final class TestNode implements AutoCloseable {
         final CompletableFuture<Notice> closed = new CompletableFuture<>();
         InboundSession session;
         private long nextRequestId = 100;
+        private final String remoteAddress;
+
+        Device(String remoteAddress) {
+            this.remoteAddress = remoteAddress;
+        }
 
         /** The client sends {@code frame}. */
         void write(Frame frame) {
@@ -154,7 +164,7 @@ final class TestNode implements AutoCloseable {
 
         @Override
         public void close(Notice notice) {
-            if (closed.complete(notice)) {
+            if (closed.complete(notice) && session != null) { // null: refused while opening
                 session.onClosed();
             }
         }
@@ -166,7 +176,7 @@ final class TestNode implements AutoCloseable {
 
         @Override
         public String remoteAddress() {
-            return "test:0";
+            return remoteAddress;
         }
     }
 }

@@ -198,6 +198,28 @@ class TwoNodesTest {
         assertEquals(3, resumed.getSeq(), "from its watermark (2), on the other node");
     }
 
+    @Test
+    void aRelayToOneDeviceReachesItOnTheOtherNodeAndNoOtherDevice() throws Exception {
+        TestNode.Device alice = a.connect("alice", "phone");
+        TestNode.Device bobPhone = b.connect("bob", "phone");
+        TestNode.Device bobLaptop = b.connect("bob", "laptop");
+        TestNode.Device bobTablet = a.connect("bob", "tablet");
+
+        a.engine.events().relay("d:alice:bob", "alice", "phone", "call.signal",
+                com.google.protobuf.Any.getDefaultInstance(),
+                List.of(new io.parley.core.spi.command.DeviceAddress("bob", "laptop")));
+        Message got = bobLaptop.await(Frame::hasDeliver).getDeliver().getMessages(0);
+        assertEquals("call.signal", got.getType());
+        assertEquals(0, got.getSeq());
+        assertEquals("alice", got.getSender());
+        assertEquals("phone", got.getSenderDevice());
+        assertTrue(got.getExtMap().isEmpty(), "the device filter is removed before delivery: " + got.getExtMap());
+        assertEquals(null, bobPhone.poll(Frame::hasDeliver, 300), "the addressee's other device on that node");
+        assertEquals(null, bobTablet.poll(Frame::hasDeliver, 100), "the addressee's device on the sending node");
+        assertEquals(null, alice.poll(Frame::hasDeliver, 100), "the sender");
+        assertTrue(a.offline.isEmpty() && a.all.isEmpty(), "a relay is not notified");
+    }
+
     // ---------------------------------------------------------------- helpers
 
     private static Send.Builder text(String clientMsgId, String conversation) {

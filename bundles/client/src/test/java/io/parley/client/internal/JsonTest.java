@@ -50,7 +50,9 @@ class JsonTest {
         assertEquals(ErrorCode.ERROR_CODE_FORBIDDEN, forbidden.code());
         assertEquals("HTTP 403 from http://127.0.0.1:7702/blobs/f/a/b: another key", forbidden.getMessage());
         var conflict = BlobTransfer.error(409, "{\"error\":{\"code\":\"CONFLICT\"}}", url);
-        assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST, conflict.code());
+        assertEquals(ErrorCode.ERROR_CODE_CONFLICT, conflict.code(), "a code the wire has (since protocol.proto 1.6)");
+        var bare409 = BlobTransfer.error(409, "", url);
+        assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST, bare409.code(), "no code: by the status");
         var unavailable = BlobTransfer.error(503, "<html>busy</html>", url);
         assertEquals(ErrorCode.ERROR_CODE_UNAVAILABLE, unavailable.code());
         assertTrue(unavailable.retryable());

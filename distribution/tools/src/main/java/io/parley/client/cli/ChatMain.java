@@ -1,7 +1,9 @@
 package io.parley.client.cli;
 
 import io.parley.client.Attachments;
+import io.parley.client.MediaMessages;
 import io.parley.client.Bodies;
+import io.parley.client.CallEvents;
 import io.parley.client.ConnectionListener;
 import io.parley.client.DisconnectReason;
 import io.parley.client.Groups;
@@ -61,7 +63,15 @@ import java.util.concurrent.TimeoutException;
  * <ul>
  * <li>{@code @bob hello there} sends "hello there" to bob; {@code @bob} alone makes bob the current target;</li>
  * <li>{@code #G hello all} sends to group {@code G}; {@code #G} alone makes that group the current target;</li>
- * <li>any other line goes to the current target;</li>
+ * <li>any other line goes to the current target; before there is one, to whoever wrote last (printed to stderr as
+ * {@code * to @bob (who wrote last)});</li>
+ * <li>{@code #G} names a group by its id or by its name (any case; when several of the user's groups share the name
+ * the client lists their ids);</li>
+ * <li>{@code /reply TEXT} (or {@code /r TEXT}) sends to whoever wrote last (the peer of a 1:1 message, the group of
+ * a group message) and makes that the current target;</li>
+ * <li>{@code /emoji EMOJI [@user | #group]} sends a message of the optional {@code emoji} type (an emoji, or a
+ * shortcode such as {@code :+1:}; {@code /emoji} alone lists them); received emoji print as the emoji itself;</li>
+ * <li>{@code /help} prints the commands;</li>
  * <li>{@code /group create NAME user1 user2 ...} creates a group and prints {@code ✓ group ID "NAME": members};</li>
  * <li>{@code /list} prints the conversations, most recent first, as
  * {@code conversation "title" unread N[ | sender: text]};</li>
@@ -78,11 +88,21 @@ import java.util.concurrent.TimeoutException;
  * {@code NAME (1).EXT}, {@code NAME (2).EXT}, …), checking its size and SHA-256, and prints
  * {@code ✓ saved #SEQ to PATH (SIZE)}. SEQ is in the conversation of the last file or image printed with that seq,
  * else in the current target's; {@code /download CONVERSATION SEQ [DIR]} names the conversation;</li>
+ * <li>{@code /call [@user | #group] [video]} calls (signalling only: this chat sends no media), {@code /accept} and
+ * {@code /reject} answer the call ringing, {@code /hangup} leaves or cancels; call events print as
+ * {@code * 📞 alice is calling (video) — /accept or /reject}, {@code * call ended 1:23},
+ * {@code * missed call from alice}, and received signals as {@code bob: 📶 OFFER from bob/phone (N bytes)}
+ * ({@link ChatCalls});</li>
+ * <li>{@code /voice PATH [TO]} sends the audio file at PATH (.webm, .ogg/.opus, .m4a) as a voice message with a
+ * flat waveform (the chat decodes no audio); {@code /video PATH POSTER [TO]} sends the video at PATH (.webm, .mp4)
+ * with the still frame POSTER (.jpg, .png). The server measures them; {@code /download SEQ} saves the clip;</li>
  * <li>{@code /quit} ends.</li>
  * </ul>
  * Output (stdout): received messages as {@code [conversation #seq] sender: text}, files and images as
  * {@code [conversation #seq] sender: 📎 NAME (SIZE) — /download SEQ} and
- * {@code [conversation #seq] sender: 🖼 NAME (W×H, SIZE) — /download SEQ}, group changes as
+ * {@code [conversation #seq] sender: 🖼 NAME (W×H, SIZE) — /download SEQ}, voice and video messages as
+ * {@code [conversation #seq] sender: 🎤 voice 0:12 — /download SEQ} and
+ * {@code [conversation #seq] sender: 🎬 video 0:34 640×480 — /download SEQ}, group changes as
  * {@code [conversation #seq] * description}, a recall as {@code [conversation #seq] * alice recalled #N} (a recalled
  * message read later shows as {@code sender: message recalled}), acks as {@code ✓ #seq}; status (connection, read cursors of others,
  * typing) and errors go to stderr. At {@code /quit} or end of input it waits for the pending acks, then exits: 0 if
@@ -140,11 +160,28 @@ public final class ChatMain {
 
         Map<String, Long> seen = new ConcurrentHashMap<>();
         Map<Long, String> attachments = new ConcurrentHashMap<>();
+        ChatTargets targets = new ChatTargets();
+        ConnectHints.Address address;
+        try {
+            address = ConnectHints.Address.of(url, host, port);
+        } catch (IllegalArgumentException e) {
+            address = new ConnectHints.Address(host, port);
+        }
+        ConnectHints.Address probeAddress = address;
+        String scheme = url == null ? "" : url.strip().toLowerCase(Locale.ROOT);
+        boolean plaintext = !tls && !scheme.startsWith("wss:") && !scheme.startsWith("tls:");
+        // a plaintext client at a TLS-only transport is dropped without a word: after the first such drop, look
+        // once whether the address speaks TLS, and say so instead of reconnecting forever
+        CompletableFuture<String> tlsHint = new CompletableFuture<>();
+        CompletableFuture<Void> probeDone = new CompletableFuture<>();
+        java.util.concurrent.atomic.AtomicBoolean everConnected = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean probed = new java.util.concurrent.atomic.AtomicBoolean();
         ParleyClient.Builder builder = ParleyClient.builder()
                 .deviceId(device).token(token)
                 .messageListener(m -> {
+                    targets.received(m);
                     seen.merge(m.getConversation(), m.getSeq(), Math::max);
-                    if (Attachments.isAttachment(m)) {
+                    if (Attachments.isAttachment(m) || MediaMessages.isMedia(m)) {
                         attachments.put(m.getSeq(), m.getConversation());
                     }
                     printMessage(out, m);
@@ -159,12 +196,23 @@ public final class ChatMain {
                 .connectionListener(new ConnectionListener() {
                     @Override
                     public void onConnected(HelloOk session) {
+                        everConnected.set(true);
                         err.println("* connected as " + session.getUserId() + " (device " + session.getDeviceId()
                                 + ")");
                     }
 
                     @Override
                     public void onDisconnected(DisconnectReason reason, boolean willRetry) {
+                        if (plaintext && !everConnected.get() && probed.compareAndSet(false, true)) {
+                            Thread probe = new Thread(() -> {
+                                if (ConnectHints.speaksTls(probeAddress, 3000)) {
+                                    tlsHint.complete(ConnectHints.tlsHint(probeAddress, scheme.startsWith("ws:")));
+                                }
+                                probeDone.complete(null);
+                            }, "parley-chat-tls-probe");
+                            probe.setDaemon(true);
+                            probe.start();
+                        }
                         if (reason != DisconnectReason.CLOSED_BY_CLIENT) {
                             err.println("* disconnected: " + reason + (willRetry ? ", reconnecting" : ""));
                         }
@@ -174,7 +222,6 @@ public final class ChatMain {
         try {
             if (url != null) {
                 builder.url(url);
-                String scheme = url.trim().toLowerCase(Locale.ROOT);
                 if (tls && trust == null && (scheme.startsWith("ws:") || scheme.startsWith("tcp:"))) {
                     throw new IllegalArgumentException("--tls with a plaintext --url: use wss:// or tls://");
                 }
@@ -189,17 +236,39 @@ public final class ChatMain {
             err.println("error: " + e.getMessage());
             return 2;
         }
+        ChatCalls calls = new ChatCalls(client, out, err);
         try {
             try {
-                client.connect().get(30, TimeUnit.SECONDS);
+                CompletableFuture.anyOf(client.connect(), tlsHint).get(30, TimeUnit.SECONDS);
+                if (tlsHint.isDone()) {
+                    err.println("error: cannot connect: " + tlsHint.join());
+                    return 3;
+                }
             } catch (ExecutionException | TimeoutException e) {
-                err.println("error: cannot connect: " + (e.getCause() != null ? e.getCause().getMessage() : e));
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                if (plaintext && !everConnected.get() && !ConnectHints.refused(cause)) {
+                    if (probed.compareAndSet(false, true)) {
+                        if (ConnectHints.speaksTls(probeAddress, 3000)) {
+                            tlsHint.complete(ConnectHints.tlsHint(probeAddress, scheme.startsWith("ws:")));
+                        }
+                    } else {
+                        try {
+                            probeDone.get(5, TimeUnit.SECONDS);
+                        } catch (InterruptedException interrupted) {
+                            Thread.currentThread().interrupt();
+                        } catch (ExecutionException | TimeoutException probeHung) {
+                            // no hint then
+                        }
+                    }
+                }
+                err.println("error: cannot connect: " + (tlsHint.isDone() ? tlsHint.join()
+                        : ConnectHints.explain(cause, address)));
                 return 3;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return 3;
             }
-            return chat(client, in, out, err, seen, attachments);
+            return chat(client, in, out, err, seen, attachments, targets, calls);
         } finally {
             client.close();
         }
@@ -235,7 +304,7 @@ public final class ChatMain {
     }
 
     private static int chat(ParleyClient client, InputStream in, PrintStream out, PrintStream err,
-            Map<String, Long> seen, Map<Long, String> attachments) {
+            Map<String, Long> seen, Map<Long, String> attachments, ChatTargets targets, ChatCalls calls) {
         List<CompletableFuture<?>> pending = new ArrayList<>();
         Target target = null;
         boolean failed = false;
@@ -249,11 +318,40 @@ public final class ChatMain {
                 if (line.equals("/quit")) {
                     break;
                 }
+                if (line.equals("/reply") || line.startsWith("/reply ") || line.equals("/r") || line.startsWith("/r ")) {
+                    // "/reply text": to whoever wrote last, who becomes the current target
+                    String last = targets.lastWriter(client.session().getUserId());
+                    if (last == null) {
+                        err.println("error: /reply: nobody has written to you yet");
+                        failed = true;
+                        continue;
+                    }
+                    int space = line.indexOf(' ');
+                    line = last + (space < 0 ? "" : " " + line.substring(space + 1).strip());
+                }
+                if (line.equals("/emoji") || line.startsWith("/emoji ")) {
+                    Target to = sendEmoji(client, line, out, err, seen, target, targets, pending);
+                    failed |= to == null;
+                    target = to != null ? to : target;
+                    continue;
+                }
+                if (line.equals("/voice") || line.startsWith("/voice ") || line.equals("/video")
+                        || line.startsWith("/video ")) {
+                    Target to = sendMedia(client, line, out, err, seen, target, targets);
+                    failed |= to == null;
+                    target = to != null ? to : target;
+                    continue;
+                }
                 if (line.startsWith("/file ") || line.startsWith("/image ") || line.equals("/file")
                         || line.equals("/image")) {
                     Target to = sendFile(client, line, out, err, seen, target);
                     failed |= to == null;
                     target = to != null ? to : target;
+                    continue;
+                }
+                if (ChatCalls.handles(line)) {
+                    failed |= !calls.run(line, target == null ? null : target.peer(),
+                            target == null ? null : target.group());
                     continue;
                 }
                 if (line.startsWith("/")) {
@@ -264,6 +362,14 @@ public final class ChatMain {
                 if (line.startsWith("@") || line.startsWith("#")) {
                     int space = line.indexOf(' ');
                     String name = space < 0 ? line.substring(1) : line.substring(1, space);
+                    if (line.startsWith("#") && !name.isEmpty()) {
+                        // a group by id or by name
+                        name = groupId(client, targets, name, err);
+                        if (name == null) {
+                            failed = true;
+                            continue;
+                        }
+                    }
                     target = name.isEmpty() ? null
                             : line.startsWith("@") ? new Target(name, null) : new Target(null, name);
                     text = space < 0 ? "" : line.substring(space + 1).strip();
@@ -272,7 +378,14 @@ public final class ChatMain {
                     }
                 }
                 if (target == null) {
-                    err.println("error: no peer yet; start with @user text or #group text");
+                    String last = targets.lastWriter(client.session().getUserId());
+                    if (last != null) {
+                        target = Target.parse(last);
+                        err.println("* to " + last + " (who wrote last)");
+                    }
+                }
+                if (target == null) {
+                    err.println("error: no peer yet; start with @user text or #group text (/help lists the commands)");
                     failed = true;
                     continue;
                 }
@@ -299,6 +412,74 @@ public final class ChatMain {
             failed = true;
         }
         return failed ? 1 : 0;
+    }
+
+    /** @return the group id for {@code #word} (an id or a group name), or null after printing why there is none */
+    private static String groupId(ParleyClient client, ChatTargets targets, String word, PrintStream err) {
+        try {
+            return targets.groupId(client, word);
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            err.println("error: cannot look up group " + word + ": " + (e.getCause() != null ? e.getCause() : e));
+        }
+        return null;
+    }
+
+    /**
+     * Runs {@code /emoji EMOJI [@user | #group]} ({@code /emoji} alone lists the shortcodes): sends a message of the
+     * optional {@code emoji} type.
+     *
+     * @return the target it went to, or null if it could not be sent
+     */
+    private static Target sendEmoji(ParleyClient client, String line, PrintStream out, PrintStream err,
+            Map<String, Long> seen, Target current, ChatTargets targets, List<CompletableFuture<?>> pending) {
+        String[] words = line.split("\\s+");
+        if (words.length == 1) {
+            new java.util.TreeMap<>(ChatTargets.SHORTCODES).forEach((code, e) -> print(out, code + " " + e));
+            return current;
+        }
+        String emoji = ChatTargets.emoji(words[1]);
+        if (emoji == null || words.length > 3) {
+            err.println("error: usage: /emoji EMOJI [@user | #group]  (an emoji, or a shortcode: /emoji lists them)");
+            return null;
+        }
+        Target to = current;
+        if (words.length == 3) {
+            to = Target.parse(words[2]);
+            if (to.group() != null) {
+                String id = groupId(client, targets, to.group(), err);
+                if (id == null) {
+                    return null;
+                }
+                to = new Target(null, id);
+            }
+        }
+        if (to == null) {
+            String last = targets.lastWriter(client.session().getUserId());
+            to = last == null ? null : Target.parse(last);
+        }
+        if (to == null) {
+            err.println("error: /emoji: no current @user or #group yet");
+            return null;
+        }
+        com.google.protobuf.Any body = Bodies.emoji(emoji);
+        CompletableFuture<SendAck> sent = to.peer() != null ? client.send(to.peer(), Bodies.EMOJI_TYPE, body)
+                : client.sendToGroup(to.group(), Bodies.EMOJI_TYPE, body);
+        pending.removeIf(CompletableFuture::isDone);
+        pending.add(sent.whenComplete((ack, e) -> {
+            if (e == null) {
+                seen.merge(ack.getConversation(), ack.getSeq(), Math::max);
+                print(out, "✓ #" + ack.getSeq());
+            } else {
+                String why = String.valueOf(e.getCause() != null ? e.getCause() : e);
+                print(err, "error: send failed: " + why + (why.contains("UNSUPPORTED_TYPE")
+                        ? " (the server has no emoji type: copy extras/parley-type-emoji.jar into its deploy/)" : ""));
+            }
+        }));
+        return to;
     }
 
     /**
@@ -351,6 +532,77 @@ public final class ChatMain {
         }
     }
 
+    /**
+     * Runs {@code /voice PATH [TO]} or {@code /video PATH POSTER [TO]} (paths without spaces) and waits until the
+     * message is sent. The content type comes from the extension; the chat cannot decode audio, so a voice message
+     * carries a flat one-sample waveform.
+     *
+     * @return the target it went to, or null if it failed
+     */
+    private static Target sendMedia(ParleyClient client, String line, PrintStream out, PrintStream err,
+            Map<String, Long> seen, Target current, ChatTargets targets) {
+        String[] words = line.split("\\s+");
+        boolean video = words[0].equals("/video");
+        int files = video ? 2 : 1;
+        String usage = video ? "/video PATH POSTER [@user | #group]" : "/voice PATH [@user | #group]";
+        Target to = current;
+        try {
+            if (words.length < 1 + files || words.length > 2 + files) {
+                throw new IllegalArgumentException();
+            }
+            if (words.length == 2 + files) {
+                to = Target.parse(words[1 + files]);
+            }
+        } catch (IllegalArgumentException e) {
+            to = null;
+        }
+        if (to == null || words.length < 1 + files) {
+            err.println("error: usage: " + usage + (words.length >= 1 + files ? " (no current @user or #group yet)" : ""));
+            return null;
+        }
+        if (to.group() != null) {
+            String id = groupId(client, targets, to.group(), err);
+            if (id == null) {
+                return null;
+            }
+            to = new Target(null, id);
+        }
+        Path clip = Path.of(words[1]);
+        Path poster = video ? Path.of(words[2]) : null;
+        for (Path p : video ? List.of(clip, poster) : List.of(clip)) {
+            if (!Files.isRegularFile(p)) {
+                err.println("error: " + words[0] + ": no such file: " + p);
+                return null;
+            }
+        }
+        String conversation = to.peer() != null ? null : Groups.conversationOf(to.group());
+        ProgressListener progress = progress(err, "uploading " + clip.getFileName());
+        try {
+            CompletableFuture<SendAck> sent;
+            if (video) {
+                sent = conversation == null ? client.sendVideo(to.peer(), clip, poster, null, progress)
+                        : client.sendVideoToConversation(conversation, clip, poster, null, progress);
+            } else {
+                byte[] flat = {(byte) 128};
+                sent = conversation == null ? client.sendVoice(to.peer(), clip, null, flat, progress)
+                        : client.sendVoiceToConversation(conversation, clip, null, flat, progress);
+            }
+            SendAck ack = sent.get();
+            seen.merge(ack.getConversation(), ack.getSeq(), Math::max);
+            print(out, "✓ #" + ack.getSeq());
+            return to;
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + words[0] + ": " + e.getMessage());
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (ExecutionException e) {
+            err.println("error: " + words[0] + " failed: " + (e.getCause() != null ? e.getCause() : e));
+            return null;
+        }
+    }
+
     /** Runs {@code /download [CONVERSATION] SEQ [DIR]} and waits for the file; returns false if it failed. */
     private static boolean download(ParleyClient client, String[] words, PrintStream out, PrintStream err,
             Target target, Map<Long, String> attachments) throws InterruptedException, ExecutionException,
@@ -387,7 +639,7 @@ public final class ChatMain {
         SyncResponse read = client.syncRange(conversation, seq, seq, 1).get(30, TimeUnit.SECONDS);
         long s = seq;
         Optional<Attachments.Attachment> attachment = read.getMessagesList().stream().filter(m -> m.getSeq() == s)
-                .findFirst().flatMap(Attachments::of);
+                .findFirst().flatMap(m -> Attachments.of(m).or(() -> MediaMessages.of(m).map(MediaMessages.Media::clip)));
         Path saved;
         if (attachment.isPresent()) {
             Attachments.Attachment a = attachment.get();
@@ -480,6 +732,7 @@ public final class ChatMain {
                     }
                 }
                 case "/read" -> seen.forEach(client::markRead);
+                case "/help" -> usage(out);
                 case "/download" -> {
                     return download(client, words, out, err, target, attachments);
                 }
@@ -524,7 +777,7 @@ public final class ChatMain {
 
     private static void printMessage(PrintStream out, Message m) {
         String head = "[" + m.getConversation() + " #" + m.getSeq() + "] ";
-        boolean event = Groups.isEvent(m) || Recalls.isEvent(m);
+        boolean event = Groups.isEvent(m) || Recalls.isEvent(m) || CallEvents.isEvent(m);
         print(out, head + (event ? "* " + describe(m) : m.getSender() + ": " + describe(m)));
     }
 
@@ -533,6 +786,10 @@ public final class ChatMain {
      * the type otherwise.
      */
     private static String describe(Message m) {
+        Optional<String> call = ChatCalls.describe(m, null);
+        if (call.isPresent()) {
+            return call.get();
+        }
         if (Recalls.isTombstone(m)) {
             return "message recalled";
         }
@@ -547,6 +804,19 @@ public final class ChatMain {
             Attachments.Attachment a = attachment.get();
             return (a.isImage() ? "🖼 " + a.name() + " (" + a.width() + "×" + a.height() + ", " + size(a.size()) + ")"
                     : "📎 " + a.name() + " (" + size(a.size()) + ")") + " — /download " + m.getSeq();
+        }
+        Optional<MediaMessages.Media> media = MediaMessages.of(m);
+        if (media.isPresent()) {
+            return (media.get() instanceof MediaMessages.Video v
+                    ? "🎬 video " + clock(v.durationMs()) + " " + v.width() + "×" + v.height()
+                    : "🎤 voice " + clock(media.get().durationMs())) + " — /download " + m.getSeq();
+        }
+        if (Bodies.EMOJI_TYPE_URL.equals(m.getBody().getTypeUrl())) {
+            try {
+                return Bodies.emojiOf(m.getBody());
+            } catch (IllegalArgumentException e) {
+                return "<malformed emoji>";
+            }
         }
         if (!Groups.isEvent(m)) {
             return "<" + m.getType() + " message>";
@@ -574,6 +844,13 @@ public final class ChatMain {
         };
     }
 
+    /** @return {@code ms} as {@code m:ss} (rounded to the second), {@code h:mm:ss} from an hour on */
+    static String clock(long ms) {
+        long seconds = Math.max(0, (ms + 500) / 1000);
+        return seconds >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", seconds / 3600, seconds / 60 % 60,
+                seconds % 60) : String.format(Locale.ROOT, "%d:%02d", seconds / 60, seconds % 60);
+    }
+
     private static void print(PrintStream out, String line) {
         synchronized (out) {
             out.println(line);
@@ -584,8 +861,13 @@ public final class ChatMain {
         out.println("usage: chat --host HOST --port PORT --device DEVICE [--token TOKEN]   (token also from $PARLEY_TOKEN)");
         out.println("            [--tls] [--trust CERT.pem]   (TLS; --trust: trust this PEM certificate, implies --tls)");
         out.println("            [--url URL]   (instead of --host/--port: tcp://H:P, tls://H:P, ws://H:P/parley, wss://...)");
-        out.println("  then type: @user text | #group text | text (to the last user or group)");
+        out.println("  then type: @user text | #group text | text (to the last user or group; before any: to who wrote last)");
+        out.println("             #group is a group's id or its name; /reply text (or /r text): to who wrote last");
+        out.println("             /emoji EMOJI [@user|#group] (an emoji or a shortcode like :+1:; /emoji lists them)");
+        out.println("             /help (this list)");
         out.println("             /group create NAME user1 user2 ... | /list | /read | /recall SEQ | /quit");
         out.println("             /file PATH [@user|#group] | /image PATH [@user|#group] | /download SEQ [DIR]");
+        out.println("             /voice PATH [@user|#group] | /video PATH POSTER [@user|#group]");
+        out.println("             /call [@user|#group] [video] | /accept | /reject | /hangup   (call signalling, no media)");
     }
 }

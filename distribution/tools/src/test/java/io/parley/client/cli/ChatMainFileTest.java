@@ -8,14 +8,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -39,19 +35,8 @@ class ChatMainFileTest {
         server.close();
     }
 
-    /** Runs the CLI as {@code user} on {@code input}; returns exit code, stdout and stderr. */
-    private Run run(String user, String input) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = ChatMain.run(new String[] {"--port", String.valueOf(server.port()), "--device", "cli"},
-                new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)),
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
-                Map.of("PARLEY_TOKEN", user));
-        return new Run(code, out.toString(StandardCharsets.UTF_8).lines().toList(),
-                err.toString(StandardCharsets.UTF_8));
-    }
-
-    private record Run(int code, List<String> out, String err) {
+    private CliRun run(String user, String input) {
+        return CliRun.of(server.port(), user, input);
     }
 
     @Test
@@ -63,7 +48,7 @@ class ChatMainFileTest {
         ImageIO.write(new BufferedImage(640, 480, BufferedImage.TYPE_INT_RGB), "png", png);
         Path view = Files.write(dir.resolve("view.png"), png.toByteArray());
 
-        Run alice = run("alice", "/file " + report + " @bob\n/image " + view + "\n");
+        CliRun alice = run("alice", "/file " + report + " @bob\n/image " + view + "\n");
         assertEquals(0, alice.code(), alice.err());
         assertEquals(List.of("✓ #1", "✓ #2"), alice.out());
         assertTrue(alice.err().contains("* uploading report.pdf: 0% (0 B of 300 KB)"), alice.err());
@@ -73,7 +58,7 @@ class ChatMainFileTest {
 
         Path downloads = Files.createDirectories(dir.resolve("downloads"));
         Files.writeString(downloads.resolve("report.pdf"), "already here");
-        Run bob = run("bob", "/download 1 " + downloads + "\n/download 2 " + downloads + "\n");
+        CliRun bob = run("bob", "/download 1 " + downloads + "\n/download 2 " + downloads + "\n");
         assertEquals(0, bob.code(), bob.err());
         assertEquals("[d:alice:bob #1] alice: 📎 report.pdf (300 KB) — /download 1", bob.out().get(0));
         assertEquals("[d:alice:bob #2] alice: 🖼 view.png (640×480, " + ChatMain.size(png.size())
@@ -90,14 +75,14 @@ class ChatMainFileTest {
     @Test
     void aRecalledFileShowsAsRecalledAndIsNotDownloaded() throws Exception {
         Path notes = Files.writeString(dir.resolve("notes.txt"), "secret plans");
-        Run alice = run("alice", "/file " + notes + " bob\n/recall 1\n");
+        CliRun alice = run("alice", "/file " + notes + " bob\n/recall 1\n");
         assertEquals(0, alice.code(), alice.err());
         assertEquals("✓ #1", alice.out().get(0));
         // the recall event reaches the recalling device too, before or after the command's answer
         assertTrue(alice.out().containsAll(List.of("✓ recalled #1", "[d:alice:bob #2] * alice recalled #1")),
                 alice.out().toString());
 
-        Run bob = run("bob", "/download d:alice:bob 1 " + dir + "\n");
+        CliRun bob = run("bob", "/download d:alice:bob 1 " + dir + "\n");
         assertEquals(1, bob.code());
         assertEquals("[d:alice:bob #1] alice: message recalled", bob.out().get(0));
         assertEquals("[d:alice:bob #2] * alice recalled #1", bob.out().get(1));
@@ -110,7 +95,7 @@ class ChatMainFileTest {
 
     @Test
     void badFileCommandsAreErrors() {
-        Run run = run("alice", "/file\n/file " + dir.resolve("missing.bin") + " @bob\n/image " + dir
+        CliRun run = run("alice", "/file\n/file " + dir.resolve("missing.bin") + " @bob\n/image " + dir
                 + "/nothing.png\n/download 5\n/download x\n");
         assertEquals(1, run.code());
         assertTrue(run.err().contains("error: usage: /file PATH [@user | #group]"), run.err());

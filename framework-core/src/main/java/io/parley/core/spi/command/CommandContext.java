@@ -6,6 +6,7 @@ import io.parley.core.proto.Message;
 import org.osgi.annotation.versioning.ProviderType;
 
 import java.time.Instant;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletionStage;
@@ -90,4 +91,35 @@ public interface CommandContext {
      * @since 1.1
      */
     CompletionStage<Message> replace(String conversation, long seq, String type, Any body);
+
+    /**
+     * {@link #appendEvent(String, String, Any)} that also goes to the notification channels (offline push, webhooks)
+     * with {@code pushPreview}, like a stored message: for events a member must learn of while offline (an incoming
+     * call, a missed one). Each call of one command execution is stored once per {@link #clientRequestId()} and call
+     * (the first with the key {@code appendEvent} uses, the n-th after it with {@code #n} added), so a command may
+     * append several events and still be repeated safely.
+     *
+     * @param pushPreview the notification's preview text; null: none, as {@link #appendEvent(String, String, Any)}
+     * @return a stage completed with the stored message (with its seq) once it is durable
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member
+     * @since 1.4
+     */
+    default CompletionStage<Message> appendEvent(String conversation, String type, Any body, String pushPreview) {
+        throw new UnsupportedOperationException("appendEvent with a preview needs io.parley.core.spi.command 1.4");
+    }
+
+    /**
+     * Relays a message of {@code type} with {@code body}, sent by the caller from this device, to exactly
+     * {@code devices} — each one's sessions on this node and, through the cluster link with a device filter, on the
+     * others; never to any other device of those users. Relayed like a {@code ProcessResult.relay}: {@code seq = 0},
+     * never stored, in no history, resume or notification; a device with no session gets nothing and the caller is
+     * not told. Returns once the message is handed to the sessions and the link.
+     *
+     * @throws io.parley.core.api.ParleyException {@code NOT_FOUND} unless the caller is a member; {@code FORBIDDEN} if
+     *                                            a device's user is not a member
+     * @since 1.4
+     */
+    default void relayTo(String conversation, String type, Any body, Collection<DeviceAddress> devices) {
+        throw new UnsupportedOperationException("relayTo needs io.parley.core.spi.command 1.4");
+    }
 }

@@ -61,4 +61,17 @@ public interface Receiver {
     default java.util.List<CommandTypeInfo> commandTypes() {
         return java.util.List.of();
     }
+
+    /**
+     * The operator ends {@code user}'s sessions on this node: those of {@code device}, or of every device when
+     * {@code device} is null. Each client gets {@code Notice KIND_KICKED} with {@code reason} (clients do not reconnect
+     * automatically after it) and its connection closes. Sessions of trusted adapters are not kicked. Any thread;
+     * never blocks.
+     *
+     * @return how many sessions were kicked (0: the user has none here)
+     * @since 1.3
+     */
+    default int kick(String user, String device, String reason) {
+        return 0;
+    }
 }

@@ -4,18 +4,19 @@ import io.parley.core.spi.blob.BlobTicket;
 import io.parley.type.file.proto.File;
 import io.parley.type.file.proto.Image;
 import io.parley.type.file.proto.UploadRequest;
+import io.parley.type.support.ObjectClaims;
+import io.parley.type.support.ObjectRules;
 
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
- * The checks of file and image bodies and upload requests that need nothing but the fields (no blob store): pure and
- * thread-safe. Each check returns null when the input is acceptable, else the reason a client is told.
+ * The checks of file and image bodies and upload requests that need nothing but the fields (no blob store; the fields
+ * naming the object are {@link ObjectRules}'): pure and thread-safe. Each check returns null when the input is
+ * acceptable, else the reason a client is told.
  */
 final class FileRules {
 
     static final Set<String> IMAGE_TYPES = Set.of("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp");
-    private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
     private static final int MAX_NAME = 255;
 
     private FileRules() {
@@ -58,23 +59,8 @@ final class FileRules {
 
     private static String checkCommon(String key, String name, long size, String contentType, String sha256,
                                       String sender) {
-        if (!BlobTicket.validKey(key) || !BlobKeys.ownedBy(key, sender)) {
-            return "key must be the key of an upload ticket issued to the sender";
-        }
-        String nameProblem = checkName(name);
-        if (nameProblem != null) {
-            return nameProblem;
-        }
-        if (size <= 0) {
-            return "size must be at least 1 byte";
-        }
-        if (!BlobTicket.validContentType(contentType)) {
-            return "content_type must be a media type type/subtype without parameters";
-        }
-        if (!SHA256.matcher(sha256).matches()) {
-            return "sha256 must be 64 lower-case hex digits";
-        }
-        return null;
+        String object = ObjectRules.checkNamed("key", new ObjectClaims.Named(key, size, contentType, sha256), sender);
+        return object != null ? object : checkName(name);
     }
 
     static String checkName(String name) {

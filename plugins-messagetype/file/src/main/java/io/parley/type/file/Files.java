@@ -13,21 +13,23 @@ import io.parley.type.file.proto.File;
 import io.parley.type.file.proto.Image;
 import io.parley.type.file.proto.UploadRequest;
 import io.parley.type.file.proto.UploadTicket;
+import io.parley.type.support.BlobKeys;
 import io.parley.type.support.BlobLinks;
 import io.parley.type.support.BlobListing;
 import io.parley.type.support.BlobWorkers;
+import io.parley.type.support.ImageHeaders;
+import io.parley.type.support.MediaBodies;
+import io.parley.type.support.ObjectClaims;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -37,8 +39,10 @@ import java.util.function.Supplier;
 
 /**
  * The "app server" of seed 000 for attachments: issues upload tickets (with quotas), accepts file and image messages
- * only for complete uploads of their sender that match, hands out download URLs to members, deletes what recalled
- * messages referred to and collects uploads never sent. The key layout is {@link BlobKeys}'.
+ * only for complete uploads of their sender that match ({@link ObjectClaims}, shared with the voice and video types),
+ * hands out download URLs to members (of file, image, voice and video messages), deletes what recalled file and image
+ * messages referred to and collects uploads never sent (whatever type they were uploaded for). The key layout is
+ * {@link BlobKeys}'.
  *
  * <p>Threading: every public method returns at once; blob store I/O and image decoding run on {@code io} (the
  * bundle's workers), so callers on core workers never block. Thread-safe; settings and the store may change at any
@@ -50,8 +54,6 @@ import java.util.function.Supplier;
 final class Files {
 
     private static final Logger LOG = LoggerFactory.getLogger(Files.class);
-    static final String PENDING_TYPE = "application/x-parley-pending";
-    static final String CLAIM_TYPE = "application/x-parley-claim";
     /** The most images of one user being checked and thumbnailed (queued or decoding) at once. */
     static final int MAX_IMAGES_PER_USER = 2;
     private static final int QUOTA_LOCKS = 64;
@@ -62,6 +64,7 @@ final class Files {
     private final BlobWorkers workers;
     private final Clock clock;
     private final BlobKeys keys = new BlobKeys();
+    private final ObjectClaims claims;
     /** Users' images being checked and thumbnailed, by user (absent: none). */
     private final ConcurrentHashMap<String, Integer> decoding = new ConcurrentHashMap<>();
     /** A user's quota check and ticket marker happen under the lock {@code user.hashCode()} selects. */
@@ -73,6 +76,7 @@ final class Files {
         this.io = io;
         this.workers = new BlobWorkers(store, io, LOG, "too many file operations in progress");
         this.clock = clock;
+        this.claims = new ObjectClaims(() -> settings.get().sendWithin(), io, clock, LOG);
         for (int i = 0; i < quotaLocks.length; i++) {
             quotaLocks[i] = new Object();
         }
@@ -105,7 +109,8 @@ final class Files {
                                 + request.getSize() + " more do not fit");
                     }
                 }
-                blobs.put(BlobKeys.pending(key, request.getSize()), InputStream.nullInputStream(), 0, PENDING_TYPE);
+                blobs.put(BlobKeys.pending(key, request.getSize()), InputStream.nullInputStream(), 0,
+                        ObjectClaims.PENDING_TYPE);
             }
             Instant expires = now.plus(s.uploadTicketTtl()).truncatedTo(ChronoUnit.SECONDS); // tickets count seconds
             BlobTicket ticket = new BlobTicket(BlobTicket.Access.UPLOAD, key, user, request.getSize(),
@@ -148,8 +153,8 @@ final class Files {
             return CompletableFuture.completedFuture(invalid(problem));
         }
         return workers.onStore(blobs -> {
-            String refused = admit(blobs, draft, body.getKey(), body.getSize(), body.getContentType(),
-                    body.getSha256());
+            String refused = claims.admit(blobs, draft, named(body.getKey(), body.getSize(), body.getContentType(),
+                    body.getSha256()));
             if (refused != null) {
                 return invalid(refused);
             }
@@ -176,17 +181,18 @@ final class Files {
                     true));
         }
         CompletionStage<ProcessResult> result = workers.onStore(blobs -> {
-            String refused = admitImage(blobs, body);
+            ObjectClaims.Named object = named(body.getKey(), body.getSize(), body.getContentType(), body.getSha256());
+            String refused = claims.matches(blobs, object);
             if (refused == null) {
                 // everything but the claim, before the decoding: nothing is decoded that could not be sent
-                refused = sendable(blobs, draft, body.getKey());
+                refused = claims.sendable(blobs, draft, body.getKey());
             }
             if (refused != null) {
                 return invalid(refused);
             }
             // decoded before the claim: an image the server cannot read is refused and stays unclaimed (collected)
             Image stored = withThumbnail(blobs, body, s);
-            refused = admit(blobs, draft, body.getKey(), body.getSize(), body.getContentType(), body.getSha256());
+            refused = claims.admit(blobs, draft, object);
             if (refused != null) {
                 return invalid(refused);
             }
@@ -214,21 +220,12 @@ final class Files {
         decoding.computeIfPresent(user, (u, n) -> n <= 1 ? null : n - 1);
     }
 
-    /** Checks the upload matches before the image is decoded (no decoding of what is not the sender's upload). */
-    private static String admitImage(BlobStore blobs, Image body) throws IOException {
-        Optional<BlobStore.Info> info = blobs.stat(body.getKey());
-        if (info.isEmpty()) {
-            return "no uploaded object under key " + body.getKey();
-        }
-        return mismatch(info.get(), body.getSize(), body.getContentType(), body.getSha256());
-    }
-
     private Image withThumbnail(BlobStore blobs, Image body, FileSettings s) throws IOException {
         Thumbnails.Thumbnail made;
         try (InputStream in = blobs.open(body.getKey(), 0).orElseThrow(() ->
                 new ParleyException(ErrorCode.ERROR_CODE_INVALID_BODY, "no uploaded object under key " + body.getKey()))) {
             made = new Thumbnails(s.imageMaxPixels(), s.thumbnailMaxSide()).make(in, body.getContentType());
-        } catch (Thumbnails.ImageRefused e) {
+        } catch (ImageHeaders.ImageRefused e) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_BODY, e.getMessage());
         }
         String thumbKey = BlobKeys.thumbnail(body.getKey());
@@ -239,104 +236,6 @@ final class Files {
         }
         return body.toBuilder().setWidth(made.width()).setHeight(made.height()).setThumbnailKey(thumbKey)
                 .setThumbnailWidth(made.thumbWidth()).setThumbnailHeight(made.thumbHeight()).build();
-    }
-
-    /**
-     * Claims the object for this message: it must be the sender's complete upload, within {@link FileSettings#sendWithin},
-     * matching size, type and hash, and not claimed by another message. A retry of the same send (same sender and
-     * client_msg_id) finds its own claim and passes.
-     *
-     * @return null if admitted, else the reason it is not
-     */
-    private String admit(BlobStore blobs, Message draft, String key, long size, String contentType, String sha256)
-            throws IOException {
-        String owner = owner(draft);
-        Optional<String> claimed = readClaim(blobs, key);
-        if (claimed.isPresent()) {
-            return claimed.get().equals(owner) ? null : alreadySent(key);
-        }
-        List<BlobStore.Info> pending = blobs.list(BlobKeys.pendingPrefix(key), "", 1);
-        String stale = stale(key, pending);
-        if (stale != null) {
-            return stale;
-        }
-        Optional<BlobStore.Info> info = blobs.stat(key);
-        if (info.isEmpty()) {
-            return "no uploaded object under key " + key + " (is the upload complete?)";
-        }
-        String mismatch = mismatch(info.get(), size, contentType, sha256);
-        if (mismatch != null) {
-            return mismatch;
-        }
-        byte[] claim = owner.getBytes(StandardCharsets.UTF_8);
-        try {
-            blobs.put(BlobKeys.claim(key), new ByteArrayInputStream(claim), claim.length, CLAIM_TYPE);
-        } catch (FileAlreadyExistsException raced) {
-            Optional<String> winner = readClaim(blobs, key);
-            if (winner.isEmpty() || !winner.get().equals(owner)) {
-                return alreadySent(key);
-            }
-        }
-        String marker = pending.get(0).key();
-        io.execute(() -> deleteQuietly(blobs, marker));
-        return null;
-    }
-
-    /**
-     * The checks of {@link #admit} but the claim itself: the object is not claimed by another message, and its ticket's
-     * marker is there and young enough.
-     *
-     * @return null if a message may still claim it (this one's own claim included), else the reason it may not
-     */
-    private String sendable(BlobStore blobs, Message draft, String key) throws IOException {
-        Optional<String> claimed = readClaim(blobs, key);
-        if (claimed.isPresent()) {
-            return claimed.get().equals(owner(draft)) ? null : alreadySent(key);
-        }
-        return stale(key, blobs.list(BlobKeys.pendingPrefix(key), "", 1));
-    }
-
-    /** @return why an object whose pending markers are {@code pending} can no longer be sent, or null */
-    private String stale(String key, List<BlobStore.Info> pending) {
-        if (pending.isEmpty()) {
-            return "no upload ticket is open for key " + key + " (never issued, or expired: upload again)";
-        }
-        FileSettings s = settings.get();
-        if (pending.get(0).created().plus(s.sendWithin()).isBefore(clock.instant())) {
-            return "the upload of " + key + " is older than " + s.sendWithin().toHours() + " hours: upload again";
-        }
-        return null;
-    }
-
-    private static String owner(Message draft) {
-        return draft.getSender() + "\n" + draft.getClientMsgId();
-    }
-
-    private static String alreadySent(String key) {
-        return "the object " + key + " was already sent in another message";
-    }
-
-    private static String mismatch(BlobStore.Info info, long size, String contentType, String sha256) {
-        if (info.size() != size) {
-            return "size " + size + " does not match the uploaded object (" + info.size() + " bytes)";
-        }
-        if (!info.contentType().equals(contentType)) {
-            return "content_type " + contentType + " does not match the uploaded object (" + info.contentType() + ")";
-        }
-        if (!info.sha256().equals(sha256)) {
-            return "sha256 does not match the uploaded object";
-        }
-        return null;
-    }
-
-    private static Optional<String> readClaim(BlobStore blobs, String key) throws IOException {
-        Optional<InputStream> in = blobs.open(BlobKeys.claim(key), 0);
-        if (in.isEmpty()) {
-            return Optional.empty();
-        }
-        try (InputStream claim = in.get()) {
-            return Optional.of(new String(claim.readNBytes(512), StandardCharsets.UTF_8));
-        }
     }
 
     // ---- file.download --------------------------------------------------------------------------------------------
@@ -355,10 +254,16 @@ final class Files {
                     key = image.getKey();
                     thumbKey = image.getThumbnailKey();
                 }
+                case MediaBodies.VOICE, MediaBodies.VIDEO -> {
+                    MediaBodies.Keys media = MediaBodies.keysOf(message.getType(), message.getBody()).orElseThrow();
+                    key = media.key();
+                    thumbKey = media.poster();
+                }
                 case "recalled" -> throw new ParleyException(ErrorCode.ERROR_CODE_NOT_FOUND,
                         "message " + message.getSeq() + " was recalled");
                 default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
-                        "message " + message.getSeq() + " is a " + message.getType() + " message, not a file or an image");
+                        "message " + message.getSeq() + " is a " + message.getType()
+                                + " message, not a file, image, voice or video message");
             }
         } catch (InvalidProtocolBufferException e) {
             return failed(ErrorCode.ERROR_CODE_INTERNAL, "the stored body cannot be read");
@@ -408,9 +313,7 @@ final class Files {
         }
         String k = key;
         return workers.onStore(blobs -> {
-            boolean deleted = blobs.delete(k);
-            blobs.delete(BlobKeys.thumbnail(k));
-            blobs.delete(BlobKeys.claim(k));
+            boolean deleted = ObjectClaims.release(blobs, k, original.getSender());
             LOG.info("Recalled message {} in {}: object {} {}", original.getSeq(), original.getConversation(), k,
                     deleted ? "deleted" : "was already gone");
             return null;
@@ -457,6 +360,10 @@ final class Files {
         return body.unpack(type);
     }
 
+    private static ObjectClaims.Named named(String key, long size, String contentType, String sha256) {
+        return new ObjectClaims.Named(key, size, contentType, sha256);
+    }
+
     private static ProcessResult invalid(String reason) {
         return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, reason);
     }
@@ -464,13 +371,4 @@ final class Files {
     private static <T> CompletionStage<T> failed(ErrorCode code, String message) {
         return CompletableFuture.failedFuture(new ParleyException(code, message));
     }
-
-    private static void deleteQuietly(BlobStore blobs, String key) {
-        try {
-            blobs.delete(key);
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("Could not delete {} (the sweep retries)", key, e);
-        }
-    }
-
 }

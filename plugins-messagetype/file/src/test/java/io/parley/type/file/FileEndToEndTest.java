@@ -28,6 +28,7 @@ import io.parley.type.file.proto.File;
 import io.parley.type.file.proto.Image;
 import io.parley.type.file.proto.UploadRequest;
 import io.parley.type.file.proto.UploadTicket;
+import io.parley.type.support.BlobKeys;
 import io.parley.type.support.BlobListing;
 import io.parley.type.text.TextRules;
 import io.parley.type.text.proto.Text;

@@ -3,6 +3,7 @@ package io.parley.type.file;
 import io.parley.type.file.proto.File;
 import io.parley.type.file.proto.Image;
 import io.parley.type.file.proto.UploadRequest;
+import io.parley.type.support.BlobKeys;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,5 +1,6 @@
 package io.parley.type.file;
 
+import io.parley.type.support.ImageHeaders;
 import org.junit.jupiter.api.Test;
 
 import javax.imageio.ImageIO;
@@ -60,30 +61,30 @@ class ThumbnailsTest {
     void aDecompressionBombIsRefusedFromItsHeader() throws Exception {
         byte[] bomb = withDimensions(image("png", 8, 8), 60_000, 60_000);
         long started = System.nanoTime();
-        Thumbnails.ImageRefused refused = assertThrows(Thumbnails.ImageRefused.class,
+        ImageHeaders.ImageRefused refused = assertThrows(ImageHeaders.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream(bomb), "image/png"));
         assertTrue(refused.getMessage().contains("60000x60000"), refused.getMessage());
         assertTrue(refused.getMessage().contains("40000000"), refused.getMessage());
         assertTrue(System.nanoTime() - started < 2_000_000_000L, "refused without decoding");
         byte[] tall = withDimensions(image("png", 8, 8), 1, 70_000);
-        assertThrows(Thumbnails.ImageRefused.class, () -> thumbnails.make(new ByteArrayInputStream(tall), "image/png"));
+        assertThrows(ImageHeaders.ImageRefused.class, () -> thumbnails.make(new ByteArrayInputStream(tall), "image/png"));
     }
 
     @Test
     void whatIsNotAnImageOrNotTheDeclaredTypeIsRefused() throws Exception {
-        Thumbnails.ImageRefused notImage = assertThrows(Thumbnails.ImageRefused.class,
+        ImageHeaders.ImageRefused notImage = assertThrows(ImageHeaders.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream("<html>hi</html>".getBytes()), "image/png"));
         assertTrue(notImage.getMessage().contains("not an image"), notImage.getMessage());
-        Thumbnails.ImageRefused other = assertThrows(Thumbnails.ImageRefused.class,
+        ImageHeaders.ImageRefused other = assertThrows(ImageHeaders.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream(image("png", 10, 10)), "image/jpeg"));
         assertTrue(other.getMessage().contains("not image/jpeg"), other.getMessage());
         byte[] truncated = java.util.Arrays.copyOf(image("png", 200, 200), 120);
-        assertThrows(Thumbnails.ImageRefused.class,
+        assertThrows(ImageHeaders.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream(truncated), "image/png"));
         // a header the decoder cannot read is the image's fault (INVALID_BODY), not the store's (a retryable failure)
         byte[] badHeader = {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xDB, 0, 2, (byte) 0xFF, (byte) 0xC0, 0, 4,
                 1, 2, (byte) 0xFF, (byte) 0xD9};
-        Thumbnails.ImageRefused header = assertThrows(Thumbnails.ImageRefused.class,
+        ImageHeaders.ImageRefused header = assertThrows(ImageHeaders.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream(badHeader), "image/jpeg"));
         assertTrue(header.getMessage().contains("cannot be read"), header.getMessage());
     }
@@ -97,7 +98,7 @@ class ThumbnailsTest {
         byte[] bomb = scanBomb(2000, 2000, 1000);
         assertTrue(bomb.length < 100_000, bomb.length + " bytes");
         long started = System.nanoTime();
-        Thumbnails.ImageRefused refused = assertThrows(Thumbnails.ImageRefused.class,
+        ImageHeaders.ImageRefused refused = assertThrows(ImageHeaders.ImageRefused.class,
                 () -> thumbnails.make(new ByteArrayInputStream(bomb), "image/jpeg"));
         assertTrue(refused.getMessage().contains("more than " + Thumbnails.MAX_JPEG_SCANS + " scans"),
                 refused.getMessage());
@@ -134,7 +135,7 @@ class ThumbnailsTest {
         byte[][] wrapped = {scanBomb(4000, 4000, 2), image("png", 300, 300)};
         for (int i = 0; i < wrapped.length; i++) {
             byte[] bmp = bmpWrapping(wrapped[i], 100, 100, 4 + i);
-            Thumbnails.ImageRefused refused = assertThrows(Thumbnails.ImageRefused.class,
+            ImageHeaders.ImageRefused refused = assertThrows(ImageHeaders.ImageRefused.class,
                     () -> thumbnails.make(new ByteArrayInputStream(bmp), "image/bmp"));
             assertTrue(refused.getMessage().contains("compression " + (4 + i)), refused.getMessage());
         }

@@ -113,6 +113,20 @@ public final class BlobWorkers {
     }
 
     /**
+     * {@link #stop(ExecutorService, ExecutorService, String)} for a bundle without a scheduler: interrupts the workers,
+     * fails the tasks still queued as retryable {@code UNAVAILABLE} with {@code why}, and waits up to five seconds for
+     * them to end.
+     */
+    public static void stop(ExecutorService workers, String why) {
+        abandon(workers.shutdownNow(), why);
+        try {
+            workers.awaitTermination(STOP_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
      * Completes, as retryable {@code UNAVAILABLE} with {@code why}, the {@link #onStore} tasks among
      * {@code neverRun} (what a shut-down executor's {@code shutdownNow} returned); other tasks are left alone.
      */

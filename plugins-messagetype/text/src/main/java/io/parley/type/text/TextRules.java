@@ -39,8 +39,9 @@ public final class TextRules {
             return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "text body is malformed or not valid UTF-8");
         }
         String s = text.getText();
-        if (s.isBlank()) {
-            return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "text is empty");
+        if (!hasVisibleCharacter(s)) {
+            return ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY,
+                    "text is empty: it has no visible character (only spaces, zero-width or control characters)");
         }
         int length = s.codePointCount(0, s.length());
         if (length > maxLength) {
@@ -48,6 +49,26 @@ public final class TextRules {
                     "text has " + length + " characters; at most " + maxLength + " are allowed");
         }
         return ProcessResult.store(draft, preview(s));
+    }
+
+    /**
+     * @return true if {@code s} has a code point that shows: not white space, not a zero-width or other format character
+     *         (U+200B, U+2060, U+FEFF…), not a control character, not a combining mark on its own. Stops at the first
+     *         one, usually the first character.
+     */
+    static boolean hasVisibleCharacter(String s) {
+        for (int i = 0; i < s.length(); ) {
+            int cp = s.codePointAt(i);
+            int type = Character.getType(cp);
+            if (!Character.isWhitespace(cp) && !Character.isSpaceChar(cp) && type != Character.FORMAT
+                    && type != Character.CONTROL && type != Character.NON_SPACING_MARK
+                    && type != Character.ENCLOSING_MARK && cp != 0x3164 && cp != 0x115F && cp != 0x1160
+                    && cp != 0xFFA0) { // the Hangul fillers: letters that draw nothing
+                return true;
+            }
+            i += Character.charCount(cp);
+        }
+        return false;
     }
 
     /** The first line-folded {@value #PREVIEW_CODE_POINTS} code points, for push notifications. */

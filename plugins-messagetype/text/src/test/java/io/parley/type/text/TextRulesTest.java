@@ -46,6 +46,21 @@ class TextRulesTest {
     }
 
     @Test
+    void refusesTextWithNothingVisible() {
+        // what an attacker's probe sent: spaces and zero-width spaces; also other invisible-only texts
+        for (String invisible : new String[] {"  \u200B \u200B", "\u200B", "\u2060\uFEFF\u200D", "\u00A0\u3000",
+                "\u0000\u0007", "\u0301\u20DD", "\u3164\u3164"}) {
+            ProcessResult r = rules.check(draft(text(invisible)));
+            assertEquals(ErrorCode.ERROR_CODE_INVALID_BODY, r.code(), invisible.codePoints().toString());
+            assertTrue(r.reason().contains("no visible character"), r.reason());
+        }
+        for (String visible : new String[] {"\u200Bhi", ".", "\uD83D\uDC4D", "\u0065\u0301", "\u4F60\u597D",
+                "\u200D\uD83D\uDC68\u200D\uD83D\uDC69"}) {
+            assertFalse(rules.check(draft(text(visible))).isRejected(), visible);
+        }
+    }
+
+    @Test
     void refusesOtherBodyTypes() {
         Any other = Any.newBuilder().setTypeUrl("type.googleapis.com/parley.emoji.v1.Emoji").build();
         ProcessResult r = rules.check(draft(other));

@@ -62,6 +62,8 @@ public final class NettyServer {
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean stopped = new AtomicBoolean();
     private volatile boolean stopping;
+    /** {@code max.connections}, lowered to the process's file limit's share at start ({@link FileLimit}). */
+    private volatile int maxConnections;
 
     private NamedThreadFactory bossThreads;
     private NamedThreadFactory ioThreads;
@@ -80,6 +82,12 @@ public final class NettyServer {
         this.label = label;
         this.threadPrefix = threadPrefix;
         this.settings = settings;
+        this.maxConnections = settings.maxConnections();
+    }
+
+    /** @return the open connections accepted at once: {@code max.connections}, capped by the file limit at start */
+    public int maxConnections() {
+        return maxConnections;
     }
 
     /**
@@ -138,9 +146,17 @@ public final class NettyServer {
             shutdownGroups();
             throw e;
         }
-        LOG.info("Parley {} listening on {}:{} ({}, {}, {} I/O threads, {})", label,
+        long files = FileLimit.maxOpenFiles();
+        maxConnections = FileLimit.cap(settings.maxConnections(), files);
+        if (maxConnections < settings.maxConnections()) {
+            LOG.warn("Parley {}: max.connections {} lowered to {}: this process may open {} files (ulimit -n) and "
+                    + "each transport takes at most {}% of them; raise the limit (e.g. LimitNOFILE in a systemd unit) "
+                    + "to accept more", label, settings.maxConnections(), maxConnections, files, FileLimit.SHARE_PERCENT);
+        }
+        LOG.info("Parley {} listening on {}:{} ({}, {}, {} I/O threads, max {} connections{}, {})", label,
                 localAddress.getHostString(), localAddress.getPort(), settings.tls().describe(), transportName,
-                settings.effectiveIoThreads(), description);
+                settings.effectiveIoThreads(), maxConnections,
+                files > 0 ? " of a " + files + "-file process limit" : "", description);
     }
 
     /**
@@ -221,7 +237,7 @@ public final class NettyServer {
      * @return false if the limit is reached; the connection is then not registered and must be refused
      */
     public boolean admit(NettyConnection connection) {
-        if (connectionCount.incrementAndGet() > settings.maxConnections()) {
+        if (connectionCount.incrementAndGet() > maxConnections) {
             connectionCount.decrementAndGet();
             return false;
         }

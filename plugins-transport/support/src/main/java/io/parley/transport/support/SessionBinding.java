@@ -44,7 +44,7 @@ public final class SessionBinding {
         admitted = server.admit(connection);
         if (!admitted) {
             LOG.warn("Refusing {} connection {}: {} connections open (max.connections)", connection.transport(),
-                    connection.remoteAddress(), server.settings().maxConnections());
+                    connection.remoteAddress(), server.maxConnections());
         }
         return admitted;
     }

@@ -10,9 +10,9 @@ import java.util.Map;
 /**
  * A refusal of an API call: the HTTP status plus the JSON error body {@code {"error": {code, message, retryable,
  * retry_after_ms}}}, and any response headers it needs ({@code Upload-Offset}, {@code Content-Range}, …). Codes are
- * the wire {@link ErrorCode} names without their {@code ERROR_CODE_} prefix, plus the HTTP-only
- * {@code METHOD_NOT_ALLOWED}, {@code TIMEOUT} and {@code CONFLICT} (the blob endpoints). Immutable; cheap: no stack
- * trace.
+ * the wire {@link ErrorCode} names without their {@code ERROR_CODE_} prefix (the blob endpoints also use
+ * {@code CONFLICT}, a wire code since protocol 1.6), plus the HTTP-only {@code METHOD_NOT_ALLOWED} and
+ * {@code TIMEOUT}. Immutable; cheap: no stack trace.
  */
 public final class ApiException extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -50,7 +50,7 @@ public final class ApiException extends RuntimeException {
         return new ApiException(403, "FORBIDDEN", message, false, 0);
     }
 
-    /** 409 {@code CONFLICT} (HTTP only): the request contradicts the resource's state, e.g. a wrong upload offset. */
+    /** 409 {@code CONFLICT}: the request contradicts the resource's state, e.g. a wrong upload offset. */
     public static ApiException conflict(String message) {
         return new ApiException(409, "CONFLICT", message, false, 0);
     }
@@ -115,6 +115,8 @@ public final class ApiException extends RuntimeException {
                 return 403;
             case ERROR_CODE_NOT_FOUND:
                 return 404;
+            case ERROR_CODE_CONFLICT:
+                return 409;
             case ERROR_CODE_BAD_FRAME:
             case ERROR_CODE_INVALID_REQUEST:
             case ERROR_CODE_INVALID_BODY:

@@ -33,6 +33,16 @@ public final class ApiJson {
             .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
             .disable(JsonReadFeature.ALLOW_LEADING_PLUS_SIGN_FOR_NUMBERS)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            // no scalar coercion: "from": 5 is not the user "5", "muted": 1 not true, "limit": "5" not 5
+            .disable(com.fasterxml.jackson.databind.MapperFeature.ALLOW_COERCION_OF_SCALARS)
+            .withCoercionConfig(com.fasterxml.jackson.databind.type.LogicalType.Textual, c -> {
+                for (var shape : new com.fasterxml.jackson.databind.cfg.CoercionInputShape[]{
+                        com.fasterxml.jackson.databind.cfg.CoercionInputShape.Integer,
+                        com.fasterxml.jackson.databind.cfg.CoercionInputShape.Float,
+                        com.fasterxml.jackson.databind.cfg.CoercionInputShape.Boolean}) {
+                    c.setCoercion(shape, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
+                }
+            })
             .build();
 
     /**

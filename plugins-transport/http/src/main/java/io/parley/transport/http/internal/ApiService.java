@@ -94,6 +94,24 @@ public final class ApiService {
         }
     }
 
+    /** Longest kick reason shown to the clients, in characters. */
+    static final int MAX_KICK_REASON = 200;
+
+    private Dto.KickResult kick(String user, Call call) {
+        Dto.KickRequest r = json.read(call.body(), Dto.KickRequest.class);
+        if (!io.parley.core.api.Ids.isValidId(user)) {
+            throw ApiException.invalid("user is not a valid id");
+        }
+        if (r.device() != null && !io.parley.core.api.Ids.isValidId(r.device())) {
+            throw ApiException.invalid("device is not a valid id");
+        }
+        String reason = r.reason() == null || r.reason().isBlank() ? "signed out by the operator" : r.reason().strip();
+        if (reason.length() > MAX_KICK_REASON || reason.chars().anyMatch(Character::isISOControl)) {
+            throw ApiException.invalid("reason has at most " + MAX_KICK_REASON + " characters and no control characters");
+        }
+        return new Dto.KickResult(user, r.device(), gateway.kick(user, r.device(), reason));
+    }
+
     private CompletableFuture<Reply> dispatch(Router.Match match, Call call, ScheduledExecutorService timer) {
         Endpoint endpoint = match.endpoint();
         switch (endpoint) {
@@ -130,6 +148,8 @@ public final class ApiService {
                         f -> new Dto.Conversations(user, f.getConversationListResponse().getConversationsList().stream()
                                 .map(ProtoMapping::conversation).toList()));
             }
+            case KICK_USER:
+                return CompletableFuture.completedFuture(Reply.ok(kick(match.param("user"), call)));
             default:
                 return group(endpoint, match, call, timer);
         }

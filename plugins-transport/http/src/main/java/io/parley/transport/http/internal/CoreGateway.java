@@ -98,6 +98,20 @@ public final class CoreGateway {
         return null;
     }
 
+    /**
+     * Kicks {@code user}'s sessions on this node ({@link Receiver#kick}).
+     *
+     * @return how many sessions were kicked
+     * @throws ApiException 503 if no core is bound
+     */
+    public int kick(String user, String device, String reason) {
+        Receiver core = receiver.get();
+        if (core == null) {
+            throw ApiException.unavailable("the core is not running");
+        }
+        return core.kick(user, device, reason);
+    }
+
     /** What keeps the core from working (see {@link Receiver#problems()}); one entry if no core is bound. */
     public List<String> problems() {
         Receiver core = receiver.get();

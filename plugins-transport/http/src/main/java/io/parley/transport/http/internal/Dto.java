@@ -100,6 +100,12 @@ public final class Dto {
             @JsonProperty("client_request_id") String clientRequestId) {
     }
 
+    /** {@code POST /v1/users/{user}/kick}: one device (null: every device) and the text the clients are shown. */
+    public record KickRequest(
+            @JsonProperty("device") String device,
+            @JsonProperty("reason") String reason) {
+    }
+
     /** {@code POST /v1/tokens}. */
     public record TokenRequest(
             @JsonProperty("user") String user,
@@ -110,6 +116,13 @@ public final class Dto {
     // ------------------------------------------------------------------------------------------------ responses
 
     public record Health(@JsonProperty("status") String status, @JsonProperty("problems") List<String> problems) {
+    }
+
+    /** The answer to a kick: how many sessions on this node were ended. */
+    public record KickResult(
+            @JsonProperty("user") String user,
+            @JsonProperty("device") String device,
+            @JsonProperty("kicked") int kicked) {
     }
 
     /** The engine's {@code SendAck}. */

@@ -28,6 +28,7 @@ public final class Router {
         SEND_MESSAGE("POST", "/v1/messages", true),
         HISTORY("GET", "/v1/conversations/{conversation}/messages", true),
         CONVERSATIONS("GET", "/v1/users/{user}/conversations", true),
+        KICK_USER("POST", "/v1/users/{user}/kick", true),
         MINT_TOKEN("POST", "/v1/tokens", true),
         TYPES("GET", "/v1/types", true),
         COMMAND("POST", "/v1/commands/{type}", true),

@@ -111,6 +111,16 @@ final class EngineCore implements Receiver, AutoCloseable {
         return core.receiver().commandTypes();
     }
 
+    @Override
+    public int kick(String user, String device, String reason) {
+        return core.receiver().kick(user, device, reason);
+    }
+
+    /** The engine as a TCP or WebSocket transport sees it: for tests that connect client devices beside the API. */
+    Receiver engine() {
+        return core.receiver();
+    }
+
     /** Serves command {@code type} with {@code handler}, as a registered service would; from the test's thread. */
     EngineCore command(String type, CommandHandler handler) {
         core.command(type, handler);

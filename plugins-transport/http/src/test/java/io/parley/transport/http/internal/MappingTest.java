@@ -123,6 +123,7 @@ class MappingTest {
                 Map.entry(ErrorCode.ERROR_CODE_UNAUTHENTICATED, 401), Map.entry(ErrorCode.ERROR_CODE_TOKEN_EXPIRED, 401),
                 Map.entry(ErrorCode.ERROR_CODE_FORBIDDEN, 403), Map.entry(ErrorCode.ERROR_CODE_NOT_FOUND, 404),
                 Map.entry(ErrorCode.ERROR_CODE_QUOTA_EXCEEDED, 403),
+                Map.entry(ErrorCode.ERROR_CODE_CONFLICT, 409),
                 Map.entry(ErrorCode.ERROR_CODE_INVALID_REQUEST, 400), Map.entry(ErrorCode.ERROR_CODE_INVALID_BODY, 400),
                 Map.entry(ErrorCode.ERROR_CODE_BAD_FRAME, 400), Map.entry(ErrorCode.ERROR_CODE_BODY_TOO_LARGE, 413),
                 Map.entry(ErrorCode.ERROR_CODE_FRAME_TOO_LARGE, 413), Map.entry(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, 422),
