@@ -31,6 +31,8 @@ public final class LaunchSettings {
      * types and stores still work).
      */
     public static final String STOP_FIRST = "parley.stop.first";
+    /** "true" (default): serve the Gogo console on {@code data/console/parley.sock} for {@code bin/parley shell}. */
+    public static final String CONSOLE = "parley.console";
     /** Start level of deployed bundles; system bundles use 1 (logging, config) and 2 (everything else). */
     static final int DEPLOY_START_LEVEL = 3;
 
@@ -93,6 +95,7 @@ public final class LaunchSettings {
         d.put("org.ops4j.pax.logging.DefaultServiceLog.level", "WARN");
         d.put("ds.loglevel", "warn");
         d.put(STOP_FIRST, ".*[.-]transport[.-].*");
+        d.put(CONSOLE, "true");
         d.put(CONFIG_WAIT_MS, "5000");
         d.put(READY_TIMEOUT_MS, "10000");
         d.put(SHUTDOWN_TIMEOUT_MS, "30000");

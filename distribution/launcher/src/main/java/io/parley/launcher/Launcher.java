@@ -30,13 +30,15 @@ import java.util.stream.Collectors;
 /**
  * Boots one Felix framework on a Parley home:
  * <ol>
- * <li>installs every jar of {@code system/} (the Gogo shell only in shell mode);</li>
- * <li>starts pax-logging, then ConfigAdmin and FileInstall (start level 1); FileInstall watches {@code deploy/}
- * and {@code conf/};</li>
+ * <li>installs every jar of {@code system/} but the Gogo shell bundle ({@link Console} serves the console);</li>
+ * <li>starts pax-logging, then ConfigAdmin, FileInstall and the configuration guard (start level 1);
+ * FileInstall watches {@code deploy/} and {@code conf/}, the guard checks every configuration value before a
+ * component sees it;</li>
  * <li>waits until every {@code conf/*.cfg} is in ConfigAdmin, so components activate with their configuration
  * rather than with defaults first;</li>
  * <li>starts the other system bundles (start level 2; fragments are only resolved);</li>
- * <li>waits until the bundles FileInstall installs from {@code deploy/} (start level 3) are active.</li>
+ * <li>waits until the bundles FileInstall installs from {@code deploy/} (start level 3) are active;</li>
+ * <li>opens the console socket {@code data/console/parley.sock} for {@code bin/parley shell}.</li>
  * </ol>
  * A bundle from {@code deploy/} that stays INSTALLED because a package it imports is not exported at a matching
  * version is explained on the console ({@link UnresolvedImports}).
@@ -47,21 +49,22 @@ import java.util.stream.Collectors;
  */
 public final class Launcher {
     static final String GOGO_SHELL = "org.apache.felix.gogo.shell";
+    /** Started with ConfigAdmin, before Declarative Services, so every component's configuration passes it. */
+    static final String CONFIG_GUARD = "io.parley.config.guard";
     private static final int INFRA_LEVEL = 1;
     private static final int SYSTEM_LEVEL = 2;
     /** Start level of deployed bundles matching {@link LaunchSettings#STOP_FIRST}; also the active level. */
     static final int STOP_FIRST_LEVEL = LaunchSettings.DEPLOY_START_LEVEL + 1;
 
     private final LaunchSettings settings;
-    private final boolean shell;
     private Framework framework;
     private UnresolvedImports unresolved;
+    private Console console;
     private long startupMillis;
     private String phases = "";
 
-    public Launcher(LaunchSettings settings, boolean shell) {
+    public Launcher(LaunchSettings settings) {
         this.settings = settings;
-        this.shell = shell;
     }
 
     /** The version of this launcher jar ({@code Implementation-Version}), or "dev" when run from classes. */
@@ -75,7 +78,8 @@ public final class Launcher {
      *
      * @throws BundleException if the framework itself cannot start; a system bundle that fails to start is
      *                         logged and does not abort the boot
-     * @throws StartupFailure  if a component failed to activate (a port in use, a bad configuration value): the
+     * @throws StartupFailure  if a component failed to activate (a port in use, a bad configuration value) or the
+     *                         configuration guard refused a value with no earlier one to keep: the
      *                         server would look started without working
      */
     public Framework start() throws BundleException, IOException, InterruptedException, StartupFailure {
@@ -97,10 +101,11 @@ public final class Launcher {
         List<Bundle> infra = new ArrayList<>();
         List<Bundle> logging = new ArrayList<>();
         List<Bundle> others = new ArrayList<>();
-        Bundle gogoShell = null;
         for (Path jar : jars(home.resolve("system"))) {
             String bsn = symbolicName(jar);
-            if (GOGO_SHELL.equals(bsn) && !shell) {
+            if (GOGO_SHELL.equals(bsn)) {
+                // its shell reads stdin and stops the framework when that ends; the launcher's Console serves
+                // both `bin/parley shell` modes instead
                 continue;
             }
             Bundle b;
@@ -112,14 +117,13 @@ public final class Launcher {
                 continue;
             }
             boolean isInfra = bsn != null && (bsn.startsWith("org.ops4j.pax.logging")
-                    || bsn.equals("org.apache.felix.configadmin") || bsn.equals("org.apache.felix.fileinstall"));
+                    || bsn.equals("org.apache.felix.configadmin") || bsn.equals("org.apache.felix.fileinstall")
+                    || bsn.equals(CONFIG_GUARD));
             b.adapt(BundleStartLevel.class).setStartLevel(isInfra ? INFRA_LEVEL : SYSTEM_LEVEL);
             if (isFragment(b)) {
                 continue;
             }
-            if (GOGO_SHELL.equals(bsn)) {
-                gogoShell = b;
-            } else if (bsn != null && bsn.startsWith("org.ops4j.pax.logging")) {
+            if (bsn != null && bsn.startsWith("org.ops4j.pax.logging")) {
                 logging.add(b);
             } else if (isInfra) {
                 infra.add(b);
@@ -138,24 +142,35 @@ public final class Launcher {
         long t4 = System.nanoTime();
         awaitDeployed(ctx);
         List<ComponentProbe.Failure> failed = ComponentProbe.failures(ctx, 25);
-        if (!failed.isEmpty()) {
-            List<String> lines = new ArrayList<>();
-            for (ComponentProbe.Failure f : failed) {
+        // values the configuration guard refused name key, file and allowed range: they replace the failure
+        // line of a component configured by the same PID (which would only say "For input string")
+        List<String> lines = new ArrayList<>(ConfigGuardProbe.rejected(ctx));
+        java.util.Set<String> explained = new java.util.HashSet<>();
+        lines.forEach(line -> explained.add(ConfigGuardProbe.pid(line)));
+        for (ComponentProbe.Failure f : failed) {
+            if (f.pids().stream().noneMatch(explained::contains)) {
                 lines.add(ComponentProbe.explain(f, home.resolve("conf")));
             }
+        }
+        if (!lines.isEmpty()) {
             throw new StartupFailure(lines);
         }
         long t5 = System.nanoTime();
         startupMillis = (t5 - t0) / 1_000_000;
         phases = "install " + ms(t1 - t0) + ", logging+config+fileinstall " + ms(t2 - t1) + ", cfg wait " + ms(t3 - t2)
                 + ", system bundles " + ms(t4 - t3) + ", deploy wait " + ms(t5 - t4) + " ms";
-        if (gogoShell != null) {
-            startAll(List.of(gogoShell));
+        if (Boolean.parseBoolean(settings.get(LaunchSettings.CONSOLE))) {
+            Path socket = Console.socketPath(home);
+            try {
+                console = Console.listen(ctx, socket);
+            } catch (IOException | RuntimeException e) {
+                BootLog.warn("no console for `bin/parley shell` at " + socket + ": " + e);
+            }
         }
         return framework;
     }
 
-    /** Components that failed to activate, one line each for the operator. */
+    /** Components that failed to activate and values the configuration guard refused, one line each. */
     public static final class StartupFailure extends Exception {
         private final List<String> problems;
 
@@ -193,6 +208,9 @@ public final class Launcher {
      * @return true if it stopped within the timeout
      */
     public boolean stop(long timeoutMillis) throws InterruptedException {
+        if (console != null) {
+            console.close();
+        }
         if (framework == null) {
             return true;
         }

@@ -10,8 +10,8 @@ import java.nio.file.Paths;
  * {@code java -Dparley.home=DIR -jar lib/parley-launcher.jar [--shell] [--home DIR]}
  *
  * <p>Runs Parley in the foreground until the framework stops: on SIGTERM/SIGINT (shutdown hook: orderly
- * framework stop), from the Gogo shell ({@code stop 0}, or end of input in {@code --shell} mode), or on a fatal
- * boot error (exit code 1). {@code PARLEY_HOME}: {@code --home}, else the system property {@code parley.home},
+ * framework stop), from the console ({@code stop 0}; in {@code --shell} mode also {@code exit} or end of input),
+ * or on a fatal boot error (exit code 1). {@code PARLEY_HOME}: {@code --home}, else the system property {@code parley.home},
  * else the environment variable {@code PARLEY_HOME}, else the current directory.
  */
 public final class Main {
@@ -53,7 +53,7 @@ public final class Main {
         Framework framework;
         try {
             LaunchSettings settings = LaunchSettings.load(home);
-            launcher = new Launcher(settings, shell);
+            launcher = new Launcher(settings);
             Thread hook = new Thread(() -> shutdown(launcher, settings), "parley-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
             framework = launcher.start();
@@ -62,6 +62,9 @@ public final class Main {
             BootLog.info("Parley " + Launcher.version() + " " + BootLog.STARTED_MARKER + " " + total + " ms ("
                     + launcher.summary() + uptime + "; home " + home + ")");
             BootLog.info("startup phases: " + launcher.phases());
+            if (shell) {
+                startShell(framework);
+            }
             FrameworkEvent stopped = framework.waitForStop(0);
             // stopped from inside (shell "stop 0", or the shell ending): exit without waiting for the hook
             try {
@@ -75,14 +78,33 @@ public final class Main {
             for (String problem : e.problems()) {
                 BootLog.error("cannot start: " + problem, null);
             }
-            BootLog.error("Parley failed to start: " + e.problems().size()
-                    + " component(s) failed to activate; stopping (see logs/parley.log for the stack traces)", null);
+            BootLog.error("Parley failed to start: " + e.problems().size() + " component(s) failed to activate or "
+                    + "refused value(s) in conf/; stopping (see logs/parley.log for the stack traces)", null);
             System.exit(1);
         } catch (Exception e) {
             BootLog.error("Parley failed to start", e);
             e.printStackTrace();
             System.exit(1);
         }
+    }
+
+    /** {@code --shell}: a console on stdin/stdout whose end ({@code exit}, end of input) stops the server. */
+    private static void startShell(Framework framework) {
+        Thread shell = new Thread(() -> {
+            try {
+                Console.run(framework.getBundleContext(), System.in, System.out,
+                        "'exit' or Ctrl-D stops the server");
+            } catch (java.io.IOException | IllegalStateException e) {
+                // stdin closed, or the framework stopped under the session
+            }
+            try {
+                framework.stop();
+            } catch (org.osgi.framework.BundleException | IllegalStateException e) {
+                BootLog.error("framework stop failed", e);
+            }
+        }, "parley-shell");
+        shell.setDaemon(true);
+        shell.start();
     }
 
     private static void shutdown(Launcher launcher, LaunchSettings settings) {

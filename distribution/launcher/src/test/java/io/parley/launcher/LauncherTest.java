@@ -63,7 +63,7 @@ class LauncherTest {
         System.setProperty("parley.logs", home.resolve("logs").toString());
         System.setProperty("parley.console.level", "WARN");
         LaunchSettings settings = LaunchSettings.load(home).with("felix.fileinstall.poll", "100");
-        launcher = new Launcher(settings, false);
+        launcher = new Launcher(settings);
         framework = launcher.start();
         System.out.println("LauncherTest: framework ready in " + launcher.startupMillis() + " ms (" + launcher.summary() + "; " + launcher.phases() + ")");
     }
@@ -101,7 +101,7 @@ class LauncherTest {
         assertTrue(Launcher.isFragment(fragment));
         assertNotNull(bundle("org.apache.felix.scr"));
         assertEquals(Bundle.ACTIVE, bundle("org.apache.felix.gogo.runtime").getState());
-        // the shell reads stdin and stops the framework at end of input: only installed in --shell mode
+        // the shell bundle reads stdin and stops the framework at end of input: never installed (Console instead)
         assertEquals(null, bundle(Launcher.GOGO_SHELL));
     }
 
@@ -186,6 +186,29 @@ class LauncherTest {
         // FileInstall logs installs/uninstalls through the OSGi LogService that pax-logging provides;
         // the file appender is created at configuration time
         await(() -> Files.exists(home.resolve("logs/parley.log")), "logs/parley.log exists");
+    }
+
+    @Test
+    @Order(9)
+    void theConsoleSocketRunsGogoCommandsForItsOwnerOnly() throws Exception {
+        Path socket = Console.socketPath(home);
+        assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(socket.getParent())), "only the server's user reaches the socket");
+        String session;
+        try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(socket))) {
+            OutputStream typing = Console.channelOut(c);
+            typing.write("lb\nno-such-command\nexit\nlb\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            session = new String(Console.channelIn(c).readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        assertTrue(session.startsWith("Parley console (Apache Felix Gogo)"), session);
+        assertTrue(session.contains("the server keeps running"), session);
+        assertTrue(session.contains("org.apache.felix.scr") || session.contains("Apache Felix Declarative Services"),
+                "lb lists the bundles:\n" + session);
+        assertTrue(session.contains("gogo: CommandNotFoundException"), session);
+        assertEquals(1, session.split(java.util.regex.Pattern.quote("ID|State")).length - 1,
+                "exit ended the session before the second lb:\n" + session);
+        assertEquals(Bundle.ACTIVE, framework.getState(), "leaving the console leaves the server running");
     }
 
     private static int level(Bundle b) {
