@@ -52,7 +52,8 @@ class HttpApiIT {
             "GET /v1/users/{user}/conversations", "POST /v1/tokens", "GET /v1/types", "POST /v1/groups", "GET /v1/groups/{group}",
             "DELETE /v1/groups/{group}", "POST /v1/groups/{group}/members", "DELETE /v1/groups/{group}/members/{user}",
             "POST /v1/groups/{group}/leave", "POST /v1/groups/{group}/roles", "POST /v1/groups/{group}/mute",
-            "POST /v1/groups/{group}/mute-all", "POST /v1/groups/{group}/transfer", "POST /v1/commands/{type}");
+            "POST /v1/groups/{group}/mute-all", "POST /v1/groups/{group}/transfer", "POST /v1/commands/{type}",
+            "POST /v1/users/{user}/kick");
 
     @TempDir
     static Path work;
@@ -349,6 +350,39 @@ class HttpApiIT {
         assertEquals("recall", done.get("type"));
         assertEquals("alice", map(done.get("result")).get("recalledBy"));
         assertError(call("POST", "/v1/commands/{type}", "/v1/commands/no.such", "{}", ADMIN), 422, "UNSUPPORTED_COMMAND");
+    }
+
+    /** An operator signs a user out of one device: that device's client is told KICKED, the other device stays. */
+    @Test
+    @Order(9)
+    void theKickEndpointSignsOutOneDeviceOrEveryDevice() throws Exception {
+        LinkedBlockingQueue<io.parley.client.DisconnectReason> phone = new LinkedBlockingQueue<>();
+        ParleyClient onPhone = ParleyClient.builder().host("127.0.0.1").port(server.port).deviceId("phone")
+                .token(server.tokens().mint("kim", null, Duration.ofMinutes(30)))
+                .connectionListener(new io.parley.client.ConnectionListener() {
+                    @Override
+                    public void onDisconnected(io.parley.client.DisconnectReason reason, boolean willRetry) {
+                        phone.add(reason);
+                    }
+                }).build();
+        clients.add(onPhone);
+        onPhone.connect().get(15, TimeUnit.SECONDS);
+        ParleyClient onLaptop = connect("kim", "laptop", new LinkedBlockingQueue<>());
+        String path = "/v1/users/kim/kick";
+        String template = "/v1/users/{user}/kick";
+        String body = "{\"device\":\"phone\",\"reason\":\"lost phone\"}";
+        assertError(call("POST", template, path, body, null), 401, "UNAUTHENTICATED");
+        assertError(call("POST", template, path, body, ADMIN + "-wrong"), 401, "UNAUTHENTICATED");
+        assertEquals(List.of(), List.copyOf(phone), "refused calls kick nobody");
+        assertError(call("POST", template, path, "{\"device\":5}", ADMIN), 400, "INVALID_REQUEST");
+
+        Map<String, Object> kicked = ok(call("POST", template, path, body, ADMIN));
+        assertEquals("kim", kicked.get("user"));
+        assertEquals(1L, ((Number) kicked.get("kicked")).longValue());
+        assertEquals(io.parley.client.DisconnectReason.KICKED, phone.poll(10, TimeUnit.SECONDS));
+        assertTrue(onLaptop.isConnected(), "the other device stays signed in");
+        assertEquals(0L, ((Number) ok(call("POST", template, "/v1/users/nobody-here/kick", "{}", ADMIN))
+                .get("kicked")).longValue(), "a user without sessions: nothing to end");
     }
 
     static Map<String, Object> typeNamed(Map<String, Object> types, String type) {

@@ -268,7 +268,15 @@ final class Engine implements Receiver, ServerSession.Handler {
             }
             return DONE;
         }
-        limits.frame(session);
+        Frame.OpCase op = frame.getOpCase();
+        long wait = limits.frame(session, op == Frame.OpCase.DELIVER_ACK || op == Frame.OpCase.MARK_READ);
+        if (wait > 0) { // over the connection's rate: handled when its token is there, the next frames wait with it
+            return DelayedAdmission.after(wait, timer, workers, session, rid, () -> dispatch(session, rid, frame), LOG);
+        }
+        return dispatch(session, rid, frame);
+    }
+
+    private CompletionStage<Void> dispatch(ServerSession session, long rid, Frame frame) {
         switch (frame.getOpCase()) {
             case SEND:
                 return sends.send(session, rid, frame.getSend());

@@ -77,10 +77,12 @@ final class Limits {
     /** A session's own buckets (created on its first limited frame, kept by the session, gone with it). */
     static final class SessionBuckets {
         private final Bucket frames;
+        private final Bucket acks;
         private final Bucket typing;
 
-        private SessionBuckets(Bucket frames, Bucket typing) {
+        private SessionBuckets(Bucket frames, Bucket acks, Bucket typing) {
             this.frames = frames;
+            this.acks = acks;
             this.typing = typing;
         }
     }
@@ -116,15 +118,30 @@ final class Limits {
     }
 
     /**
-     * One request frame of an authenticated session (every verb, sends included).
+     * One request frame of an authenticated session, counted against {@code limit.frames.per.connection.*}: every
+     * verb in one bucket, refused over it — but delivery acks and read marks ({@code ackOrMark}) in a bucket of their
+     * own with the same rate, and never refused: over the limit the frame's token is reserved and the caller handles it
+     * after the returned delay (the connection's next frames wait with it). Acks and marks are idempotent raises a
+     * client sends one per conversation ("mark everything read", a catch-up): refusing them would leave watermarks
+     * and unread counts behind, and counting them with the other requests would have the request after a catch-up
+     * refused; slowing them bounds what a flood of them costs.
      *
-     * @throws RateLimited if the connection sent more than {@code limit.frames.per.connection.*} allows
+     * @return ns the caller waits before handling the frame; 0: at once (always 0 unless {@code ackOrMark})
+     * @throws RateLimited if the connection sent more requests (not acks or marks) than the limit allows
      */
-    void frame(ServerSession session) {
+    long frame(ServerSession session, boolean ackOrMark) {
         if (session.isTrusted() || settings.framesPerConnection().unlimited()) {
-            return;
+            return 0;
         }
-        take(buckets(session).frames, "too many requests on this connection");
+        SessionBuckets buckets = buckets(session);
+        if (!ackOrMark) {
+            take(buckets.frames, "too many requests on this connection");
+            return 0;
+        }
+        if (buckets.acks == null || buckets.acks.tryConsume(1)) {
+            return 0;
+        }
+        return Math.max(1, buckets.acks.consumeIgnoringRateLimits(1));
     }
 
     /**
@@ -200,7 +217,7 @@ final class Limits {
 
     private SessionBuckets buckets(ServerSession session) {
         return session.limitBuckets(() -> new SessionBuckets(bucket(settings.framesPerConnection()),
-                bucket(settings.typingPerConnection())));
+                bucket(settings.framesPerConnection()), bucket(settings.typingPerConnection())));
     }
 
     private Bucket bucket(Rate rate) {

@@ -87,41 +87,10 @@ final class SendPipeline {
     CompletionStage<Void> send(ServerSession session, long rid, Send send) {
         long wait = limits.send(session); // limit.sends.per.user: refused (RateLimited) before anything is stored
         if (wait > 0) {
-            return later(wait, session, rid, send);
+            // the token is reserved: the send runs when it is there, the session's next frame waits with it
+            return DelayedAdmission.after(wait, timer, workers, session, rid, () -> sendNow(session, rid, send), LOG);
         }
         return sendNow(session, rid, send);
-    }
-
-    /**
-     * Runs the send after {@code nanos} on a worker (its token is reserved): the session's next frame waits with it,
-     * so the order of a client's sends is kept. A refusal then is answered as the session would answer it.
-     */
-    private CompletionStage<Void> later(long nanos, ServerSession session, long rid, Send send) {
-        CompletableFuture<Void> admitted = new CompletableFuture<>();
-        Runnable run = () -> {
-            try {
-                sendNow(session, rid, send).whenComplete((v, e) -> admitted.complete(null));
-            } catch (ParleyException e) {
-                session.reject(rid, e);
-                admitted.complete(null);
-            } catch (RuntimeException e) {
-                LOG.error("{}: internal error on a delayed send", session, e);
-                session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
-                admitted.complete(null);
-            }
-        };
-        try {
-            timer.schedule(() -> {
-                try {
-                    workers.execute(run);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    admitted.complete(null); // stopping
-                }
-            }, nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            admitted.complete(null); // stopping: every session is being closed
-        }
-        return admitted;
     }
 
     private CompletionStage<Void> sendNow(ServerSession session, long rid, Send send) {

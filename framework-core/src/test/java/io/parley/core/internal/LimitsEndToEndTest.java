@@ -3,6 +3,7 @@ package io.parley.core.internal;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.GroupRequest;
+import io.parley.core.proto.MarkRead;
 import io.parley.core.proto.Notice;
 import io.parley.core.proto.Ping;
 import io.parley.core.proto.Send;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -126,6 +128,36 @@ class LimitsEndToEndTest {
         assertTrue(pongs >= 20 && pongs <= 25, pongs + " pongs");
         long rid = laptop.request(Frame.newBuilder().setPing(Ping.newBuilder()));
         assertTrue(laptop.await(x -> x.getRequestId() == rid).hasPong(), "the other connection has its own bucket");
+    }
+
+    @Test
+    void readMarksOverTheConnectionsLimitAreSlowedDownNeverRefused() throws Exception {
+        // "mark everything read" after a catch-up: one mark per conversation, far past the connection's burst
+        start(Map.of("limit.frames.per.connection.per.second", 10, "limit.frames.per.connection.burst", 10));
+        int conversations = 30;
+        for (int i = 0; i < conversations; i++) {
+            TestNode.Device peer = node.connect(String.format("peer%02d", i), "phone");
+            long rid = peer.request(Frame.newBuilder().setSend(Send.newBuilder().setClientMsgId("hello")
+                    .setPeer("bob").setType("text")));
+            assertTrue(peer.await(x -> x.getRequestId() == rid).hasSendAck());
+        }
+        TestNode.Device bob = node.connect("bob", "phone");
+        long t0 = System.nanoTime();
+        for (int i = 0; i < conversations; i++) {
+            String peer = String.format("peer%02d", i);
+            bob.write(Frame.newBuilder().setMarkRead(MarkRead.newBuilder().setConversation("bob".compareTo(peer) < 0
+                    ? "d:bob:" + peer : "d:" + peer + ":bob").setSeq(1)).build());
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (store.readCursors("bob").size() < conversations && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(conversations, store.readCursors("bob").size(), "every read mark applied");
+        assertNull(bob.poll(Frame::hasError, 200), "no read mark was refused");
+        long pingRid = bob.request(Frame.newBuilder().setPing(Ping.newBuilder()));
+        assertTrue(bob.await(x -> x.getRequestId() == pingRid).hasPong(), "nor the request after them");
+        assertTrue(seconds > 1.5, "slowed to 10 a second after the burst of 10: " + seconds + " s");
     }
 
     @Test

@@ -118,11 +118,16 @@ class LimitsTest {
         ServerSession a = session("alice", "phone", false);
         ServerSession b = session("alice", "laptop", false);
         for (int i = 0; i < 3; i++) {
-            limits.frame(a);
+            assertEquals(0, limits.frame(a, false));
         }
-        RateLimited refused = assertThrows(RateLimited.class, () -> limits.frame(a));
-        assertEquals(1000, refused.retryAfterMillis());
-        limits.frame(b);
+        RateLimited refused = assertThrows(RateLimited.class, () -> limits.frame(a, false));
+        assertEquals(1000, refused.retryAfterMillis(), "a token a second: further away than the longest wait");
+        for (int i = 0; i < 3; i++) {
+            assertEquals(0, limits.frame(a, true), "acks and read marks have a bucket of their own");
+        }
+        assertEquals(TimeUnit.SECONDS.toNanos(1), limits.frame(a, true), "an ack or read mark waits, never refused");
+        assertEquals(TimeUnit.SECONDS.toNanos(2), limits.frame(a, true), "behind the one before it");
+        assertEquals(0, limits.frame(b, false), "the other connection has its own bucket");
         int relayed = 0;
         for (int i = 0; i < 18; i++) { // a keystroke burst
             relayed += limits.typing(a) ? 1 : 0;
@@ -139,7 +144,7 @@ class LimitsTest {
         ServerSession api = session("alice", "http", true);
         for (int i = 0; i < 100; i++) {
             limits.send(api);
-            limits.frame(api);
+            assertEquals(0, limits.frame(api, false));
             limits.groupAdd(api);
             assertTrue(limits.typing(api));
             assertEquals(0, limits.connection("10.0.0.1:" + i));
@@ -148,7 +153,7 @@ class LimitsTest {
         ServerSession s = session("bob", "phone", false);
         for (int i = 0; i < 10_000; i++) {
             off.send(s);
-            off.frame(s);
+            assertEquals(0, off.frame(s, false));
         }
     }
 

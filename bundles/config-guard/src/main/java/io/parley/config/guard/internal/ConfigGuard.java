@@ -37,6 +37,11 @@ final class ConfigGuard {
     private final Map<String, Map<String, Object>> lastGood = new HashMap<>();
     /** PID → values its components were seen running with. */
     private final Map<String, Map<String, Object>> confirmed = new HashMap<>();
+    /**
+     * PID → the values handed out before the last change while none were confirmed yet (a change that came before the
+     * check after the previous one — a few seconds after start, or on a busy machine): what to fall back on then.
+     */
+    private final Map<String, Map<String, Object>> unconfirmed = new HashMap<>();
     /** PID → the configuration as received (before any replacement) at its last check. */
     private final Map<String, Map<String, Object>> lastRaw = new HashMap<>();
     /** PID → the received configuration its components failed with, while the confirmed one is handed out instead. */
@@ -76,7 +81,7 @@ final class ConfigGuard {
             Map<String, Object> pin = pinned.get(pid);
             if (pin != null && pin.equals(raw)) {
                 // the configuration the components failed with, asked for again: hand out the confirmed one
-                Map<String, Object> good = confirmed.get(pid);
+                Map<String, Object> good = fallback(pid);
                 for (String key : raw.keySet()) {
                     if (!good.containsKey(key)) {
                         props.remove(key);
@@ -108,7 +113,10 @@ final class ConfigGuard {
                     unresolved.add(line);
                 }
             }
-            lastGood.put(pid, delivered);
+            Map<String, Object> handedOut = lastGood.put(pid, delivered);
+            if (handedOut != null && !handedOut.equals(delivered) && !confirmed.containsKey(pid)) {
+                unconfirmed.put(pid, handedOut);
+            }
             List<String> before = reported.put(pid, problems);
             if (!Objects.equals(before, problems)) {
                 List<String> already = before == null ? List.of() : before;
@@ -131,7 +139,14 @@ final class ConfigGuard {
         Map<String, Object> delivered = lastGood.get(pid);
         if (delivered != null && !pinned.containsKey(pid)) {
             confirmed.put(pid, delivered);
+            unconfirmed.remove(pid);
         }
+    }
+
+    /** Guarded by this: the values to hand out instead of a failed configuration, or null if there are none. */
+    private Map<String, Object> fallback(String pid) {
+        Map<String, Object> good = confirmed.get(pid);
+        return good != null ? good : unconfirmed.get(pid);
     }
 
     /**
@@ -144,7 +159,7 @@ final class ConfigGuard {
      */
     synchronized String pin(String pid, String failure) {
         Map<String, Object> raw = lastRaw.get(pid);
-        Map<String, Object> good = confirmed.get(pid);
+        Map<String, Object> good = fallback(pid);
         if (raw == null || good == null || raw.equals(pinned.get(pid)) || good.equals(lastGood.get(pid))) {
             return null;
         }
@@ -169,6 +184,7 @@ final class ConfigGuard {
         synchronized (this) {
             lastGood.remove(pid);
             confirmed.remove(pid);
+            unconfirmed.remove(pid);
             lastRaw.remove(pid);
             pinned.remove(pid);
             reported.remove(pid);

@@ -149,6 +149,22 @@ class ConfigGuardTest {
     }
 
     @Test
+    void aFailedEditBeforeTheLastOneWasConfirmedFallsBackToWhatWasHandedOutBefore() {
+        // on a busy machine an edit can come before the check that would have confirmed the values of start-up
+        ConfigGuard guard = new ConfigGuard("/srv/parley", line -> { }, () -> { });
+        guard.check("parley.transport.tcp", tcpRules(), cfg("7700", "90"));
+        Hashtable<String, Object> failing = cfg("7700", "90");
+        failing.put("tls.enabled", "true");
+        guard.check("parley.transport.tcp", Map.of(), failing);
+        assertEquals("conf/parley.transport.tcp.cfg: refused: no certificate; keeping the previous configuration",
+                guard.pin("parley.transport.tcp", "no certificate"));
+        Hashtable<String, Object> again = cfg("7700", "90");
+        again.put("tls.enabled", "true");
+        guard.check("parley.transport.tcp", Map.of(), again);
+        assertEquals(null, again.get("tls.enabled"), "the values handed out before the failed edit come back");
+    }
+
+    @Test
     void aDeletedConfigurationStartsOver() {
         ConfigGuard guard = new ConfigGuard(null, w -> { }, () -> { });
         guard.check("parley.transport.tcp", tcpRules(), cfg("7700", "90"));
