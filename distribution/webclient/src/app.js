@@ -4,6 +4,7 @@
 // of a download.
 import { ChatClient } from './client.js';
 import { describeError, formatSize, percent } from './files.js';
+import { dayKey, dayLabel, messageTime } from './format.js';
 import { barsOf, fitWithin, formatDuration } from './media.js';
 import { Recording } from './recorder.js';
 import { directConversation, isGroup, peerOf } from './state.js';
@@ -80,6 +81,7 @@ async function showLogin(message = '') {
 }
 
 async function signIn(token, url) {
+  $('login-error').textContent = '';
   const user = tokenSubject(token);
   if (!user) {
     showLogin('That is not a token: paste the output of bin/parley token <user>.');
@@ -98,7 +100,8 @@ async function signIn(token, url) {
   scheduleRender();
 }
 
-function signOut() {
+/** Ends the session and shows the sign-in form, with `message` (why) above it. */
+function signOut(message = '') {
   cancelRecording();
   client?.stop();
   client = null;
@@ -108,7 +111,7 @@ function signOut() {
   closeStickerPanel();
   localStorage.removeItem('parley.token');
   $('conversation').hidden = true;
-  showLogin();
+  showLogin(message);
 }
 
 function scheduleRender() {
@@ -125,9 +128,14 @@ function render() {
   const status = $('status');
   status.dataset.status = client.status.status;
   status.textContent = client.status.status + (client.status.detail ? ` — ${client.status.detail}` : '');
-  const fatal = $('fatal');
-  fatal.hidden = !client.error;
-  fatal.textContent = client.error ? `Signed out: ${client.error.message}. Sign in with a new token.` : '';
+  if (client.error) {
+    // refused token, expired token, kicked: this session is over; the reason goes to the sign-in form
+    const reason = client.error.message;
+    signOut(client.signedIn ? `Signed out: ${reason}. Sign in with a new token.`
+      : `The server refused this token: ${reason}. Paste a valid token.`);
+    return;
+  }
+  $('chat').dataset.view = client.openConversation ? 'conversation' : 'list';
   renderList();
   renderConversation();
   renderCall();
@@ -189,9 +197,21 @@ function renderConversation() {
   const box = $('messages');
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   box.replaceChildren();
+  const now = Date.now();
+  let day = null;
   for (const m of client.state.timeline(id)) {
     const view = viewOf(m, client.state.me);
-    if (!view.hidden) box.append(messageItem(id, m, view));
+    if (view.hidden) continue;
+    const at = Number(m.serverTime) || now;
+    if (dayKey(at) !== day) {
+      day = dayKey(at);
+      const separator = document.createElement('li');
+      separator.className = 'day';
+      separator.dataset.day = day;
+      separator.textContent = dayLabel(at, now);
+      box.append(separator);
+    }
+    box.append(messageItem(id, m, view));
   }
   if (overlayKey && !media.has(overlayKey)) closeOverlay(); // its message was recalled
   if (atBottom) box.scrollTop = box.scrollHeight;
@@ -207,7 +227,8 @@ async function showGroupPanel(conversationId) {
     const g = await client.getGroup(conversationId);
     if (client.openConversation !== conversationId) return;
     const me = g.members.find((m) => m.user === client.state.me);
-    const manager = me && (me.role === 'GROUP_ROLE_OWNER' || me.role === 'GROUP_ROLE_ADMIN');
+    const owner = me?.role === 'GROUP_ROLE_OWNER';
+    const manager = me && (owner || me.role === 'GROUP_ROLE_ADMIN');
     const list = $('group-members');
     list.replaceChildren();
     for (const m of g.members) {
@@ -226,10 +247,29 @@ async function showGroupPanel(conversationId) {
         remove.addEventListener('click', () => groupAction(conversationId, () => client.removeMember(conversationId, m.user)));
         li.append(remove);
       }
+      if (owner && !g.dissolved && m.user !== client.state.me) {
+        // the owner may leave only after handing the group on (the server refuses otherwise)
+        const transfer = document.createElement('button');
+        transfer.type = 'button';
+        transfer.className = 'transfer';
+        transfer.textContent = 'Make owner';
+        transfer.title = `make ${m.user} the owner of this group; you become an admin`;
+        transfer.addEventListener('click', () => {
+          // two clicks: the first asks, the second hands the group on
+          if (transfer.dataset.armed !== 'true') {
+            transfer.dataset.armed = 'true';
+            transfer.textContent = `Confirm: ${m.user} becomes owner`;
+            return;
+          }
+          groupAction(conversationId, () => client.transferOwnership(conversationId, m.user));
+        });
+        li.append(transfer);
+      }
       list.append(li);
     }
     $('group-add').hidden = !manager || g.dissolved;
     $('group-leave').hidden = !me || g.dissolved;
+    $('group-owner-hint').hidden = !owner || g.dissolved;
   } catch (e) {
     error.textContent = e.message;
   }
@@ -258,7 +298,7 @@ function messageItem(conversationId, m, view) {
     if (view.call.state === 'ENDED') li.dataset.durationMs = String(view.call.durationMs);
     if (view.call.reason) li.title = view.call.reason;
   }
-  else if (own) li.className = 'own';
+  else if (own && !view.system) li.className = 'own';
   if (view.big) li.classList.add('big');
   if (view.recalled) li.classList.add('recalled');
   if (!own && !view.system && isGroup(conversationId)) {
@@ -271,8 +311,9 @@ function messageItem(conversationId, m, view) {
   if (!view.system) {
     const meta = document.createElement('span');
     meta.className = 'meta';
-    const time = new Date(Number(m.serverTime) || Date.now()).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    meta.textContent = time;
+    const at = Number(m.serverTime) || Date.now();
+    meta.textContent = messageTime(at, Date.now());
+    meta.title = new Date(at).toLocaleString();
     if (own && !view.recalled) {
       const state = client.state.stateOf(conversationId, m);
       li.dataset.state = state;
@@ -1006,6 +1047,7 @@ function wire() {
   $('overlay-close').addEventListener('click', closeOverlay);
   $('overlay').addEventListener('click', (e) => { if (e.target === $('overlay')) closeOverlay(); });
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('overlay').hidden) closeOverlay(); });
+  $('back').addEventListener('click', () => client?.close());
   $('load-older').addEventListener('click', () => client?.loadOlder(client.openConversation));
   $('group-panel').addEventListener('toggle', () => {
     if ($('group-panel').open && client?.openConversation) showGroupPanel(client.openConversation);
@@ -1021,6 +1063,7 @@ function wire() {
     const id = client.openConversation;
     groupAction(id, () => client.leaveGroup(id));
   });
+  window.addEventListener('pagehide', () => client?.saveReceipts());
   document.addEventListener('visibilitychange', () => client?.setVisible(document.visibilityState === 'visible'));
 }
 

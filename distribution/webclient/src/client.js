@@ -6,7 +6,7 @@
 // original client_msg_id (the server answers duplicates with the original ack), acknowledges what it has applied
 // (coalesced, cumulative), and pulls gaps with range requests.
 import { Connection, ParleyError } from './connection.js';
-import { ChatState, directConversation, groupIdOf } from './state.js';
+import { ChatState, directConversation, groupIdOf, isGroup } from './state.js';
 import { contentTypeOf, describeError, kindOf, localExpiry, safeName, sha256Hex, StickerCatalog, uploadBytes,
   UploadError } from './files.js';
 import { xhrRequest } from './http.js';
@@ -26,6 +26,13 @@ const URL_MARGIN_MS = 30_000;
 /** Attempts at a command a file send needs (ticket) when the server answers with a retryable error. */
 const COMMAND_ATTEMPTS = 4;
 const CATALOG_RETRY_MS = 5000;
+/** Group read receipts are written to storage at most this often (they can change many times a second). */
+const RECEIPTS_SAVE_MS = 500;
+
+/** @returns the storage key of a user's kept group read receipts (ChatState.receipts) */
+export function receiptsKey(user) {
+  return `parley.receipts.${user}`;
+}
 
 /**
  * @returns {width, height} of an image file as the browser decodes it, or {} where it cannot: only for showing the
@@ -48,17 +55,22 @@ export class ChatClient {
    *        createPeerConnection?} user: the token's subject (checked against HelloOk); http: what uploads run on
    *        (files.js uploadBytes; default XMLHttpRequest); pageOrigin: the origin uploads must go to (default the
    *        page's: the blob endpoints answer no CORS preflight); iceTransportPolicy: 'relay' to call through TURN only;
-   *        getUserMedia, createPeerConnection: the browser's by default (stand-ins in tests)
+   *        getUserMedia, createPeerConnection: the browser's by default (stand-ins in tests); storage: where group
+   *        read receipts are kept across page loads (getItem/setItem; default the page's localStorage, none in node)
    */
   constructor(options) {
-    this.options = { http: xhrRequest, pageOrigin: globalThis.location?.origin ?? null, ...options };
+    this.options = { http: xhrRequest, pageOrigin: globalThis.location?.origin ?? null,
+      storage: globalThis.localStorage ?? null, ...options };
     this.state = new ChatState(options.user);
+    this.receiptsTimer = null;
+    this.#restoreReceipts();
     this.status = { status: 'connecting', detail: '' };
     this.listeners = new Set();
     this.outbox = new Map();        // clientMsgId -> Send (until acked or refused)
     this.ackDue = new Map();        // conversation -> seq to acknowledge
     this.ackTimer = null;
     this.openConversation = null;   // shown in the UI: messages there count as read
+    this.signedIn = false;          // a hello succeeded once (a fatal error before that is a refused token)
     this.visible = true;
     this.lastTypingSent = 0;
     this.pulling = new Set();       // conversations with a gap pull in flight
@@ -84,7 +96,11 @@ export class ChatClient {
       onReady: (helloOk) => this.#onReady(helloOk),
       onPush: (frame) => this.#onPush(frame),
       onStatus: (status, detail) => { this.status = { status, detail }; this.#changed(); },
-      onFatal: (e) => { this.error = e; this.#changed(); },
+      onFatal: (e) => {
+        this.error = e;
+        this.status = { status: 'offline', detail: e.message };
+        this.#changed();
+      },
     });
   }
 
@@ -94,6 +110,7 @@ export class ChatClient {
 
   stop() {
     clearTimeout(this.ackTimer);
+    if (this.receiptsTimer) this.saveReceipts();
     this.calls.stopAll();
     this.connection.stop();
   }
@@ -113,11 +130,13 @@ export class ChatClient {
     if (helloOk.userId !== this.state.me) {
       // the token is for another user than the one this page stored: start over rather than mix two users' data
       this.state = new ChatState(helloOk.userId);
+      this.#restoreReceipts();
       this.outbox.clear();
       this.calls.stopAll();
       this.calls.me = helloOk.userId;
     }
     this.error = null;
+    this.signedIn = true;
     try {
       await this.refreshList();
       await this.#resume();
@@ -173,10 +192,12 @@ export class ChatClient {
       case 'readUpdate': {
         const u = frame.readUpdate;
         this.#changed(this.state.applyRead(u.conversation, u.user, u.seq).id);
+        if (u.user !== this.state.me && isGroup(u.conversation)) this.#receiptsChanged();
         break;
       }
       case 'readCounts':
         this.#changed(this.state.applyReadCounts(frame.readCounts).id);
+        this.#receiptsChanged();
         break;
       case 'deliveryUpdate': {
         const u = frame.deliveryUpdate;
@@ -259,6 +280,33 @@ export class ChatClient {
       for (const [c, s] of this.ackDue) this.connection.post({ deliverAck: { conversation: c, seq: s } });
       this.ackDue.clear();
     }, ACK_DELAY_MS);
+  }
+
+  // ------------------------------------------------------------------------------------------------ receipts
+
+  #restoreReceipts() {
+    try {
+      const kept = this.options.storage?.getItem(receiptsKey(this.state.me));
+      if (kept) this.state.restoreReceipts(JSON.parse(kept));
+    } catch (e) {
+      console.warn('parley: kept read receipts unreadable; starting without them', e);
+    }
+  }
+
+  #receiptsChanged() {
+    if (!this.options.storage || this.receiptsTimer) return;
+    this.receiptsTimer = setTimeout(() => this.saveReceipts(), RECEIPTS_SAVE_MS);
+  }
+
+  /** Writes the group read receipts to storage now (the page calls it when it goes away). */
+  saveReceipts() {
+    clearTimeout(this.receiptsTimer);
+    this.receiptsTimer = null;
+    try {
+      this.options.storage?.setItem(receiptsKey(this.state.me), JSON.stringify(this.state.receipts()));
+    } catch (e) {
+      console.warn('parley: read receipts not kept (storage full or unavailable)', e);
+    }
   }
 
   // ------------------------------------------------------------------------------------------------ actions
@@ -501,6 +549,12 @@ export class ChatClient {
     if (this.connection.online) await this.loadLatest(conversationId);
   }
 
+  /** Shows no conversation (the list, on a narrow screen): nothing is marked read until one is opened again. */
+  close() {
+    this.openConversation = null;
+    this.#changed();
+  }
+
   /** Makes sure the latest page of the conversation is loaded, below whatever live deliveries brought already. */
   async loadLatest(conversationId) {
     const c = this.state.conversation(conversationId);
@@ -604,6 +658,11 @@ export class ChatClient {
 
   leaveGroup(conversationId) {
     return this.#groupOp({ leave: { groupId: groupIdOf(conversationId) } });
+  }
+
+  /** Hands the group to another member (owner only; the owner becomes an admin and may then leave). */
+  transferOwnership(conversationId, newOwner) {
+    return this.#groupOp({ transfer: { groupId: groupIdOf(conversationId), newOwner } });
   }
 
   /** The server side of CallManager: the call.* commands of docs/protocol.md §6i, answers decoded. */

@@ -277,6 +277,37 @@ export class ChatState {
   }
 
   /**
+   * @returns what this client learned of other members' reading in groups — {conversation: {readers: {user: seq},
+   *          readCounts}} — for keeping across page loads: the server pushes ReadUpdate and ReadCounts only as they
+   *          happen and re-sends neither on resume (docs/protocol.md §6b), so a reload would otherwise forget them
+   */
+  receipts() {
+    const out = {};
+    for (const c of this.conversations.values()) {
+      if (!isGroup(c.id) || (c.readers.size === 0 && !c.readCounts)) continue;
+      out[c.id] = { readers: Object.fromEntries(c.readers), readCounts: c.readCounts };
+    }
+    return out;
+  }
+
+  /**
+   * Restores receipts() kept from an earlier page load. Read cursors only move forward, so a kept cursor is merged
+   * with (never lowers) what arrived since; kept ReadCounts apply only where no newer frame arrived.
+   */
+  restoreReceipts(kept) {
+    if (!kept || typeof kept !== 'object') return;
+    for (const [id, r] of Object.entries(kept)) {
+      if (!isGroup(id) || !r || typeof r !== 'object') continue;
+      const c = this.conversation(id);
+      for (const [user, seq] of Object.entries(r.readers || {})) {
+        if (Number.isFinite(seq)) c.readers.set(user, Math.max(c.readers.get(user) || 0, seq));
+      }
+      const rc = r.readCounts;
+      if (rc && Array.isArray(rc.counts) && (!c.readCounts || c.readCounts.head < rc.head)) c.readCounts = rc;
+    }
+  }
+
+  /**
    * @returns how many other members have read the group message at seq: from ReadUpdates (small groups) or the latest
    *          ReadCounts (large groups; they count every member whose cursor is at or past seq, this user included)
    */

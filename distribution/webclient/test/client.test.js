@@ -319,3 +319,111 @@ test('an upload URL on another origin than the page is refused with a hint, befo
     client.stop();
   }
 });
+
+test('a refused hello (bad signature) ends the session with the server\'s reason and an offline status, no retry', async (t) => {
+  const { FakeWebSocket, sockets } = fakeWebSockets((f, socket) => {
+    if (f.op === 'hello') {
+      socket.reply({ requestId: f.requestId, error: { code: 3 /* UNAUTHENTICATED */,
+        message: 'token signature invalid' } });
+      setTimeout(() => socket.close(1008, 'unauthenticated'), 20);
+    }
+  });
+  globalThis.WebSocket = FakeWebSocket;
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'eve' });
+  client.connection.options.backoffInitialMs = 5;
+  t.after(() => client.stop());
+  client.start();
+  await until(() => client.error, 'the fatal error');
+  assert.equal(client.error.code, 'ERROR_CODE_UNAUTHENTICATED');
+  assert.equal(client.error.message, 'token signature invalid');
+  assert.deepEqual(client.status, { status: 'offline', detail: 'token signature invalid' }, 'not left "connecting"');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(sockets.length, 1, 'no reconnect with the refused token');
+  client.stop();
+});
+
+/** A Storage stand-in (getItem/setItem) shared by two page loads. */
+function memoryStorage() {
+  const items = new Map();
+  return { getItem: (k) => (items.has(k) ? items.get(k) : null), setItem: (k, v) => items.set(k, String(v)), items };
+}
+
+test('group read receipts are kept across page loads: "read by N" does not fall back to "sent" after a reload', async () => {
+  const g = 'g:team';
+  const msg = (seq, sender) => ({ id: `m${seq}`, conversation: g, seq, sender, type: 'text', serverTime: seq });
+  let pushReceipts = true;
+  const { FakeWebSocket } = fakeWebSockets((f, socket) => {
+    if (f.op === 'hello') socket.reply({ requestId: f.requestId, helloOk: { userId: 'alice', heartbeatSeconds: 30 } });
+    if (f.op === 'conversationList') socket.reply({ requestId: f.requestId, conversationListResponse: {
+      conversations: [{ conversation: g, head: 2, readSeq: 2, title: 'team', last: msg(2, 'alice') }] } });
+    if (f.op === 'sync' && f.sync.resume) {
+      socket.reply({ requestId: f.requestId, syncResponse: { conversations: [{ conversation: g, watermark: 2, head: 2 }],
+        done: true } });
+      // receipts are pushed as they happen, never re-sent on resume: only the first page load gets them
+      if (pushReceipts) {
+        socket.reply({ readUpdate: { conversation: g, user: 'bob', seq: 2 } });
+        socket.reply({ readCounts: { conversation: 'g:big', head: 3, fromSeq: 1,
+          counts: [{ seq: 1, readers: 5 }, { seq: 3, readers: 2 }] } });
+      }
+    }
+  });
+  globalThis.WebSocket = FakeWebSocket;
+  const storage = memoryStorage();
+  const first = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice', storage });
+  first.start();
+  await until(() => first.state.readersOf(g, 2) === 1 && first.state.readersOf('g:big', 3) === 2, 'the receipts');
+  first.stop(); // the page goes away: what is pending is written
+  assert.ok(storage.items.has('parley.receipts.alice'));
+
+  pushReceipts = false;
+  const second = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice', storage });
+  second.start();
+  await until(() => second.connection.online && second.state.conversation(g).lastSeq === 2, 'the resume');
+  assert.equal(second.state.readersOf(g, 2), 1, 'bob\'s read cursor is kept');
+  assert.equal(second.state.stateOf(g, msg(2, 'alice')), 'read');
+  assert.equal(second.state.readersOf('g:big', 1), 5, 'the last ReadCounts are kept');
+  second.stop();
+
+  // another user on the same browser starts without alice's receipts; garbage in storage is ignored
+  storage.setItem('parley.receipts.bob', '{"g:team": 7}');
+  const bob = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-2', user: 'bob', storage });
+  assert.equal(bob.state.readersOf(g, 2), 0);
+});
+
+test('transfer: the owner hands the group to a member with group.transfer; close() stops marking read', async () => {
+  const groupOps = [];
+  const marks = [];
+  const { FakeWebSocket, sockets } = fakeWebSockets((f, socket) => {
+    if (f.op === 'hello') socket.reply({ requestId: f.requestId, helloOk: { userId: 'alice', heartbeatSeconds: 30 } });
+    if (f.op === 'conversationList') socket.reply({ requestId: f.requestId, conversationListResponse: {} });
+    if (f.op === 'sync' && f.sync.resume) socket.reply({ requestId: f.requestId, syncResponse: { done: true } });
+    if (f.op === 'sync' && f.sync.range) socket.reply({ requestId: f.requestId, syncResponse: { done: true } });
+    if (f.op === 'markRead') marks.push(f.markRead.seq);
+    if (f.op === 'group') {
+      groupOps.push(f.group);
+      socket.reply({ requestId: f.requestId, groupResponse: { eventSeq: 3, group: { id: 'team', conversation: 'g:team',
+        name: 'team', members: [{ user: 'alice', role: 2 /* ADMIN */ }, { user: 'bob', role: 3 /* OWNER */ }] } } });
+    }
+  });
+  globalThis.WebSocket = FakeWebSocket;
+  const client = new ChatClient({ url: 'ws://test/parley', token: 't', deviceId: 'web-1', user: 'alice',
+    storage: null });
+  client.start();
+  await until(() => client.connection.online, 'the hello');
+  const g = await client.transferOwnership('g:team', 'bob');
+  assert.equal(groupOps.length, 1);
+  assert.equal(groupOps[0].op, 'transfer');
+  assert.deepEqual({ ...groupOps[0].transfer }, { groupId: 'team', newOwner: 'bob' });
+  assert.ok(groupOps[0].clientRequestId, 'an idempotency key');
+  assert.equal(g.members.find((m) => m.user === 'bob').role, 'GROUP_ROLE_OWNER');
+
+  await client.open('g:team');
+  client.close();
+  assert.equal(client.openConversation, null);
+  sockets[0].reply({ deliver: { messages: [{ id: 'm1', conversation: 'g:team', seq: 1, sender: 'bob', type: 'text',
+    serverTime: 1 }] } });
+  await until(() => client.state.conversation('g:team').lastSeq === 1, 'the delivery');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.deepEqual(marks, [], 'a message arriving while no conversation is shown is not marked read');
+  client.stop();
+});

@@ -181,3 +181,29 @@ test('a recalled image or file keeps no body: nothing left to show or download',
     assert.equal(m.body, undefined);
   }
 });
+
+test('kept group receipts are restored without lowering what arrived since; ReadCounts only when newer', () => {
+  const s = new ChatState('alice');
+  const g = 'g:team';
+  s.applyRead(g, 'bob', 5);
+  s.applyRead(g, 'alice', 5);  // the own cursor is no receipt
+  s.applyRead('d:alice:bob', 'bob', 3); // nor is a 1:1 cursor (the conversation list has it)
+  s.applyReadCounts({ conversation: 'g:big', head: 9, fromSeq: 1, counts: [{ seq: 9, readers: 4 }] });
+  const kept = JSON.parse(JSON.stringify(s.receipts()));
+  assert.deepEqual(Object.keys(kept).sort(), ['g:big', g]);
+  assert.deepEqual(kept[g].readers, { bob: 5 });
+
+  const later = new ChatState('alice');
+  later.applyRead(g, 'bob', 7);
+  later.applyReadCounts({ conversation: 'g:big', head: 12, fromSeq: 1, counts: [{ seq: 12, readers: 6 }] });
+  later.restoreReceipts({ ...kept, 'd:alice:bob': { readers: { bob: 99 } }, 'g:bad': 'x' });
+  later.restoreReceipts(null);
+  later.applyMessages([{ conversation: g, seq: 1, sender: 'alice', type: 'text' }]);
+  assert.equal(later.conversation(g).readers.get('bob'), 7, 'a kept cursor never lowers a newer one');
+  assert.equal(later.readersOf('g:big', 12), 6, 'newer ReadCounts win over kept ones');
+  assert.equal(later.conversation('d:alice:bob').peerRead, 0, 'only groups are restored');
+  const fresh = new ChatState('alice');
+  fresh.restoreReceipts(kept);
+  assert.equal(fresh.readersOf(g, 5), 1);
+  assert.equal(fresh.readersOf('g:big', 9), 4);
+});

@@ -176,6 +176,12 @@ class BrowserChatIT {
         assertEquals("alice", bob.awaitMessage("hi team").sender());
         bob.send("hello everyone");
         alice.awaitMessage("hello everyone");
+        // bob read "hi team": alice sees "read by 1", and still after a reload (receipts are not re-sent on resume)
+        alice.awaitStateLabel("hi team", "read by 1");
+        alice.leave();
+        alice.returnToClient();
+        alice.open(group);
+        alice.awaitStateLabel("hi team", "read by 1");
 
         // membership from the group panel: the owner adds a member, a member leaves; both are events in the history
         alice.showMembers();
@@ -188,6 +194,42 @@ class BrowserChatIT {
         alice.awaitMessage("bob left");
         alice.awaitMembers(List.of("alice owner", "carol member"));
         alice.screenshot("6-alice-group");
+
+        // the owner may not leave before handing the group on: the panel says so and offers "Make owner"
+        assertTrue(alice.driver.findElement(By.id("group-owner-hint")).isDisplayed(), "the owner is told to transfer");
+        alice.click("#group-members li[data-user='carol'] button.transfer");
+        alice.awaitText(By.cssSelector("#group-members li[data-user='carol'] button.transfer"),
+                "Confirm: carol becomes owner");
+        alice.click("#group-members li[data-user='carol'] button.transfer");
+        alice.awaitMembers(List.of("alice admin", "carol owner"));
+        alice.awaitMessage("alice handed ownership to carol");
+        alice.leaveGroup();
+        alice.awaitMessage("alice left");
+    }
+
+    @Test
+    void thePageFitsAPhoneScreen() throws Exception {
+        Browser pat = browser("pat");
+        pat.phone(390, 844);
+        pat.signIn(server.tokens().mint("pat", null, Duration.ofMinutes(30)));
+        pat.assertNoSidewaysScroll("the conversation list");
+        pat.createGroup("phone group", "quinn, rosa");
+        assertTrue(!pat.driver.findElement(By.tagName("aside")).isDisplayed(), "the conversation takes the screen");
+        pat.send("a" + "b".repeat(300) + " and a long word that has to wrap instead of widening the page");
+        pat.awaitOwnSent("text");
+        pat.showMembers();
+        pat.awaitMembers(List.of("pat owner", "quinn member", "rosa member"));
+        pat.assertNoSidewaysScroll("a conversation with the members panel open");
+        // times: today's messages show the time of day, under a "Today" separator
+        assertEquals("Today", pat.textIn("#messages li.day"));
+        String time = pat.textIn("#messages li.own .meta");
+        assertTrue(time.matches("\\d{1,2}:\\d{2}\\D*"), "a time of day without a date: " + time);
+        pat.screenshot("9-pat-phone-conversation");
+        pat.click("#back");
+        pat.await(d -> d.findElement(By.tagName("aside")).isDisplayed() ? true : null);
+        assertTrue(!pat.driver.findElement(By.id("conversation")).isDisplayed(), "back to the list alone");
+        pat.assertNoSidewaysScroll("the list after going back");
+        pat.screenshot("9-pat-phone-list");
     }
 
     @Test
@@ -341,7 +383,12 @@ class BrowserChatIT {
         eve.awaitText(By.id("login-error"), "That is not a token: paste the output of bin/parley token <user>.");
         String forged = server.tokens().mint("eve", null, Duration.ofMinutes(5));
         eve.signIn(forged.substring(0, forged.length() - 4) + "AAAA");
-        eve.await(d -> d.findElement(By.id("fatal")).getText().startsWith("Signed out:") ? true : null);
+        // not a chat screen "connecting" beside an error: back at the sign-in form, with the server's reason
+        String refused = eve.awaitLoginError();
+        assertTrue(refused.startsWith("The server refused this token: ") && refused.contains("signature"), refused);
+        assertTrue(!eve.driver.findElement(By.id("chat")).isDisplayed(), "the chat screen is gone");
+        assertEquals(null, eve.driver.executeScript("return localStorage.getItem('parley.token')"),
+                "the refused token is forgotten");
         eve.screenshot("8-eve-bad-token");
     }
 
@@ -455,9 +502,9 @@ class BrowserChatIT {
 
         private void awaitOnlineOrFatal() {
             await(d -> {
-                WebElement fatal = d.findElement(By.id("fatal"));
-                if (fatal.isDisplayed()) {
-                    return true;
+                if (d.findElement(By.id("login")).isDisplayed()
+                        && !d.findElement(By.id("login-error")).getText().isEmpty()) {
+                    return true; // refused: back at the sign-in form with the reason
                 }
                 return "online".equals(d.findElement(By.id("status")).getAttribute("data-status")) ? true : null;
             });
@@ -474,6 +521,32 @@ class BrowserChatIT {
             driver.findElement(By.id("new-group-members")).sendKeys(members);
             driver.findElement(By.cssSelector("#new-group button")).click();
             await(d -> d.findElement(By.id("conversation-title")).getText().equals("# " + name) ? true : null);
+        }
+
+        /** @return the reason the sign-in form shows, once it shows one */
+        String awaitLoginError() {
+            return await(d -> {
+                String text = d.findElement(By.id("login-error")).getText();
+                return d.findElement(By.id("login")).isDisplayed() && !text.isEmpty() ? text : null;
+            });
+        }
+
+        /** Makes the page a phone's: a viewport of width × height CSS pixels, touch, the page's meta viewport. */
+        void phone(int width, int height) {
+            driver.executeCdpCommand("Emulation.setDeviceMetricsOverride", Map.of("width", width, "height", height,
+                    "deviceScaleFactor", 2, "mobile", true));
+            driver.navigate().refresh();
+            await(d -> ((Number) driver.executeScript("return window.innerWidth")).intValue() == width ? true : null);
+        }
+
+        /** Asserts that the page is no wider than its viewport (nothing scrolls sideways). */
+        void assertNoSidewaysScroll(String what) {
+            long viewport = ((Number) driver.executeScript("return window.innerWidth")).longValue();
+            long width = ((Number) driver.executeScript("return document.documentElement.scrollWidth")).longValue();
+            assertTrue(width <= viewport, what + " is " + width + " px wide on a " + viewport + " px screen; wider: "
+                    + driver.executeScript("return [...document.querySelectorAll('body *')].filter(e =>"
+                    + " e.getBoundingClientRect().right > window.innerWidth + 0.5).slice(0, 5)"
+                    + ".map(e => e.tagName + '#' + e.id + '.' + e.className).join(', ')"));
         }
 
         void showMembers() {
@@ -543,7 +616,7 @@ class BrowserChatIT {
         /** Clicks Recall on the own message with this text. */
         void recall(String text) {
             await(d -> {
-                for (WebElement li : d.findElements(By.cssSelector("#messages li"))) {
+                for (WebElement li : d.findElements(By.cssSelector("#messages li:not(.day)"))) {
                     if (text.equals(li.findElement(By.className("text")).getText())) {
                         li.findElement(By.cssSelector("button.recall")).click();
                         return true;
@@ -622,6 +695,23 @@ class BrowserChatIT {
             });
         }
 
+        /** Waits until the own message with this text shows the state label, e.g. "read by 1". */
+        void awaitStateLabel(String text, String label) {
+            try {
+                await(d -> {
+                    for (WebElement li : d.findElements(By.cssSelector("#messages li.own"))) {
+                        if (text.equals(li.findElement(By.className("text")).getText())) {
+                            return li.findElement(By.className("state")).getText().contains(label) ? true : null;
+                        }
+                    }
+                    return null;
+                });
+            } catch (TimeoutException e) {
+                throw new AssertionError(name + ": \"" + text + "\" never showed \"" + label + "\"; messages: "
+                        + driver.findElement(By.id("messages")).getText(), e);
+            }
+        }
+
         void sendEmoji(String emoji) {
             driver.findElement(By.cssSelector("#emoji button[data-emoji='" + emoji + "']")).click();
         }
@@ -632,7 +722,7 @@ class BrowserChatIT {
          */
         Shown awaitMessage(String text) {
             return await(d -> {
-                for (WebElement li : d.findElements(By.cssSelector("#messages li"))) {
+                for (WebElement li : d.findElements(By.cssSelector("#messages li:not(.day)"))) {
                     if (text.equals(li.findElement(By.className("text")).getText())) {
                         List<WebElement> sender = li.findElements(By.className("sender"));
                         return new Shown(li.getAttribute("class"), li.getAttribute("data-type"),
