@@ -1,5 +1,6 @@
 package io.parley.itest;
 
+import io.parley.core.testing.RedisServer;
 import io.parley.client.Bodies;
 import io.parley.client.ClientResources;
 import io.parley.core.proto.GroupRequest;
@@ -82,7 +83,7 @@ class ClusterFaultsIT {
     @TempDir
     Path work;
 
-    private RedisProcess redis;
+    private RedisServer redis;
     private final List<ServerProcess> nodes = new ArrayList<>();
     /** One per node: the "load balancer" its devices connect through. */
     private final List<TcpRelay> balancers = new ArrayList<>();
@@ -116,7 +117,7 @@ class ClusterFaultsIT {
         List<Thread> senders = new ArrayList<>();
         boolean passed = false;
         try {
-            redis = RedisProcess.start(work.resolve("redis"), RedisProcess.AOF_ALWAYS);
+            redis = RedisServer.start(work.resolve("redis"), RedisServer.AOF_ALWAYS);
             for (int i = 0; i < 3; i++) {
                 String uri = redis.uri();
                 if (fault == Fault.REDIS_LINK_CUT && i == 2) {

@@ -1,5 +1,6 @@
 package io.parley.itest;
 
+import io.parley.core.testing.RedisServer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,13 +32,13 @@ class RedisStoreIT {
     @ParameterizedTest(name = "redis cluster {0}")
     @ValueSource(booleans = {false, true})
     void theAssembledServerRunsOnRedis(boolean cluster, @TempDir Path work) throws Exception {
-        List<RedisProcess> redis = cluster ? RedisProcess.startCluster(work.resolve("redis"), RedisProcess.AOF_ALWAYS)
-                : List.of(RedisProcess.start(work.resolve("redis"), RedisProcess.AOF_ALWAYS));
+        List<RedisServer> redis = cluster ? RedisServer.startCluster(work.resolve("redis"), RedisServer.AOF_ALWAYS)
+                : List.of(RedisServer.start(work.resolve("redis"), RedisServer.AOF_ALWAYS));
         try (ServerProcess server = new ServerProcess(work)) {
             Files.copy(server.home.resolve("extras/parley-store-redis.jar"),
                     server.home.resolve("deploy/parley-store-redis.jar"), StandardCopyOption.REPLACE_EXISTING);
             Path cfg = server.home.resolve("conf/parley.store.redis.cfg");
-            ServerProcess.setKey(cfg, "uri", RedisProcess.seeds(redis));
+            ServerProcess.setKey(cfg, "uri", RedisServer.seeds(redis));
             ServerProcess.setKey(cfg, "cluster", Boolean.toString(cluster));
             ServerProcess.setKey(cfg, "key.prefix", "it:");
             server.useStore("redis").start();
@@ -57,13 +58,13 @@ class RedisStoreIT {
             }
             if (cluster) {
                 long keys = 0;
-                for (RedisProcess node : redis) {
+                for (RedisServer node : redis) {
                     keys += Long.parseLong(node.command("DBSIZE"));
                 }
                 assertTrue(keys > 0, "the store's keys are in the Redis Cluster");
             }
         } finally {
-            for (RedisProcess node : redis) {
+            for (RedisServer node : redis) {
                 node.kill();
             }
         }

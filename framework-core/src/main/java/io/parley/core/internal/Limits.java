@@ -1,7 +1,6 @@
 package io.parley.core.internal;
 
 import io.github.bucket4j.Bucket;
-import io.github.bucket4j.ConsumptionProbe;
 import io.github.bucket4j.TimeMeter;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
@@ -234,14 +233,21 @@ final class Limits {
         if (bucket == null) {
             return;
         }
-        ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
-        if (!probe.isConsumed()) {
-            throw new RateLimited(what, waitMillis(probe));
+        if (!bucket.tryConsume(1)) {
+            throw new RateLimited(what, waitMillis(nanosToNextToken(bucket)));
         }
     }
 
-    private static long waitMillis(ConsumptionProbe probe) {
-        return Math.max(1, (probe.getNanosToWaitForRefill() + 999_999) / 1_000_000);
+    /**
+     * Asked only once a token was refused: the admitted path is a plain {@code tryConsume}, which builds no probe
+     * object per frame or send.
+     */
+    private static long nanosToNextToken(Bucket bucket) {
+        return bucket.estimateAbilityToConsume(1).getNanosToWaitForRefill();
+    }
+
+    private static long waitMillis(long nanos) {
+        return Math.max(1, (nanos + 999_999) / 1_000_000);
     }
 
     /** The host part of a transport's remote address: {@code "10.0.0.1:5000"} → {@code "10.0.0.1"}. */
@@ -289,14 +295,13 @@ final class Limits {
             if (rate.unlimited()) {
                 return 0;
             }
-            Entry e = entries.computeIfAbsent(key, k -> new Entry(bucket(rate)));
-            e.lastUsed = clock.currentTimeNanos();
-            ConsumptionProbe probe = e.bucket.tryConsumeAndReturnRemaining(1);
-            if (probe.isConsumed()) {
+            Entry e = entry(key);
+            if (e.bucket.tryConsume(1)) {
                 return 0;
             }
-            if (probe.getNanosToWaitForRefill() > maxWaitNanos) {
-                throw new RateLimited(what, waitMillis(probe));
+            long nanos = nanosToNextToken(e.bucket);
+            if (nanos > maxWaitNanos) {
+                throw new RateLimited(what, waitMillis(nanos));
             }
             return Math.max(1, e.bucket.consumeIgnoringRateLimits(1));
         }
@@ -306,10 +311,18 @@ final class Limits {
             if (rate.unlimited()) {
                 return 0;
             }
-            Entry e = entries.computeIfAbsent(key, k -> new Entry(bucket(rate)));
+            Entry e = entry(key);
+            return e.bucket.tryConsume(1) ? 0 : waitMillis(nanosToNextToken(e.bucket));
+        }
+
+        /** The key's entry, made on its first use; marked used now. */
+        private Entry entry(String key) {
+            Entry e = entries.get(key);
+            if (e == null) {
+                e = entries.computeIfAbsent(key, k -> new Entry(bucket(rate)));
+            }
             e.lastUsed = clock.currentTimeNanos();
-            ConsumptionProbe probe = e.bucket.tryConsumeAndReturnRemaining(1);
-            return probe.isConsumed() ? 0 : waitMillis(probe);
+            return e;
         }
 
         void sweep(long now) {

@@ -24,6 +24,8 @@ import java.util.stream.Stream;
  * administrative commands.
  */
 public final class RedisServer implements AutoCloseable {
+    /** {@code appendonly yes}, {@code appendfsync always}: every acknowledged write survives {@code kill -9}. */
+    public static final String[] AOF_ALWAYS = {"--appendonly", "yes", "--appendfsync", "always"};
 
     private final Path dir;
     private final List<String> extraArgs;
@@ -206,14 +208,19 @@ public final class RedisServer implements AutoCloseable {
         return s.toString();
     }
 
-    /** Three masters, no replicas, every slot assigned; started in sub-directories of {@code dir}. */
-    public static List<RedisServer> startCluster(Path dir) throws Exception {
+    /**
+     * Three masters, no replicas, every slot assigned; started in sub-directories of {@code dir}, each with
+     * {@code extraArgs} too.
+     */
+    public static List<RedisServer> startCluster(Path dir, String... extraArgs) throws Exception {
         List<RedisServer> nodes = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
                 Path d = dir.resolve("node" + i);
-                nodes.add(start(d, "--cluster-enabled", "yes", "--cluster-config-file",
+                List<String> args = new ArrayList<>(List.of("--cluster-enabled", "yes", "--cluster-config-file",
                         d.resolve("nodes.conf").toString(), "--cluster-node-timeout", "5000"));
+                args.addAll(List.of(extraArgs));
+                nodes.add(start(d, args.toArray(String[]::new)));
             }
             List<String> create = new ArrayList<>(List.of(binary("redis-cli"), "--cluster", "create"));
             nodes.forEach(n -> create.add("127.0.0.1:" + n.port()));
@@ -238,6 +245,11 @@ public final class RedisServer implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /** @return the seed list of a Redis Cluster for a store's or a cluster link's {@code uri} */
+    public static String seeds(List<RedisServer> nodes) {
+        return String.join(",", nodes.stream().map(RedisServer::uri).toList());
     }
 
     private boolean clusterOk() {
