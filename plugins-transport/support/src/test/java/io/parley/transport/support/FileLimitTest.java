@@ -29,6 +29,30 @@ class FileLimitTest {
     }
 
     @Test
+    void theLimitsFileAgreesWithTheMBeanServer() throws Exception {
+        Object viaMBean = java.lang.management.ManagementFactory.getPlatformMBeanServer().getAttribute(
+                new javax.management.ObjectName("java.lang:type=OperatingSystem"), "MaxFileDescriptorCount");
+        assertEquals(((Number) viaMBean).longValue(), FileLimit.fromProcLimits(Path.of("/proc/self/limits")));
+    }
+
+    @Test
+    void theSoftLimitIsParsedAndUnlimitedOrMissingIsSaid(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path limits = dir.resolve("limits");
+        Files.writeString(limits, """
+                Limit                     Soft Limit           Hard Limit           Units
+                Max processes             95912                95912                processes
+                Max open files            1024                 524288               files
+                Max locked memory         8388608              8388608              bytes
+                """);
+        assertEquals(1024, FileLimit.fromProcLimits(limits), "the soft limit, which is the one enforced");
+        Files.writeString(limits, "Max open files            unlimited            unlimited            files\n");
+        assertEquals(-1, FileLimit.fromProcLimits(limits));
+        Files.writeString(limits, "Max processes             95912                95912                processes\n");
+        assertEquals(0, FileLimit.fromProcLimits(limits));
+        assertEquals(0, FileLimit.fromProcLimits(dir.resolve("missing")));
+    }
+
+    @Test
     void aStartedServerAcceptsAtMostItsShare() throws Exception {
         NettyServer server = new NettyServer("Test", "parley-fdtest", ServerSettings.builder().host("127.0.0.1")
                 .port(0).ioThreads(1).epoll(EpollMode.OFF).maxConnections(Integer.MAX_VALUE).build());
