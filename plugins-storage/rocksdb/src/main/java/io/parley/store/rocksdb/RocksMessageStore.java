@@ -46,6 +46,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.StampedLock;
 import java.util.function.LongSupplier;
@@ -196,6 +197,15 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     private volatile long watermarkWrites;
     /** Batches written so far (one WAL record each); for the benchmark. Written by the writer only. */
     private volatile long batchesWritten;
+    /**
+     * Heads the writer wrote, or that a read found, by conversation: each value is at most the conversation's durable
+     * head (heads only grow), so {@link #holdsSeq} answers "yes" from it without a database read — one iterator seek
+     * saved per delivery ack and read mark. Written by the writer and by readers (merged with max), read by any
+     * thread; cleared when it passes {@value #HEAD_CACHE_MAX} entries.
+     */
+    private final ConcurrentHashMap<String, Long> knownHeads = new ConcurrentHashMap<>();
+    /** Heads read from the database by {@link #head}; for the tests. */
+    private final LongAdder headReads = new LongAdder();
 
     // writer thread only
     private final WriteBatch writeBatch = new WriteBatch();
@@ -565,11 +575,33 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     @Override
     public long head(String conversation) {
         Keys.checkPart("conversation", conversation);
-        return read(rocks -> {
+        headReads.increment();
+        long head = read(rocks -> {
             try (RocksIterator it = rocks.newIterator()) {
                 return headIn(it, conversation);
             }
         });
+        knowHead(conversation, head);
+        return head;
+    }
+
+    @Override
+    public boolean holdsSeq(String conversation, long seq) {
+        Long known = knownHeads.get(conversation);
+        return known != null && known >= seq || head(conversation) >= seq;
+    }
+
+    /** Records a head that is durable now (a lower bound from then on). Any thread. */
+    private void knowHead(String conversation, long head) {
+        if (knownHeads.size() >= HEAD_CACHE_MAX) {
+            knownHeads.clear();
+        }
+        knownHeads.merge(conversation, head, Math::max);
+    }
+
+    /** @return how many heads {@link #head} read from the database so far */
+    long headReads() {
+        return headReads.sum();
     }
 
     @Override
@@ -881,6 +913,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         }
         // written: the heads and listings of this batch are now the database's
         heads.putAll(p.heads);
+        p.heads.forEach(this::knowHead);
         for (ByteBuffer key : p.listedSeen) {
             if (!p.overlay.containsKey(key) || p.overlay.get(key) != null) {
                 listed.put(key, Boolean.TRUE);
@@ -1267,6 +1300,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
 
     private void clearCaches() {
         heads.clear();
+        knownHeads.clear();
         listed.clear();
     }
 

@@ -176,6 +176,28 @@ class RocksMessageStoreTest {
     }
 
     @Test
+    void deliveryAcksAreCheckedAgainstWrittenHeadsWithoutADatabaseRead() throws Exception {
+        try (RocksMessageStore store = RocksMessageStore.open(RocksStoreOptions.defaults(dir).withFsync(false))) {
+            for (int i = 1; i <= 3; i++) {
+                assertEquals(i, store.append(draft("alice", "h" + i, "d:alice:bob"), List.of("alice", "bob"))
+                        .toCompletableFuture().get(10, TimeUnit.SECONDS).message().getSeq());
+            }
+            long reads = store.headReads();
+            assertTrue(store.holdsSeq("d:alice:bob", 3));
+            assertTrue(store.holdsSeq("d:alice:bob", 1));
+            assertEquals(reads, store.headReads(), "seqs up to a written head are answered from memory");
+            assertFalse(store.holdsSeq("d:alice:bob", 4), "beyond the head");
+            assertFalse(store.holdsSeq("d:carol:dave", 1), "a conversation with no messages");
+            assertEquals(reads + 2, store.headReads(), "what memory cannot confirm is read from the database");
+        }
+        try (RocksMessageStore reopened = RocksMessageStore.open(RocksStoreOptions.defaults(dir))) {
+            assertTrue(reopened.holdsSeq("d:alice:bob", 3), "after a restart the head comes from the database");
+            assertFalse(reopened.holdsSeq("d:alice:bob", 4));
+            assertEquals(2, reopened.headReads());
+        }
+    }
+
+    @Test
     void concurrentAppendsShareBatches() throws Exception {
         try (RocksMessageStore store = RocksMessageStore.open(RocksStoreOptions.defaults(dir))) {
             long before = store.batchesWritten();
