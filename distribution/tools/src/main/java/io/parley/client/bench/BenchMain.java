@@ -9,7 +9,7 @@ import java.util.List;
  * <pre>
  * java -cp ... io.parley.client.bench.BenchMain --port 7700 --secret-file conf/parley.auth.jwt.cfg \
  *      [--scenario one-to-one|idle|group-fanout] [--clients 1000] [--senders 10] [--rate 0] [--window 32] \
- *      [--duration 30s] [--warmup 5s] [--transport tcp|ws] [--path /parley]
+ *      [--duration 30s] [--warmup 30s] [--transport tcp|ws] [--path /parley]
  * </pre>
  *
  * Prints a table and then one JSON line with the results to stdout; progress to stderr. Exit codes: 0 done,

@@ -56,7 +56,8 @@ public record BenchOptions(
                                        group-fanout: messages sent to the group, each delivered to N-1 members
               --window W               max unacked sends per sending client (32)
               --duration D             measured time, e.g. 30s, 2m, 500ms (30s)
-              --warmup D               unmeasured time before it (5s)
+              --warmup D               unmeasured time before it (30s: a server pinned to one core spends
+                                       its first ~25 s under load compiling, a third of its CPU in the JIT)
               --size BYTES             text body size in bytes (64)
               --secret-file PATH       the server's parley.auth.jwt.cfg (secret + issuer) to mint tokens
               --secret S               the JWT secret itself; with --issuer I (parley)
@@ -79,7 +80,7 @@ public record BenchOptions(
         int rate = 0;
         int window = 32;
         Duration duration = Duration.ofSeconds(30);
-        Duration warmup = Duration.ofSeconds(5);
+        Duration warmup = Duration.ofSeconds(30);
         int size = 64;
         Path secretFile = null;
         String secret = null;
