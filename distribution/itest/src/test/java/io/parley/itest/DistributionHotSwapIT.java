@@ -243,6 +243,201 @@ class DistributionHotSwapIT {
         }
     }
 
+    // ------------------------------------------------------------------ the HTTP admin API (issue 13, helper B)
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(10)).build();
+
+    /** {@code method path} with {@code Authorization: auth} (null: none) and a jar body (null: none). */
+    private static java.net.http.HttpResponse<String> admin(String method, String path, String auth, byte[] jar)
+            throws Exception {
+        java.net.http.HttpRequest.Builder b = java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + server.httpPort + path)).timeout(Duration.ofSeconds(60))
+                .method(method, jar == null ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                        : java.net.http.HttpRequest.BodyPublishers.ofByteArray(jar));
+        if (jar != null) {
+            b.header("Content-Type", "application/java-archive");
+        }
+        if (auth != null) {
+            b.header("Authorization", auth);
+        }
+        return HTTP.send(b.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static java.net.http.HttpResponse<String> admin(String method, String path, byte[] jar) throws Exception {
+        return admin(method, path, "Bearer " + ServerProcess.ADMIN_TOKEN, jar);
+    }
+
+    /** {@code jar} with its manifest's {@code Bundle-SymbolicName} and {@code Bundle-Version} replaced (null: kept). */
+    static byte[] rewritten(Path jar, String bsn, String version) throws IOException {
+        return rewritten(jar, bsn, version, java.util.Map.of());
+    }
+
+    /** The same, with {@code headers} set in the manifest as well. */
+    static byte[] rewritten(Path jar, String bsn, String version, java.util.Map<String, String> headers)
+            throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (JarFile in = new JarFile(jar.toFile())) {
+            Manifest m = new Manifest(in.getManifest());
+            headers.forEach(m.getMainAttributes()::putValue);
+            if (bsn != null) {
+                m.getMainAttributes().putValue("Bundle-SymbolicName", bsn);
+            }
+            if (version != null) {
+                m.getMainAttributes().putValue("Bundle-Version", version);
+            }
+            try (JarOutputStream out = new JarOutputStream(bytes, m)) {
+                for (Enumeration<JarEntry> e = in.entries(); e.hasMoreElements(); ) {
+                    JarEntry entry = e.nextElement();
+                    if (entry.getName().equals("META-INF/MANIFEST.MF")) {
+                        continue;
+                    }
+                    out.putNextEntry(new JarEntry(entry.getName()));
+                    try (InputStream data = in.getInputStream(entry)) {
+                        data.transferTo(out);
+                    }
+                }
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    private static com.fasterxml.jackson.databind.JsonNode bundle(String bsn) throws Exception {
+        java.net.http.HttpResponse<String> r = admin("GET", "/v1/bundles", null);
+        assertEquals(200, r.statusCode(), r.body());
+        for (com.fasterxml.jackson.databind.JsonNode b : JSON.readTree(r.body()).get("bundles")) {
+            if (b.get("symbolic_name").asText().equals(bsn)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /** The head of a PUT declaring {@code length} body bytes, sent raw; the answer's status line and body. */
+    private static String rawPutHead(String path, long length) throws IOException {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.httpPort)) {
+            s.setSoTimeout(15_000);
+            s.getOutputStream().write(("PUT " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + ServerProcess.ADMIN_TOKEN + "\r\nContent-Type: application/java-archive\r\nContent-Length: "
+                    + length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    @Order(5)
+    void bundlesAreInstalledUpdatedAndRemovedByNameThroughTheAdminApiAndSessionsStatsStoresAreListed() throws Exception {
+        long t0 = System.nanoTime();
+        String emoji = "io.parley.type.emoji";
+        Path emojiJar = server.home.resolve("extras/parley-type-emoji.jar");
+        byte[] v1 = Files.readAllBytes(emojiJar);
+        // every admin endpoint: 401 without and with a wrong token, before anything else is looked at
+        for (String[] op : new String[][] {{"GET", "/v1/sessions"}, {"GET", "/v1/stores"}, {"GET", "/v1/stats"},
+                {"GET", "/v1/bundles"}, {"PUT", "/v1/bundles/" + emoji}, {"DELETE", "/v1/bundles/" + emoji},
+                {"DELETE", "/v1/bundles/io.parley.type.text"}}) {
+            for (String auth : new String[] {null, "Bearer wrong-" + ServerProcess.ADMIN_TOKEN}) {
+                java.net.http.HttpResponse<String> r = admin(op[0], op[1], auth, op[0].equals("PUT") ? v1 : null);
+                assertEquals(401, r.statusCode(), op[0] + " " + op[1] + " auth=" + auth + ": " + r.body());
+                assertTrue(r.body().contains("UNAUTHENTICATED"), r.body());
+            }
+        }
+        assertTrue(Files.notExists(server.home.resolve("deploy/" + emoji + ".jar")), "nothing was deployed");
+
+        // sessions, stats, stores with a logged-in user
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        ParleyClient gina = client("gina", "g1", new LinkedBlockingQueue<>(), 0);
+        client("hank", "h1", inbox, 0);
+        com.fasterxml.jackson.databind.JsonNode sessions = JSON.readTree(admin("GET", "/v1/sessions?user=gina", null).body());
+        assertEquals(1, sessions.get("sessions").size(), sessions.toString());
+        com.fasterxml.jackson.databind.JsonNode g = sessions.get("sessions").get(0);
+        assertEquals("gina", g.get("user").asText());
+        assertEquals("g1", g.get("device").asText());
+        assertEquals("tcp", g.get("transport").asText());
+        assertTrue(g.get("remote_address").asText().startsWith("127.0.0.1:"), g.toString());
+        assertTrue(g.get("idle_ms").asLong() >= 0 && g.get("since").asLong() > 0, g.toString());
+        assertEquals(400, admin("GET", "/v1/sessions?user=a%20b", null).statusCode());
+        com.fasterxml.jackson.databind.JsonNode stats = JSON.readTree(admin("GET", "/v1/stats", null).body());
+        assertTrue(stats.get("sessions_by_transport").get("tcp").asInt() >= 2, stats.toString());
+        assertTrue(stats.get("users_online").asInt() >= 2, stats.toString());
+        String store = stats.get("store").asText();
+        assertEquals(0, stats.get("problems").size(), stats.toString());
+        String stores = admin("GET", "/v1/stores", null).body();
+        assertTrue(stores.contains("{\"kind\":\"message\",\"name\":\"" + store
+                + "\",\"in_use\":true,\"health\":\"writable\""), store + " " + stores);
+        assertTrue(stores.contains("\"in_use\":false"), "the other message stores are listed, not in use: " + stores);
+        assertTrue(stores.contains("\"kind\":\"blob\",\"name\":\"fs\",\"in_use\":true"), stores);
+        com.fasterxml.jackson.databind.JsonNode self = bundle("io.parley.admin");
+        assertEquals("system", self.get("area").asText(), String.valueOf(self));
+        assertEquals(false, self.get("removable").asBoolean());
+        assertEquals("deploy", bundle("io.parley.type.text").get("area").asText());
+
+        // install: ACTIVE when the call returns, the type usable at once
+        assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, errorOf(gina.send("hank", "emoji", emoji("🚀"))));
+        java.net.http.HttpResponse<String> installed = admin("PUT", "/v1/bundles/" + emoji, v1);
+        assertEquals(200, installed.statusCode(), installed.body());
+        assertTrue(installed.body().contains("\"state\":\"ACTIVE\""), installed.body());
+        assertTrue(Files.isRegularFile(server.home.resolve("deploy/" + emoji + ".jar")));
+        assertEquals(null, errorOf(gina.send("hank", "emoji", emoji("🚀"))), "usable when the PUT has answered");
+        assertEquals("emoji", inbox.poll(10, TimeUnit.SECONDS).getType());
+        long id = bundle(emoji).get("id").asLong();
+
+        // update: the same file replaced in place, a FileInstall update of the same bundle
+        java.net.http.HttpResponse<String> updated = admin("PUT", "/v1/bundles/" + emoji,
+                rewritten(emojiJar, null, "0.1.1"));
+        assertEquals(200, updated.statusCode(), updated.body());
+        assertTrue(updated.body().contains("\"version\":\"0.1.1\"") && updated.body().contains("ACTIVE"),
+                updated.body());
+        com.fasterxml.jackson.databind.JsonNode after = bundle(emoji);
+        assertEquals("0.1.1", after.get("version").asText());
+        assertEquals(id, after.get("id").asLong(), "an update keeps the bundle");
+        assertEquals(null, errorOf(gina.send("hank", "emoji", emoji("✨"))));
+
+        // refusals: deploy/ untouched, clear codes
+        java.net.http.HttpResponse<String> notJar = admin("PUT", "/v1/bundles/" + emoji,
+                "this is not a zip".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(400, notJar.statusCode(), notJar.body());
+        assertTrue(notJar.body().contains("INVALID_BUNDLE"), notJar.body());
+        java.net.http.HttpResponse<String> mismatch = admin("PUT", "/v1/bundles/org.example.other", v1);
+        assertEquals(400, mismatch.statusCode(), mismatch.body());
+        assertTrue(mismatch.body().contains("NAME_MISMATCH"), mismatch.body());
+        java.net.http.HttpResponse<String> system = admin("PUT", "/v1/bundles/io.parley.core",
+                rewritten(emojiJar, "io.parley.core", "9.9.9"));
+        assertEquals(403, system.statusCode(), system.body());
+        assertTrue(system.body().contains("SYSTEM_BUNDLE"), system.body());
+        java.net.http.HttpResponse<String> removeSystem = admin("DELETE", "/v1/bundles/io.parley.admin", null);
+        assertEquals(403, removeSystem.statusCode(), removeSystem.body());
+        assertEquals(404, admin("DELETE", "/v1/bundles/org.example.absent", null).statusCode());
+        assertEquals(400, admin("DELETE", "/v1/bundles/..", null).statusCode());
+        String tooLarge = rawPutHead("/v1/bundles/" + emoji, 65L * 1024 * 1024);
+        assertTrue(tooLarge.startsWith("HTTP/1.1 413") && tooLarge.contains("max.bundle.bytes"), tooLarge);
+        assertEquals("0.1.1", bundle(emoji).get("version").asText(), "the refusals changed nothing");
+        try (java.util.stream.Stream<Path> staged = Files.list(server.home.resolve("data/tmp"))) {
+            assertEquals(0, staged.count(), "no upload left in data/tmp");
+        }
+
+        // remove: uninstalled when the call returns; the type is refused
+        java.net.http.HttpResponse<String> removed = admin("DELETE", "/v1/bundles/" + emoji, null);
+        assertEquals(200, removed.statusCode(), removed.body());
+        assertTrue(removed.body().contains("\"state\":\"REMOVED\""), removed.body());
+        assertEquals(null, bundle(emoji));
+        assertEquals(ErrorCode.ERROR_CODE_UNSUPPORTED_TYPE, errorOf(gina.send("hank", "emoji", emoji("🚀"))));
+
+        // a bundle that cannot resolve: the answer says so and why, instead of a silent no-op
+        String broken = "org.example.broken";
+        java.net.http.HttpResponse<String> unresolved = admin("PUT", "/v1/bundles/" + broken, rewritten(emojiJar,
+                broken, "1.0.0", java.util.Map.of("Import-Package", "org.example.missing;version=\"[1,2)\"")));
+        assertEquals(422, unresolved.statusCode(), unresolved.body());
+        assertTrue(unresolved.body().contains("BUNDLE_NOT_STARTED") && unresolved.body().contains("INSTALLED")
+                && unresolved.body().contains("org.example.missing"), unresolved.body());
+        assertEquals("INSTALLED", bundle(broken).get("state").asText());
+        assertEquals(200, admin("DELETE", "/v1/bundles/" + broken, null).statusCode());
+        assertEquals(null, bundle(broken));
+        System.out.println("[admin] install, update, refusals and remove through the HTTP API in "
+                + ServerProcess.since(t0).toMillis() + " ms");
+    }
+
     /** Waits until the chat has printed {@code expected} (at any point so far: the lines are kept, not consumed). */
     private static void awaitLine(List<String> lines, String expected) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);

@@ -53,7 +53,10 @@ class HttpApiIT {
             "DELETE /v1/groups/{group}", "POST /v1/groups/{group}/members", "DELETE /v1/groups/{group}/members/{user}",
             "POST /v1/groups/{group}/leave", "POST /v1/groups/{group}/roles", "POST /v1/groups/{group}/mute",
             "POST /v1/groups/{group}/mute-all", "POST /v1/groups/{group}/transfer", "POST /v1/commands/{type}",
-            "POST /v1/users/{user}/kick");
+            "POST /v1/users/{user}/kick",
+            "GET /metrics", "GET /health/live", "GET /health/ready",
+            "GET /v1/sessions", "GET /v1/stores", "GET /v1/stats", "GET /v1/bundles", "PUT /v1/bundles/{name}",
+            "DELETE /v1/bundles/{name}");
 
     @TempDir
     static Path work;
@@ -392,6 +395,164 @@ class HttpApiIT {
             }
         }
         return null;
+    }
+
+    // ------------------------------------------------------------------------------------------------ metrics, health
+
+    /**
+     * The meters count what this test does (deltas between two scrapes, so earlier tests do not matter), the dashboard
+     * asks only for exported names, and readiness follows the store bundle leaving deploy/ and coming back.
+     */
+    /**
+     * The administration endpoints answer the admin token only; with it they list this node's sessions, stores,
+     * numbers and bundles. Installing, updating and removing bundles is exercised in DistributionHotSwapIT.
+     */
+    @Test
+    @Order(94)
+    void theAdministrationEndpointsAnswerTheAdminTokenOnly() throws Exception {
+        String[][] ops = {{"GET", "/v1/sessions", "/v1/sessions"}, {"GET", "/v1/stores", "/v1/stores"},
+                {"GET", "/v1/stats", "/v1/stats"}, {"GET", "/v1/bundles", "/v1/bundles"},
+                {"PUT", "/v1/bundles/{name}", "/v1/bundles/io.parley.type.emoji"},
+                {"DELETE", "/v1/bundles/{name}", "/v1/bundles/io.parley.type.text"}};
+        for (String[] op : ops) {
+            assertError(call(op[0], op[1], op[2], null, null), 401, "UNAUTHENTICATED");
+            assertError(call(op[0], op[1], op[2], null, ADMIN + "-wrong"), 401, "UNAUTHENTICATED");
+        }
+        connect("ada", "desk", new LinkedBlockingQueue<>());
+        Map<String, Object> sessions = ok(call("GET", "/v1/sessions", "/v1/sessions?user=ada", null, ADMIN));
+        assertEquals(1, list(sessions.get("sessions")).size(), sessions.toString());
+        assertEquals("desk", map(list(sessions.get("sessions")).get(0)).get("device"));
+        Map<String, Object> stats = ok(call("GET", "/v1/stats", null, ADMIN));
+        assertTrue(((Number) stats.get("users_online")).longValue() >= 1, stats.toString());
+        assertTrue(call("GET", "/v1/stores", null, ADMIN).body().contains("\"in_use\":true"));
+        assertTrue(call("GET", "/v1/bundles", null, ADMIN).body().contains("\"symbolic_name\":\"io.parley.core\""));
+        assertError(call("PUT", "/v1/bundles/{name}", "/v1/bundles/io.parley.type.emoji", "{}", ADMIN), 415,
+                "UNSUPPORTED_MEDIA_TYPE");
+        assertError(call("DELETE", "/v1/bundles/{name}", "/v1/bundles/io.parley.core", null, ADMIN), 403,
+                "SYSTEM_BUNDLE");
+        assertError(call("DELETE", "/v1/bundles/{name}", "/v1/bundles/no.such.bundle", null, ADMIN), 404,
+                "NOT_FOUND");
+    }
+
+    @Test
+    @Order(95)
+    void metricsCountWhatHappenedAndReadinessFollowsStoreAndTransports() throws Exception {
+        // metrics.token is unset: /metrics takes the admin token, and nothing else
+        assertError(call("GET", "/metrics", null, null), 401, "UNAUTHENTICATED");
+        assertError(call("GET", "/metrics", null, ADMIN + "-wrong"), 401, "UNAUTHENTICATED");
+        MetricsScrape before = scrape();
+        String text = "parley_messages_sent_total{type=\"text\"}";
+        String notFound = "parley_rejections_total{code=\"NOT_FOUND\"}";
+        String tcp = "parley_connections_open{transport=\"tcp\"}";
+        assertTrue(before.value(text) >= 3, "the earlier tests' texts are counted: " + before.value(text));
+
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        connect("metrics-carol", "carol-phone", inbox);
+        for (int i = 0; i < 3; i++) {
+            ok(call("POST", "/v1/messages", "{\"from\":\"metrics-dave\",\"to\":\"metrics-carol\",\"text\":\"m" + i
+                    + "\"}", ADMIN));
+        }
+        // refused by the core (eve is no member of the conversation)
+        assertError(call("POST", "/v1/messages", "{\"from\":\"metrics-eve\",\"conversation\":\"d:metrics-carol:metrics-dave\","
+                + "\"text\":\"x\"}", ADMIN), 404, "NOT_FOUND");
+        MetricsScrape after = scrape();
+
+        assertEquals(3.0, after.value(text) - before.value(text), "texts sent by this test");
+        assertEquals(1.0, after.value(notFound) - before.value(notFound), "refusals by code");
+        assertEquals(before.value(tcp) + 1, after.value(tcp), "carol's TCP connection");
+        assertTrue(after.value("parley_sessions_logged_in") >= 1, after.text);
+        assertEquals(3.0, after.value("parley_send_latency_seconds_count") - before.value("parley_send_latency_seconds_count"));
+        assertEquals(3.0, after.value("parley_send_latency_seconds_bucket{le=\"+Inf\"}")
+                - before.value("parley_send_latency_seconds_bucket{le=\"+Inf\"}"), "a Prometheus histogram");
+        assertEquals(3.0, after.value("parley_store_commit_latency_seconds_count")
+                - before.value("parley_store_commit_latency_seconds_count"));
+        assertTrue(after.has("parley_engine_queue_depth{queue=\"workers\"}"), after.text);
+        assertTrue(after.has("parley_hotswap_held"), after.text);
+        for (String jvm : List.of("jvm_memory_used_bytes", "jvm_gc_memory_allocated_bytes_total", "jvm_threads_live_threads",
+                "jvm_classes_loaded_classes", "process_cpu_usage")) {
+            assertTrue(after.names().contains(jvm), jvm + " is exported");
+        }
+        // every metric the Grafana dashboard queries is exported (the channel meters: PushAndWebhooksIT)
+        assertEquals(Set.of(), after.missingFrom(MetricsScrape.dashboard(), MetricsScrape.CHANNEL_ONLY),
+                "dashboard metrics this server does not export");
+
+        assertEquals(200, call("GET", "/health/live", null, null).status);
+        assertEquals(200, call("GET", "/health/ready", null, null).status);
+
+        // the store and the WebSocket transport leave deploy/: not ready (live still), ready again once they are back
+        String store = java.nio.file.Files.readAllLines(server.home.resolve("conf/parley.core.cfg")).stream()
+                .filter(l -> l.startsWith("store.target")).map(l -> l.replaceAll(".*parley.store.name=([a-z0-9-]+).*", "$1"))
+                .findFirst().orElseThrow();
+        String jar = "parley-store-" + store + ".jar";
+        String ws = "parley-transport-websocket.jar";
+        Path saved = work.resolve(jar);
+        Path savedWs = work.resolve(ws);
+        java.nio.file.Files.copy(server.home.resolve("deploy").resolve(jar), saved);
+        java.nio.file.Files.copy(server.home.resolve("deploy").resolve(ws), savedWs);
+        server.undeploy(jar);
+        server.undeploy(ws);
+        Reply down = awaitReady(503, "websocket");
+        assertEquals("DOWN", down.json().get("status"));
+        assertEquals(List.of("no message store is running", "the websocket transport is not listening"),
+                list(down.json().get("problems")));
+        assertEquals(200, call("GET", "/health/live", null, null).status, "the engine itself is alive");
+        server.deploy(saved, jar);
+        server.deploy(savedWs, ws);
+        assertEquals("UP", awaitReady(200, "").json().get("status"));
+        ok(call("POST", "/v1/messages", "{\"from\":\"metrics-dave\",\"to\":\"metrics-carol\",\"text\":\"back\"}", ADMIN));
+
+        // the metrics bundle is hot-swappable: gone, /metrics says so; back, the core reports to the new registry
+        String metricsJar = "parley-metrics.jar";
+        Path savedMetrics = work.resolve(metricsJar);
+        java.nio.file.Files.copy(server.home.resolve("deploy").resolve(metricsJar), savedMetrics);
+        server.undeploy(metricsJar);
+        Reply gone = awaitMetrics(503);
+        assertError(gone, 503, "UNAVAILABLE");
+        assertTrue(gone.body.contains("no metrics bundle is deployed"), gone.body);
+        server.deploy(savedMetrics, metricsJar);
+        awaitMetrics(200);
+        ok(call("POST", "/v1/messages", "{\"from\":\"metrics-dave\",\"to\":\"metrics-carol\",\"text\":\"again\"}", ADMIN));
+        MetricsScrape fresh = scrape();
+        assertEquals(1.0, fresh.value(text), "a new registry counts from its start:\n" + fresh.text);
+        assertTrue(fresh.names().contains("jvm_memory_used_bytes"));
+    }
+
+    /** Polls {@code GET /metrics} (with the admin token) until it answers {@code status}. */
+    static Reply awaitMetrics(int status) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Reply r;
+        do {
+            r = call("GET", "/metrics", null, ADMIN);
+            if (r.status == status) {
+                return r;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("/metrics did not answer " + status + " within 30 s: " + r.status + " " + r.body);
+    }
+
+    static MetricsScrape scrape() throws Exception {
+        Reply r = call("GET", "/metrics", null, ADMIN);
+        assertEquals(200, r.status, r.body);
+        assertTrue(r.headers.firstValue("content-type").orElse("").startsWith("text/plain; version=0.0.4"));
+        return new MetricsScrape(r.body);
+    }
+
+    /**
+     * Polls {@code GET /health/ready} (FileInstall needs about two polls) until it answers {@code status} with a body
+     * containing {@code fragment}.
+     */
+    static Reply awaitReady(int status, String fragment) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        Reply r;
+        do {
+            r = call("GET", "/health/ready", null, null);
+            if (r.status == status && r.body.contains(fragment)) {
+                return r;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("/health/ready did not answer " + status + " within 30 s: " + r.status + " " + r.body);
     }
 
     @Test

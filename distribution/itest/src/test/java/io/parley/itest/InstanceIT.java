@@ -127,17 +127,38 @@ class InstanceIT {
                 assertEquals(4, ack.getSeq());
             }
 
-            // the console of the running server: `bin/parley shell`; `exit` leaves it and the server runs on
-            Process shell = new ProcessBuilder(instance.resolve("bin/parley").toString(), "shell")
-                    .directory(instance.toFile()).redirectErrorStream(true).start();
-            try (var typing = shell.getOutputStream()) {
-                typing.write("lb -s\nexit\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            // the console of the running server: `bin/parley shell`; `exit` leaves it and the server runs on.
+            // The parley:* admin commands answer about the running server (alice is logged in meanwhile).
+            String console;
+            try (ParleyClient alice = client(aliceToken, "console-laptop")) {
+                Process shell = new ProcessBuilder(instance.resolve("bin/parley").toString(), "shell")
+                        .directory(instance.toFile()).redirectErrorStream(true).start();
+                try (var typing = shell.getOutputStream()) {
+                    typing.write(("lb -s\nparley:sessions\nparley:stats\nparley:bundles\nparley:types\n"
+                            + "parley:stores\nparley:remove io.parley.core\nparley:install no-such.jar\n"
+                            + "parley:kick alice console-laptop\nexit\n")
+                            .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+                console = new String(shell.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue(shell.waitFor(30, TimeUnit.SECONDS), console);
+                assertEquals(0, shell.exitValue(), console);
             }
-            String console = new String(shell.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-            assertTrue(shell.waitFor(30, TimeUnit.SECONDS), console);
-            assertEquals(0, shell.exitValue(), console);
             assertTrue(console.contains("|io.parley.type.emoji (") && console.contains("|io.parley.config.guard ("),
                     console);
+            assertTrue(console.matches("(?s).*\\nalice +console-laptop +tcp +127\\.0\\.0\\.1:\\d+ .*"),
+                    "parley:sessions lists the logged-in user:\n" + console);
+            assertTrue(console.matches("(?s).*\\nusers\\.online +[1-9].*") && console.contains("\nsessions.tcp "),
+                    "parley:stats:\n" + console);
+            assertTrue(console.matches("(?s).*ACTIVE +system +io\\.parley\\.admin .*")
+                    && console.matches("(?s).*ACTIVE +deploy +io\\.parley\\.type\\.emoji .*"),
+                    "parley:bundles tells deploy/ from system/:\n" + console);
+            assertTrue(console.matches("(?s).*\\nmessage +emoji +io\\.parley\\.type\\.emoji .*"), "parley:types:\n" + console);
+            assertTrue(console.matches("(?s).*\\nmessage +\\S+ +yes +writable .*"), "parley:stores:\n" + console);
+            assertTrue(console.contains("gogo: IllegalArgumentException: SYSTEM_BUNDLE: io.parley.core is a system bundle"),
+                    "a refusal is one line:\n" + console);
+            assertTrue(console.contains("gogo: IllegalArgumentException: INVALID_BUNDLE: no such file: "), console);
+            assertTrue(console.contains("kicked 1 session(s) of alice on console-laptop"), console);
+            assertFalse(console.contains("\tat "), "no stack trace:\n" + console);
             assertFalse(console.contains("InterruptedException"), console);
             assertEquals(0, parley(build, instance, "status").exit(), "the server runs on after the console");
         } finally {

@@ -125,6 +125,36 @@ class PushAndWebhooksIT {
                     .getMessagesCount(), "the vetoed message was not stored");
         }
         assertTrue(badSignatures.isEmpty(), "every webhook request was signed with the secret: " + badSignatures);
+
+        // the channels' outcomes are metered (and only here, with channels deployed, does the scrape carry every
+        // metric of the Grafana dashboard; HttpApiIT checks the rest)
+        MetricsScrape scrape = channelScrape(
+                "parley_notifications_total{channel=\"offline-push\",outcome=\"delivered\"}");
+        assertTrue(scrape.value("parley_notifications_total{channel=\"webhook\",outcome=\"delivered\"}") >= 1,
+                scrape.text);
+        assertEquals(0.0, scrape.value("parley_notifications_total{channel=\"offline-push\",outcome=\"failed\"}"));
+        assertTrue(scrape.has("parley_dispatch_queue_depth{channel=\"offline-push\"}"), scrape.text);
+        assertEquals(java.util.Set.of(), scrape.missingFrom(MetricsScrape.dashboard(), java.util.Set.of()),
+                "dashboard metrics this server does not export");
+    }
+
+    /** Scrapes {@code GET /metrics} until {@code series} is at least 1 (a dispatch is counted once it completed). */
+    private static MetricsScrape channelScrape(String series) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        MetricsScrape scrape;
+        do {
+            java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                    "http://127.0.0.1:" + server.httpPort + "/metrics")).header("Authorization", "Bearer "
+                    + ServerProcess.ADMIN_TOKEN).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            scrape = new MetricsScrape(r.body());
+            if (scrape.value(series) >= 1) {
+                return scrape;
+            }
+            Thread.sleep(100);
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError(series + " not counted within 15 s:\n" + scrape.text);
     }
 
     @Test

@@ -46,10 +46,12 @@ final class Delivery {
     private final SessionRegistry sessions;
     private final CurrentLink link;
     private final List<DispatchChannel> channels = new CopyOnWriteArrayList<>();
+    private final EngineMetrics metrics;
 
     @Inject
     Delivery(EngineConfig config, @Named("workers") ExecutorService workers, SessionRegistry sessions,
-             CurrentLink link) {
+             CurrentLink link, EngineMetrics metrics) {
+        this.metrics = metrics;
         this.config = config;
         this.workers = workers;
         this.sessions = sessions;
@@ -57,11 +59,18 @@ final class Delivery {
     }
 
     void addChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency) {
-        channels.add(new DispatchChannel(name, allRecipients, dispatcher, concurrency, config.dispatch_queue(), workers));
+        DispatchChannel channel = new DispatchChannel(name, allRecipients, dispatcher, concurrency,
+                config.dispatch_queue(), workers);
+        channels.add(channel);
+        metrics.channelAdded(channel);
     }
 
     void removeChannel(Object dispatcher) {
-        channels.removeIf(c -> c.dispatcher() == dispatcher);
+        for (DispatchChannel c : channels) {
+            if (c.dispatcher() == dispatcher && channels.remove(c)) {
+                metrics.channelRemoved(c);
+            }
+        }
     }
 
     /**

@@ -27,6 +27,9 @@ final class DispatchChannel {
     private final AtomicInteger running = new AtomicInteger();
     private final ArrayBlockingQueue<Notification> queue;
     private final AtomicLong dropped = new AtomicLong();
+    /** Dispatches that completed normally, and that threw or completed exceptionally (metrics). */
+    private final AtomicLong delivered = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
 
     DispatchChannel(String name, boolean allRecipients, NotificationDispatcher dispatcher, int concurrency,
                     int queueCapacity, Executor executor) {
@@ -40,6 +43,24 @@ final class DispatchChannel {
 
     NotificationDispatcher dispatcher() {
         return dispatcher;
+    }
+
+    /** The channel's name (the dispatcher's {@code parley.channel} property). */
+    String name() {
+        return name;
+    }
+
+    /** Notifications waiting in the queue now. */
+    int queued() {
+        return queue.size();
+    }
+
+    long delivered() {
+        return delivered.get();
+    }
+
+    long failed() {
+        return failed.get();
     }
 
     /** Queues one message's notification; never blocks (a full queue drops it, logged and counted). */
@@ -83,12 +104,16 @@ final class DispatchChannel {
             stage = dispatcher.dispatch(job);
         } catch (RuntimeException e) {
             LOG.warn("Dispatch channel '{}' failed for message {}", name, job.message().getId(), e);
+            failed.incrementAndGet();
             done();
             return;
         }
         stage.whenComplete((v, e) -> {
             if (e != null) {
                 LOG.warn("Dispatch channel '{}' failed for message {}: {}", name, job.message().getId(), e.toString());
+                failed.incrementAndGet();
+            } else {
+                delivered.incrementAndGet();
             }
             done();
         });

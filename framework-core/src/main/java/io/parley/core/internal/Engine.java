@@ -71,6 +71,8 @@ final class Engine implements Receiver, ServerSession.Handler {
     private final SessionListeners sessionListeners;
     private final Limits limits;
     private final LoginPolicy loginPolicy;
+    @Inject
+    private EngineMetrics metrics = EngineMetrics.NONE;
 
     @Inject
     Engine(EngineConfig config, @Named("workers") ExecutorService workers, ScheduledExecutorService timer,
@@ -183,6 +185,8 @@ final class Engine implements Receiver, ServerSession.Handler {
         long wait = limits.connection(connection.remoteAddress());
         if (wait > 0) {
             session.refuse(ServerSession.error(0, new RateLimited("too many connections from this address", wait)));
+        } else {
+            metrics.connectionOpened(connection.transport()); // closed() is called for it, a refused one never
         }
         return session;
     }
@@ -313,11 +317,34 @@ final class Engine implements Receiver, ServerSession.Handler {
 
     @Override
     public void closed(ServerSession session) {
+        if (!session.isTrusted()) {
+            metrics.connectionClosed(session.connection().transport());
+        }
         sessions.closed(session);
+    }
+
+    @Override
+    public void rejected(ErrorCode code) {
+        metrics.rejected(code);
+    }
+
+    /** The engine's meters; a {@code MeterRegistry} service is bound to them ({@link EngineMetrics#bind}). */
+    EngineMetrics metrics() {
+        return metrics;
+    }
+
+    /** @return completed once a worker ran a no-op; failed if the workers no longer take tasks (see Liveness) */
+    CompletableFuture<Void> probe() {
+        try {
+            return CompletableFuture.runAsync(() -> { }, workers);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     /** Tells every client to reconnect, fails held sends, and stops the engine's threads (bounded wait). */
     void shutdown() {
+        metrics.close();
         sessions.stopping();
         processors.close();
         commands.handlers().close();

@@ -43,25 +43,39 @@ import java.util.Map;
  * with the processors, store, authenticator, dispatchers and cluster link as they come and go. Which store is used is
  * chosen by the reference target {@code store.target} in {@code conf/parley.core.cfg}.
  */
-@Component(service = {Receiver.class, LocalNode.class, ConversationEvents.class}, immediate = true,
+@Component(service = {Receiver.class, LocalNode.class, ConversationEvents.class,
+        io.parley.core.spi.ops.Liveness.class}, immediate = true,
         configurationPid = "parley.core")
 @Designate(ocd = EngineConfig.class)
-public final class EngineComponent implements Receiver, LocalNode, ConversationEvents, SynchronousBundleListener {
+public final class EngineComponent implements Receiver, LocalNode, ConversationEvents, SynchronousBundleListener,
+        io.parley.core.spi.ops.Liveness {
     private static final Logger LOG = LoggerFactory.getLogger(EngineComponent.class);
 
     private final BundleContext context;
     private final Engine engine;
+    private final org.osgi.framework.ServiceRegistration<io.parley.core.spi.admin.ServerAdmin> admin;
 
     @Activate
     public EngineComponent(BundleContext context, EngineConfig config) {
         this.context = context;
-        this.engine = Guice.createInjector(new EngineModule(config)).getInstance(Engine.class);
+        com.google.inject.Injector injector = Guice.createInjector(new EngineModule(config));
+        this.engine = injector.getInstance(Engine.class);
         context.addBundleListener(this);
+        // the operator's view (admin bundle's Gogo commands, HTTP admin endpoints); unregistered in deactivate
+        this.admin = context.registerService(io.parley.core.spi.admin.ServerAdmin.class,
+                new EngineAdmin(context, injector.getInstance(SessionRegistry.class),
+                        injector.getInstance(CurrentStore.class), engine.processors(), engine.commandHandlers(),
+                        engine::kick, engine::problems), null);
         LOG.info("Parley core engine started (node {})", config.node_id());
     }
 
     @Deactivate
     void deactivate() {
+        try {
+            admin.unregister();
+        } catch (IllegalStateException alreadyGone) {
+            // the framework unregistered it with the bundle
+        }
         context.removeBundleListener(this);
         engine.shutdown();
         LOG.info("Parley core engine stopped");
@@ -156,6 +170,42 @@ public final class EngineComponent implements Receiver, LocalNode, ConversationE
     @Override
     public List<String> members(String conversation, String asUser) {
         return engine.events().members(conversation, asUser);
+    }
+
+    // ---------------------------------------------------------------- metrics and liveness (docs/operations.md)
+
+    /** {@code MeterRegistry} services bound as children of the engine's composite, by reference; see EngineMetrics. */
+    private final Map<ServiceReference<?>, Object> meterRegistries = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * A Micrometer {@code MeterRegistry} service (the metrics bundle's): every engine meter is reported to it until it
+     * leaves. Taken by reference, so that this class loads without Micrometer (its import is optional).
+     */
+    @Reference(name = "meterRegistry", service = io.micrometer.core.instrument.MeterRegistry.class,
+            cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void addMeterRegistry(ServiceReference<?> ref) {
+        Object registry = context.getService(ref);
+        if (registry != null && meterRegistries.putIfAbsent(ref, registry) == null) {
+            engine.metrics().bind(registry);
+        }
+    }
+
+    void removeMeterRegistry(ServiceReference<?> ref) {
+        Object registry = meterRegistries.remove(ref);
+        if (registry != null) {
+            engine.metrics().unbind(registry);
+            try {
+                context.ungetService(ref);
+            } catch (IllegalStateException stopping) {
+                // this bundle's context is no longer valid: the framework releases it
+            }
+        }
+    }
+
+    @Override
+    public java.util.concurrent.CompletionStage<Void> probe() {
+        return engine.probe();
     }
 
     // ---------------------------------------------------------------- session listeners (whiteboard)

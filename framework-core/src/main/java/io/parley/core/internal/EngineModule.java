@@ -114,6 +114,20 @@ final class EngineModule extends AbstractModule {
                 config.hold_millis(), config.hold_max_sends());
     }
 
+    /** The engine's meters (EngineMetrics): their gauges read the session registry, queues and processor holds. */
+    @Provides
+    @Singleton
+    EngineMetrics metrics(SessionRegistry sessions, @Named("workers") ExecutorService workers,
+                          ScheduledExecutorService timer, Whiteboard<MessageProcessor> processors) {
+        return EngineMetrics.create(new EngineMetrics.Sources(sessions::size, queued(workers), queued(timer),
+                processors::heldNow, processors::heldTotal));
+    }
+
+    private static java.util.function.IntSupplier queued(ExecutorService executor) {
+        return executor instanceof java.util.concurrent.ThreadPoolExecutor pool
+                ? () -> pool.getQueue().size() : () -> 0;
+    }
+
     /** The read counter, and the periodic sweep that drops the indexes of idle groups. */
     @Provides
     @Singleton

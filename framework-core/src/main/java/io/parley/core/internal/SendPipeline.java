@@ -61,12 +61,14 @@ final class SendPipeline {
     private final int maxBodyBytes;
     private final Limits limits;
     private final ScheduledExecutorService timer;
+    private final EngineMetrics metrics;
 
     @Inject
     SendPipeline(EngineConfig config, Whiteboard<MessageProcessor> processors, Interceptors interceptors,
                  MessageIds ids, GroupService groups, Authorization authorization, CurrentStore store,
                  Delivery delivery, @Named("workers") ExecutorService workers, Limits limits,
-                 ScheduledExecutorService timer) {
+                 ScheduledExecutorService timer, EngineMetrics metrics) {
+        this.metrics = metrics;
         this.workers = workers;
         this.limits = limits;
         this.timer = timer;
@@ -85,15 +87,17 @@ final class SendPipeline {
      * @throws ParleyException when the send is refused before its processor runs
      */
     CompletionStage<Void> send(ServerSession session, long rid, Send send) {
+        long received = System.nanoTime(); // the latency metric's start
         long wait = limits.send(session); // limit.sends.per.user: refused (RateLimited) before anything is stored
         if (wait > 0) {
             // the token is reserved: the send runs when it is there, the session's next frame waits with it
-            return DelayedAdmission.after(wait, timer, workers, session, rid, () -> sendNow(session, rid, send), LOG);
+            return DelayedAdmission.after(wait, timer, workers, session, rid,
+                    () -> sendNow(session, rid, send, received), LOG);
         }
-        return sendNow(session, rid, send);
+        return sendNow(session, rid, send, received);
     }
 
-    private CompletionStage<Void> sendNow(ServerSession session, long rid, Send send) {
+    private CompletionStage<Void> sendNow(ServerSession session, long rid, Send send, long received) {
         String sender = session.userId();
         String clientMsgId = send.getClientMsgId();
         if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {
@@ -175,14 +179,16 @@ final class SendPipeline {
                         } else if (result.isRelay()) {
                             Message relayed = restoreCoreFields(result.message(), draft);
                             session.send(ack(rid, relayed, false));
+                            metrics.sent(relayed.getType(), received);
                             delivery.dispatch(session, relayed, members, null);
                         } else {
                             Message toStore = restoreCoreFields(result.message(), draft);
                             if (interceptors.isEmpty()) {
-                                append(session, rid, toStore, members, indexFor, result.preview());
+                                append(session, rid, toStore, members, indexFor, result.preview(), received);
                             } else {
                                 // the next frame waits for the chain too (it is part of admitting this send)
-                                intercepted(session, rid, draft, toStore, members, indexFor, result.preview(), admitted);
+                                intercepted(session, rid, draft, toStore, members, indexFor, result.preview(), admitted,
+                                        received);
                                 return;
                             }
                         }
@@ -195,7 +201,7 @@ final class SendPipeline {
     }
 
     private void intercepted(ServerSession session, long rid, Message draft, Message toStore, List<String> members,
-                             List<String> indexFor, String preview, CompletableFuture<Void> admitted) {
+                             List<String> indexFor, String preview, CompletableFuture<Void> admitted, long received) {
         interceptors.apply(toStore, rewritten -> {
             Message restored = restoreCoreFields(rewritten, draft);
             checkExt(restored.getExtMap());
@@ -205,7 +211,7 @@ final class SendPipeline {
                 if (error != null) {
                     fail(session, rid, error, draft);
                 } else {
-                    append(session, rid, message, members, indexFor, preview);
+                    append(session, rid, message, members, indexFor, preview, received);
                 }
             } finally {
                 admitted.complete(null);
@@ -213,20 +219,24 @@ final class SendPipeline {
         }, workers);
     }
 
+    /** @param received {@link System#nanoTime()} when the send arrived (metrics) */
     private void append(ServerSession origin, long rid, Message message, List<String> members, List<String> indexFor,
-                        String preview) {
+                        String preview, long received) {
         MessageStore s = store.get();
         if (s == null) {
             origin.reject(rid, CurrentStore.unavailable());
             return;
         }
+        long submitted = System.nanoTime();
         s.append(message, indexFor).whenComplete((appended, error) -> {
             if (error != null) {
                 fail(origin, rid, error, message);
                 return;
             }
+            metrics.stored(submitted);
             origin.send(ack(rid, appended.message(), appended.duplicate()));
             if (!appended.duplicate()) {
+                metrics.sent(message.getType(), received);
                 delivery.dispatch(origin, appended.message(), members, preview);
             }
         });

@@ -45,6 +45,10 @@ final class ServerSession implements InboundSession {
 
         /** The connection closed; called once. */
         void closed(ServerSession session);
+
+        /** An error frame with {@code code} is being sent to the client (metrics); must be cheap and not throw. */
+        default void rejected(io.parley.core.proto.ErrorCode code) {
+        }
     }
 
     private final Handler handler;
@@ -60,6 +64,8 @@ final class ServerSession implements InboundSession {
     private volatile ScheduledFuture<?> expiry;
     /** When the hello was accepted, node-monotonic wall-clock ms (see {@code Sessions}); 0 before. */
     private volatile long startedAt;
+    /** When the last frame arrived from the client (epoch ms; 0 before the first), for the admin's idle time. */
+    private volatile long lastInboundMillis;
     /** The cluster link this session was announced to, null if none, {@link #WITHDRAWN} once it closed. */
     private final AtomicReference<Object> announcedTo = new AtomicReference<>();
     /**
@@ -87,6 +93,7 @@ final class ServerSession implements InboundSession {
         if (closed.get()) {
             return;
         }
+        lastInboundMillis = System.currentTimeMillis();
         if (pending.get() >= maxPending) {
             send(error(frame.getRequestId(), new ParleyException(ErrorCode.ERROR_CODE_RATE_LIMITED,
                     "too many requests in flight on this connection", true)));
@@ -186,6 +193,7 @@ final class ServerSession implements InboundSession {
      */
     void refuse(Frame errorFrame) {
         if (closed.compareAndSet(false, true)) {
+            handler.rejected(errorFrame.getError().getCode());
             connection.send(errorFrame);
             connection.close(null);
         }
@@ -227,6 +235,16 @@ final class ServerSession implements InboundSession {
     /** Records when the hello was accepted; set once, before the session is registered. */
     void started(long millis) {
         this.startedAt = millis;
+    }
+
+    /** @return when the last frame arrived from the client (epoch ms), 0 before the first; for admin listings */
+    long lastInboundMillis() {
+        return lastInboundMillis;
+    }
+
+    /** @return frames received and not yet handled (a snapshot); for admin listings */
+    int pendingFrames() {
+        return pending.get();
     }
 
     /** @return when the hello was accepted (ms, as set by {@link #started}); 0 before */
@@ -365,6 +383,9 @@ final class ServerSession implements InboundSession {
 
     void send(Frame frame) {
         if (!closed.get()) {
+            if (frame.getOpCase() == Frame.OpCase.ERROR) {
+                handler.rejected(frame.getError().getCode());
+            }
             connection.send(frame);
         }
     }
@@ -383,6 +404,7 @@ final class ServerSession implements InboundSession {
     /** Sends the error (if any) and closes the connection; the transport then calls {@link #onClosed()}. */
     void close(Frame errorFrame, Notice notice) {
         if (errorFrame != null) {
+            handler.rejected(errorFrame.getError().getCode());
             connection.send(errorFrame);
         }
         connection.close(notice);

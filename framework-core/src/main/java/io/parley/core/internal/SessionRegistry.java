@@ -12,8 +12,11 @@ import java.util.concurrent.ConcurrentHashMap;
 final class SessionRegistry {
     private static final ServerSession[] NONE = new ServerSession[0];
     private final ConcurrentHashMap<String, ServerSession[]> byUser = new ConcurrentHashMap<>();
+    /** Sessions registered now (metrics). */
+    private final java.util.concurrent.atomic.AtomicInteger size = new java.util.concurrent.atomic.AtomicInteger();
 
     void add(ServerSession session) {
+        size.incrementAndGet();
         byUser.compute(session.userId(), (u, current) -> {
             if (current == null) {
                 return new ServerSession[]{session};
@@ -32,6 +35,9 @@ final class SessionRegistry {
                 if (s != session) {
                     next[n++] = s;
                 }
+            }
+            if (n < current.length) {
+                size.decrementAndGet();
             }
             return n == 0 ? null : Arrays.copyOf(next, n);
         });
@@ -57,6 +63,11 @@ final class SessionRegistry {
         List<ServerSession> out = new ArrayList<>();
         byUser.values().forEach(a -> out.addAll(Arrays.asList(a)));
         return out;
+    }
+
+    /** @return the sessions registered now, all users together */
+    int size() {
+        return size.get();
     }
 
     int users() {

@@ -64,6 +64,8 @@ final class Whiteboard<T> {
     private final int holdMaxSends;
     private final Map<String, List<Provider<T>>> providers = new HashMap<>();
     private final Map<String, Hold> holds = new HashMap<>();
+    /** Requests ever held (metrics). Guarded by this. */
+    private long heldTotal;
     /** Copy-on-write snapshot: type → completed future of the best service. */
     private volatile Map<String, CompletableFuture<T>> best = Map.of();
 
@@ -106,8 +108,23 @@ final class Whiteboard<T> {
             }
             CompletableFuture<T> waiter = new CompletableFuture<>();
             hold.waiters.add(waiter);
+            heldTotal++;
             return waiter;
         }
+    }
+
+    /** @return the requests waiting in holds right now (metrics; takes this object's lock briefly) */
+    synchronized int heldNow() {
+        int n = 0;
+        for (Hold h : holds.values()) {
+            n += h.waiters.size();
+        }
+        return n;
+    }
+
+    /** @return the requests held since this whiteboard was created (metrics) */
+    synchronized long heldTotal() {
+        return heldTotal;
     }
 
     void add(String type, long serviceId, int ranking, long bundleId, T service) {

@@ -70,6 +70,8 @@ public final class HttpApiComponent {
             LOG.warn("POST /v1/tokens will answer 503: {}", tokens.unavailableReason());
         }
         server = new HttpApiServer(settings(config), tokens, BlobSettings.fromProperties(properties));
+        server.ops().useMetricsToken(config.metrics_token());
+        server.ops().requireTransports(config.ready_transports());
         server.start();
     }
 
@@ -94,6 +96,65 @@ public final class HttpApiComponent {
 
     void unbindBlob(BlobStore store) {
         server.unbindBlobStore(store);
+    }
+
+    /** {@code GET /metrics} serves it; 503 while none is bound (no metrics bundle deployed). */
+    @Reference(name = "metrics", service = io.parley.core.spi.ops.MetricsExposition.class,
+            cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, unbind = "unbindMetrics")
+    void bindMetrics(io.parley.core.spi.ops.MetricsExposition exposition) {
+        server.ops().bindExposition(exposition);
+    }
+
+    void unbindMetrics(io.parley.core.spi.ops.MetricsExposition exposition) {
+        server.ops().unbindExposition(exposition);
+    }
+
+    /** {@code GET /health/live} and {@code /health/ready} probe the core's engine through it. */
+    @Reference(name = "liveness", service = io.parley.core.spi.ops.Liveness.class,
+            cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, unbind = "unbindLiveness")
+    void bindLiveness(io.parley.core.spi.ops.Liveness liveness) {
+        server.ops().bindLiveness(liveness);
+    }
+
+    void unbindLiveness(io.parley.core.spi.ops.Liveness liveness) {
+        server.ops().unbindLiveness(liveness);
+    }
+
+    /** The core's operator view, for the admin endpoints (/v1/sessions, /v1/stores, /v1/stats); 503 without it. */
+    @Reference(name = "serverAdmin", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, unbind = "unbindServerAdmin")
+    void bindServerAdmin(io.parley.core.spi.admin.ServerAdmin admin) {
+        server.bindServerAdmin(admin);
+    }
+
+    void unbindServerAdmin(io.parley.core.spi.admin.ServerAdmin admin) {
+        server.unbindServerAdmin(admin);
+    }
+
+    /** The admin bundle's bundle management, for /v1/bundles; 503 without it. */
+    @Reference(name = "deployments", cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, unbind = "unbindDeployments")
+    void bindDeployments(io.parley.core.spi.admin.Deployments deployments) {
+        server.bindDeployments(deployments);
+    }
+
+    void unbindDeployments(io.parley.core.spi.admin.Deployments deployments) {
+        server.unbindDeployments(deployments);
+    }
+
+    /** Readiness: the transports listening now (each registers one while its component is active). */
+    @Reference(name = "listening", service = io.parley.core.spi.ops.ListeningTransport.class,
+            cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, unbind = "unbindListening")
+    void bindListening(io.parley.core.spi.ops.ListeningTransport transport, Map<String, Object> props) {
+        server.ops().transportUp(transport,
+                String.valueOf(props.get(io.parley.core.spi.ops.ListeningTransport.TRANSPORT)));
+    }
+
+    void unbindListening(io.parley.core.spi.ops.ListeningTransport transport) {
+        server.ops().transportDown(transport);
     }
 
     @Deactivate

@@ -24,6 +24,14 @@ public @interface HttpApiConfig {
             + "at least 16 characters; empty disables the API (503)")
     String admin_token() default "";
 
+    @AttributeDefinition(type = AttributeType.PASSWORD, description = "Bearer token GET /metrics must present; "
+            + "empty: the admin token")
+    String metrics_token() default "";
+
+    @AttributeDefinition(description = "Transports that must be listening for GET /health/ready to answer 200, "
+            + "comma-separated (tcp, websocket); empty: none")
+    String ready_transports() default "tcp,websocket";
+
     @AttributeDefinition(description = "Largest request body in bytes; larger requests get 413")
     int max_body_bytes() default 1_048_576;
 

@@ -21,12 +21,14 @@ import java.time.Duration;
  *
  * <p>The reference to {@code Receiver} is static and mandatory: when the core goes away (or the configuration
  * changes) SCR deactivates this component, which tells every client to reconnect and closes it, then shuts the
- * event loops down before returning. Publishes no service.
+ * event loops down before returning. Publishes {@code ListeningTransport} (tcp) while active, for readiness.
  */
 @Component(name = TcpTransportComponent.PID, configurationPid = TcpTransportComponent.PID,
-        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true, service = {})
+        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true,
+        service = io.parley.core.spi.ops.ListeningTransport.class,
+        property = io.parley.core.spi.ops.ListeningTransport.TRANSPORT + "=tcp") // readiness: listening while active
 @Designate(ocd = TcpTransportConfig.class)
-public final class TcpTransportComponent {
+public final class TcpTransportComponent implements io.parley.core.spi.ops.ListeningTransport {
 
     /** Configuration PID and component name. */
     public static final String PID = "parley.transport.tcp";
@@ -42,6 +44,11 @@ public final class TcpTransportComponent {
     @Deactivate
     void deactivate() {
         server.stop();
+    }
+
+    @Override
+    public java.net.InetSocketAddress address() {
+        return server.localAddress();
     }
 
     static ServerSettings settings(TcpTransportConfig config) {

@@ -24,12 +24,15 @@ import java.time.Duration;
  *
  * <p>The reference to {@code Receiver} is static and mandatory: when the core goes away (or the configuration
  * changes) SCR deactivates this component, which sends every client {@code Notice{KIND_RECONNECT}} and close 1001,
- * then shuts the event loops down before returning. Publishes no service.
+ * then shuts the event loops down before returning. Publishes {@code ListeningTransport} (websocket) while active,
+ * for readiness.
  */
 @Component(name = WebSocketTransportComponent.PID, configurationPid = WebSocketTransportComponent.PID,
-        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true, service = {})
+        configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true,
+        service = io.parley.core.spi.ops.ListeningTransport.class,
+        property = io.parley.core.spi.ops.ListeningTransport.TRANSPORT + "=websocket") // readiness: listening while active
 @Designate(ocd = WebSocketTransportConfig.class)
-public final class WebSocketTransportComponent {
+public final class WebSocketTransportComponent implements io.parley.core.spi.ops.ListeningTransport {
 
     /** Configuration PID and component name. */
     public static final String PID = "parley.transport.websocket";
@@ -46,6 +49,11 @@ public final class WebSocketTransportComponent {
     @Deactivate
     void deactivate() {
         server.stop();
+    }
+
+    @Override
+    public java.net.InetSocketAddress address() {
+        return server.localAddress();
     }
 
     static WebSocketSettings settings(WebSocketTransportConfig config) {

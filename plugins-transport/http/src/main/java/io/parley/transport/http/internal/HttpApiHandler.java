@@ -133,6 +133,9 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
                 queue.add(Pending.blob(blob, null));
             } else if (msg instanceof BlobUploadHandler.Uploaded uploaded) {
                 queue.add(Pending.blob(uploaded.request(), uploaded.answer()));
+            } else if (msg instanceof BundleUploadHandler.Uploaded bundle) { // PUT /v1/bundles/{name}: installing
+                queue.add(new Pending("PUT", bundle.request().uri(), null, null, bundle.request().keepAlive(), null,
+                        null, null, null, bundle.answer()));
             } else {
                 return;
             }
@@ -216,6 +219,20 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             String allow = String.join(", ", match.allowed());
             return CompletableFuture.completedFuture(error(ApiException.methodNotAllowed(
                     p.method() + " is not allowed on " + path + " (allowed: " + allow + ")"), allow, false));
+        }
+        if (AdminApi.handles(match.endpoint())) { // the operator's endpoints (the PUT arrives as an upload)
+            return shared.admin().handle(match, new ApiService.Call(uri.parameters(), p.body(),
+                    String.valueOf(ctx.channel().remoteAddress()))).thenApply(this::blobAnswer);
+        }
+        if (OpsEndpoints.serves(match.endpoint())) { // /metrics checks its own token (metrics.token) here
+            ApiException refused = shared.ops().refusal(match.endpoint(), p.authorization());
+            if (refused != null) {
+                return refused(refused, true);
+            }
+            return shared.ops().handle(match.endpoint(), p.authorization(), ctx.executor()).thenApply(reply ->
+                    reply.json() != null
+                            ? new Answer(reply.status(), shared.json().write(reply.json()), JSON, null, 0, false)
+                            : new Answer(reply.status(), reply.raw(), reply.contentType(), null, 0, false));
         }
         ApiService.Call call = new ApiService.Call(uri.parameters(), p.body(),
                 String.valueOf(ctx.channel().remoteAddress()));

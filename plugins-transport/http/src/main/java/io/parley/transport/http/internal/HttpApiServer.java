@@ -50,7 +50,7 @@ public final class HttpApiServer {
 
     /** What every connection's handler shares; immutable after construction. {@code web} is null if not serving files. */
     record Shared(HttpApiSettings settings, Router router, ApiService service, ApiJson json, AdminToken adminToken,
-                  StaticFiles web, BlobService blobs) {
+                  StaticFiles web, BlobService blobs, OpsEndpoints ops, AdminApi admin) {
     }
 
     private final HttpApiSettings settings;
@@ -71,7 +71,9 @@ public final class HttpApiServer {
         this.shared = new Shared(settings, new Router(),
                 new ApiService(gateway, tokens, json, settings.requestTimeout(), openApiDocument()), json,
                 new AdminToken(settings.adminTokenUsable() ? settings.adminToken() : null), webFiles(settings),
-                new BlobService(blobSettings));
+                new BlobService(blobSettings),
+                new OpsEndpoints(settings.adminTokenUsable() ? settings.adminToken() : null, gateway::problems),
+                new AdminApi());
         this.server = new NettyServer("HTTP API", "parley-http", settings.server());
         this.slots = new ConnectionSlots(settings.server().maxConnections(), settings.maxConnectionsPerAddress());
     }
@@ -130,6 +132,7 @@ public final class HttpApiServer {
                 }
                 pipeline.addLast("gate", gate);
                 pipeline.addLast("blobs", new BlobUploadHandler(shared.blobs(), reads));
+                pipeline.addLast("bundles", new BundleUploadHandler(shared.admin(), reads));
                 pipeline.addLast("body", new BodyLimitAggregator(settings.maxBodyBytes()));
                 pipeline.addLast("api", new HttpApiHandler(shared, reads));
             }
@@ -147,6 +150,7 @@ public final class HttpApiServer {
     public void stop() {
         server.stop();
         shared.blobs().close();
+        shared.admin().close();
         if (shared.web() != null) {
             shared.web().close();
         }
@@ -186,6 +190,28 @@ public final class HttpApiServer {
         if (receiver.compareAndSet(core, null)) {
             gateway.receiverGone(core);
         }
+    }
+
+    /** The admin endpoints' services (the core's ServerAdmin, the admin bundle's Deployments); any thread. */
+    public void bindServerAdmin(io.parley.core.spi.admin.ServerAdmin admin) {
+        shared.admin().bindAdmin(admin);
+    }
+
+    public void unbindServerAdmin(io.parley.core.spi.admin.ServerAdmin admin) {
+        shared.admin().unbindAdmin(admin);
+    }
+
+    public void bindDeployments(io.parley.core.spi.admin.Deployments deployments) {
+        shared.admin().bindDeployments(deployments);
+    }
+
+    public void unbindDeployments(io.parley.core.spi.admin.Deployments deployments) {
+        shared.admin().unbindDeployments(deployments);
+    }
+
+    /** {@code /metrics}, {@code /health/live} and {@code /health/ready}: bind their services and token here. */
+    public OpsEndpoints ops() {
+        return shared.ops();
     }
 
     /** The bound address; null before {@link #start()} succeeded. */

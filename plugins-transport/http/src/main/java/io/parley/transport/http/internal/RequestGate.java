@@ -42,6 +42,10 @@ import java.util.concurrent.TimeUnit;
  * body's contents, for {@link BlobUploadHandler}. A valid ticket counts as a client's credential for
  * {@link ConnectionSlots} (kept over connections without one, never over the admin's).
  *
+ * <p>A {@code PUT /v1/bundles/{name}} that presented the admin token is judged by {@link AdminApi#admitUpload}
+ * (media type, declared length within {@code max.bundle.bytes}) and passed on as an {@link AdminApi.BundleUpload}
+ * in place of its head, followed by its body's contents, for {@link BundleUploadHandler} to stream to disk.
+ *
  * <p>Deadlines: a request head must be complete within {@code header.timeout} of the connection opening or of the
  * first byte of the request arriving; its body within {@code body.timeout} of the head. A request that misses one is
  * answered 408 (as a {@link Refused}) and the connection closed. Between requests, {@code idle.timeout} applies.
@@ -66,6 +70,8 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> deadline;
     /** Set by {@link #admit} for an admitted blob request; taken at once by {@link #channelRead}. */
     private BlobRequest admittedBlob;
+    /** Set by {@link #admit} for an admitted bundle upload ({@link AdminApi}); taken at once by {@link #channelRead}. */
+    private AdminApi.BundleUpload admittedBundle;
 
     RequestGate(HttpApiServer.Shared shared, ConnectionSlots slots, boolean admitted) {
         this.shared = shared;
@@ -114,6 +120,22 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
             }
             BlobRequest blob = admittedBlob;
             admittedBlob = null;
+            AdminApi.BundleUpload bundle = admittedBundle;
+            admittedBundle = null;
+            if (bundle != null) { // streamed by BundleUploadHandler, never aggregated
+                if (last) {
+                    awaitingHead = true;
+                } else {
+                    arm(ctx, shared.settings().bodyTimeout().toMillis()
+                            + bundle.maxBytes() * 1000 / BlobService.MIN_UPLOAD_BYTES_PER_SECOND, "body");
+                }
+                ctx.fireChannelRead(bundle);
+                if (msg instanceof HttpContent content) {
+                    ctx.fireChannelRead(new DefaultLastHttpContent(content.content().retain()));
+                }
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             long bodyMillis = shared.settings().bodyTimeout().toMillis();
             if (last) {
                 awaitingHead = true;
@@ -197,6 +219,14 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
                         ? "missing Authorization: Bearer <admin.token>" : "wrong admin token");
             }
             slots.proven(ctx.channel());
+        }
+        if (match.endpoint() == Router.Endpoint.PUT_BUNDLE) {
+            Object judged = shared.admin().admitUpload(request, match.param("name"));
+            if (judged instanceof ApiException refusal) {
+                return refusal;
+            }
+            admittedBundle = (AdminApi.BundleUpload) judged;
+            return null;
         }
         boolean hasBody = HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0;
         boolean takesBody = match.endpoint() != null && match.endpoint().method().equals(HttpMethod.POST.name());

@@ -41,7 +41,18 @@ public final class Router {
         SET_ROLE("POST", "/v1/groups/{group}/roles", true),
         MUTE_MEMBER("POST", "/v1/groups/{group}/mute", true),
         MUTE_ALL("POST", "/v1/groups/{group}/mute-all", true),
-        TRANSFER_GROUP("POST", "/v1/groups/{group}/transfer", true);
+        TRANSFER_GROUP("POST", "/v1/groups/{group}/transfer", true),
+        // operations (OpsEndpoints): /metrics checks its own token (metrics.token, else admin.token) after routing
+        METRICS("GET", "/metrics", false),
+        HEALTH_LIVE("GET", "/health/live", false),
+        HEALTH_READY("GET", "/health/ready", false),
+        // admin (issue 13): the operator's endpoints, answered by AdminApi
+        SESSIONS("GET", "/v1/sessions", true),
+        STORES("GET", "/v1/stores", true),
+        STATS("GET", "/v1/stats", true),
+        BUNDLES("GET", "/v1/bundles", true),
+        PUT_BUNDLE("PUT", "/v1/bundles/{name}", true),
+        DELETE_BUNDLE("DELETE", "/v1/bundles/{name}", true);
 
         private final String method;
         private final String template;
