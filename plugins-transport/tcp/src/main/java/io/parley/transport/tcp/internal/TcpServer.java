@@ -47,17 +47,24 @@ public final class TcpServer {
         server.start(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                ChannelPipeline pipeline = ch.pipeline();
-                pipeline.addLast("decoder", new FrameDecoder(maxFrameBytes));
-                pipeline.addLast("encoder", FrameEncoder.INSTANCE);
-                if (!settings.idleTimeout().isZero()) {
-                    // after the decoder: only complete frames count as activity
-                    pipeline.addLast("idle", new IdleStateHandler(
-                            settings.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
-                }
-                pipeline.addLast("session", new ConnectionHandler(server, receiver));
+                initPipeline(ch.pipeline(), maxFrameBytes, server, receiver);
             }
         }, "max frame " + maxFrameBytes + " bytes");
+    }
+
+    /**
+     * Adds one connection's handlers: {@code decoder}, {@code encoder}, {@code idle} (unless the idle timeout is
+     * zero) and {@code session}. Also used by the fuzz target, so that it drives this exact pipeline.
+     */
+    static void initPipeline(ChannelPipeline pipeline, int maxFrameBytes, NettyServer server, Receiver receiver) {
+        pipeline.addLast("decoder", new FrameDecoder(maxFrameBytes));
+        pipeline.addLast("encoder", FrameEncoder.INSTANCE);
+        if (!server.settings().idleTimeout().isZero()) {
+            // after the decoder: only complete frames count as activity
+            pipeline.addLast("idle", new IdleStateHandler(
+                    server.settings().idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
+        }
+        pipeline.addLast("session", new ConnectionHandler(server, receiver));
     }
 
     /**

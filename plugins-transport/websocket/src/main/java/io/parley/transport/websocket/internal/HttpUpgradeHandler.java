@@ -37,7 +37,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Answers: bad request (unparsable, or not an upgrade) 400; request line over {@code max.http.request.bytes}
  * 414; header block over it 431; other path 404; a method other than GET 405; a WebSocket version other than 13
- * 426; an origin the {@link OriginPolicy} refuses, or more than one {@code Origin} header, 403. Every answer closes the connection.
+ * 426; an origin the {@link OriginPolicy} refuses, or more than one {@code Origin} header, 403; an HTTP version
+ * other than 1.1, 505. Before this handler, the aggregator answers a body over {@code max.http.request.bytes} with
+ * 413 and an {@code Expect} other than {@code 100-continue} with 417. Every answer closes the connection.
  *
  * <p>The WebSocket pipeline after the upgrade, inbound:
  * <pre>
@@ -84,6 +86,11 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
             } else {
                 refuse(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request");
             }
+            return;
+        }
+        if (!HttpVersion.HTTP_1_1.equals(request.protocolVersion())) {
+            // RFC 6455 4.1: the upgrade is an HTTP/1.1 request; Netty parses any "HTTP/x.y"
+            refuse(ctx, HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, "the upgrade must be an HTTP/1.1 request");
             return;
         }
         String path = new QueryStringDecoder(request.uri()).path();

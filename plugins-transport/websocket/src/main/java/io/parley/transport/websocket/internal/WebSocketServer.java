@@ -1,11 +1,21 @@
 package io.parley.transport.websocket.internal;
 
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
 import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.NettyServer;
 
@@ -46,19 +56,40 @@ public final class WebSocketServer {
      */
     public void start() throws IOException {
         int maxFrameBytes = receiver.maxFrameBytes();
-        int maxRequest = settings.maxHttpRequestBytes();
         server.start(new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
-                ChannelPipeline pipeline = ch.pipeline();
-                pipeline.addLast("http", new HttpServerCodec(new HttpDecoderConfig()
-                        .setMaxInitialLineLength(maxRequest)
-                        .setMaxHeaderSize(maxRequest)));
-                pipeline.addLast("http-aggregator", new HttpObjectAggregator(maxRequest));
-                pipeline.addLast("upgrade", new HttpUpgradeHandler(settings, maxFrameBytes));
-                pipeline.addLast("session", new WebSocketSessionHandler(server, receiver));
+                initPipeline(ch.pipeline(), settings, maxFrameBytes, server, receiver);
             }
         }, "path " + settings.path() + ", " + settings.origins() + ", max frame " + maxFrameBytes + " bytes");
+    }
+
+    /**
+     * Adds one connection's handlers before the upgrade: {@code http}, {@code http-aggregator}, {@code upgrade}
+     * (which rebuilds the pipeline for WebSocket frames) and {@code session}. Also used by the fuzz target, so that
+     * it drives this exact pipeline.
+     */
+    static void initPipeline(ChannelPipeline pipeline, WebSocketSettings settings, int maxFrameBytes,
+                             NettyServer server, Receiver receiver) {
+        int maxRequest = settings.maxHttpRequestBytes();
+        pipeline.addLast("http", new HttpServerCodec(new HttpDecoderConfig()
+                .setMaxInitialLineLength(maxRequest)
+                .setMaxHeaderSize(maxRequest)));
+        // closeOnExpectationFailed: the 417 for an unknown Expect closes, like every other refusal
+        pipeline.addLast("http-aggregator", new HttpObjectAggregator(maxRequest, true) {
+            @Override
+            protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+                // Netty keeps a keep-alive connection open after its 413; a refused upgrade closes (the aggregator
+                // releases the message and drops the rest of its body)
+                FullHttpResponse tooLarge = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                        HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.EMPTY_BUFFER);
+                tooLarge.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0)
+                        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(tooLarge).addListener(ChannelFutureListener.CLOSE);
+            }
+        });
+        pipeline.addLast("upgrade", new HttpUpgradeHandler(settings, maxFrameBytes));
+        pipeline.addLast("session", new WebSocketSessionHandler(server, receiver));
     }
 
     /** See the class comment. Idempotent. */

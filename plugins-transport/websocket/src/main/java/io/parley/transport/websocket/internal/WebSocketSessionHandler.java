@@ -3,6 +3,7 @@ package io.parley.transport.websocket.internal;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
@@ -145,7 +146,8 @@ final class WebSocketSessionHandler extends ChannelInboundHandlerAdapter {
                 connection.closeWith(Frames.error(ErrorCode.ERROR_CODE_BAD_FRAME,
                         "WebSocket protocol error: " + cause.getMessage()), CloseReason.PROTOCOL_ERROR, false);
             }
-        } else if (cause instanceof IOException) {
+        } else if (cause instanceof IOException || cause instanceof PrematureChannelClosureException) {
+            // the latter: the client went away in the middle of a fragmented message (raised by the aggregator)
             LOG.debug("WebSocket connection {} failed: {}", remote, cause.toString());
             ctx.close();
         } else {
