@@ -5,13 +5,10 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
-import io.parley.core.api.Principal;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
-import io.parley.core.spi.transport.Connection;
-import io.parley.core.spi.transport.InboundSession;
-import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.NettyServer;
+import io.parley.transport.support.RecordingReceiver;
 import io.parley.transport.support.ServerSettings;
 
 import java.nio.ByteBuffer;
@@ -55,11 +52,11 @@ class TcpFramingFuzzTest {
         byte[] stream = Arrays.copyOfRange(input, 1, input.length);
         Expected expected = expected(stream);
 
-        RecordingReceiver receiver = new RecordingReceiver();
+        RecordingReceiver receiver = new RecordingReceiver(MAX_FRAME);
         EmbeddedChannel channel = new EmbeddedChannel();
         TcpServer.initPipeline(channel.pipeline(), MAX_FRAME, new NettyServer("TCP", "fuzz", SETTINGS), receiver);
         channel.pipeline().fireChannelActive();
-        RecordingSession session = receiver.session;
+        RecordingReceiver.Session session = receiver.session;
 
         Random reads = new Random(input[0] & 0x7f);
         boolean direct = (input[0] & 0x80) != 0;
@@ -128,46 +125,5 @@ class TcpFramingFuzzTest {
     static final class Expected {
         final List<Frame> frames = new ArrayList<>();
         ErrorCode error;
-    }
-
-    /** The core as far as a transport sees it: one session per connection, recording its frames; answers nothing. */
-    private static final class RecordingReceiver implements Receiver {
-        RecordingSession session;
-
-        @Override
-        public InboundSession open(Connection connection) {
-            session = new RecordingSession();
-            return session;
-        }
-
-        @Override
-        public InboundSession openAuthenticated(Connection connection, Principal principal) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public int maxFrameBytes() {
-            return MAX_FRAME;
-        }
-    }
-
-    private static final class RecordingSession implements InboundSession {
-        final List<Frame> frames = new ArrayList<>();
-        int closedCalls;
-
-        @Override
-        public void onFrame(Frame frame) {
-            frames.add(frame);
-        }
-
-        @Override
-        public void onClosed() {
-            closedCalls++;
-        }
-
-        @Override
-        public boolean isAuthenticated() {
-            return false;
-        }
     }
 }

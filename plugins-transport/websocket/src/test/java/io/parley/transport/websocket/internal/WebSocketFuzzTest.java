@@ -11,14 +11,12 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.PrematureChannelClosureException;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
-import io.parley.core.api.Principal;
 import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Ping;
 import io.parley.core.spi.transport.Connection;
-import io.parley.core.spi.transport.InboundSession;
-import io.parley.core.spi.transport.Receiver;
 import io.parley.transport.support.NettyServer;
+import io.parley.transport.support.RecordingReceiver;
 import io.parley.transport.support.ServerSettings;
 import org.junit.jupiter.api.Test;
 
@@ -81,7 +79,7 @@ class WebSocketFuzzTest {
         byte[] stream = client.out.toByteArray();
         Random reads = new Random(data.consumeLong());
 
-        RecordingReceiver receiver = new RecordingReceiver();
+        RecordingReceiver receiver = new RecordingReceiver(MAX_FRAME);
         List<Throwable> exceptions = new ArrayList<>();
         EmbeddedChannel channel = new EmbeddedChannel();
         WebSocketServer.initPipeline(channel.pipeline(), SETTINGS, MAX_FRAME,
@@ -125,7 +123,7 @@ class WebSocketFuzzTest {
                     throw new AssertionError("unexpected exception in the pipeline", e);
                 }
             }
-            RecordingSession session = receiver.session;
+            RecordingReceiver.Session session = receiver.session;
             assertTrue(session != null, "no core session after the upgrade");
             List<Frame> sent = client.binaryMessages();
             assertTrue(client.unmodeled || session.frames.size() <= sent.size() && session.frames.equals(sent.subList(0,
@@ -170,7 +168,7 @@ class WebSocketFuzzTest {
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
 
     private static void assertRefused(int status, String request) {
-        RecordingReceiver receiver = new RecordingReceiver();
+        RecordingReceiver receiver = new RecordingReceiver(MAX_FRAME);
         EmbeddedChannel channel = new EmbeddedChannel();
         WebSocketServer.initPipeline(channel.pipeline(), SETTINGS, MAX_FRAME,
                 new NettyServer("WebSocket", "fuzz", SETTINGS.server()), receiver);
@@ -467,47 +465,6 @@ class WebSocketFuzzTest {
             if (closeSent) {
                 assertFalse(open, "still open after the close frame");
             }
-        }
-    }
-
-    /** The core as far as a transport sees it: one session per connection, recording its frames; answers nothing. */
-    private static final class RecordingReceiver implements Receiver {
-        RecordingSession session;
-
-        @Override
-        public InboundSession open(Connection connection) {
-            session = new RecordingSession();
-            return session;
-        }
-
-        @Override
-        public InboundSession openAuthenticated(Connection connection, Principal principal) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public int maxFrameBytes() {
-            return MAX_FRAME;
-        }
-    }
-
-    private static final class RecordingSession implements InboundSession {
-        final List<Frame> frames = new ArrayList<>();
-        int closedCalls;
-
-        @Override
-        public void onFrame(Frame frame) {
-            frames.add(frame);
-        }
-
-        @Override
-        public void onClosed() {
-            closedCalls++;
-        }
-
-        @Override
-        public boolean isAuthenticated() {
-            return false;
         }
     }
 }
