@@ -122,7 +122,10 @@ public class SendPathBenchmark {
     public void start() throws Exception {
         TextRules rules = new TextRules(4000);
         MessageProcessor text = (context, draft) -> CompletableFuture.completedFuture(rules.check(draft));
-        core = InProcessCore.start(new MemoryMessageStore(), Map.of())
+        // the abuse limits off (rate 0): they would pace the senders (limit.sends.per.user: 200/s each) and refuse the
+        // 128 connections of pairs=64 from one address (limit.connections.per.ip: burst 100), measuring the limiter
+        core = InProcessCore.start(new MemoryMessageStore(), Map.of("limit.sends.per.user.per.second", 0,
+                "limit.frames.per.connection.per.second", 0, "limit.connections.per.ip.per.second", 0))
                 .authenticator((token, device) -> new Principal(token, device, Instant.now().plusSeconds(86_400)))
                 .processor("text", text);
         all = new Pair[pairs];
