@@ -342,7 +342,13 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         if (!keepAlive) {
             closing = true;
             queue.clear();
-            written.addListener(ChannelFutureListener.CLOSE);
+            written.addListener((ChannelFutureListener) f -> {
+                if (f.isSuccess()) {
+                    LingeringClose.close(ctx.channel(), reads);
+                } else {
+                    ctx.close();
+                }
+            });
             return;
         }
         written.addListener((ChannelFutureListener) f -> {
@@ -375,7 +381,7 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             } else if (!keepAlive) {
                 closing = true;
                 queue.clear();
-                ctx.close();
+                LingeringClose.close(ctx.channel(), reads);
             } else {
                 next(ctx);
             }

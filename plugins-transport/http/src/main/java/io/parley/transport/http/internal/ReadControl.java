@@ -5,13 +5,14 @@ import io.netty.channel.Channel;
 /**
  * Whether one connection reads: it does unless {@link HttpApiHandler} is answering a request (so pipelined requests
  * are paced and answered in order) or {@link BlobUploadHandler} holds an upload's body back until the upload's head
- * has been checked. Confined to the channel's event loop.
+ * has been checked — but always while it lingers before closing. Confined to the channel's event loop.
  */
 final class ReadControl {
 
     private final Channel channel;
     private boolean answering;
     private boolean holding;
+    private boolean lingering;
 
     ReadControl(Channel channel) {
         this.channel = channel;
@@ -33,7 +34,13 @@ final class ReadControl {
         apply();
     }
 
+    /** The connection is closing ({@link LingeringClose}): it reads (and discards) whatever still comes. */
+    void lingering() {
+        lingering = true;
+        apply();
+    }
+
     private void apply() {
-        channel.config().setAutoRead(!answering && !holding);
+        channel.config().setAutoRead(lingering || !answering && !holding);
     }
 }

@@ -213,6 +213,44 @@ class HttpApiGuardTest {
     }
 
     @Test
+    void aClientStillSendingTheBodyOfARefusedRequestReadsItsAnswerAndALingererIsCut() throws Exception {
+        // the answer comes while 4 MiB are on their way: the server discards them unread, and closes only once the
+        // client is done — closing at once would reset the connection and drop the answer at the client
+        byte[] body = new byte[4 << 20];
+        String head = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n"
+                + "Content-Type: application/json\r\nContent-Length: " + body.length + "\r\n\r\n";
+        for (int i = 0; i < 3; i++) {
+            try (Socket s = socket(server)) {
+                OutputStream out = s.getOutputStream();
+                out.write(head.getBytes(StandardCharsets.US_ASCII));
+                out.write(body); // a reset here is the defect
+                Reply r = read(s);
+                assertEquals(401, r.status, r.text);
+                assertTrue(r.closed, r.text);
+            }
+        }
+        // one that has its answer but goes on sending is cut after the linger
+        try (Socket s = socket(server)) {
+            OutputStream out = s.getOutputStream();
+            out.write(head.getBytes(StandardCharsets.US_ASCII));
+            assertEquals(401, read(s).status);
+            long start = System.nanoTime();
+            byte[] chunk = new byte[16 << 10];
+            try {
+                while (System.nanoTime() - start < 10_000_000_000L) {
+                    out.write(chunk);
+                    Thread.sleep(5);
+                }
+                fail("the server still reads a refused request's body 10 s after answering it");
+            } catch (SocketException cut) {
+                long ms = (System.nanoTime() - start) / 1_000_000;
+                assertTrue(ms >= LingeringClose.LINGER_MILLIS / 2 && ms < LingeringClose.LINGER_MILLIS + 3000,
+                        "cut after " + ms + " ms");
+            }
+        }
+    }
+
+    @Test
     void aRequestHeadOrBodyThatDoesNotArriveInTimeIsCut() throws Exception {
         HttpApiServer strict = start(settings(1024, 1024, Duration.ofMillis(300), Duration.ofMillis(300)));
         long started = System.nanoTime();
