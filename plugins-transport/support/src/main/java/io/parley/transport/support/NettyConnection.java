@@ -156,6 +156,11 @@ public abstract class NettyConnection implements Connection {
         return remoteAddress;
     }
 
+    /** @return how long a close may take before the channel is closed anyway (ms); 0 closes at once */
+    protected final long closeTimeoutMillis() {
+        return closeTimeoutMillis;
+    }
+
     /** True once closing has begun (by either side); sends are dropped from then on. */
     public final boolean isClosing() {
         return closing.get();

@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.parley.transport.support.LingeringClose;
 import io.parley.transport.http.internal.BlobService.BlobRequest;
 import io.parley.transport.http.internal.BodyLimitAggregator.OversizedRequest;
 import org.slf4j.Logger;
@@ -344,7 +345,7 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             queue.clear();
             written.addListener((ChannelFutureListener) f -> {
                 if (f.isSuccess()) {
-                    LingeringClose.close(ctx.channel(), reads);
+                    lingeringClose(ctx);
                 } else {
                     ctx.close();
                 }
@@ -359,6 +360,12 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
                 ctx.close();
             }
         });
+    }
+
+    /** After the last answer: the client may still be sending (a refused body), so shut down and linger. */
+    private void lingeringClose(ChannelHandlerContext ctx) {
+        reads.lingering();
+        LingeringClose.close(ctx.channel(), LingeringClose.DEFAULT_LINGER_MILLIS);
     }
 
     /** The head now, the body streamed; the next request is taken up once the last byte is written. */
@@ -381,7 +388,7 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             } else if (!keepAlive) {
                 closing = true;
                 queue.clear();
-                LingeringClose.close(ctx.channel(), reads);
+                lingeringClose(ctx);
             } else {
                 next(ctx);
             }

@@ -34,7 +34,7 @@ final class ReadControl {
         apply();
     }
 
-    /** The connection is closing ({@link LingeringClose}): it reads (and discards) whatever still comes. */
+    /** The connection is closing ({@link io.parley.transport.support.LingeringClose}): it reads (and discards) whatever still comes. */
     void lingering() {
         lingering = true;
         apply();

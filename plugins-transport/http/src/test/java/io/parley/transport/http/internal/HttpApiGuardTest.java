@@ -1,6 +1,7 @@
 package io.parley.transport.http.internal;
 
 import io.parley.transport.support.EpollMode;
+import io.parley.transport.support.LingeringClose;
 import io.parley.transport.support.ServerSettings;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -244,7 +245,7 @@ class HttpApiGuardTest {
                 fail("the server still reads a refused request's body 10 s after answering it");
             } catch (SocketException cut) {
                 long ms = (System.nanoTime() - start) / 1_000_000;
-                assertTrue(ms >= LingeringClose.LINGER_MILLIS / 2 && ms < LingeringClose.LINGER_MILLIS + 3000,
+                assertTrue(ms >= LingeringClose.DEFAULT_LINGER_MILLIS / 2 && ms < LingeringClose.DEFAULT_LINGER_MILLIS + 3000,
                         "cut after " + ms + " ms");
             }
         }

@@ -161,6 +161,24 @@ class TcpServerTest {
     }
 
     @Test
+    void aClientStillSendingAfterItsBadFrameReadsTheErrorNotAReset() throws Exception {
+        start(s -> { });
+        TestClient bad = connect();
+        TestSession badSession = receiver.nextSession();
+        byte[] garbage = {0, 0, 0, 6, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF, (byte) 0xFF};
+        bad.sendRaw(garbage);
+        Thread.sleep(200); // the server has answered and shut its side down by now
+        byte[] more = new byte[64 << 10];
+        for (int i = 0; i < 64; i++) { // 4 MiB behind the bad frame: discarded unread, no reset while they come
+            bad.sendRaw(more);
+        }
+        assertEquals(ErrorCode.ERROR_CODE_BAD_FRAME, bad.read().getError().getCode());
+        bad.assertClosedByServer();
+        badSession.awaitClosed();
+        assertTrue(badSession.frames.isEmpty(), "nothing after the bad frame reached the core");
+    }
+
+    @Test
     void halfFrameThenEndOfStreamJustCleansUp() throws Exception {
         start(s -> { });
         TestClient client = connect();

@@ -87,12 +87,14 @@ final class TestClient implements AutoCloseable {
     }
 
     /** Asserts the server closed the connection (end of stream or reset) with nothing more to read. */
+    /** Expects the end of stream (the server shut its side down) and then closes, as a client does. */
     void assertClosedByServer() throws IOException {
         try {
             assertEquals(-1, in.read(), "expected end of stream");
         } catch (SocketException e) {
             // a reset is also a close
         }
+        socket.close();
     }
 
     void shutdownOutput() throws IOException {

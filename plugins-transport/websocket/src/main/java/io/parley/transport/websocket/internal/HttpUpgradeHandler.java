@@ -24,6 +24,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketHandshakeException;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker13;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.transport.support.LingeringClose;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,7 +111,7 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
         }
         if (!"13".equals(request.headers().get(HttpHeaderNames.SEC_WEBSOCKET_VERSION))) {
             WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel())
-                    .addListener(ChannelFutureListener.CLOSE);
+                    .addListener(LingeringClose.afterWrite(LingeringClose.DEFAULT_LINGER_MILLIS));
             return;
         }
         if (request.headers().getAll(HttpHeaderNames.ORIGIN).size() > 1) {
@@ -168,6 +169,6 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
         if (status.equals(HttpResponseStatus.METHOD_NOT_ALLOWED)) {
             response.headers().set(HttpHeaderNames.ALLOW, HttpMethod.GET.name());
         }
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(response).addListener(LingeringClose.afterWrite(LingeringClose.DEFAULT_LINGER_MILLIS));
     }
 }

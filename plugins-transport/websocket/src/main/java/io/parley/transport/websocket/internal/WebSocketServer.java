@@ -2,7 +2,6 @@ package io.parley.transport.websocket.internal;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
@@ -17,6 +16,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import io.parley.core.spi.transport.Receiver;
+import io.parley.transport.support.LingeringClose;
 import io.parley.transport.support.NettyServer;
 
 import java.io.IOException;
@@ -85,7 +85,7 @@ public final class WebSocketServer {
                         HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.EMPTY_BUFFER);
                 tooLarge.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0)
                         .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                ctx.writeAndFlush(tooLarge).addListener(ChannelFutureListener.CLOSE);
+                ctx.writeAndFlush(tooLarge).addListener(LingeringClose.afterWrite(LingeringClose.DEFAULT_LINGER_MILLIS));
             }
         });
         pipeline.addLast("upgrade", new HttpUpgradeHandler(settings, maxFrameBytes));
