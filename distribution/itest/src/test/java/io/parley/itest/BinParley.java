@@ -23,11 +23,7 @@ final class BinParley {
      * @throws IllegalStateException if it did not end within {@code timeoutSeconds} (it is killed then)
      */
     static Result run(Path home, Map<String, String> env, long timeoutSeconds, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(home.resolve("bin/parley").toString()));
-        command.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true);
-        pb.environment().putAll(env);
-        Process p = pb.start();
+        Process p = builder(home, env, args).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
@@ -35,5 +31,21 @@ final class BinParley {
                     + timeoutSeconds + " s; output:\n" + out);
         }
         return new Result(p.exitValue(), out);
+    }
+
+    /**
+     * Starts {@code bin/parley args} in {@code home} and returns at once; its output goes to {@code output}. The
+     * caller ends it ({@link Process#destroy}) when it is no longer needed.
+     */
+    static Process start(Path home, Map<String, String> env, Path output, String... args) throws Exception {
+        return builder(home, env, args).redirectOutput(output.toFile()).start();
+    }
+
+    private static ProcessBuilder builder(Path home, Map<String, String> env, String... args) {
+        List<String> command = new ArrayList<>(List.of(home.resolve("bin/parley").toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        return pb;
     }
 }

@@ -491,7 +491,8 @@ class HttpApiIT {
         java.nio.file.Files.copy(server.home.resolve("deploy").resolve(ws), savedWs);
         server.undeploy(jar);
         server.undeploy(ws);
-        Reply down = awaitReady(503, "websocket");
+        // FileInstall removes the two bundles in its own order, possibly in two scans: wait for both
+        Reply down = awaitReady(503, "no message store", "websocket");
         assertEquals("DOWN", down.json().get("status"));
         assertEquals(List.of("no message store is running", "the websocket transport is not listening"),
                 list(down.json().get("problems")));
@@ -540,14 +541,15 @@ class HttpApiIT {
 
     /**
      * Polls {@code GET /health/ready} (FileInstall needs about two polls) until it answers {@code status} with a body
-     * containing {@code fragment}.
+     * containing every one of {@code fragments}.
      */
-    static Reply awaitReady(int status, String fragment) throws Exception {
+    static Reply awaitReady(int status, String... fragments) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         Reply r;
         do {
             r = call("GET", "/health/ready", null, null);
-            if (r.status == status && r.body.contains(fragment)) {
+            Reply answer = r;
+            if (r.status == status && java.util.Arrays.stream(fragments).allMatch(f -> answer.body.contains(f))) {
                 return r;
             }
             Thread.sleep(100);

@@ -65,13 +65,16 @@ class MemoryBoundIT {
         ServerProcess.setKey(home.resolve("conf/parley.store.memory.cfg"), "max.bytes", "100000000000");
         ServerProcess.setKey(home.resolve("conf/parley.store.memory.cfg"), "max.messages", "100000000000");
         assertEquals(0, BinParley.run(home, SMALL_HEAP, 90, "start").exit());
+        // flood until the JVM is gone (seconds, on 128 MB), not for a fixed time
+        Process bench = BinParley.start(home, Map.of(), dir.resolve("bench.out"), "bench", "--clients", "100",
+                "--duration", "60s", "--warmup", "1s");
         try {
-            flood(home, 40);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             BinParley.Result status;
             do {
                 status = BinParley.run(home, Map.of(), 30, "status");
             } while (status.exit() == 0 && System.nanoTime() < deadline && sleep());
+            bench.destroy();
             assertEquals(3, status.exit(), "the JVM exited:\n" + status.output());
             assertTrue(status.output().contains("it ran out of memory (Java heap space"), status.output());
             String console = Files.readString(home.resolve("logs/console.log"));
@@ -79,6 +82,7 @@ class MemoryBoundIT {
             assertFalse(Files.list(home.resolve("data")).noneMatch(p -> p.toString().endsWith(".hprof")),
                     "a heap dump for the post-mortem");
         } finally {
+            bench.destroyForcibly();
             BinParley.run(home, Map.of(), 90, "stop");
         }
     }
