@@ -104,7 +104,8 @@ import java.util.function.LongSupplier;
  * are stored as the serialized {@link Message} (with its seq), never deleted, so a seq is never reused.
  * Tuning: LZ4-compressed 16 KiB blocks, a {@value #BLOCK_CACHE_MB} MiB block cache that also holds the (partitioned)
  * index and filter blocks, 10-bit bloom filters (the idempotency-key lookup of every send is usually a miss: ~2 us),
- * 64 MiB memtables, two background jobs.
+ * 64 MiB memtables with a whole-key bloom filter each (so that miss does not search the memtable either), two
+ * background jobs.
  *
  * <p><b>Write failures</b> (a full disk, an I/O error, a failed sync). A failed write fails its whole batch as
  * retryable UNAVAILABLE: nothing of it becomes visible; only if the sync itself failed may the whole batch (never a
@@ -245,6 +246,11 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
                 .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
                 .setCompressionType(CompressionType.LZ4_COMPRESSION)
                 .setWriteBufferSize(64L << 20)
+                // a whole-key bloom filter per memtable (3.2 MiB each): the idempotency-key lookups of every send
+                // (the engine's before the processor, the writer's in the batch) are misses, which otherwise search
+                // the memtable's skip list: 9 % of the server's CPU samples at 20,000 msg/s (perf, session 12)
+                .setMemtablePrefixBloomSizeRatio(0.05)
+                .setMemtableWholeKeyFiltering(true)
                 .setMaxWriteBufferNumber(2)
                 .setMaxBackgroundJobs(2)
                 .setBytesPerSync(1L << 20)
