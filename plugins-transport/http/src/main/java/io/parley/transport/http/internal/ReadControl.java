@@ -34,7 +34,10 @@ final class ReadControl {
         apply();
     }
 
-    /** The connection is closing ({@link io.parley.transport.support.LingeringClose}): it reads (and discards) whatever still comes. */
+    /**
+     * The connection is closing ({@link io.parley.transport.support.LingeringClose}): it reads (and discards)
+     * whatever still comes, whatever an upload's late completion asks for afterwards.
+     */
     void lingering() {
         lingering = true;
         apply();

@@ -34,8 +34,9 @@ import java.util.concurrent.TimeUnit;
  * head does not carry it, or its body is not allowed (a body outside {@code /v1} or on an endpoint that takes none;
  * a body of another type than {@code application/json}). A refused request is passed on as a {@link Refused} in its
  * place (so {@link HttpApiHandler} answers it in turn), its body is discarded as it arrives without being buffered,
- * and the connection is closed after the answer ({@link io.parley.transport.support.LingeringClose}). So an unauthenticated caller can make the server buffer no body at
- * all, and a cross-site {@code text/plain} form post never reaches an endpoint.
+ * and the connection is closed after the answer ({@link io.parley.transport.support.LingeringClose}). So an
+ * unauthenticated caller can make the server buffer no body at all, and a cross-site {@code text/plain} form post
+ * never reaches an endpoint.
  *
  * <p>Blob paths ({@code /blobs/<key>}) are judged by {@link BlobService#admit} (method, key, ticket, and the
  * headers of an upload); an admitted one is passed on as a {@link BlobRequest} in place of its head, followed by its

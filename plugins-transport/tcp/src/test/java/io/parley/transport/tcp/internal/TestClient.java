@@ -86,8 +86,10 @@ final class TestClient implements AutoCloseable {
         assertEquals(id, pong.getRequestId());
     }
 
-    /** Asserts the server closed the connection (end of stream or reset) with nothing more to read. */
-    /** Expects the end of stream (the server shut its side down) and then closes, as a client does. */
+    /**
+     * Asserts the server ended the connection (end of stream, or a reset) with nothing more to read, then closes this
+     * side, as a client does on end of stream (the server lingers until then).
+     */
     void assertClosedByServer() throws IOException {
         try {
             assertEquals(-1, in.read(), "expected end of stream");
