@@ -280,6 +280,13 @@ final class Engine implements Receiver, ServerSession.Handler {
         return dispatch(session, rid, frame);
     }
 
+    /** Event loop: a delivery ack whose checks are all in memory; see {@link ReadState#deliverAckNow}. */
+    @Override
+    public boolean handleNow(ServerSession session, Frame frame) {
+        return frame.getOpCase() == Frame.OpCase.DELIVER_ACK && session.isAuthenticated()
+                && readState.deliverAckNow(session, frame.getDeliverAck());
+    }
+
     private CompletionStage<Void> dispatch(ServerSession session, long rid, Frame frame) {
         switch (frame.getOpCase()) {
             case SEND:

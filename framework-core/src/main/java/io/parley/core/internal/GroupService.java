@@ -89,6 +89,17 @@ final class GroupService {
         }
     }
 
+    /**
+     * Membership from the cache only, never the store; any thread, non-blocking.
+     *
+     * @return true if the group's record is cached and lists {@code user}; false if it is not cached or does not
+     *         list them (then ask {@link #find} and {@link #requireMemberOf})
+     */
+    boolean cachedMember(String groupId, String user) {
+        Cached c = cache.get(groupId);
+        return c != null && c.idSet().contains(user);
+    }
+
     Group require(MessageStore store, String groupId) {
         return find(store, groupId).orElseThrow(GroupService::noSuchGroup);
     }

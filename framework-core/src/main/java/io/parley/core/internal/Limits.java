@@ -117,6 +117,21 @@ final class Limits {
     }
 
     /**
+     * A delivery ack or read mark admitted now, for the event-loop fast path: takes a token from the connection's
+     * ack bucket if one is there.
+     *
+     * @return true if the frame may be handled at once (a token was taken, or nothing limits it); false if it would
+     *         have to wait, having taken nothing — the caller then goes through {@link #frame}
+     */
+    boolean ackNow(ServerSession session) {
+        if (session.isTrusted() || settings.framesPerConnection().unlimited()) {
+            return true;
+        }
+        SessionBuckets buckets = buckets(session);
+        return buckets.acks == null || buckets.acks.tryConsume(1);
+    }
+
+    /**
      * One request frame of an authenticated session, counted against {@code limit.frames.per.connection.*}: every
      * verb in one bucket, refused over it — but delivery acks and read marks ({@code ackOrMark}) in a bucket of their
      * own with the same rate, and never refused: over the limit the frame's token is reserved and the caller handles it

@@ -27,7 +27,8 @@ import java.util.List;
  * reach the sessions on other nodes, and a read mark in a large group is handed to every other node for its counts.
  *
  * <p>Threading: every method runs on a core worker in the session's frame order (acks and read marks also just after
- * the connection closed, see {@link ServerSession}). Watermarks and cursors are raised in the store, which may apply
+ * the connection closed, see {@link ServerSession}), except {@link #deliverAckNow}, which runs on the connection's
+ * event loop when the session has no frame queued (so still in frame order). Watermarks and cursors are raised in the store, which may apply
  * them asynchronously (see {@link io.parley.core.spi.store.MessageStore#advanceWatermark}); relays never block.
  */
 @Singleton
@@ -67,6 +68,49 @@ final class ReadState {
             return;
         }
         requireWithinHead(ack.getConversation(), ack.getSeq());
+        applyAck(session, ack, members);
+    }
+
+    /**
+     * {@link #deliverAck} on the calling thread — the connection's event loop — when every check can be answered from
+     * memory: the group's record is cached, the store knows the seq is held ({@link MessageStore#knownToHold}), the
+     * connection's ack bucket has a token, and no cluster link is bound (a link keeps the order of one thread's
+     * relays only). Nothing here blocks: the store's watermark raise and the receipt's send never do.
+     *
+     * @return true if the ack was applied; false, having done nothing (no token taken), if a check needs the store or
+     *         would fail — the caller then hands the frame to a worker, which runs {@link #deliverAck} and answers
+     *         the errors
+     */
+    boolean deliverAckNow(ServerSession session, DeliverAck ack) {
+        MessageStore s = store.get();
+        if (s == null || link.get() != null) {
+            return false;
+        }
+        String user = session.userId();
+        String conversation = ack.getConversation();
+        List<String> members = null;
+        if (Ids.groupIdOf(conversation) != null) {
+            if (!groups.cachedMember(Ids.groupIdOf(conversation), user)) {
+                return false;
+            }
+        } else {
+            members = Ids.directMembers(conversation);
+            if (!members.contains(user)) {
+                return false;
+            }
+        }
+        if (ack.getSeq() > 0 && !s.knownToHold(conversation, ack.getSeq()) || !limits.ackNow(session)) {
+            return false;
+        }
+        if (ack.getSeq() > 0) {
+            applyAck(session, ack, members);
+        }
+        return true;
+    }
+
+    /** @param members the 1:1 conversation's members; null or anything for a group (no receipt is sent there) */
+    private void applyAck(ServerSession session, DeliverAck ack, List<String> members) {
+        String user = session.userId();
         store.require().advanceWatermark(user, session.deviceId(), ack.getConversation(), ack.getSeq());
         if (Ids.groupIdOf(ack.getConversation()) != null) {
             return;

@@ -25,7 +25,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The core's view of one connection. Frames are handled on the engine's workers strictly one at a time and in
  * arrival order: the next frame starts only when the previous one is <em>admitted</em> (for a send: handed to the
- * store, which keeps submission order), so a client's pipelined sends keep their order in the conversation.
+ * store, which keeps submission order), so a client's pipelined sends keep their order in the conversation. A frame
+ * that arrives while nothing is queued or in progress may instead be handled at once on the connection's event loop
+ * ({@link Handler#handleNow}: delivery acks that need no store read), which saves the hand-off to a worker.
  */
 final class ServerSession implements InboundSession {
     private static final Logger LOG = LoggerFactory.getLogger(ServerSession.class);
@@ -42,6 +44,16 @@ final class ServerSession implements InboundSession {
          * @throws ParleyException answered to the client as the request's error
          */
         CompletionStage<Void> handle(ServerSession session, Frame frame);
+
+        /**
+         * Handles a frame on the connection's event loop, if it is one that can be handled there without blocking;
+         * called only when the session has no frame queued or in progress, so frame order is kept.
+         *
+         * @return true if the frame was handled; false, having done nothing, to have it queued for {@link #handle}
+         */
+        default boolean handleNow(ServerSession session, Frame frame) {
+            return false;
+        }
 
         /** The connection closed; called once. */
         void closed(ServerSession session);
@@ -99,6 +111,9 @@ final class ServerSession implements InboundSession {
                     "too many requests in flight on this connection", true)));
             return;
         }
+        if (pending.get() == 0 && handledNow(frame)) {
+            return;
+        }
         inbox.add(frame);
         if (pending.getAndIncrement() == 0) {
             workers.execute(this::drain);
@@ -120,19 +135,35 @@ final class ServerSession implements InboundSession {
         } while (pending.decrementAndGet() > 0);
     }
 
+    /** Event loop: see {@link Handler#handleNow}; a failure is answered like one on a worker. */
+    private boolean handledNow(Frame frame) {
+        try {
+            return handler.handleNow(this, frame);
+        } catch (RuntimeException e) {
+            answerFailure(frame, e);
+            return true;
+        }
+    }
+
     private CompletableFuture<Void> handle(Frame frame) {
         if (closed.get() && !survivesClose(frame)) {
             return DONE;
         }
         try {
             return handler.handle(this, frame).toCompletableFuture();
-        } catch (ParleyException e) {
-            reject(frame.getRequestId(), e);
-            return DONE;
         } catch (RuntimeException e) {
+            answerFailure(frame, e);
+            return DONE;
+        }
+    }
+
+    /** A {@link ParleyException} is the request's error; anything else is logged and answered INTERNAL. */
+    private void answerFailure(Frame frame, RuntimeException e) {
+        if (e instanceof ParleyException refused) {
+            reject(frame.getRequestId(), refused);
+        } else {
             LOG.error("{}: internal error on {}", this, frame.getOpCase(), e);
             send(error(frame.getRequestId(), ErrorCode.ERROR_CODE_INTERNAL, "internal error"));
-            return DONE;
         }
     }
 
@@ -242,7 +273,7 @@ final class ServerSession implements InboundSession {
         return lastInboundMillis;
     }
 
-    /** @return frames received and not yet handled (a snapshot); for admin listings */
+    /** @return frames received and not yet handled (a snapshot; 0: the next may be handled on the event loop) */
     int pendingFrames() {
         return pending.get();
     }

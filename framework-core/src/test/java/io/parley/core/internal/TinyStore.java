@@ -23,6 +23,10 @@ final class TinyStore implements MessageStore {
     private final Map<String, Map<String, Long>> watermarks = new HashMap<>();
     private final Map<String, Map<String, Long>> cursors = new HashMap<>();
     private final Map<String, byte[]> groups = new HashMap<>();
+    /** Whether {@link #knownToHold} answers from the head (the default) or never, as a store that must look it up. */
+    volatile boolean knowsHeads = true;
+    /** The thread of the last {@link #advanceWatermark}. */
+    volatile Thread lastWatermarkThread;
 
     @Override
     public synchronized CompletionStage<Appended> append(Message draft, Collection<String> members) {
@@ -62,6 +66,11 @@ final class TinyStore implements MessageStore {
     }
 
     @Override
+    public synchronized boolean knownToHold(String conversation, long seq) {
+        return knowsHeads && head(conversation) >= seq;
+    }
+
+    @Override
     public synchronized List<ConversationHead> conversations(String userId) {
         List<ConversationHead> out = new ArrayList<>();
         lists.getOrDefault(userId, Map.of()).keySet().forEach(c -> out.add(new ConversationHead(c, head(c))));
@@ -75,6 +84,7 @@ final class TinyStore implements MessageStore {
 
     @Override
     public synchronized void advanceWatermark(String userId, String deviceId, String conversation, long seq) {
+        lastWatermarkThread = Thread.currentThread();
         watermarks.computeIfAbsent(userId + '/' + deviceId, k -> new HashMap<>()).merge(conversation, seq, Math::max);
     }
 

@@ -45,6 +45,11 @@ public abstract class ForwardingMessageStore implements MessageStore {
     }
 
     @Override
+    public boolean knownToHold(String conversation, long seq) {
+        return delegate().knownToHold(conversation, seq);
+    }
+
+    @Override
     public boolean lookupBeforeAppend() {
         return delegate().lookupBeforeAppend();
     }

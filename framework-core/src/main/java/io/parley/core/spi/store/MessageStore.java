@@ -15,8 +15,9 @@ import java.util.concurrent.CompletionStage;
  * user's conversation list and per-device delivery watermarks. Registered as an OSGi service with
  * {@value #NAME}; the core binds the one its configuration names.
  *
- * <p>Threading: every method is thread-safe. {@link #append} and {@link #advanceWatermark} must not block;
- * the read methods may do disk I/O and are only called from core workers, never from a network event loop.
+ * <p>Threading: every method is thread-safe. {@link #append}, {@link #advanceWatermark} and {@link #knownToHold}
+ * must not block; the other read methods may do disk I/O and are only called from core workers, never from a network
+ * event loop. {@link #advanceWatermark} and {@link #knownToHold} may be called on an event loop.
  *
  * <p>Contract (checked for every store by the contract suite in this bundle's test jar):
  * <ul>
@@ -68,6 +69,20 @@ public interface MessageStore {
      */
     default boolean holdsSeq(String conversation, long seq) {
         return head(conversation) >= seq;
+    }
+
+    /**
+     * Asked on a network event loop for every delivery ack, before {@link #holdsSeq}: a store that can tell from
+     * memory that the conversation's head is at least {@code seq} answers true, and the core applies the ack there
+     * without handing it to a worker. Must not block, do I/O or take a lock that a write holds long.
+     *
+     * @return true if the head is known to be at least {@code seq}; false if it is not known without a lookup (the
+     *         default) — false does not mean the store lacks {@code seq}: the core then asks {@link #holdsSeq} on a
+     *         worker
+     * @since 1.3
+     */
+    default boolean knownToHold(String conversation, long seq) {
+        return false;
     }
 
     /**

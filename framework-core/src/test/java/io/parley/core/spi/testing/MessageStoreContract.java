@@ -497,6 +497,21 @@ public abstract class MessageStoreContract {
         assertTrue(store.holdsSeq("g:held", 3));
     }
 
+    /** knownToHold may answer false for anything (it only saves a lookup), but never true beyond the head. */
+    @Test
+    void knownToHoldIsNeverTrueBeyondTheHead() throws Exception {
+        assertFalse(store.knownToHold("g:known", 1));
+        append("alice", "g:known", List.of());
+        append("alice", "g:known", List.of());
+        store.holdsSeq("g:known", 2); // a store may learn the head from this read
+        assertFalse(store.knownToHold("g:known", 3));
+        assertFalse(store.knownToHold("g:known", Long.MAX_VALUE));
+        assertFalse(store.knownToHold("g:other", 1));
+        for (long seq = 1; seq <= 2; seq++) {
+            assertTrue(!store.knownToHold("g:known", seq) || store.holdsSeq("g:known", seq));
+        }
+    }
+
     // ---------------------------------------------------------------- conversation lists
 
     @Test

@@ -268,6 +268,12 @@ public final class MemoryMessageStore implements MessageStore {
         return c == null ? 0 : c.head();
     }
 
+    /** The head is in memory: as exact as {@link #head}, under the conversation's lock, which appends hold briefly. */
+    @Override
+    public boolean knownToHold(String conversation, long seq) {
+        return head(conversation) >= seq;
+    }
+
     @Override
     public List<ConversationHead> conversations(String userId) {
         Set<String> ids = memberships.get(userId);

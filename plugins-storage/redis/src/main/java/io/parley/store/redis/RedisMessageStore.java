@@ -719,6 +719,13 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
         return known != null && seq <= known || head(conversation) >= seq;
     }
 
+    /** Answers from the heads this node appended or read; no round trip. */
+    @Override
+    public boolean knownToHold(String conversation, long seq) {
+        Long known = knownHeads.get(conversation);
+        return known != null && seq <= known;
+    }
+
     /** A lookup is a round trip (behind an fsync with appendfsync always); the append de-duplicates anyway. */
     @Override
     public boolean lookupBeforeAppend() {

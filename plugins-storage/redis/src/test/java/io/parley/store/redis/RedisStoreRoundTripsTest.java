@@ -68,6 +68,8 @@ class RedisStoreRoundTripsTest {
                         .get(10, TimeUnit.SECONDS);
             }
             long gets = calls("get");
+            assertTrue(here.knownToHold("g:g", 2), "this node's own appends are known");
+            assertFalse(here.knownToHold("g:g", 3));
             assertTrue(here.holdsSeq("g:g", 1));
             assertTrue(here.holdsSeq("g:g", 2));
             assertEquals(0, calls("get") - gets, "answered from this node's own appends");
@@ -75,6 +77,8 @@ class RedisStoreRoundTripsTest {
             otherNode.append(Drafts.draft("bob", "o1", "g:g", "y"), List.of()).toCompletableFuture()
                     .get(10, TimeUnit.SECONDS);
             gets = calls("get");
+            assertFalse(here.knownToHold("g:g", 3), "another node's append is not known without a round trip");
+            assertEquals(0, calls("get") - gets);
             assertTrue(here.holdsSeq("g:g", 3), "another node's append is found in Redis");
             assertFalse(here.holdsSeq("g:g", 4));
             assertEquals(2, calls("get") - gets, "one GET of the head for each seq beyond what was known");

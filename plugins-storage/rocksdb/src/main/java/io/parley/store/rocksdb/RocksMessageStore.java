@@ -597,6 +597,13 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         return known != null && known >= seq || head(conversation) >= seq;
     }
 
+    /** Answers from the heads the writer wrote or a read found; no database read. Any thread. */
+    @Override
+    public boolean knownToHold(String conversation, long seq) {
+        Long known = knownHeads.get(conversation);
+        return known != null && known >= seq;
+    }
+
     /** Records a head that is durable now (a lower bound from then on). Any thread. */
     private void knowHead(String conversation, long head) {
         if (knownHeads.size() >= HEAD_CACHE_MAX) {

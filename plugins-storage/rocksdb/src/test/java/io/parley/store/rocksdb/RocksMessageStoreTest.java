@@ -183,6 +183,8 @@ class RocksMessageStoreTest {
                         .toCompletableFuture().get(10, TimeUnit.SECONDS).message().getSeq());
             }
             long reads = store.headReads();
+            assertTrue(store.knownToHold("d:alice:bob", 3), "the written head is known without a read");
+            assertFalse(store.knownToHold("d:alice:bob", 4));
             assertTrue(store.holdsSeq("d:alice:bob", 3));
             assertTrue(store.holdsSeq("d:alice:bob", 1));
             assertEquals(reads, store.headReads(), "seqs up to a written head are answered from memory");
@@ -191,7 +193,9 @@ class RocksMessageStoreTest {
             assertEquals(reads + 2, store.headReads(), "what memory cannot confirm is read from the database");
         }
         try (RocksMessageStore reopened = RocksMessageStore.open(RocksStoreOptions.defaults(dir))) {
+            assertFalse(reopened.knownToHold("d:alice:bob", 3), "nothing is known before a read after a restart");
             assertTrue(reopened.holdsSeq("d:alice:bob", 3), "after a restart the head comes from the database");
+            assertTrue(reopened.knownToHold("d:alice:bob", 3), "the head read is known from then on");
             assertFalse(reopened.holdsSeq("d:alice:bob", 4));
             assertEquals(2, reopened.headReads());
         }
