@@ -304,14 +304,15 @@ class TcpServerTest {
         TestSession sessionB = receiver.nextSession();
         b.hello();
 
-        server.stop();
-
+        // stop lingers until each client closes (or the 30-s close timeout): the clients read while it runs
+        CompletableFuture<Void> stopped = CompletableFuture.runAsync(server::stop);
         for (TestClient client : List.of(a, b)) {
             Notice notice = client.read().getNotice();
             assertEquals(Notice.Kind.KIND_RECONNECT, notice.getKind());
             assertEquals(1234, notice.getReconnectAfterMs());
             client.assertClosedByServer();
         }
+        stopped.get(10, TimeUnit.SECONDS); // once the clients closed, not after the timeout
         assertEquals(1, sessionA.closedCalls.get());
         assertEquals(1, sessionB.closedCalls.get());
         assertNoTransportThreads();
