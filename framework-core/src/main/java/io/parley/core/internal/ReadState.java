@@ -28,8 +28,9 @@ import java.util.List;
  *
  * <p>Threading: every method runs on a core worker in the session's frame order (acks and read marks also just after
  * the connection closed, see {@link ServerSession}), except {@link #deliverAckNow}, which runs on the connection's
- * event loop when the session has no frame queued (so still in frame order). Watermarks and cursors are raised in the store, which may apply
- * them asynchronously (see {@link io.parley.core.spi.store.MessageStore#advanceWatermark}); relays never block.
+ * event loop when the session has no frame queued (so still in frame order). Watermarks and cursors are raised in the
+ * store, which may apply them asynchronously (see {@link io.parley.core.spi.store.MessageStore#advanceWatermark});
+ * relays never block.
  */
 @Singleton
 final class ReadState {
@@ -88,9 +89,10 @@ final class ReadState {
         }
         String user = session.userId();
         String conversation = ack.getConversation();
+        String groupId = Ids.groupIdOf(conversation);
         List<String> members = null;
-        if (Ids.groupIdOf(conversation) != null) {
-            if (!groups.cachedMember(Ids.groupIdOf(conversation), user)) {
+        if (groupId != null) {
+            if (!groups.cachedMember(groupId, user)) {
                 return false;
             }
         } else {
