@@ -745,9 +745,18 @@ class BrowserChatIT {
             }
         }
 
+        /** Read again when the page re-renders the list between finding the elements and reading them. */
         private List<String> texts() {
-            return driver.findElements(By.cssSelector("#messages li .text")).stream().map(WebElement::getText)
-                    .toList();
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return driver.findElements(By.cssSelector("#messages li .text")).stream().map(WebElement::getText)
+                            .toList();
+                } catch (org.openqa.selenium.StaleElementReferenceException e) {
+                    if (attempt == 5) {
+                        throw e;
+                    }
+                }
+            }
         }
 
         void awaitState(String text, String state) {
