@@ -715,8 +715,7 @@ public final class RedisMessageStore implements MessageStore, AutoCloseable {
     /** Answers from the seqs this node appended or read when it can; asks Redis only for a seq beyond them. */
     @Override
     public boolean holdsSeq(String conversation, long seq) {
-        Long known = knownHeads.get(conversation);
-        return known != null && seq <= known || head(conversation) >= seq;
+        return knownToHold(conversation, seq) || head(conversation) >= seq;
     }
 
     /** Answers from the heads this node appended or read; no round trip. */

@@ -593,8 +593,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
 
     @Override
     public boolean holdsSeq(String conversation, long seq) {
-        Long known = knownHeads.get(conversation);
-        return known != null && known >= seq || head(conversation) >= seq;
+        return knownToHold(conversation, seq) || head(conversation) >= seq;
     }
 
     /** Answers from the heads the writer wrote or a read found; no database read. Any thread. */
