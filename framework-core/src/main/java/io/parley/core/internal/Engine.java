@@ -280,11 +280,20 @@ final class Engine implements Receiver, ServerSession.Handler {
         return dispatch(session, rid, frame);
     }
 
-    /** Event loop: a delivery ack whose checks are all in memory; see {@link ReadState#deliverAckNow}. */
+    /**
+     * Event loop: a delivery ack whose checks are all in memory ({@link ReadState#deliverAckNow}), or a send that
+     * nothing in makes wait ({@link SendPipeline#sendOnLoop}).
+     */
     @Override
-    public boolean handleNow(ServerSession session, Frame frame) {
-        return frame.getOpCase() == Frame.OpCase.DELIVER_ACK && session.isAuthenticated()
-                && readState.deliverAckNow(session, frame.getDeliverAck());
+    public CompletionStage<Void> handleNow(ServerSession session, Frame frame) {
+        if (!session.isAuthenticated()) {
+            return null;
+        }
+        return switch (frame.getOpCase()) {
+            case DELIVER_ACK -> readState.deliverAckNow(session, frame.getDeliverAck()) ? DONE : null;
+            case SEND -> sends.sendOnLoop(session, frame.getRequestId(), frame.getSend());
+            default -> null;
+        };
     }
 
     private CompletionStage<Void> dispatch(ServerSession session, long rid, Frame frame) {

@@ -100,6 +100,12 @@ final class GroupService {
         return c != null && c.idSet().contains(user);
     }
 
+    /** @return the group's record if it is cached, else null (then ask {@link #find}); any thread, non-blocking */
+    Group cached(String groupId) {
+        Cached c = cache.get(groupId);
+        return c == null ? null : c.group();
+    }
+
     Group require(MessageStore store, String groupId) {
         return find(store, groupId).orElseThrow(GroupService::noSuchGroup);
     }

@@ -132,6 +132,31 @@ final class Limits {
     }
 
     /**
+     * A send admitted now, for the event-loop fast path: takes the connection's frame token and the user's send token
+     * only if both are there. The frame bucket is the session's own and its frames are handled one at a time, so the
+     * token seen is still there when it is taken.
+     *
+     * @return true if both were taken (or nothing limits the send); false, having taken neither, if the send would be
+     *         refused or would have to wait — the caller then goes through {@link #frame} and {@link #send}
+     */
+    boolean sendNow(ServerSession session) {
+        if (session.isTrusted()) {
+            return true;
+        }
+        Bucket frames = settings.framesPerConnection().unlimited() ? null : buckets(session).frames;
+        if (frames != null && frames.getAvailableTokens() < 1) {
+            return false;
+        }
+        if (sendsByUser.tryTake(session.userId()) != 0) {
+            return false;
+        }
+        if (frames != null) {
+            frames.tryConsume(1);
+        }
+        return true;
+    }
+
+    /**
      * One request frame of an authenticated session, counted against {@code limit.frames.per.connection.*}: every
      * verb in one bucket, refused over it — but delivery acks and read marks ({@code ackOrMark}) in a bucket of their
      * own with the same rate, and never refused: over the limit the frame's token is reserved and the caller handles it

@@ -10,6 +10,7 @@ import io.parley.core.proto.Send;
 import io.parley.core.proto.SendAck;
 import io.parley.core.spi.message.MessageContext;
 import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.message.ProcessResult;
 import io.parley.core.spi.store.MessageStore;
 import jakarta.inject.Inject;
 import jakarta.inject.Named;
@@ -34,8 +35,9 @@ import java.util.concurrent.CompletionStage;
  * → {@link Interceptors} → {@link MessageStore#append} → ack to the sender → {@link Delivery#dispatch}. Relayed
  * results skip the store: acked with seq 0 and delivered to online devices only.
  *
- * <p>Threading: {@link #send} runs on a core worker, one frame at a time per session; the send is <em>admitted</em>
- * (the session's next frame may start) once it was handed to the store, so a session's sends keep their order. The
+ * <p>Threading: {@link #send} runs on a core worker and {@link #sendOnLoop} on the connection's event loop, one frame
+ * at a time per session; the send is <em>admitted</em> (the session's next frame may start) once it was handed to
+ * the store, so a session's sends keep their order. The
  * ack and the deliveries are sent from the append's completion, which a store signals when the message is durable
  * and in seq order per conversation. Stateless apart from its collaborators; never blocks.
  */
@@ -62,13 +64,15 @@ final class SendPipeline {
     private final Limits limits;
     private final ScheduledExecutorService timer;
     private final EngineMetrics metrics;
+    private final CurrentLink link;
 
     @Inject
     SendPipeline(EngineConfig config, Whiteboard<MessageProcessor> processors, Interceptors interceptors,
                  MessageIds ids, GroupService groups, Authorization authorization, CurrentStore store,
                  Delivery delivery, @Named("workers") ExecutorService workers, Limits limits,
-                 ScheduledExecutorService timer, EngineMetrics metrics) {
+                 ScheduledExecutorService timer, EngineMetrics metrics, CurrentLink link) {
         this.metrics = metrics;
+        this.link = link;
         this.workers = workers;
         this.limits = limits;
         this.timer = timer;
@@ -97,8 +101,79 @@ final class SendPipeline {
         return sendNow(session, rid, send, received);
     }
 
+    /**
+     * The event-loop fast path: handles the send where it was decoded when nothing in it can block or wait — a
+     * {@linkplain MessageProcessor#pure() pure} processor registered now, no interceptor, no cluster link, a 1:1
+     * conversation or a group whose record is cached, and both rate-limit tokens there now. It then runs exactly as on a worker up to
+     * the store's append (which never blocks); the ack and the deliveries come from the append's completion as ever.
+     *
+     * @return the send's admission (complete unless the processor broke its promise), or null, having done nothing, if
+     *         the send needs a worker ({@link #send})
+     * @throws ParleyException when the send is refused; its tokens were taken, as on a worker
+     */
+    CompletionStage<Void> sendOnLoop(ServerSession session, long rid, Send send) {
+        MessageProcessor processor = processors.lookupNow(send.getType());
+        if (processor == null || !processor.pure() || !interceptors.isEmpty() || store.get() == null
+                || link.get() != null) { // a relay would reach the link from this thread, which is not a core thread
+            return null;
+        }
+        Group group = null;
+        switch (send.getToCase()) {
+            case PEER -> {
+            }
+            case CONVERSATION -> {
+                String groupId = Ids.groupIdOf(send.getConversation());
+                group = groupId == null ? null : groups.cached(groupId);
+                if (group == null) {
+                    return null;
+                }
+            }
+            default -> {
+                return null;
+            }
+        }
+        if (!limits.sendNow(session)) {
+            return null;
+        }
+        long received = System.nanoTime();
+        Target target = target(session.userId(), send, group);
+        Message draft = draft(session, target.conversation(), send);
+        return process(session, rid, draft, target, processor.process(context(session, target), draft), received);
+    }
+
     private CompletionStage<Void> sendNow(ServerSession session, long rid, Send send, long received) {
         String sender = session.userId();
+        Target target = target(sender, send, null);
+        MessageStore s = store.require();
+        MessageProcessor known = processors.lookupNow(send.getType());
+        if (s.lookupBeforeAppend() && (known == null || !known.pure())) {
+            Optional<Message> original = s.findByClientId(sender, send.getClientMsgId());
+            if (original.isPresent()) {
+                session.send(ack(rid, original.get(), true));
+                return DONE;
+            }
+        }
+        Message draft = draft(session, target.conversation(), send);
+        MessageContext context = context(session, target);
+        return process(session, rid, draft, target,
+                processors.lookup(send.getType()).thenCompose(p -> p.process(context, draft)), received);
+    }
+
+    /**
+     * Where a send goes: its conversation, the members it is delivered to, and the users the store lists it for
+     * (empty for a group: its members were listed when they joined).
+     */
+    private record Target(String conversation, List<String> members, List<String> indexFor) {
+    }
+
+    /**
+     * Checks the send's fields and resolves where it goes.
+     *
+     * @param cached the group's cached record when the caller has it, else null (a group is then read through the
+     *               store, which may block)
+     * @throws ParleyException when the send is refused
+     */
+    private Target target(String sender, Send send, Group cached) {
         String clientMsgId = send.getClientMsgId();
         if (clientMsgId.isEmpty() || clientMsgId.length() > MAX_CLIENT_MSG_ID) {
             throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "client_msg_id must have 1-64 characters");
@@ -114,29 +189,26 @@ final class SendPipeline {
         if (send.getExtCount() > 0) { // (an empty map costs a MapField and iterators per message otherwise)
             checkExt(send.getExtMap());
         }
-        String conversation;
-        List<String> members;
-        List<String> indexFor;
+        Target target;
         switch (send.getToCase()) {
             case PEER -> {
                 if (!Ids.isValidId(send.getPeer())) {
                     throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "invalid peer user id");
                 }
-                conversation = Ids.direct(sender, send.getPeer());
-                members = Ids.directMembers(conversation);
-                indexFor = members;
+                String conversation = Ids.direct(sender, send.getPeer());
+                List<String> members = Ids.directMembers(conversation);
+                target = new Target(conversation, members, members);
             }
             case CONVERSATION -> {
-                conversation = send.getConversation();
+                String conversation = send.getConversation();
                 String groupId = Ids.groupIdOf(conversation);
                 if (groupId != null) {
-                    Group g = groups.require(store.require(), groupId);
+                    Group g = cached != null ? cached : groups.require(store.require(), groupId);
                     GroupService.checkMaySend(g, sender, System.currentTimeMillis());
-                    members = groups.members(g);
-                    indexFor = List.of(); // group members were listed when they joined
+                    target = new Target(conversation, groups.members(g), List.of());
                 } else {
-                    members = authorization.authorize(sender, conversation);
-                    indexFor = members;
+                    List<String> members = authorization.authorize(sender, conversation);
+                    target = new Target(conversation, members, members);
                 }
             }
             default -> throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "send needs a peer or a conversation");
@@ -145,16 +217,14 @@ final class SendPipeline {
             throw new ParleyException(ErrorCode.ERROR_CODE_BODY_TOO_LARGE,
                     "body is larger than " + maxBodyBytes + " bytes");
         }
-        MessageStore s = store.require();
-        Optional<Message> original = s.lookupBeforeAppend() ? s.findByClientId(sender, clientMsgId) : Optional.empty();
-        if (original.isPresent()) {
-            session.send(ack(rid, original.get(), true));
-            return DONE;
-        }
+        return target;
+    }
+
+    private Message draft(ServerSession session, String conversation, Send send) {
         Message.Builder builder = Message.newBuilder()
                 .setId(ids.next())
-                .setClientMsgId(clientMsgId)
-                .setSender(sender)
+                .setClientMsgId(send.getClientMsgId())
+                .setSender(session.userId())
                 .setSenderDevice(session.deviceId())
                 .setConversation(conversation)
                 .setServerTime(System.currentTimeMillis())
@@ -163,40 +233,52 @@ final class SendPipeline {
         if (send.getExtCount() > 0) {
             builder.putAllExt(send.getExtMap());
         }
-        Message draft = builder.build();
-        Context context = new Context(session, conversation, members, Instant.now());
+        return builder.build();
+    }
+
+    private static MessageContext context(ServerSession session, Target target) {
+        return new Context(session, target.conversation(), target.members(), Instant.now());
+    }
+
+    /**
+     * Acts on the processor's result when {@code processed} completes (on the thread that completes it): stores it
+     * (through the interceptors), relays it, or answers the rejection.
+     *
+     * @return completed when the send is admitted
+     */
+    private CompletionStage<Void> process(ServerSession session, long rid, Message draft, Target target,
+                                          CompletionStage<ProcessResult> processed, long received) {
+        List<String> members = target.members();
         CompletableFuture<Void> admitted = new CompletableFuture<>();
-        processors.lookup(send.getType())
-                .thenCompose(p -> p.process(context, draft))
-                .whenComplete((result, error) -> {
-                    try {
-                        if (error != null) {
-                            fail(session, rid, error, draft);
-                        } else if (result == null) {
-                            fail(session, rid, new IllegalStateException("processor returned null"), draft);
-                        } else if (result.isRejected()) {
-                            session.reject(rid, new ParleyException(result.code(), result.reason()));
-                        } else if (result.isRelay()) {
-                            Message relayed = restoreCoreFields(result.message(), draft);
-                            session.send(ack(rid, relayed, false));
-                            metrics.sent(relayed.getType(), received);
-                            delivery.dispatch(session, relayed, members, null);
-                        } else {
-                            Message toStore = restoreCoreFields(result.message(), draft);
-                            if (interceptors.isEmpty()) {
-                                append(session, rid, toStore, members, indexFor, result.preview(), received);
-                            } else {
-                                // the next frame waits for the chain too (it is part of admitting this send)
-                                intercepted(session, rid, draft, toStore, members, indexFor, result.preview(), admitted,
-                                        received);
-                                return;
-                            }
-                        }
-                    } catch (RuntimeException e) {
-                        fail(session, rid, e, draft);
+        processed.whenComplete((result, error) -> {
+            try {
+                if (error != null) {
+                    fail(session, rid, error, draft);
+                } else if (result == null) {
+                    fail(session, rid, new IllegalStateException("processor returned null"), draft);
+                } else if (result.isRejected()) {
+                    session.reject(rid, new ParleyException(result.code(), result.reason()));
+                } else if (result.isRelay()) {
+                    Message relayed = restoreCoreFields(result.message(), draft);
+                    session.send(ack(rid, relayed, false));
+                    metrics.sent(relayed.getType(), received);
+                    delivery.dispatch(session, relayed, members, null);
+                } else {
+                    Message toStore = restoreCoreFields(result.message(), draft);
+                    if (interceptors.isEmpty()) {
+                        append(session, rid, toStore, members, target.indexFor(), result.preview(), received);
+                    } else {
+                        // the next frame waits for the chain too (it is part of admitting this send)
+                        intercepted(session, rid, draft, toStore, members, target.indexFor(), result.preview(),
+                                admitted, received);
+                        return;
                     }
-                    admitted.complete(null);
-                });
+                }
+            } catch (RuntimeException e) {
+                fail(session, rid, e, draft);
+            }
+            admitted.complete(null);
+        });
         return admitted;
     }
 

@@ -27,7 +27,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * arrival order: the next frame starts only when the previous one is <em>admitted</em> (for a send: handed to the
  * store, which keeps submission order), so a client's pipelined sends keep their order in the conversation. A frame
  * that arrives while nothing is queued or in progress may instead be handled at once on the connection's event loop
- * ({@link Handler#handleNow}: delivery acks that need no store read), which saves the hand-off to a worker.
+ * ({@link Handler#handleNow}: delivery acks that need no store read, sends of pure types), which saves the hand-off
+ * to a worker.
  */
 final class ServerSession implements InboundSession {
     private static final Logger LOG = LoggerFactory.getLogger(ServerSession.class);
@@ -49,10 +50,12 @@ final class ServerSession implements InboundSession {
          * Handles a frame on the connection's event loop, if it is one that can be handled there without blocking;
          * called only when the session has no frame queued or in progress, so frame order is kept.
          *
-         * @return true if the frame was handled; false, having done nothing, to have it queued for {@link #handle}
+         * @return completed when the frame is admitted, as {@link #handle}'s (normally at once; the session's next
+         *         frames wait for it otherwise); null, having done nothing, to have it queued for {@link #handle}
+         * @throws ParleyException answered to the client as the request's error
          */
-        default boolean handleNow(ServerSession session, Frame frame) {
-            return false;
+        default CompletionStage<Void> handleNow(ServerSession session, Frame frame) {
+            return null;
         }
 
         /** The connection closed; called once. */
@@ -135,14 +138,33 @@ final class ServerSession implements InboundSession {
         } while (pending.decrementAndGet() > 0);
     }
 
-    /** Event loop: see {@link Handler#handleNow}; a failure is answered like one on a worker. */
+    /**
+     * Event loop, while nothing is queued or in progress: see {@link Handler#handleNow}; a failure is answered like
+     * one on a worker. A frame admitted later holds the session's next frames back as one on a worker would.
+     *
+     * @return true if the frame was handled here
+     */
     private boolean handledNow(Frame frame) {
+        CompletionStage<Void> admission;
         try {
-            return handler.handleNow(this, frame);
+            admission = handler.handleNow(this, frame);
         } catch (RuntimeException e) {
             answerFailure(frame, e);
             return true;
         }
+        if (admission == null) {
+            return false;
+        }
+        CompletableFuture<Void> admitted = admission.toCompletableFuture();
+        if (!admitted.isDone()) {
+            pending.incrementAndGet(); // 0 -> 1: frames arriving meanwhile queue up, and the admission drains them
+            admitted.whenComplete((v, e) -> {
+                if (pending.decrementAndGet() > 0) {
+                    workers.execute(this::drain);
+                }
+            });
+        }
+        return true;
     }
 
     private CompletableFuture<Void> handle(Frame frame) {

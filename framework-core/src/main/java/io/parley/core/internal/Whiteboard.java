@@ -113,6 +113,15 @@ final class Whiteboard<T> {
         }
     }
 
+    /**
+     * @return the service for {@code type} if one is registered now, else null (none, or the type is held); lock-free,
+     *         never waits
+     */
+    T lookupNow(String type) {
+        CompletableFuture<T> ready = best.get(type);
+        return ready == null ? null : ready.getNow(null);
+    }
+
     /** @return the requests waiting in holds right now (metrics; takes this object's lock briefly) */
     synchronized int heldNow() {
         int n = 0;

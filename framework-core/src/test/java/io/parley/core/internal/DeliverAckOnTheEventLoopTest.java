@@ -38,14 +38,6 @@ class DeliverAckOnTheEventLoopTest {
                 .build();
     }
 
-    /** Waits until the device's session has no frame queued or in progress (its hello, its last ack on a worker). */
-    private static void idle(TestNode.Device d) throws InterruptedException {
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (((ServerSession) d.session).pendingFrames() != 0) {
-            assertTrue(System.nanoTime() < deadline, "the session went idle");
-            Thread.sleep(1);
-        }
-    }
 
     private static long send(TestNode.Device from, Send.Builder send, TestNode.Device to) throws InterruptedException {
         long rid = from.request(Frame.newBuilder().setSend(send));
@@ -61,7 +53,7 @@ class DeliverAckOnTheEventLoopTest {
         TestNode.Device bob = node.connect("bob", "phone");
         for (int i = 1; i <= 3; i++) {
             long seq = send(alice, Send.newBuilder().setClientMsgId("m" + i).setPeer("bob").setType("text"), bob);
-            idle(bob);
+            bob.awaitIdle();
             bob.write(ack("d:alice:bob", seq));
             assertEquals(Map.of("d:alice:bob", seq), store.watermarks("bob", "phone"), "applied before write returned");
             assertSame(Thread.currentThread(), store.lastWatermarkThread);
@@ -81,7 +73,7 @@ class DeliverAckOnTheEventLoopTest {
         String group = "g:" + alice.await(x -> x.getRequestId() == rid && x.hasGroupResponse())
                 .getGroupResponse().getGroup().getId();
         long seq = send(alice, Send.newBuilder().setClientMsgId("g1").setConversation(group).setType("text"), bob);
-        idle(bob);
+        bob.awaitIdle();
         bob.write(ack(group, seq));
         assertEquals(seq, store.watermarks("bob", "phone").get(group));
         assertSame(Thread.currentThread(), store.lastWatermarkThread);
@@ -94,7 +86,7 @@ class DeliverAckOnTheEventLoopTest {
         TestNode.Device alice = node.connect("alice", "phone");
         TestNode.Device bob = node.connect("bob", "phone");
         long seq = send(alice, Send.newBuilder().setClientMsgId("m1").setPeer("bob").setType("text"), bob);
-        idle(bob);
+        bob.awaitIdle();
         bob.write(ack("d:alice:bob", seq));
         assertEquals(seq, alice.await(Frame::hasDeliveryUpdate).getDeliveryUpdate().getSeq());
         assertEquals(Map.of("d:alice:bob", seq), store.watermarks("bob", "phone"));
@@ -109,17 +101,17 @@ class DeliverAckOnTheEventLoopTest {
         TestNode.Device bob = node.connect("bob", "phone");
         send(alice, Send.newBuilder().setClientMsgId("m1").setPeer("bob").setType("text"), bob);
 
-        idle(bob);
+        bob.awaitIdle();
         long beyond = bob.request(Frame.newBuilder().setDeliverAck(DeliverAck.newBuilder()
                 .setConversation("d:alice:bob").setSeq(2)));
         assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST,
                 bob.await(x -> x.getRequestId() == beyond).getError().getCode(), "a seq beyond the head");
-        idle(bob);
+        bob.awaitIdle();
         long other = bob.request(Frame.newBuilder().setDeliverAck(DeliverAck.newBuilder()
                 .setConversation("d:alice:carol").setSeq(1)));
         assertEquals(ErrorCode.ERROR_CODE_NOT_FOUND,
                 bob.await(x -> x.getRequestId() == other).getError().getCode(), "another pair's conversation");
-        idle(bob);
+        bob.awaitIdle();
         long group = bob.request(Frame.newBuilder().setDeliverAck(DeliverAck.newBuilder()
                 .setConversation("g:nosuchgroup").setSeq(1)));
         assertEquals(ErrorCode.ERROR_CODE_NOT_FOUND,
@@ -136,7 +128,7 @@ class DeliverAckOnTheEventLoopTest {
         for (int i = 1; i <= 4; i++) { // alice's own frames stay within the burst
             send(alice, Send.newBuilder().setClientMsgId("m" + i).setPeer("bob").setType("text"), bob);
         }
-        idle(bob);
+        bob.awaitIdle();
         int[] acked = {1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4}; // 5 from the burst at once, then 5 a second, in order
         for (int seq : acked) {
             bob.write(ack("d:alice:bob", seq));

@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -106,6 +107,15 @@ final class TestNode implements AutoCloseable {
             long rid = nextRequestId++;
             write(frame.setRequestId(rid).build());
             return rid;
+        }
+
+        /** Waits until the session has no frame queued or in progress (its hello, a frame delayed on a worker). */
+        void awaitIdle() throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (((ServerSession) session).pendingFrames() != 0) {
+                assertTrue(System.nanoTime() < deadline, "the session went idle");
+                Thread.sleep(1);
+            }
         }
 
         void awaitHelloOk() throws InterruptedException {

@@ -27,9 +27,14 @@ final class TinyStore implements MessageStore {
     volatile boolean knowsHeads = true;
     /** The thread of the last {@link #advanceWatermark}. */
     volatile Thread lastWatermarkThread;
+    /** The thread of the last {@link #append}. */
+    volatile Thread lastAppendThread;
+    /** How many times {@link #findByClientId} was asked. */
+    final java.util.concurrent.atomic.AtomicInteger lookups = new java.util.concurrent.atomic.AtomicInteger();
 
     @Override
     public synchronized CompletionStage<Appended> append(Message draft, Collection<String> members) {
+        lastAppendThread = Thread.currentThread();
         Message original = byClientId.get(draft.getSender() + '\0' + draft.getClientMsgId());
         if (original != null) {
             return CompletableFuture.completedFuture(new Appended(original, true));
@@ -46,6 +51,7 @@ final class TinyStore implements MessageStore {
 
     @Override
     public synchronized Optional<Message> findByClientId(String sender, String clientMsgId) {
+        lookups.incrementAndGet();
         return Optional.ofNullable(byClientId.get(sender + '\0' + clientMsgId));
     }
 

@@ -13,9 +13,9 @@ import java.util.concurrent.CompletionStage;
  * {@value #TYPE} naming the type (declare it with {@link MessageType}); when several services name the same
  * type the one with the highest {@code service.ranking} wins.
  *
- * <p>Threading: called on a core worker thread, never on a network event loop, one call at a time per
- * sending session, concurrently across sessions. Must not block; do slow work asynchronously and complete the
- * stage later.
+ * <p>Threading: called on a core worker thread, never on a network event loop unless the processor declares
+ * itself {@link #pure()}; one call at a time per sending session, concurrently across sessions. Must not block; do
+ * slow work asynchronously and complete the stage later.
  *
  * <p>If no processor is registered for a type, the core refuses the send with {@code UNSUPPORTED_TYPE} and
  * stores nothing. While the bundle providing a type is being updated, sends of that type are held (bounded)
@@ -36,6 +36,21 @@ public interface MessageProcessor {
      *         {@code INTERNAL}
      */
     CompletionStage<ProcessResult> process(MessageContext context, Message draft);
+
+    /**
+     * Whether {@link #process} is pure and quick: its result depends on its arguments only, it has no effect outside
+     * the stage it returns (no I/O, no state kept, nothing claimed or counted), it never blocks, and the stage it
+     * returns is already complete. A pure processor may be called on a network event loop (the core then saves the
+     * hand-off of the send to a worker), and the core does not look a repeated send up before calling it: the store's
+     * append answers the repeat with the original, as it would have been answered otherwise. A type whose processor
+     * checks, claims or transforms something outside the message (a blob, a quota) is not pure.
+     *
+     * @return false unless the processor keeps the promise above; called once per send, so it must be cheap
+     * @since 1.3
+     */
+    default boolean pure() {
+        return false;
+    }
 
     /**
      * The protobuf message this type's bodies are (e.g. {@code Text.getDescriptor()}), so the core's catalog can

@@ -6,5 +6,5 @@
  * methods in a minor one); provider types gain methods in a minor one.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.2.0")
+@org.osgi.annotation.versioning.Version("1.3.0")
 package io.parley.core.spi.message;

@@ -41,6 +41,12 @@ public final class EmojiComponent implements MessageProcessor {
         return CompletableFuture.completedFuture(rules.check(draft));
     }
 
+    /** The check reads the draft only and returns a completed stage. */
+    @Override
+    public boolean pure() {
+        return true;
+    }
+
     @Override
     public Optional<Descriptors.Descriptor> bodyDescriptor() {
         return Optional.of(Emoji.getDescriptor());

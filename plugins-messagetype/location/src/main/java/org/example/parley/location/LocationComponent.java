@@ -23,10 +23,16 @@ import java.util.concurrent.CompletionStage;
 public final class LocationComponent implements MessageProcessor {
     private final LocationRules rules = new LocationRules();
 
-    /** Runs on a core worker; CPU only, never blocks. */
+    /** CPU only, never blocks; runs on a core worker, or on the event loop since the type is pure. */
     @Override
     public CompletionStage<ProcessResult> process(MessageContext context, Message draft) {
         return CompletableFuture.completedFuture(rules.check(draft));
+    }
+
+    /** The check reads the draft only and answers at once. */
+    @Override
+    public boolean pure() {
+        return true;
     }
 
     @Override
