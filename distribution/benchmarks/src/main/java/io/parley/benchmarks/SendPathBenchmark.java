@@ -9,7 +9,9 @@ import io.parley.core.proto.Hello;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.Notice;
 import io.parley.core.proto.Send;
+import io.parley.core.spi.message.MessageContext;
 import io.parley.core.spi.message.MessageProcessor;
+import io.parley.core.spi.message.ProcessResult;
 import io.parley.core.spi.transport.Connection;
 import io.parley.core.spi.transport.InboundSession;
 import io.parley.store.memory.MemoryMessageStore;
@@ -42,7 +44,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * The engine's 1:1 send path on the memory store, without a network: per message a {@code Send} decoded frame in,
  * the text processor, the append, the {@code SendAck} to the sender and the {@code Deliver} to the recipient, and a
  * cumulative {@code DeliverAck} per window as a real client sends it (which moves the watermark and tells the
- * sender). The benchmark thread plays every connection's event loop; frames out are counted, not encoded.
+ * sender). The benchmark thread plays every connection's event loop; frames out are counted, not encoded. With
+ * {@code pure} the sends run on it up to the append (the event-loop fast path, as for the text bundle), without it
+ * every send goes through a core worker.
  *
  * <p>One invocation sends {@link #MESSAGES} messages, spread evenly over {@code pairs} senders, and waits for every
  * ack and delivery: the score is messages per second through the engine. What the network adds is measured by
@@ -65,6 +69,13 @@ public class SendPathBenchmark {
      */
     @Param({"4", "64"})
     public int pairs;
+
+    /**
+     * Whether the text processor declares itself pure, as the text bundle's does: then the sends run on the calling
+     * thread up to the append (the event-loop fast path); false sends every one through a core worker.
+     */
+    @Param({"true", "false"})
+    public boolean pure;
 
     private InProcessCore core;
     private Pair[] all;
@@ -121,7 +132,18 @@ public class SendPathBenchmark {
     @Setup(Level.Trial)
     public void start() throws Exception {
         TextRules rules = new TextRules(4000);
-        MessageProcessor text = (context, draft) -> CompletableFuture.completedFuture(rules.check(draft));
+        boolean declaredPure = pure;
+        MessageProcessor text = new MessageProcessor() {
+            @Override
+            public CompletionStage<ProcessResult> process(MessageContext context, Message draft) {
+                return CompletableFuture.completedFuture(rules.check(draft));
+            }
+
+            @Override
+            public boolean pure() {
+                return declaredPure;
+            }
+        };
         // the abuse limits off (rate 0): they would pace the senders (limit.sends.per.user: 200/s each) and refuse the
         // 128 connections of pairs=64 from one address (limit.connections.per.ip: burst 100), measuring the limiter
         core = InProcessCore.start(new MemoryMessageStore(), Map.of("limit.sends.per.user.per.second", 0,

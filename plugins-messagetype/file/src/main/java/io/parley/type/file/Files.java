@@ -198,8 +198,9 @@ final class Files {
             }
             return ProcessResult.store(draft.toBuilder().setBody(Any.pack(stored)).build(), "🖼 " + body.getName());
         });
-        result.whenComplete((r, e) -> doneDecoding(user));
-        return result;
+        // the slot is given back before the core sees the result: a client that sends its next image as soon as this
+        // one is acked is not refused
+        return result.whenComplete((r, e) -> doneDecoding(user));
     }
 
     /** @return true if {@code user} may have one more image checked now (then {@link #doneDecoding} once done) */
