@@ -232,7 +232,9 @@ public final class NettyServer {
     }
 
     /**
-     * Registers a new connection, counting it against {@code max.connections}. Any thread.
+     * Registers a new connection, counting it against {@code max.connections}. Any thread. Once {@link #stop} has
+     * begun, a connection registered is told to reconnect and closed at once (it may have been accepted as the stop
+     * went over the connections).
      *
      * @return false if the limit is reached; the connection is then not registered and must be refused
      */
@@ -242,6 +244,11 @@ public final class NettyServer {
             return false;
         }
         connections.add(connection);
+        if (stopping) {
+            // stop() may have gone over the connections before this one was added (accepted just as it began): it is
+            // told to reconnect here instead, so no connection waits for the event loops' shutdown to be closed
+            connection.close(stopNotice());
+        }
         return true;
     }
 
