@@ -104,8 +104,9 @@ final class SendPipeline {
     /**
      * The event-loop fast path: handles the send where it was decoded when nothing in it can block or wait — a
      * {@linkplain MessageProcessor#pure() pure} processor registered now, no interceptor, no cluster link, a 1:1
-     * conversation or a group whose record is cached, and both rate-limit tokens there now. It then runs exactly as on a worker up to
-     * the store's append (which never blocks); the ack and the deliveries come from the append's completion as ever.
+     * conversation or a group whose record is cached, and both rate-limit tokens there now. It then runs exactly as
+     * on a worker up to the store's append (which never blocks); the ack and the deliveries come from the append's
+     * completion as ever.
      *
      * @return the send's admission (complete unless the processor broke its promise), or null, having done nothing, if
      *         the send needs a worker ({@link #send})
