@@ -37,9 +37,9 @@ import java.util.concurrent.CompletionStage;
  *
  * <p>Threading: {@link #send} runs on a core worker and {@link #sendOnLoop} on the connection's event loop, one frame
  * at a time per session; the send is <em>admitted</em> (the session's next frame may start) once it was handed to
- * the store, so a session's sends keep their order. The
- * ack and the deliveries are sent from the append's completion, which a store signals when the message is durable
- * and in seq order per conversation. Stateless apart from its collaborators; never blocks.
+ * the store, so a session's sends keep their order. The ack and the deliveries are sent from the append's
+ * completion, which a store signals when the message is durable and in seq order per conversation. Stateless apart
+ * from its collaborators; never blocks.
  */
 @Singleton
 final class SendPipeline {
@@ -139,15 +139,17 @@ final class SendPipeline {
         long received = System.nanoTime();
         Target target = target(session.userId(), send, group);
         Message draft = draft(session, target.conversation(), send);
-        return process(session, rid, draft, target, processor.process(context(session, target), draft), received);
+        return process(session, rid, draft, target, processor.process(context(session, target), draft),
+                store.require().lookupBeforeAppend(), received);
     }
 
     private CompletionStage<Void> sendNow(ServerSession session, long rid, Send send, long received) {
         String sender = session.userId();
         Target target = target(sender, send, null);
         MessageStore s = store.require();
-        MessageProcessor known = processors.lookupNow(send.getType());
-        if (s.lookupBeforeAppend() && (known == null || !known.pure())) {
+        MessageProcessor known = processors.lookupNow(send.getType()); // null while the type is held
+        boolean pure = known != null && known.pure();
+        if (s.lookupBeforeAppend() && !pure) {
             Optional<Message> original = s.findByClientId(sender, send.getClientMsgId());
             if (original.isPresent()) {
                 session.send(ack(rid, original.get(), true));
@@ -156,8 +158,9 @@ final class SendPipeline {
         }
         Message draft = draft(session, target.conversation(), send);
         MessageContext context = context(session, target);
-        return process(session, rid, draft, target,
-                processors.lookup(send.getType()).thenCompose(p -> p.process(context, draft)), received);
+        CompletionStage<ProcessResult> processed = known != null ? known.process(context, draft)
+                : processors.lookup(send.getType()).thenCompose(p -> p.process(context, draft));
+        return process(session, rid, draft, target, processed, s.lookupBeforeAppend() && pure, received);
     }
 
     /**
@@ -247,8 +250,13 @@ final class SendPipeline {
      *
      * @return completed when the send is admitted
      */
+    /**
+     * @param unchecked true if the send was not looked up before processing although the store could have been (a
+     *                  pure type): a refusal is then checked against a stored original, which gets its ack instead
+     */
     private CompletionStage<Void> process(ServerSession session, long rid, Message draft, Target target,
-                                          CompletionStage<ProcessResult> processed, long received) {
+                                          CompletionStage<ProcessResult> processed, boolean unchecked,
+                                          long received) {
         List<String> members = target.members();
         CompletableFuture<Void> admitted = new CompletableFuture<>();
         processed.whenComplete((result, error) -> {
@@ -258,7 +266,12 @@ final class SendPipeline {
                 } else if (result == null) {
                     fail(session, rid, new IllegalStateException("processor returned null"), draft);
                 } else if (result.isRejected()) {
-                    session.reject(rid, new ParleyException(result.code(), result.reason()));
+                    ParleyException refusal = new ParleyException(result.code(), result.reason());
+                    if (unchecked) {
+                        refuseUnlessRepeated(session, rid, draft, refusal, admitted);
+                        return;
+                    }
+                    session.reject(rid, refusal);
                 } else if (result.isRelay()) {
                     Message relayed = restoreCoreFields(result.message(), draft);
                     session.send(ack(rid, relayed, false));
@@ -281,6 +294,29 @@ final class SendPipeline {
             admitted.complete(null);
         });
         return admitted;
+    }
+
+    /**
+     * A pure type refused a send it was not looked up for: it may repeat one stored before (under other rules, say),
+     * and the same {@code client_msg_id} always gets the same ack (protocol.md). On a worker, since the lookup may read
+     * the store; the send is admitted once it is answered.
+     */
+    private void refuseUnlessRepeated(ServerSession session, long rid, Message draft, ParleyException refusal,
+                                      CompletableFuture<Void> admitted) {
+        workers.execute(() -> {
+            try {
+                Optional<Message> original = store.require().findByClientId(draft.getSender(), draft.getClientMsgId());
+                if (original.isPresent()) {
+                    session.send(ack(rid, original.get(), true));
+                } else {
+                    session.reject(rid, refusal);
+                }
+            } catch (RuntimeException e) {
+                fail(session, rid, e, draft);
+            } finally {
+                admitted.complete(null);
+            }
+        });
     }
 
     private void intercepted(ServerSession session, long rid, Message draft, Message toStore, List<String> members,

@@ -128,14 +128,19 @@ final class ServerSession implements InboundSession {
             Frame frame = inbox.poll();
             CompletableFuture<Void> admitted = handle(frame);
             if (!admitted.isDone()) {
-                admitted.whenComplete((v, e) -> {
-                    if (pending.decrementAndGet() > 0) {
-                        workers.execute(this::drain);
-                    }
-                });
+                drainAfter(admitted);
                 return;
             }
         } while (pending.decrementAndGet() > 0);
+    }
+
+    /** When the frame in progress is admitted: it is done, and the frames queued behind it drain on a worker. */
+    private void drainAfter(CompletableFuture<Void> admitted) {
+        admitted.whenComplete((v, e) -> {
+            if (pending.decrementAndGet() > 0) {
+                workers.execute(this::drain);
+            }
+        });
     }
 
     /**
@@ -158,11 +163,7 @@ final class ServerSession implements InboundSession {
         CompletableFuture<Void> admitted = admission.toCompletableFuture();
         if (!admitted.isDone()) {
             pending.incrementAndGet(); // 0 -> 1: frames arriving meanwhile queue up, and the admission drains them
-            admitted.whenComplete((v, e) -> {
-                if (pending.decrementAndGet() > 0) {
-                    workers.execute(this::drain);
-                }
-            });
+            drainAfter(admitted);
         }
         return true;
     }

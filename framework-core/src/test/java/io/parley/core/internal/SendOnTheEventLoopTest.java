@@ -148,6 +148,30 @@ class SendOnTheEventLoopTest {
     }
 
     @Test
+    void aRepeatThatAPureTypeNowRefusesStillGetsTheOriginalsAck() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean strict = new java.util.concurrent.atomic.AtomicBoolean();
+        start(Map.of(), new Recording(true, draft -> CompletableFuture.completedFuture(strict.get()
+                ? ProcessResult.reject(ErrorCode.ERROR_CODE_INVALID_BODY, "stricter rules now")
+                : ProcessResult.store(draft, "preview"))));
+        alice.awaitIdle();
+        long first = alice.request(Frame.newBuilder().setSend(text("kept", "bob")));
+        SendAck original = alice.await(x -> x.getRequestId() == first).getSendAck();
+        strict.set(true); // the type's rules changed (a smaller limit, say) after the message was stored
+        alice.awaitIdle();
+        long again = alice.request(Frame.newBuilder().setSend(text("kept", "bob")));
+        Frame repeat = alice.await(x -> x.getRequestId() == again);
+        assertTrue(repeat.hasSendAck(), "the same client_msg_id gets the same ack: " + repeat);
+        assertTrue(repeat.getSendAck().getDuplicate());
+        assertEquals(original.getMessageId(), repeat.getSendAck().getMessageId());
+        assertEquals(original.getSeq(), repeat.getSendAck().getSeq());
+        alice.awaitIdle();
+        long fresh = alice.request(Frame.newBuilder().setSend(text("new", "bob")));
+        assertEquals(ErrorCode.ERROR_CODE_INVALID_BODY, alice.await(x -> x.getRequestId() == fresh).getError().getCode(),
+                "a send that repeats nothing is refused");
+        assertEquals(1, store.head("d:alice:bob"));
+    }
+
+    @Test
     void aTypeThatIsNotPureIsLookedUpAndProcessedOnAWorker() throws Exception {
         Recording impure = new Recording(false);
         start(Map.of(), impure);

@@ -111,7 +111,8 @@ class RedisReconnectTest {
             for (int s = 0; s < SENDERS; s++) {
                 String sender = "u" + s;
                 senders.add(pool.submit(() -> {
-                    for (int i = 0; i < PER_SENDER || !done.getAsBoolean(); i++) {
+                    // past PER_SENDER until the disruption is complete, or the disrupter ended without completing it
+                    for (int i = 0; i < PER_SENDER || !done.getAsBoolean() && !disrupter.isDone(); i++) {
                         sent.incrementAndGet();
                         String cid = sender + "-" + i;
                         String conversation = "g:rc" + (i % CONVERSATIONS);
