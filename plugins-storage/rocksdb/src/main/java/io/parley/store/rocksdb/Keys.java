@@ -1,7 +1,10 @@
 package io.parley.store.rocksdb;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The key layout of the RocksDB store: one ordered key space (the default column family), compared as unsigned bytes
@@ -13,7 +16,8 @@ import java.util.Arrays;
  * <pre>
  * m conversation 0 seq(8)            → the serialized Message (with its seq)        a conversation is one range
  * d sender 0 clientMsgId             → the message's m key                          idempotency key
- * e millis(8) dedupeKey              → the message's m key                          idempotency keys by age
+ * E millis(8) n(8)                   → the d keys a batch wrote, with their m keys   idempotency keys by age
+ * e millis(8) dedupeKey              → the message's m key                          the same, one per key (format 1)
  * l user 0 conversation              → seq(8) of the message that listed the user   conversation lists
  * w user 0 device 0 conversation     → seq(8)                                       delivery watermarks
  * r user 0 conversation              → seq(8)                                       read cursors
@@ -25,6 +29,7 @@ final class Keys {
     static final byte MESSAGE = 'm';
     static final byte DEDUPE = 'd';
     static final byte DEDUPE_EXPIRY = 'e';
+    static final byte DEDUPE_EXPIRY_BATCH = 'E';
     static final byte LISTED = 'l';
     static final byte WATERMARK = 'w';
     static final byte READ_CURSOR = 'r';
@@ -61,6 +66,62 @@ final class Keys {
         putLong(key, 1, millis);
         System.arraycopy(dedupeKey, 0, key, 1 + Long.BYTES, dedupeKey.length);
         return key;
+    }
+
+    /**
+     * {@code E millis n}: the idempotency keys one batch wrote at {@code millis}, in the order they expire; {@code n}
+     * (unique per entry, see the writer) keeps entries of the same millisecond apart. The value is a
+     * {@link #expiryPairs} list.
+     */
+    static byte[] dedupeExpiryBatch(long millis, long n) {
+        byte[] key = new byte[1 + 2 * Long.BYTES];
+        key[0] = DEDUPE_EXPIRY_BATCH;
+        putLong(key, 1, millis);
+        putLong(key, 1 + Long.BYTES, n);
+        return key;
+    }
+
+    /**
+     * An {@link #dedupeExpiryBatch} value: {@code parts[from..to)}, alternately an idempotency key and its message
+     * key, each preceded by its length (4 bytes, big-endian).
+     */
+    static byte[] expiryValue(List<byte[]> parts, int from, int to) {
+        int length = 0;
+        for (int i = from; i < to; i++) {
+            length += Integer.BYTES + parts.get(i).length;
+        }
+        ByteBuffer value = ByteBuffer.allocate(length);
+        for (int i = from; i < to; i++) {
+            value.putInt(parts.get(i).length).put(parts.get(i));
+        }
+        return value.array();
+    }
+
+    /**
+     * The pairs of an {@link #dedupeExpiryBatch} value: even indexes are idempotency keys, each followed by its
+     * message key.
+     *
+     * @throws IllegalStateException if the value is not such a list
+     */
+    static List<byte[]> expiryPairs(byte[] value) {
+        List<byte[]> parts = new ArrayList<>();
+        int at = 0;
+        while (at < value.length) {
+            if (value.length - at < Integer.BYTES) {
+                throw new IllegalStateException("corrupt idempotency key expiry entry");
+            }
+            int length = getInt(value, at);
+            at += Integer.BYTES;
+            if (length < 0 || length > value.length - at) {
+                throw new IllegalStateException("corrupt idempotency key expiry entry");
+            }
+            parts.add(Arrays.copyOfRange(value, at, at + length));
+            at += length;
+        }
+        if (parts.size() % 2 != 0) {
+            throw new IllegalStateException("corrupt idempotency key expiry entry");
+        }
+        return parts;
     }
 
     static long expiryMillis(byte[] expiryKey) {
@@ -175,6 +236,11 @@ final class Keys {
             target[at + i] = (byte) value;
             value >>>= 8;
         }
+    }
+
+    private static int getInt(byte[] source, int at) {
+        return ((source[at] & 0xff) << 24) | ((source[at + 1] & 0xff) << 16) | ((source[at + 2] & 0xff) << 8)
+                | (source[at + 3] & 0xff);
     }
 
     private static long getLong(byte[] source, int at) {

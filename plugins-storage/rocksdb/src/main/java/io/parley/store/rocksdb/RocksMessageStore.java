@@ -98,8 +98,10 @@ import java.util.function.LongSupplier;
  * iterator over adjacent keys.
  *
  * <p><b>Layout</b>: see {@link Keys} — {@code m} conversation,seq → message (a conversation's messages are one
- * contiguous ordered range; the head is its last key), {@code d} sender,clientMsgId → message key, {@code e}
- * millis,dedupeKey (pruning by age), {@code l} user,conversation (lists), {@code w} user,device,conversation →
+ * contiguous ordered range; the head is its last key), {@code d} sender,clientMsgId → message key, {@code E}
+ * millis,n → the {@code d} keys one batch wrote (pruning by age: one entry per batch, not one per message; a
+ * database written before keeps its per-key {@code e} entries until they expire), {@code l} user,conversation
+ * (lists), {@code w} user,device,conversation →
  * seq, {@code r} user,conversation → seq, {@code g} group → record, {@code #} metadata. One column family; messages
  * are stored as the serialized {@link Message} (with its seq), never deleted, so a seq is never reused.
  * Tuning: LZ4-compressed 16 KiB blocks, a {@value #BLOCK_CACHE_MB} MiB block cache that also holds the (partitioned)
@@ -138,8 +140,13 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     static final int HEAD_CACHE_MAX = 1 << 18;
     /** (user, conversation) pairs known to be listed, so that an append lists its members without a lookup. */
     static final int LISTED_CACHE_MAX = 1 << 18;
-    private static final int PRUNE_MAX_PER_PASS = 50_000;
+    /** Idempotency keys a housekeeping pass examines at most (one synced batch of deletions, on the writer). */
+    static final int PRUNE_MAX_PER_PASS = 5_000;
     private static final long HOUSEKEEPING_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** How soon the next pass runs after one that stopped at {@link #PRUNE_MAX_PER_PASS}: up to 50,000 keys a second. */
+    private static final long HOUSEKEEPING_BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    /** Idempotency keys one {@link Keys#dedupeExpiryBatch} entry lists at most. */
+    static final int EXPIRY_PAIRS_PER_ENTRY = 1024;
     private static final long IDLE_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** While writes fail: first retry after this long, then twice as long each time, up to the maximum. */
     static final long RETRY_MIN_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -212,7 +219,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     private final WriteBatch writeBatch = new WriteBatch();
     private final LinkedHashMap<String, Long> heads = lru(HEAD_CACHE_MAX);
     private final LinkedHashMap<ByteBuffer, Boolean> listed = lru(LISTED_CACHE_MAX);
-    private long lastPrune = System.nanoTime();
+    private long nextHousekeeping = System.nanoTime() + HOUSEKEEPING_NANOS;
     private long lastWatermarkDrain = System.nanoTime();
     private long failedSince;
     private long retryAt;
@@ -814,7 +821,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
                     stop = writeBatch(batch, drain);
                 }
                 batch.clear();
-                if (!stop && writeFailure == null && System.nanoTime() - lastPrune >= HOUSEKEEPING_NANOS) {
+                if (!stop && writeFailure == null && System.nanoTime() - nextHousekeeping >= 0) {
                     housekeeping();
                 }
             } catch (InterruptedException e) {
@@ -904,6 +911,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
                     stop = true;
                 }
             }
+            p.putExpiries(now);
         } catch (RocksDBException | RuntimeException e) {
             // a read failed: nothing of this batch was written. Taken watermarks stay in drainingWatermarks and go
             // with the next drain, read cursors with the next batch.
@@ -1012,7 +1020,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         if (dedupeKey != null) {
             p.put(dedupeKey, key);
             if (options.dedupeWindowHours() > 0) {
-                p.put(Keys.dedupeExpiry(now, dedupeKey), key);
+                p.expires(dedupeKey, key);
             }
         }
         for (String member : op.members) {
@@ -1118,47 +1126,88 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     }
 
     /**
-     * Drops expired idempotency keys (at most {@value #PRUNE_MAX_PER_PASS} a pass): each {@code d} key whose
-     * {@code e} entry is older than the window and still points at the same message, and the {@code e} entries
-     * themselves (one range deletion). Runs on the writer between batches, in a synced batch of its own.
+     * Drops expired idempotency keys, at most {@value #PRUNE_MAX_PER_PASS} a pass: each {@code d} key listed by an
+     * {@code E} entry (or, in a database written by an earlier version, named by an {@code e} entry) older than the
+     * window that still points at the same message, and the expired entries themselves (one range deletion per kind).
+     * Runs on the writer between batches, in a synced batch of its own; a pass that stopped at the limit has the next
+     * one run after {@link #HOUSEKEEPING_BACKLOG_NANOS}, else after {@link #HOUSEKEEPING_NANOS}.
      *
      * @return whether the pass was written; if its write failed, the store is in the failed state
      */
     private boolean housekeeping() {
-        lastPrune = System.nanoTime();
+        nextHousekeeping = System.nanoTime() + HOUSEKEEPING_NANOS;
         if (options.dedupeWindowHours() == 0) {
             return true;
         }
         long cutoff = clock.getAsLong() - TimeUnit.HOURS.toMillis(options.dedupeWindowHours());
         RocksDB rocks = db.rocks;
-        int pruned = 0;
-        try (WriteBatch prune = new WriteBatch(); RocksIterator it = rocks.newIterator()) {
-            byte[] start = {Keys.DEDUPE_EXPIRY};
-            byte[] lastExpired = null;
-            for (it.seek(start); it.isValid() && pruned < PRUNE_MAX_PER_PASS; it.next()) {
-                byte[] key = it.key();
-                if (key[0] != Keys.DEDUPE_EXPIRY || Keys.expiryMillis(key) >= cutoff) {
-                    break;
-                }
-                byte[] dedupeKey = Keys.dedupeKeyOfExpiry(key);
-                // conditional: the key may have been used again after an earlier prune
-                if (Arrays.equals(rocks.get(dedupeKey), it.value())) {
-                    prune.delete(dedupeKey);
-                }
-                lastExpired = key;
-                pruned++;
-            }
-            it.status();
-            if (lastExpired != null) {
-                prune.deleteRange(start, Arrays.copyOf(lastExpired, lastExpired.length + 1));
+        try (WriteBatch prune = new WriteBatch()) {
+            int examined = prune(rocks, prune, Keys.DEDUPE_EXPIRY_BATCH, cutoff, 0);
+            examined = prune(rocks, prune, Keys.DEDUPE_EXPIRY, cutoff, examined);
+            if (prune.count() > 0) {
                 rocks.write(syncWriteOptions, prune);
-                LOG.debug("Pruned {} idempotency keys older than {} h", pruned, options.dedupeWindowHours());
+                LOG.debug("Pruned idempotency keys older than {} h: {} examined", options.dedupeWindowHours(),
+                        examined);
+            }
+            if (examined >= PRUNE_MAX_PER_PASS) {
+                nextHousekeeping = System.nanoTime() + HOUSEKEEPING_BACKLOG_NANOS;
             }
             return true;
         } catch (RocksDBException e) {
             enterFailedState(e, "housekeeping");
             return false;
         }
+    }
+
+    /**
+     * Adds to {@code prune} the deletion of the idempotency keys that the {@code kind} ({@code E} or {@code e})
+     * entries older than {@code cutoff} name, while they still point at the same message (a key may have been used
+     * again after an earlier prune), and of those entries.
+     *
+     * @param examined keys examined so far in this pass
+     * @return keys examined so far, including this kind's; the pass stops at the first entry after the limit
+     */
+    private static int prune(RocksDB rocks, WriteBatch prune, byte kind, long cutoff, int examined)
+            throws RocksDBException {
+        byte[] start = {kind};
+        byte[] lastExpired = null;
+        try (RocksIterator it = rocks.newIterator()) {
+            for (it.seek(start); it.isValid() && examined < PRUNE_MAX_PER_PASS; it.next()) {
+                byte[] key = it.key();
+                if (key[0] != kind || Keys.expiryMillis(key) >= cutoff) {
+                    break;
+                }
+                lastExpired = key;
+                if (kind == Keys.DEDUPE_EXPIRY) {
+                    examined += pruneUnchanged(rocks, prune, Keys.dedupeKeyOfExpiry(key), it.value());
+                    continue;
+                }
+                List<byte[]> pairs;
+                try {
+                    pairs = Keys.expiryPairs(it.value());
+                } catch (IllegalStateException e) {
+                    LOG.warn("Dropping a corrupt idempotency key expiry entry; the keys it listed are kept", e);
+                    continue;
+                }
+                for (int i = 0; i < pairs.size(); i += 2) {
+                    examined += pruneUnchanged(rocks, prune, pairs.get(i), pairs.get(i + 1));
+                }
+            }
+            it.status();
+        }
+        if (lastExpired != null) {
+            prune.deleteRange(start, Arrays.copyOf(lastExpired, lastExpired.length + 1));
+        }
+        return examined;
+    }
+
+    /** @return 1: the key was examined */
+    private static int pruneUnchanged(RocksDB rocks, WriteBatch prune, byte[] dedupeKey, byte[] messageKey)
+            throws RocksDBException {
+        if (Arrays.equals(rocks.get(dedupeKey), messageKey)) {
+            prune.delete(dedupeKey);
+        }
+        return 1;
     }
 
     // ------------------------------------------------------------------------------------------------ write failures
@@ -1393,6 +1442,8 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         final HashMap<String, Long> heads = new HashMap<>();
         /** {@link Keys#listed} keys this batch found listed or listed. */
         final Set<ByteBuffer> listedSeen = new HashSet<>();
+        /** The idempotency keys this batch writes, each followed by its message key. */
+        private final List<byte[]> expiring = new ArrayList<>();
 
         Pending(RocksDB rocks) {
             this.rocks = rocks;
@@ -1415,6 +1466,30 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         void delete(byte[] key) throws RocksDBException {
             writeBatch.delete(key);
             overlay.put(ByteBuffer.wrap(key), null);
+        }
+
+        /** Notes an idempotency key this batch writes, for pruning once the dedupe window is over. */
+        void expires(byte[] dedupeKey, byte[] messageKey) {
+            expiring.add(dedupeKey);
+            expiring.add(messageKey);
+        }
+
+        /**
+         * Puts the noted idempotency keys into the batch as {@link Keys#dedupeExpiryBatch} entries dated
+         * {@code millis}: one memtable insert per {@value #EXPIRY_PAIRS_PER_ENTRY} keys instead of one per key. An
+         * entry's {@code n} is a sequence number this batch's write will take (RocksDB's latest plus one or more; the
+         * batch holds at least three puts per entry), so no two entries ever share a key.
+         */
+        void putExpiries(long millis) throws RocksDBException {
+            if (expiring.isEmpty()) {
+                return;
+            }
+            long n = rocks.getLatestSequenceNumber();
+            int perEntry = 2 * EXPIRY_PAIRS_PER_ENTRY;
+            for (int from = 0; from < expiring.size(); from += perEntry) {
+                writeBatch.put(Keys.dedupeExpiryBatch(millis, ++n),
+                        Keys.expiryValue(expiring, from, Math.min(expiring.size(), from + perEntry)));
+            }
         }
     }
 

@@ -240,6 +240,117 @@ class RocksMessageStoreTest {
     }
 
     @Test
+    void idempotencyKeysAreDatedOncePerBatchNotOncePerMessage() throws Exception {
+        int appends = 3000;
+        long batches;
+        try (RocksMessageStore store = RocksMessageStore.open(RocksStoreOptions.defaults(dir))) {
+            long before = store.batchesWritten();
+            List<CompletableFuture<Appended>> pending = new ArrayList<>();
+            for (int i = 0; i < appends; i++) {
+                pending.add(store.append(draft("u" + i % 7, "k" + i, "g:" + i % 5), List.of("u" + i % 7))
+                        .toCompletableFuture());
+            }
+            CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            batches = store.batchesWritten() - before;
+        }
+        try (org.rocksdb.Options options = new org.rocksdb.Options();
+             org.rocksdb.RocksDB rocks = org.rocksdb.RocksDB.openReadOnly(options, dir.toString())) {
+            assertEquals(0, count(rocks, Keys.DEDUPE_EXPIRY), "no per-key expiry entries");
+            long entries = count(rocks, Keys.DEDUPE_EXPIRY_BATCH);
+            assertTrue(entries >= 1 && entries <= batches + appends / RocksMessageStore.EXPIRY_PAIRS_PER_ENTRY,
+                    entries + " expiry entries for " + batches + " batches");
+            assertEquals(appends, count(rocks, Keys.DEDUPE));
+        }
+    }
+
+    @Test
+    void expiryEntriesListTheirKeysAndACorruptOneIsRecognised() {
+        List<byte[]> parts = List.of(Keys.dedupe("alice", "k1"), Keys.message("g:p", 1),
+                Keys.dedupe("bob", "k\u00e9"), Keys.message("g:q", 7));
+        byte[] value = Keys.expiryValue(parts, 0, 4);
+        List<byte[]> read = Keys.expiryPairs(value);
+        assertEquals(4, read.size());
+        for (int i = 0; i < 4; i++) {
+            assertTrue(java.util.Arrays.equals(parts.get(i), read.get(i)), "part " + i);
+        }
+        assertEquals(2, Keys.expiryPairs(Keys.expiryValue(parts, 2, 4)).size());
+        assertThrows(IllegalStateException.class, () -> Keys.expiryPairs(java.util.Arrays.copyOf(value, value.length - 1)));
+        assertThrows(IllegalStateException.class, () -> Keys.expiryPairs(Keys.expiryValue(parts, 0, 3)));
+        assertThrows(IllegalStateException.class, () -> Keys.expiryPairs(new byte[] {0, 0, 1}));
+    }
+
+    @Test
+    void aPruningBacklogIsWorkedOffWithinSecondsNotOnePassAMinute() throws Exception {
+        AtomicLong now = new AtomicLong(1_000_000);
+        int appends = RocksMessageStore.PRUNE_MAX_PER_PASS * 2 + 500;
+        try (RocksMessageStore store = RocksMessageStore.open(RocksStoreOptions.defaults(dir).withFsync(false),
+                now::get)) {
+            List<CompletableFuture<Appended>> pending = new ArrayList<>();
+            for (int i = 0; i < appends; i++) {
+                pending.add(store.append(draft("u" + i % 13, "k" + i, "g:" + i % 9), List.of("u" + i % 13))
+                        .toCompletableFuture());
+            }
+            CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+            now.addAndGet(TimeUnit.HOURS.toMillis(168) + 1);
+            await(store.housekeepingNow());
+            assertTrue(store.findByClientId("u" + (appends - 1) % 13, "k" + (appends - 1)).isPresent(),
+                    "one pass prunes at most " + RocksMessageStore.PRUNE_MAX_PER_PASS + " keys (and whole entries)");
+
+            // the writer runs the next passes on its own, 100 ms apart
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (store.findByClientId("u" + (appends - 1) % 13, "k" + (appends - 1)).isPresent()) {
+                assertTrue(System.nanoTime() < deadline, "backlog still there after 20 s");
+                Thread.sleep(50);
+            }
+            for (int i = 0; i < appends; i += 97) {
+                assertEquals(Optional.empty(), store.findByClientId("u" + i % 13, "k" + i), "k" + i);
+            }
+            int inG0 = appends / 9 + (appends % 9 > 0 ? 1 : 0);
+            assertEquals(inG0, store.range("g:0", 1, inG0, appends).size(), "pruning forgets keys, never messages");
+        }
+    }
+
+    @Test
+    void perKeyExpiryEntriesOfAnEarlierVersionAreStillPruned() throws Exception {
+        long window = TimeUnit.HOURS.toMillis(168);
+        Message stored = draft("alice", "legacy", "g:p").toBuilder().setSeq(1).build();
+        byte[] messageKey = Keys.message("g:p", 1);
+        byte[] dedupeKey = Keys.dedupe("alice", "legacy");
+        try (org.rocksdb.Options options = new org.rocksdb.Options().setCreateIfMissing(true);
+             org.rocksdb.RocksDB rocks = org.rocksdb.RocksDB.open(options, dir.toString())) {
+            rocks.put(Keys.meta("format"), "1".getBytes(StandardCharsets.UTF_8));
+            rocks.put(messageKey, stored.toByteArray());
+            rocks.put(dedupeKey, messageKey);
+            rocks.put(Keys.dedupeExpiry(1_000, dedupeKey), messageKey);
+        }
+        AtomicLong now = new AtomicLong(1_000 + window - 1);
+        try (RocksMessageStore store = RocksMessageStore.open(RocksStoreOptions.defaults(dir), now::get)) {
+            assertTrue(await(store.append(draft("alice", "legacy", "g:p"), List.of("alice"))).duplicate());
+            await(store.housekeepingNow());
+            assertEquals(Optional.of(stored), store.findByClientId("alice", "legacy"), "not expired yet");
+
+            now.addAndGet(2);
+            await(store.housekeepingNow());
+            assertEquals(Optional.empty(), store.findByClientId("alice", "legacy"));
+            assertEquals(List.of(stored), store.range("g:p", 1, 1, 10));
+        }
+        try (org.rocksdb.Options options = new org.rocksdb.Options();
+             org.rocksdb.RocksDB rocks = org.rocksdb.RocksDB.openReadOnly(options, dir.toString())) {
+            assertEquals(0, count(rocks, Keys.DEDUPE_EXPIRY));
+        }
+    }
+
+    private static long count(org.rocksdb.RocksDB rocks, byte kind) {
+        long n = 0;
+        try (org.rocksdb.RocksIterator it = rocks.newIterator()) {
+            for (it.seek(new byte[] {kind}); it.isValid() && it.key()[0] == kind; it.next()) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Test
     void readersSeeGaplessCommittedPrefixesWhileTheWriterRuns() throws Exception {
         RocksStoreOptions options = RocksStoreOptions.defaults(dir).withFsync(false);
         try (RocksMessageStore store = RocksMessageStore.open(options)) {
