@@ -171,6 +171,9 @@ class ClusterIT {
             for (int i = 0; i < 40; i++) {
                 assertEquals(1, copies.getOrDefault("carol " + i, 0), "carol " + i + " stored once");
             }
+        } catch (Throwable t) {
+            // the nodes' homes are in a @TempDir, gone after the test: what they logged goes with the failure
+            throw new AssertionError(t.getMessage() + nodeLogTails(nodes), t);
         } finally {
             clients.forEach(ParleyClient::close);
             for (ServerProcess n : nodes) {
@@ -240,6 +243,25 @@ class ClusterIT {
         for (ServerProcess n : nodes) {
             awaitTrue(() -> n.log().contains("Cluster link bound"), 30_000, "node joined the cluster: " + n.home);
         }
+    }
+
+    /** The last lines of each node's log and console output, for a failure's message. */
+    private static String nodeLogTails(List<ServerProcess> nodes) {
+        StringBuilder tails = new StringBuilder();
+        for (ServerProcess n : nodes) {
+            for (String name : List.of("logs/parley.log", "logs/test-console.log")) {
+                Path file = n.home.resolve(name);
+                tails.append("\n--- ").append(n.home.getParent().getFileName()).append('/').append(name).append(" (tail)\n");
+                try {
+                    List<String> lines = Files.exists(file) ? Files.readAllLines(file) : List.of("(none)");
+                    lines.subList(Math.max(0, lines.size() - 30), lines.size())
+                            .forEach(line -> tails.append(line).append('\n'));
+                } catch (IOException | RuntimeException e) {
+                    tails.append("(unreadable: ").append(e).append(")\n");
+                }
+            }
+        }
+        return tails.toString();
     }
 
     // ---------------------------------------------------------------- devices
