@@ -116,7 +116,13 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(MvMessageStore.class);
     private static final String FORMAT = "1";
-    private static final int PRUNE_MAX_PER_PASS = 50_000;
+    /** Idempotency keys a housekeeping pass prunes at most (one commit, on the writer). */
+    static final int PRUNE_MAX_PER_PASS = 5_000;
+    /**
+     * How soon the next pass runs after one that stopped at {@link #PRUNE_MAX_PER_PASS}: up to 50,000 keys a second,
+     * so pruning keeps up with a busy server (once per {@code housekeepingSeconds} alone it would not).
+     */
+    private static final long PRUNE_BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     /**
      * Live bytes one compaction pass rewrites: a large pass when the writer has been idle for a second, a small
      * one when appends have kept it busy for {@link #COMPACT_BUSY_INTERVAL_NANOS}, so compaction never stalls a
@@ -183,6 +189,8 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     // writer thread only: when idempotency keys were last pruned and the file compacted (System.nanoTime),
     // and the append number of the next message
     private long lastPrune = System.nanoTime();
+    /** Set by a pass that stopped at {@link #PRUNE_MAX_PER_PASS}: more keys have expired. */
+    private boolean pruneBacklog;
     private long lastCompaction = System.nanoTime();
     private long nextLogId;
     // writer thread only: when the writer last took the pending watermarks (System.nanoTime)
@@ -746,7 +754,9 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                 long now = System.nanoTime();
                 boolean idle = now - lastBatch >= COMPACT_INTERVAL_NANOS; // no write for a second
                 boolean more = !stop && writeFailure == null;
-                if (more && now - lastPrune >= TimeUnit.SECONDS.toNanos(options.housekeepingSeconds())) {
+                long pruneInterval = pruneBacklog ? PRUNE_BACKLOG_NANOS
+                        : TimeUnit.SECONDS.toNanos(options.housekeepingSeconds());
+                if (more && now - lastPrune >= pruneInterval) {
                     housekeeping(true, idle ? COMPACT_IDLE_BYTES : COMPACT_BUSY_BYTES);
                 } else if (more && idle && now - lastCompaction >= COMPACT_INTERVAL_NANOS) {
                     housekeeping(false, COMPACT_IDLE_BYTES);
@@ -1080,6 +1090,9 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
                     db.dedupe().remove(Keys.dedupeKeyOfExpiry(expired.get(i)), logIds.get(i));
                 }
                 pruned = expired.size();
+            }
+            if (prune) {
+                pruneBacklog = pruned >= PRUNE_MAX_PER_PASS;
             }
             if (options.compactFillRate() > 0) {
                 // writes (and commits) the moved pages itself
