@@ -17,7 +17,7 @@ import java.util.List;
  * m conversation 0 seq(8)            → the serialized Message (with its seq)        a conversation is one range
  * d sender 0 clientMsgId             → the message's m key                          idempotency key
  * E millis(8) n(8)                   → the d keys a batch wrote, with their m keys   idempotency keys by age
- * e millis(8) dedupeKey              → the message's m key                          the same, one per key (format 1)
+ * e millis(8) dedupeKey              → the message's m key                          the same, one per key (earlier versions)
  * l user 0 conversation              → seq(8) of the message that listed the user   conversation lists
  * w user 0 device 0 conversation     → seq(8)                                       delivery watermarks
  * r user 0 conversation              → seq(8)                                       read cursors
