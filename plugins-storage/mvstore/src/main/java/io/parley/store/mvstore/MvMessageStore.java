@@ -778,15 +778,19 @@ public final class MvMessageStore implements MessageStore, AutoCloseable {
     }
 
     /**
-     * How long the writer waits for the next operation: until the pending watermarks are due, else
-     * {@link #IDLE_POLL_NANOS} (an update arriving meanwhile queues a {@link Wake}).
+     * How long the writer waits for the next operation: until the pending watermarks or the next pass of a pruning
+     * backlog are due, else {@link #IDLE_POLL_NANOS} (an update arriving meanwhile queues a {@link Wake}).
      */
     private long pollNanos(long now) {
-        if (pendingWatermarks.isEmpty()) {
-            // updates left over by a failed commit are retried with the next batch, not in a loop
-            return IDLE_POLL_NANOS;
+        long wait = IDLE_POLL_NANOS;
+        // updates left over by a failed commit are retried with the next batch, not in a loop
+        if (!pendingWatermarks.isEmpty()) {
+            wait = Math.min(wait, lastWatermarkDrain + watermarkFlushNanos - now);
         }
-        return Math.max(0, Math.min(IDLE_POLL_NANOS, lastWatermarkDrain + watermarkFlushNanos - now));
+        if (pruneBacklog) {
+            wait = Math.min(wait, lastPrune + PRUNE_BACKLOG_NANOS - now);
+        }
+        return Math.max(0, wait);
     }
 
     private boolean watermarksPending() {

@@ -857,14 +857,16 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     }
 
     /**
-     * How long the writer waits for the next operation: until the pending watermarks are due, else
-     * {@link #IDLE_POLL_NANOS} (an update arriving meanwhile queues a {@link Wake}).
+     * How long the writer waits for the next operation: until the pending watermarks or the next pass of a pruning
+     * backlog are due, else {@link #IDLE_POLL_NANOS} (an update arriving meanwhile queues a {@link Wake}).
      */
     private long pollNanos(long now) {
-        if (pendingWatermarks.isEmpty()) {
-            return IDLE_POLL_NANOS;
+        long wait = IDLE_POLL_NANOS;
+        if (!pendingWatermarks.isEmpty()) {
+            wait = Math.min(wait, lastWatermarkDrain + watermarkFlushNanos - now);
         }
-        return Math.max(0, Math.min(IDLE_POLL_NANOS, lastWatermarkDrain + watermarkFlushNanos - now));
+        // the next pass of a pruning backlog is due within 100 ms, else a minute away
+        return Math.max(0, Math.min(wait, nextHousekeeping - now));
     }
 
     private boolean watermarksPending() {
