@@ -248,11 +248,9 @@ final class SendPipeline {
      * Acts on the processor's result when {@code processed} completes (on the thread that completes it): stores it
      * (through the interceptors), relays it, or answers the rejection.
      *
-     * @return completed when the send is admitted
-     */
-    /**
      * @param unchecked true if the send was not looked up before processing although the store could have been (a
      *                  pure type): a refusal is then checked against a stored original, which gets its ack instead
+     * @return completed when the send is admitted
      */
     private CompletionStage<Void> process(ServerSession session, long rid, Message draft, Target target,
                                           CompletionStage<ProcessResult> processed, boolean unchecked,

@@ -17,7 +17,7 @@ import java.util.List;
  * m conversation 0 seq(8)            → the serialized Message (with its seq)        a conversation is one range
  * d sender 0 clientMsgId             → the message's m key                          idempotency key
  * E millis(8) n(8)                   → the d keys a batch wrote, with their m keys   idempotency keys by age
- * e millis(8) dedupeKey              → the message's m key                          the same, one per key (earlier versions)
+ * e millis(8) dedupeKey              → the message's m key                          the same per key (earlier versions)
  * l user 0 conversation              → seq(8) of the message that listed the user   conversation lists
  * w user 0 device 0 conversation     → seq(8)                                       delivery watermarks
  * r user 0 conversation              → seq(8)                                       read cursors
@@ -59,7 +59,10 @@ final class Keys {
         return concat(prefix(DEDUPE, sender), clientMsgId.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** {@code e millis dedupeKey}: idempotency keys in the order they expire. */
+    /**
+     * {@code e millis dedupeKey}: the per-key expiry entry that earlier versions wrote (still pruned; tests write it to
+     * stand in for such a database).
+     */
     static byte[] dedupeExpiry(long millis, byte[] dedupeKey) {
         byte[] key = new byte[1 + Long.BYTES + dedupeKey.length];
         key[0] = DEDUPE_EXPIRY;

@@ -143,7 +143,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     /** Idempotency keys a housekeeping pass examines at most (one synced batch of deletions, on the writer). */
     static final int PRUNE_MAX_PER_PASS = 5_000;
     private static final long HOUSEKEEPING_NANOS = TimeUnit.SECONDS.toNanos(60);
-    /** How soon the next pass runs after one that stopped at {@link #PRUNE_MAX_PER_PASS}: up to 50,000 keys a second. */
+    /** How soon the next pass follows one that stopped at {@link #PRUNE_MAX_PER_PASS}: 50,000 keys a second. */
     private static final long HOUSEKEEPING_BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     /** Idempotency keys one {@link Keys#dedupeExpiryBatch} entry lists at most. */
     static final int EXPIRY_PAIRS_PER_ENTRY = 1024;
@@ -1181,7 +1181,8 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
                 }
                 lastExpired = key;
                 if (kind == Keys.DEDUPE_EXPIRY) {
-                    examined += pruneUnchanged(rocks, prune, Keys.dedupeKeyOfExpiry(key), it.value());
+                    pruneUnchanged(rocks, prune, Keys.dedupeKeyOfExpiry(key), it.value());
+                    examined++;
                     continue;
                 }
                 List<byte[]> pairs;
@@ -1192,8 +1193,9 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
                     continue;
                 }
                 for (int i = 0; i < pairs.size(); i += 2) {
-                    examined += pruneUnchanged(rocks, prune, pairs.get(i), pairs.get(i + 1));
+                    pruneUnchanged(rocks, prune, pairs.get(i), pairs.get(i + 1));
                 }
+                examined += pairs.size() / 2;
             }
             it.status();
         }
@@ -1203,13 +1205,12 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         return examined;
     }
 
-    /** @return 1: the key was examined */
-    private static int pruneUnchanged(RocksDB rocks, WriteBatch prune, byte[] dedupeKey, byte[] messageKey)
+    /** Adds the deletion of {@code dedupeKey} to {@code prune} if it still points at {@code messageKey}. */
+    private static void pruneUnchanged(RocksDB rocks, WriteBatch prune, byte[] dedupeKey, byte[] messageKey)
             throws RocksDBException {
         if (Arrays.equals(rocks.get(dedupeKey), messageKey)) {
             prune.delete(dedupeKey);
         }
-        return 1;
     }
 
     // ------------------------------------------------------------------------------------------------ write failures
