@@ -1,6 +1,7 @@
 package io.parley.type.sticker;
 
 import io.parley.core.testing.ComponentConfigs;
+import io.parley.type.support.testing.ComponentLifecycle;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -91,8 +92,7 @@ class StickerComponentTest {
             component.deactivate();
         }
         assertEquals(4, unregistered.size());
-        assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(t -> t.getName().startsWith("parley-sticker")
-                && t.isAlive()), "the workers and the refresh thread end on deactivation");
+        ComponentLifecycle.awaitThreadsEnd("parley-sticker", "the workers and the refresh thread end on deactivation");
     }
 
     @FunctionalInterface

@@ -69,10 +69,18 @@ public final class ComponentLifecycle {
         }
         deactivate.accept(component);
         assertEquals(List.of(type), unregistered);
+        awaitThreadsEnd(workerPrefix, "the workers end on deactivation");
+    }
+
+    /**
+     * Waits up to five seconds for every thread named {@code prefix}... to end (a stopped executor's thread may
+     * still be alive for a moment after {@code awaitTermination} returned), failing with {@code what} if one does not.
+     */
+    public static void awaitThreadsEnd(String prefix, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (Thread.getAllStackTraces().keySet().stream()
-                .anyMatch(t -> t.getName().startsWith(workerPrefix) && t.isAlive())) {
-            assertTrue(System.nanoTime() < deadline, "the workers end on deactivation");
+                .anyMatch(t -> t.getName().startsWith(prefix) && t.isAlive())) {
+            assertTrue(System.nanoTime() < deadline, what);
             Thread.sleep(10);
         }
     }
