@@ -7,6 +7,8 @@ import io.parley.core.spi.admin.DeploymentException.Reason;
 import io.parley.core.spi.admin.Deployments;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleEvent;
+import org.osgi.framework.BundleListener;
 import org.osgi.framework.Constants;
 import org.osgi.framework.namespace.PackageNamespace;
 import org.osgi.framework.wiring.BundleCapability;
@@ -14,6 +16,7 @@ import org.osgi.framework.wiring.BundleRequirement;
 import org.osgi.framework.wiring.BundleRevision;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +30,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -36,8 +40,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * (every {@value #POLL_MILLIS} ms, at most {@code wait.seconds}) until FileInstall has acted, and answers the
  * bundle's resulting state.
  *
+ * <p>An install or update answers ACTIVE only once the bundle's {@code STARTED} event has reached this component's
+ * asynchronous bundle listener. The framework calls every synchronous bundle listener before it queues an event for
+ * the asynchronous ones, and the Declarative Services extender is a synchronous listener that enables a bundle's
+ * components (registering the services of the satisfied ones) when it sees {@code STARTED}: so when the call
+ * answers, the bundle's services are registered, and a message type it brings can be used at once. The bundle's state
+ * alone says less: it is ACTIVE before {@code STARTED} is sent.
+ *
  * <p>Threading: thread-safe; install and remove of the same name are serialized by a per-name lock; they block the
- * caller. Starts no thread.
+ * caller. Starts no thread (the listener runs on the framework's event thread).
  */
 @Component(service = Deployments.class, configurationPid = "parley.admin")
 @Designate(ocd = AdminConfig.class)
@@ -52,15 +63,33 @@ public final class DeploymentsComponent implements Deployments {
     private final DeployDirectory dir;
     private final long waitMillis;
     private final ConcurrentHashMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+    /** Counts {@code STARTED} events delivered to {@link #started}; see the class comment. */
+    private final AtomicLong startedEvents = new AtomicLong();
+    /** Bundle id → the value of {@link #startedEvents} at that bundle's latest {@code STARTED} event. */
+    private final ConcurrentHashMap<Long, Long> lastStarted = new ConcurrentHashMap<>();
+    /** Asynchronous on purpose: it sees {@code STARTED} after every synchronous listener (DS among them) has. */
+    private final BundleListener started = event -> {
+        if (event.getType() == BundleEvent.STARTED) {
+            lastStarted.put(event.getBundle().getBundleId(), startedEvents.incrementAndGet());
+        } else if (event.getType() == BundleEvent.UNINSTALLED) {
+            lastStarted.remove(event.getBundle().getBundleId());
+        }
+    };
 
     @Activate
     public DeploymentsComponent(BundleContext context, AdminConfig config) {
         this.context = context;
+        context.addBundleListener(started);
         String home = context.getProperty("parley.home");
         Path base = Path.of(home == null || home.isBlank() ? "." : home).toAbsolutePath().normalize();
         this.dir = new DeployDirectory(deployDirectory(context.getProperty(FILEINSTALL_DIR), base),
                 base.resolve("system"), base.resolve("data/tmp"), config.max_bundle_bytes());
         this.waitMillis = TimeUnit.SECONDS.toMillis(config.wait_seconds());
+    }
+
+    @Deactivate
+    void deactivate() {
+        context.removeBundleListener(started);
     }
 
     /** FileInstall's watched directories, comma-separated; the first is deploy/ (conf/ follows it). */
@@ -114,10 +143,11 @@ public final class DeploymentsComponent implements Deployments {
         lock.lock();
         try {
             long before = System.currentTimeMillis();
+            long startedMark = startedEvents.get();
             DeployDirectory.Placement placed = dir.place(jar, expectedName, reservedNames());
             LOG.info("Admin: {} {} {} placed as deploy/{}", placed.replaced() ? "update of" : "install of",
                     placed.jar().symbolicName(), placed.jar().version(), placed.file().getFileName());
-            return awaitInstalled(placed, before);
+            return awaitInstalled(placed, before, startedMark);
         } finally {
             lock.unlock();
         }
@@ -153,7 +183,11 @@ public final class DeploymentsComponent implements Deployments {
         }
     }
 
-    private DeployResult awaitInstalled(DeployDirectory.Placement placed, long before) {
+    /**
+     * Polls until FileInstall has installed (or updated) the placed jar and the bundle is ACTIVE with its
+     * {@code STARTED} event delivered after {@code startedMark} (a fragment: RESOLVED), or until it gives up.
+     */
+    private DeployResult awaitInstalled(DeployDirectory.Placement placed, long before, long startedMark) {
         String bsn = placed.jar().symbolicName();
         long deadline = System.currentTimeMillis() + waitMillis;
         long settleBy = Long.MAX_VALUE;
@@ -171,7 +205,9 @@ public final class DeploymentsComponent implements Deployments {
             if (seen != null) {
                 boolean fragment = seen.getHeaders("").get(Constants.FRAGMENT_HOST) != null;
                 int state = seen.getState();
-                if (state == Bundle.ACTIVE || (fragment && state == Bundle.RESOLVED)) {
+                boolean servicesUp = lastStarted.getOrDefault(seen.getBundleId(), 0L) > startedMark
+                        || now >= settleBy;
+                if ((state == Bundle.ACTIVE && servicesUp) || (fragment && state == Bundle.RESOLVED)) {
                     return new DeployResult(bsn, placed.jar().version(), state(seen), true, bsn + " "
                             + placed.jar().version() + (placed.replaced() ? " updated" : " installed") + " and "
                             + state(seen) + " (bundle " + seen.getBundleId() + ")");
