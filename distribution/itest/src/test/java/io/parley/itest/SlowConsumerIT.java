@@ -154,7 +154,12 @@ class SlowConsumerIT {
         ServerProcess.setKey(server.home.resolve("conf/parley.store.mvstore.cfg"), "cache.mb", Integer.toString(STORE_CACHE_MB));
         Files.writeString(server.home.resolve("conf/jvm.options"), "-XX:MaxDirectMemorySize=" + MAX_DIRECT_MB + "m\n",
                 StandardOpenOption.APPEND);
+        // the TCP transport on io_uring (opt-in; every other distribution test runs it on epoll): back-pressure, the
+        // outbound bound and cut-offs must hold on both native transports
+        ServerProcess.setKey(server.home.resolve("conf/parley.transport.tcp.cfg"), "io.uring", "true");
         server.start();
+        assertTrue(server.log().matches("(?s).*Parley TCP listening on \\S+ \\(plaintext, io_uring, .*"),
+                "the TCP transport runs on io_uring");
         long pid = server.pid();
         System.out.printf("[slow] server up in %d ms (pid %d)%n", ms(t0), pid);
 

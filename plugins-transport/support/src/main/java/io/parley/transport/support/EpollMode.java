@@ -2,7 +2,10 @@ package io.parley.transport.support;
 
 import java.util.Locale;
 
-/** Choice of the I/O transport (config key {@code epoll}). */
+/**
+ * Whether to use a native I/O transport: config key {@code epoll} (native epoll, else Java NIO) and key
+ * {@code io.uring} (native io_uring, else what {@code epoll} says). The constant names speak of epoll, the first key.
+ */
 public enum EpollMode {
     /** native epoll when it is available, otherwise NIO */
     AUTO,
@@ -11,8 +14,13 @@ public enum EpollMode {
     /** Java NIO */
     OFF;
 
-    /** Parses {@code auto} (or empty), {@code true} or {@code false}, case-insensitive. */
+    /** Parses {@code auto} (or empty), {@code true} or {@code false}, case-insensitive, for key {@code epoll}. */
     public static EpollMode parse(String value) {
+        return parse("epoll", value);
+    }
+
+    /** Parses {@code auto} (or empty), {@code true} or {@code false}, case-insensitive; {@code key} names the key in errors. */
+    public static EpollMode parse(String key, String value) {
         switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "auto":
             case "":
@@ -22,7 +30,7 @@ public enum EpollMode {
             case "false":
                 return OFF;
             default:
-                throw new IllegalArgumentException("epoll must be auto, true or false: " + value);
+                throw new IllegalArgumentException(key + " must be auto, true or false: " + value);
         }
     }
 }

@@ -8,15 +8,40 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The I/O transport a server runs on: native epoll or Java NIO.
+ * The I/O transport a server runs on: native io_uring, native epoll or Java NIO.
  *
- * @param name          {@code "epoll"} or {@code "nio"}
+ * @param name          {@code "io_uring"}, {@code "epoll"} or {@code "nio"}
  * @param handlers      creates the event loops' I/O handlers
  * @param serverChannel the listening channel class matching {@code handlers}
  */
 public record IoTransport(String name, IoHandlerFactory handlers, Class<? extends ServerChannel> serverChannel) {
 
     private static final Logger LOG = LoggerFactory.getLogger(IoTransport.class);
+
+    /**
+     * Picks the transport: io_uring when {@code ioUring} is {@link EpollMode#ON}, or {@link EpollMode#AUTO} and
+     * io_uring is available; otherwise as {@link #select(EpollMode)}.
+     *
+     * @throws IllegalStateException if a mode is {@link EpollMode#ON} and its native transport is unavailable
+     */
+    public static IoTransport select(EpollMode epoll, EpollMode ioUring) {
+        switch (ioUring) {
+            case ON:
+                if (!ioUringAvailable()) {
+                    throw new IllegalStateException("io.uring=true but native io_uring is unavailable: "
+                            + ioUringUnavailabilityCause());
+                }
+                return ioUring();
+            case AUTO:
+                if (ioUringAvailable()) {
+                    return ioUring();
+                }
+                LOG.debug("native io_uring unavailable: {}", ioUringUnavailabilityCause());
+                return select(epoll);
+            default:
+                return select(epoll);
+        }
+    }
 
     /**
      * Picks the transport for {@code mode}.
@@ -57,6 +82,27 @@ public record IoTransport(String name, IoHandlerFactory handlers, Class<? extend
         } catch (LinkageError e) {
             return "package io.netty.channel.epoll is not wired (" + e + ")";
         }
+    }
+
+    /** True if native io_uring can be used here (its classes are wired, its library loads, the kernel allows it). */
+    public static boolean ioUringAvailable() {
+        try {
+            return IoUringSupport.isAvailable();
+        } catch (LinkageError e) {
+            return false;
+        }
+    }
+
+    private static String ioUringUnavailabilityCause() {
+        try {
+            return String.valueOf(IoUringSupport.unavailabilityCause());
+        } catch (LinkageError e) {
+            return "package io.netty.channel.uring is not wired (" + e + ")";
+        }
+    }
+
+    private static IoTransport ioUring() {
+        return new IoTransport("io_uring", IoUringSupport.ioHandlerFactory(), IoUringSupport.serverChannelClass());
     }
 
     private static IoTransport epoll() {

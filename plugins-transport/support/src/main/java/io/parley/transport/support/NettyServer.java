@@ -97,7 +97,8 @@ public final class NettyServer {
      * @param description what to add to the "listening" log line (framing, limits)
      * @throws IOException if the address cannot be bound, the port file cannot be written, or TLS is enabled and
      *                     its certificate or key cannot be loaded (the message names the file)
-     * @throws IllegalStateException if {@code epoll=true} but native epoll is unavailable
+     * @throws IllegalStateException if {@code epoll=true} or {@code io.uring=true} but that native transport is
+     *                               unavailable
      */
     public void start(ChannelHandler childHandler, String description) throws IOException {
         if (!started.compareAndSet(false, true)) {
@@ -108,7 +109,7 @@ public final class NettyServer {
             child = new TlsInitializer(settings.tls().newServerContext(), settings.handshakeTimeout(), label,
                     childHandler);
         }
-        IoTransport io = IoTransport.select(settings.epoll());
+        IoTransport io = IoTransport.select(settings.epoll(), settings.ioUring());
         transportName = io.name();
 
         bossThreads = new NamedThreadFactory(threadPrefix + "-boss");
@@ -211,7 +212,7 @@ public final class NettyServer {
         return localAddress;
     }
 
-    /** {@code "epoll"} or {@code "nio"}; null before {@link #start}. */
+    /** {@code "io_uring"}, {@code "epoll"} or {@code "nio"}; null before {@link #start}. */
     public String transportName() {
         return transportName;
     }

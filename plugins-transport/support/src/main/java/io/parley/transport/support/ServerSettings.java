@@ -24,6 +24,8 @@ import java.util.Objects;
  * @param portFile          file to write the bound port into after binding, or null for none
  * @param tls               TLS in front of the transport's protocol ({@code tls.*} keys); {@link TlsSettings#disabled()}
  *                          for plaintext
+ * @param ioUring           whether to use the native io_uring transport (key {@code io.uring}); when it is not used,
+ *                          {@code epoll} decides between epoll and NIO
  */
 public record ServerSettings(
         String host,
@@ -39,12 +41,14 @@ public record ServerSettings(
         int reconnectAfterMs,
         Duration closeTimeout,
         Path portFile,
-        TlsSettings tls) {
+        TlsSettings tls,
+        EpollMode ioUring) {
 
     public ServerSettings {
         Objects.requireNonNull(tls, "tls");
         Objects.requireNonNull(host, "host");
         Objects.requireNonNull(epoll, "epoll");
+        Objects.requireNonNull(ioUring, "ioUring");
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         Objects.requireNonNull(closeTimeout, "closeTimeout");
@@ -82,7 +86,7 @@ public record ServerSettings(
                           Duration idleTimeout, int outboundMaxBytes, int maxConnections, int soBacklog,
                           boolean tcpNoDelay, int reconnectAfterMs, Duration closeTimeout, Path portFile) {
         this(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout, outboundMaxBytes, maxConnections, soBacklog,
-                tcpNoDelay, reconnectAfterMs, closeTimeout, portFile, TlsSettings.disabled());
+                tcpNoDelay, reconnectAfterMs, closeTimeout, portFile, TlsSettings.disabled(), EpollMode.OFF);
     }
 
     /** I/O threads to start: {@link #ioThreads()} or, when 0, the number of available processors. */
@@ -110,6 +114,7 @@ public record ServerSettings(
         private Duration closeTimeout = Duration.ofSeconds(2);
         private Path portFile;
         private TlsSettings tls = TlsSettings.disabled();
+        private EpollMode ioUring = EpollMode.OFF;
 
         private Builder() {
         }
@@ -128,11 +133,12 @@ public record ServerSettings(
         public Builder closeTimeout(Duration value) { closeTimeout = value; return this; }
         public Builder portFile(Path value) { portFile = value; return this; }
         public Builder tls(TlsSettings value) { tls = value; return this; }
+        public Builder ioUring(EpollMode value) { ioUring = value; return this; }
 
         public ServerSettings build() {
             return new ServerSettings(host, port, ioThreads, epoll, handshakeTimeout, idleTimeout,
                     outboundMaxBytes, maxConnections, soBacklog, tcpNoDelay, reconnectAfterMs, closeTimeout,
-                    portFile, tls);
+                    portFile, tls, ioUring);
         }
     }
 }

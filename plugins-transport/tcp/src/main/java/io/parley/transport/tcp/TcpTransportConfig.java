@@ -24,6 +24,10 @@ public @interface TcpTransportConfig {
     @AttributeDefinition(description = "auto: native epoll when available, else NIO; true: require epoll; false: NIO")
     String epoll() default "auto";
 
+    @AttributeDefinition(description = "auto: native io_uring when available, else as epoll says; true: require "
+            + "io_uring; false: never io_uring")
+    String io_uring() default "false";
+
     @AttributeDefinition(description = "Seconds a connection has to send a successful hello")
     int handshake_timeout_seconds() default 10;
 

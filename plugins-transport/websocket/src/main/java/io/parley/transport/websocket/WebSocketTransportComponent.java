@@ -63,6 +63,7 @@ public final class WebSocketTransportComponent implements io.parley.core.spi.ops
                 .port(config.port())
                 .ioThreads(config.io_threads())
                 .epoll(EpollMode.parse(config.epoll()))
+                .ioUring(EpollMode.parse("io.uring", config.io_uring()))
                 .handshakeTimeout(Duration.ofSeconds(config.handshake_timeout_seconds()))
                 .idleTimeout(Duration.ofSeconds(config.idle_timeout_seconds()))
                 .outboundMaxBytes(config.outbound_max_bytes())

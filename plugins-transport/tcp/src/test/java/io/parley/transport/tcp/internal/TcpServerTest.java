@@ -11,7 +11,7 @@ import io.parley.core.proto.Frame;
 import io.parley.core.proto.Message;
 import io.parley.core.proto.Notice;
 import io.parley.transport.support.EpollMode;
-import io.parley.transport.support.IoTransport;
+import io.parley.transport.support.IoChoice;
 import io.parley.transport.support.ServerSettings;
 import io.parley.transport.support.TestReceiver.TestSession;
 import org.junit.jupiter.api.AfterEach;
@@ -19,7 +19,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
@@ -39,7 +38,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class TcpServerTest {
 
@@ -72,11 +70,10 @@ class TcpServerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
-    void helloPingAndSendRoundTrip(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
-        start(s -> s.epoll(epoll));
-        assertEquals(epoll == EpollMode.ON ? "epoll" : "nio", server.transportName());
+    @ValueSource(strings = {"nio", "epoll", "io_uring"})
+    void helloPingAndSendRoundTrip(String transport) throws Exception {
+        start(IoChoice.io(transport));
+        assertEquals(transport, server.transportName());
 
         TestClient client = connect();
         TestSession session = receiver.nextSession();
@@ -266,11 +263,10 @@ class TcpServerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
-    void coreCloseWritesQueuedFramesThenTheNotice(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
+    @ValueSource(strings = {"nio", "epoll", "io_uring"})
+    void coreCloseWritesQueuedFramesThenTheNotice(String transport) throws Exception {
         // a close timeout longer than awaitClosed waits: the close must follow the notice's write, not the timer
-        start(s -> s.epoll(epoll).closeTimeout(Duration.ofSeconds(30)));
+        start(IoChoice.io(transport).andThen(s -> s.closeTimeout(Duration.ofSeconds(30))));
         TestClient client = connect();
         TestSession session = receiver.nextSession();
         client.hello();
@@ -293,10 +289,9 @@ class TcpServerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
-    void stopTellsEveryClientToReconnect(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
-        start(s -> s.reconnectAfterMs(1234).epoll(epoll).closeTimeout(Duration.ofSeconds(30)));
+    @ValueSource(strings = {"nio", "epoll", "io_uring"})
+    void stopTellsEveryClientToReconnect(String transport) throws Exception {
+        start(IoChoice.io(transport).andThen(s -> s.reconnectAfterMs(1234).closeTimeout(Duration.ofSeconds(30))));
         TestClient a = connect();
         TestSession sessionA = receiver.nextSession();
         a.hello();

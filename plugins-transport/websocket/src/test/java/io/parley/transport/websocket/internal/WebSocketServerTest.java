@@ -12,7 +12,7 @@ import io.parley.core.proto.Message;
 import io.parley.core.proto.Notice;
 import io.parley.core.proto.Send;
 import io.parley.transport.support.EpollMode;
-import io.parley.transport.support.IoTransport;
+import io.parley.transport.support.IoChoice;
 import io.parley.transport.support.ServerSettings;
 import io.parley.transport.support.TestReceiver.TestSession;
 import io.parley.transport.websocket.internal.WsTestClient.HttpAnswer;
@@ -22,7 +22,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
@@ -45,7 +44,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Conformance of the WebSocket transport over real sockets, with a raw RFC 6455 client ({@link WsTestClient}) so
@@ -83,11 +81,10 @@ class WebSocketServerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
-    void binaryRoundTrip(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
-        start(s -> s.epoll(epoll));
-        assertEquals(epoll == EpollMode.ON ? "epoll" : "nio", server.transportName());
+    @ValueSource(strings = {"nio", "epoll", "io_uring"})
+    void binaryRoundTrip(String transport) throws Exception {
+        start(IoChoice.io(transport));
+        assertEquals(transport, server.transportName());
 
         WsTestClient client = connect();
         TestSession session = receiver.nextSession();
@@ -472,10 +469,9 @@ class WebSocketServerTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = EpollMode.class, names = {"OFF", "ON"})
-    void stopSendsReconnectNoticeAndClose1001ToEveryClient(EpollMode epoll) throws Exception {
-        assumeTrue(epoll != EpollMode.ON || IoTransport.epollAvailable(), "native epoll unavailable");
-        start(s -> s.reconnectAfterMs(1234).epoll(epoll).closeTimeout(Duration.ofSeconds(30)));
+    @ValueSource(strings = {"nio", "epoll", "io_uring"})
+    void stopSendsReconnectNoticeAndClose1001ToEveryClient(String transport) throws Exception {
+        start(IoChoice.io(transport).andThen(s -> s.reconnectAfterMs(1234).closeTimeout(Duration.ofSeconds(30))));
         WsTestClient a = connect();
         TestSession sessionA = receiver.nextSession();
         a.hello();
