@@ -110,7 +110,7 @@ final class ServerProcess implements AutoCloseable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IllegalStateException("server exited with " + process.exitValue() + "; see " + home.resolve("logs"));
+                throw new IllegalStateException("server exited with " + process.exitValue() + "; " + logTails());
             }
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress("127.0.0.1", port), 200);
@@ -122,7 +122,7 @@ final class ServerProcess implements AutoCloseable {
             awaitHello(Duration.ofSeconds(30));
             return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         }
-        throw new IllegalStateException("server did not listen on " + port + " within 30 s; see " + home.resolve("logs"));
+        throw new IllegalStateException("server did not listen on " + port + " within 30 s; " + logTails());
     }
 
     /** @return ms from the last {@link #start()} until the TCP port accepted connections */
@@ -145,7 +145,7 @@ final class ServerProcess implements AutoCloseable {
         String last = "no answer";
         while (System.nanoTime() < deadline) {
             if (!isAlive()) {
-                throw new IllegalStateException("server exited; see " + home.resolve("logs"));
+                throw new IllegalStateException("server exited; " + logTails());
             }
             try (RawConnection c = new RawConnection("127.0.0.1", port)) {
                 c.send(Frame.newBuilder().setRequestId(1).setHello(Hello.newBuilder().setProtocolVersion(1)
@@ -192,6 +192,25 @@ final class ServerProcess implements AutoCloseable {
         Files.delete(home.resolve("deploy").resolve(name));
     }
 
+    /**
+     * The last lines of the server's log and console, for a failure message: the test's temporary directory, and the
+     * logs with it, is deleted when the test ends.
+     */
+    String logTails() {
+        StringBuilder out = new StringBuilder("logs in ").append(home.resolve("logs"));
+        for (String name : new String[] {"parley.log", "test-console.log"}) {
+            Path file = home.resolve("logs").resolve(name);
+            try {
+                List<String> lines = Files.exists(file) ? Files.readAllLines(file) : List.of();
+                out.append("\n--- last lines of ").append(name).append(" ---\n")
+                        .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size())));
+            } catch (IOException | UncheckedIOException e) {
+                out.append("\n--- ").append(name).append(": ").append(e);
+            }
+        }
+        return out.toString();
+    }
+
     String log() {
         try {
             Path log = home.resolve("logs/parley.log");
@@ -230,11 +249,14 @@ final class ServerProcess implements AutoCloseable {
      * A port free on 127.0.0.1 right now, below the ephemeral range (so that no outgoing connection can be holding
      * it) and away from the machine's services (RabbitMQ's 25672 is the one inside the range).
      */
+    /** Ports {@link #freePort} handed out in this JVM: it never hands out one twice (the probe socket is closed). */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     static int freePort() throws IOException {
         java.util.Random random = new java.util.Random();
         for (int attempt = 0; attempt < 200; attempt++) {
             int port = 20_000 + random.nextInt(12_000);
-            if (port == 25_672) {
+            if (port == 25_672 || !HANDED_OUT.add(port)) {
                 continue;
             }
             try (ServerSocket s = new ServerSocket()) {
