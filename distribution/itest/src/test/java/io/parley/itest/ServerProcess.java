@@ -245,13 +245,13 @@ final class ServerProcess implements AutoCloseable {
         Files.writeString(cfg, out.toString());
     }
 
+    /** Ports {@link #freePort} handed out in this JVM: it never hands out one twice (the probe socket is closed). */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /**
      * A port free on 127.0.0.1 right now, below the ephemeral range (so that no outgoing connection can be holding
      * it) and away from the machine's services (RabbitMQ's 25672 is the one inside the range).
      */
-    /** Ports {@link #freePort} handed out in this JVM: it never hands out one twice (the probe socket is closed). */
-    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
     static int freePort() throws IOException {
         java.util.Random random = new java.util.Random();
         for (int attempt = 0; attempt < 200; attempt++) {

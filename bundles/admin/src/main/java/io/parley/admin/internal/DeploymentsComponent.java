@@ -79,12 +79,13 @@ public final class DeploymentsComponent implements Deployments {
     @Activate
     public DeploymentsComponent(BundleContext context, AdminConfig config) {
         this.context = context;
-        context.addBundleListener(started);
         String home = context.getProperty("parley.home");
         Path base = Path.of(home == null || home.isBlank() ? "." : home).toAbsolutePath().normalize();
         this.dir = new DeployDirectory(deployDirectory(context.getProperty(FILEINSTALL_DIR), base),
                 base.resolve("system"), base.resolve("data/tmp"), config.max_bundle_bytes());
         this.waitMillis = TimeUnit.SECONDS.toMillis(config.wait_seconds());
+        // last: a constructor that throws gets no deactivate, so it must not have registered the listener
+        context.addBundleListener(started);
     }
 
     @Deactivate
