@@ -15,7 +15,8 @@ import java.util.concurrent.TimeUnit;
  * thousands of clients on a few threads); each client pins itself to one event loop of the group for its whole
  * life.
  *
- * <p>Ownership: {@link #close()} shuts the group down only if this instance created it ({@link #nio(int)});
+ * <p>Ownership: {@link #close()} shuts the group down only if this instance created it ({@link #nio(int)}) or was
+ * given it to own ({@link #owning});
  * a group passed to {@link #shared} belongs to the caller. A client never closes resources it was given.
  * Thread-safe.
  */
@@ -45,6 +46,16 @@ public final class ClientResources implements AutoCloseable {
         return new ClientResources(group, channelType, false);
     }
 
+    /**
+     * Takes over a group the caller created, e.g. on a native transport: {@link #close()} shuts it down.
+     *
+     * @param channelType the socket channel class matching the group's transport (e.g. {@code EpollSocketChannel})
+     * @since 1.8
+     */
+    public static ClientResources owning(EventLoopGroup group, Class<? extends SocketChannel> channelType) {
+        return new ClientResources(group, channelType, true);
+    }
+
     public EventLoopGroup group() {
         return group;
     }
@@ -53,7 +64,7 @@ public final class ClientResources implements AutoCloseable {
         return channelType;
     }
 
-    /** Shuts the group down (and waits up to 5 s) if this instance created it; otherwise does nothing. */
+    /** Shuts the group down (and waits up to 5 s) if this instance owns it; otherwise does nothing. */
     @Override
     public void close() {
         if (owned) {

@@ -10,5 +10,5 @@
  * {@link io.parley.client.CallEvents}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.7.0")
+@org.osgi.annotation.versioning.Version("1.8.0")
 package io.parley.client;

@@ -13,6 +13,8 @@ import java.util.Locale;
  *
  * @param transport {@code tcp} or {@code ws} (WebSocket, {@code ws://host:port/path})
  * @param path the WebSocket request path (used with {@code ws} only)
+ * @param io {@code auto} (native epoll where it loads, else NIO), {@code nio}, {@code epoll} or {@code io_uring}: the
+ *     clients' socket layer ({@link BenchIo})
  * @param ports the server ports, one per node; client {@code i} connects to {@code ports[i % ports.length]}, so with
  *     two or more nodes the partners of a one-to-one pair ({@code i}, {@code i ^ 1}) are always on different nodes
  */
@@ -36,7 +38,8 @@ public record BenchOptions(
         String deviceId,
         int threads,
         int connectConcurrency,
-        Duration tokenTtl) {
+        Duration tokenTtl,
+        String io) {
 
     static final String USAGE = """
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
@@ -64,6 +67,8 @@ public record BenchOptions(
               --user-prefix P          user ids are P00000, P00001, ... (bench-)
               --device D               device id of every client (bench)
               --threads T              event loop threads (number of CPUs)
+              --io IO                  the clients' sockets: auto (default: native epoll where it loads,
+                                       else Java NIO) | nio | epoll | io_uring
               --connect-concurrency C  connection attempts in flight while connecting (100)
               --token-ttl D            lifetime of minted tokens (1h)
             """;
@@ -90,6 +95,7 @@ public record BenchOptions(
         int threads = Runtime.getRuntime().availableProcessors();
         int connectConcurrency = 100;
         Duration ttl = Duration.ofHours(1);
+        String io = BenchIo.AUTO;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (i + 1 >= args.length) {
@@ -117,6 +123,7 @@ public record BenchOptions(
                 case "--threads" -> threads = Integer.parseInt(v);
                 case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
                 case "--token-ttl" -> ttl = parseDuration(v);
+                case "--io" -> io = BenchIo.check(v);
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -157,7 +164,7 @@ public record BenchOptions(
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
         BenchOptions options = new BenchOptions(host, ports, scenario, transport, path, clients, senders, rate, window, duration, warmup,
-                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl);
+                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io);
         if ("ws".equals(transport)) {
             options.webSocketUri(0);   // host and path must form a URI
         }

@@ -59,7 +59,7 @@ public final class GroupFanoutScenario {
         MessageLoad load = new MessageLoad(options, minter, log);
         // group conversation -> per member, the highest group.event seq it received there
         ConcurrentHashMap<String, AtomicLongArray> eventSeqs = new ConcurrentHashMap<>();
-        ClientResources resources = ClientResources.nio(options.threads());
+        ClientResources resources = BenchIo.resources(options.io(), options.threads());
         try {
             List<ParleyClient> clients = load.connect(users, resources, i -> (Message m) -> {
                 if (Groups.isEvent(m)) {

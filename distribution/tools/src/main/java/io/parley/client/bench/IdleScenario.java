@@ -47,7 +47,7 @@ public final class IdleScenario {
     public IdleResult run() throws InterruptedException {
         int n = options.clients();
         List<ParleyClient> clients = new ArrayList<>(n);
-        ClientResources resources = ClientResources.nio(options.threads());
+        ClientResources resources = BenchIo.resources(options.io(), options.threads());
         try {
             long t0 = System.nanoTime();
             int failed = connectAll(clients, resources);

@@ -130,7 +130,8 @@ final class MessageLoad {
             throw new IllegalStateException(failed + " of " + users.size() + " clients failed to connect: " + cause,
                     cause);
         }
-        log.printf(Locale.ROOT, "%d clients connected in %.2f s%n", users.size(), (System.nanoTime() - t0) / 1e9);
+        log.printf(Locale.ROOT, "%d clients connected in %.2f s (sockets: %s)%n", users.size(),
+                (System.nanoTime() - t0) / 1e9, BenchIo.resolve(options.io()));
         return built;
     }
 

@@ -34,7 +34,7 @@ public final class OneToOneScenario {
             users.add(MessageLoad.userId(options, i));
         }
         MessageLoad load = new MessageLoad(options, minter, log);
-        ClientResources resources = ClientResources.nio(options.threads());
+        ClientResources resources = BenchIo.resources(options.io(), options.threads());
         try {
             List<ParleyClient> clients = load.connect(users, resources, i -> load::onDelivery);
             List<MessageLoad.Sender> senders = new ArrayList<>(n);

@@ -2,6 +2,8 @@ package io.parley.client.bench;
 
 import io.parley.client.CoreServerAccess;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -35,6 +37,32 @@ class OneToOneScenarioTest {
                     r.toJson());
             assertTrue(r.toTable().contains("delivered messages"));
         }
+    }
+
+    /** On Linux x86-64 the native transports must load (their libraries are test dependencies): no skipping. */
+    @ParameterizedTest
+    @ValueSource(strings = {"nio", "epoll", "io_uring"})
+    void clientsRunOnEachSocketLayer(String io) throws Exception {
+        try (CoreServerAccess server = new CoreServerAccess()) {
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            BenchResult r = new OneToOneScenario(options(server.port(), "--io", io), (user, device) -> user,
+                    new PrintStream(log, true, StandardCharsets.UTF_8)).run();
+            String out = log.toString(StandardCharsets.UTF_8);
+            assertEquals(0, r.errors(), out);
+            assertTrue(r.acked() > 0 && r.delivered() > 0, r.toTable());
+            assertTrue(out.contains("(sockets: " + io + ")"), out);
+        }
+    }
+
+    @Test
+    void socketLayerAutoIsEpollOnLinuxAndUnknownOnesAreRefused() {
+        assertEquals("auto", BenchOptions.parse(new String[] {"--port", "1", "--secret", "s"}).io());
+        assertEquals("epoll", BenchIo.resolve("auto"));
+        assertEquals("io_uring", BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--io",
+                "IO_URING"}).io());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--io", "kqueue"}));
+        assertTrue(e.getMessage().contains("--io: kqueue"), e.getMessage());
     }
 
     @Test
