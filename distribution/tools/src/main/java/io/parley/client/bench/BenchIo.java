@@ -38,20 +38,22 @@ final class BenchIo {
         return v;
     }
 
-    /** @return the transport {@code io} resolves to here: {@code auto} is epoll where it loads, else nio */
-    static String resolve(String io) {
-        if (AUTO.equals(io)) {
-            return epollAvailable() ? EPOLL : NIO;
+    /** @return the socket layer {@code resources}' clients really run on: {@code epoll}, {@code io_uring} or {@code nio} */
+    static String name(ClientResources resources) {
+        Class<?> channel = resources.channelType();
+        if (channel == EpollSocketChannel.class) {
+            return EPOLL;
         }
-        return io;
+        return channel == IoUringSocketChannel.class ? IO_URING : NIO;
     }
 
     /**
-     * @return resources owning a new group of {@code threads} event loops on {@code io} (resolved first)
+     * @return resources owning a new group of {@code threads} event loops on {@code io}; {@code auto} is epoll where
+     *         it loads, else NIO
      * @throws IllegalStateException if a native transport was asked for and does not load here
      */
     static ClientResources resources(String io, int threads) {
-        String chosen = resolve(io);
+        String chosen = AUTO.equals(io) ? (epollAvailable() ? EPOLL : NIO) : io;
         IoHandlerFactory handlers;
         Class<? extends SocketChannel> channel;
         switch (chosen) {

@@ -131,7 +131,7 @@ final class MessageLoad {
                     cause);
         }
         log.printf(Locale.ROOT, "%d clients connected in %.2f s (sockets: %s)%n", users.size(),
-                (System.nanoTime() - t0) / 1e9, BenchIo.resolve(options.io()));
+                (System.nanoTime() - t0) / 1e9, BenchIo.name(resources));
         return built;
     }
 

@@ -1,5 +1,7 @@
 package io.parley.client.bench;
 
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.parley.client.ClientResources;
 import io.parley.client.CoreServerAccess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -50,6 +52,7 @@ class OneToOneScenarioTest {
             String out = log.toString(StandardCharsets.UTF_8);
             assertEquals(0, r.errors(), out);
             assertTrue(r.acked() > 0 && r.delivered() > 0, r.toTable());
+            // the label names the channel class the clients were built on, not the option given
             assertTrue(out.contains("(sockets: " + io + ")"), out);
         }
     }
@@ -57,7 +60,10 @@ class OneToOneScenarioTest {
     @Test
     void socketLayerAutoIsEpollOnLinuxAndUnknownOnesAreRefused() {
         assertEquals("auto", BenchOptions.parse(new String[] {"--port", "1", "--secret", "s"}).io());
-        assertEquals("epoll", BenchIo.resolve("auto"));
+        try (ClientResources auto = BenchIo.resources("auto", 1)) {
+            assertEquals("epoll", BenchIo.name(auto));
+            assertEquals(EpollSocketChannel.class, auto.channelType());
+        }
         assertEquals("io_uring", BenchOptions.parse(new String[] {"--port", "1", "--secret", "s", "--io",
                 "IO_URING"}).io());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
