@@ -24,7 +24,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -140,6 +139,8 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     static final int HEAD_CACHE_MAX = 1 << 18;
     /** (user, conversation) pairs known to be listed, so that an append lists its members without a lookup. */
     static final int LISTED_CACHE_MAX = 1 << 18;
+    /** A batch overlay's answer for a key the batch has not written (compared by identity; never stored). */
+    private static final byte[] NOT_IN_BATCH = new byte[0];
     /** Idempotency keys a housekeeping pass examines at most (one synced batch of deletions, on the writer). */
     static final int PRUNE_MAX_PER_PASS = 5_000;
     private static final long HOUSEKEEPING_NANOS = TimeUnit.SECONDS.toNanos(60);
@@ -218,7 +219,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     // writer thread only
     private final WriteBatch writeBatch = new WriteBatch();
     private final LinkedHashMap<String, Long> heads = lru(HEAD_CACHE_MAX);
-    private final LinkedHashMap<ByteBuffer, Boolean> listed = lru(LISTED_CACHE_MAX);
+    private final LinkedHashMap<BytesKey, Boolean> listed = lru(LISTED_CACHE_MAX);
     private long nextHousekeeping = System.nanoTime() + HOUSEKEEPING_NANOS;
     private long lastWatermarkDrain = System.nanoTime();
     private long failedSince;
@@ -888,7 +889,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         long now = clock.getAsLong();
         long watermarkPuts = 0;
         Db db = this.db;
-        Pending p = new Pending(db.rocks);
+        Pending p = new Pending(db.rocks, batch.size());
         boolean retriedCursors = !retryCursors.isEmpty();
         try {
             if (drainWatermarks) {
@@ -936,8 +937,8 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         // written: the heads and listings of this batch are now the database's
         heads.putAll(p.heads);
         p.heads.forEach(this::knowHead);
-        for (ByteBuffer key : p.listedSeen) {
-            if (!p.overlay.containsKey(key) || p.overlay.get(key) != null) {
+        for (BytesKey key : p.listedSeen) {
+            if (p.overlay.getOrDefault(key, NOT_IN_BATCH) != null) { // not deleted by this batch
                 listed.put(key, Boolean.TRUE);
             }
         }
@@ -1037,7 +1038,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
             for (String user : group.left) {
                 byte[] listedKey = Keys.listed(user, conversation);
                 p.delete(listedKey);
-                listed.remove(ByteBuffer.wrap(listedKey));
+                listed.remove(new BytesKey(listedKey));
             }
         }
         return new Appended(stored, false);
@@ -1061,15 +1062,15 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
 
     /** Lists the conversation for the user, remembering {@code seq} if it was not listed yet. */
     private void list(Pending p, String user, String conversation, long seq) throws RocksDBException {
-        byte[] key = Keys.listed(user, conversation);
-        ByteBuffer wrapped = ByteBuffer.wrap(key);
-        if (!p.overlay.containsKey(wrapped) && listed.get(wrapped) != null) {
+        BytesKey key = new BytesKey(Keys.listed(user, conversation));
+        byte[] inBatch = p.overlay.getOrDefault(key, NOT_IN_BATCH);
+        if (inBatch == NOT_IN_BATCH && listed.get(key) != null) {
             return; // listed in the database, and not removed by this batch
         }
-        if (p.get(key) == null) {
+        if ((inBatch == NOT_IN_BATCH ? p.rocks.get(key.bytes) : inBatch) == null) {
             p.put(key, Keys.longValue(seq));
         }
-        p.listedSeen.add(wrapped);
+        p.listedSeen.add(key);
     }
 
     /**
@@ -1440,35 +1441,40 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
      */
     private final class Pending {
         final RocksDB rocks;
-        final HashMap<ByteBuffer, byte[]> overlay = new HashMap<>();
+        /** What this batch wrote so far, key → value (null: deleted); a key it did not touch is absent. */
+        final HashMap<BytesKey, byte[]> overlay;
         /** Conversation → head after this batch, for the conversations it appends to. */
         final HashMap<String, Long> heads = new HashMap<>();
         /** {@link Keys#listed} keys this batch found listed or listed. */
-        final Set<ByteBuffer> listedSeen = new HashSet<>();
+        final Set<BytesKey> listedSeen = new HashSet<>();
         /** The idempotency keys this batch writes, each followed by its message key. */
         private final List<byte[]> expiring = new ArrayList<>();
 
-        Pending(RocksDB rocks) {
+        /** @param operations the batch's size (an append puts two or three keys), to size the overlay once */
+        Pending(RocksDB rocks, int operations) {
             this.rocks = rocks;
+            this.overlay = new HashMap<>(Math.max(16, operations * 4));
             writeBatch.clear();
         }
 
+        /** @return the key's value as of this batch: its own write, else the database's; null if there is none */
         byte[] get(byte[] key) throws RocksDBException {
-            ByteBuffer wrapped = ByteBuffer.wrap(key);
-            if (overlay.containsKey(wrapped)) {
-                return overlay.get(wrapped);
-            }
-            return rocks.get(key);
+            byte[] inBatch = overlay.getOrDefault(new BytesKey(key), NOT_IN_BATCH);
+            return inBatch != NOT_IN_BATCH ? inBatch : rocks.get(key);
         }
 
         void put(byte[] key, byte[] value) throws RocksDBException {
-            writeBatch.put(key, value);
-            overlay.put(ByteBuffer.wrap(key), value);
+            put(new BytesKey(key), value);
+        }
+
+        void put(BytesKey key, byte[] value) throws RocksDBException {
+            writeBatch.put(key.bytes, value);
+            overlay.put(key, value);
         }
 
         void delete(byte[] key) throws RocksDBException {
             writeBatch.delete(key);
-            overlay.put(ByteBuffer.wrap(key), null);
+            overlay.put(new BytesKey(key), null);
         }
 
         /** Notes an idempotency key this batch writes, for pruning once the dedupe window is over. */
