@@ -1004,9 +1004,9 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
 
     private Appended apply(Pending p, AppendOp op, long now) throws RocksDBException {
         Message draft = op.draft;
-        byte[] dedupeKey = null;
+        BytesKey dedupeKey = null;
         if (!draft.getClientMsgId().isEmpty()) {
-            dedupeKey = Keys.dedupe(draft.getSender(), draft.getClientMsgId());
+            dedupeKey = new BytesKey(Keys.dedupe(draft.getSender(), draft.getClientMsgId()));
             // through the overlay: earlier appends of this batch count too
             byte[] messageKey = p.get(dedupeKey);
             byte[] original = messageKey == null ? null : p.get(messageKey);
@@ -1023,7 +1023,7 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
         if (dedupeKey != null) {
             p.put(dedupeKey, key);
             if (options.dedupeWindowHours() > 0) {
-                p.expires(dedupeKey, key);
+                p.expires(dedupeKey.bytes, key);
             }
         }
         for (String member : op.members) {
@@ -1063,11 +1063,10 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     /** Lists the conversation for the user, remembering {@code seq} if it was not listed yet. */
     private void list(Pending p, String user, String conversation, long seq) throws RocksDBException {
         BytesKey key = new BytesKey(Keys.listed(user, conversation));
-        byte[] inBatch = p.overlay.getOrDefault(key, NOT_IN_BATCH);
-        if (inBatch == NOT_IN_BATCH && listed.get(key) != null) {
+        if (!p.overlay.containsKey(key) && listed.get(key) != null) {
             return; // listed in the database, and not removed by this batch
         }
-        if ((inBatch == NOT_IN_BATCH ? p.rocks.get(key.bytes) : inBatch) == null) {
+        if (p.get(key) == null) {
             p.put(key, Keys.longValue(seq));
         }
         p.listedSeen.add(key);
@@ -1459,8 +1458,12 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
 
         /** @return the key's value as of this batch: its own write, else the database's; null if there is none */
         byte[] get(byte[] key) throws RocksDBException {
-            byte[] inBatch = overlay.getOrDefault(new BytesKey(key), NOT_IN_BATCH);
-            return inBatch != NOT_IN_BATCH ? inBatch : rocks.get(key);
+            return get(new BytesKey(key));
+        }
+
+        byte[] get(BytesKey key) throws RocksDBException {
+            byte[] inBatch = overlay.getOrDefault(key, NOT_IN_BATCH);
+            return inBatch != NOT_IN_BATCH ? inBatch : rocks.get(key.bytes);
         }
 
         void put(byte[] key, byte[] value) throws RocksDBException {
