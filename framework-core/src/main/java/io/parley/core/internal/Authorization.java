@@ -56,9 +56,13 @@ final class Authorization {
 
     /**
      * @return the members of {@code conversation}
-     * @throws ParleyException NOT_FOUND unless {@code user} is one of them (also when it does not exist)
+     * @throws ParleyException INVALID_REQUEST if {@code conversation} is empty (the field is missing); NOT_FOUND
+     *                         unless {@code user} is one of them (also when it does not exist)
      */
     List<String> authorize(String user, String conversation) {
+        if (conversation.isEmpty()) {
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "conversation is required");
+        }
         String groupId = Ids.groupIdOf(conversation);
         if (groupId != null) {
             Group g = groups.require(store.require(), groupId);

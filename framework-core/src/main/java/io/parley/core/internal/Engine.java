@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -325,9 +326,12 @@ final class Engine implements Receiver, ServerSession.Handler {
                 return commands.run(session, rid, frame.getCommand());
             case HELLO:
                 throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "already authenticated");
+            case OP_NOT_SET: // no operation, or only one newer than this server's schema
+                throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                        "the frame carries no operation this server knows");
             default:
                 throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
-                        "a client may not send " + frame.getOpCase());
+                        "a client may not send " + frame.getOpCase().name().toLowerCase(Locale.ROOT));
         }
     }
 

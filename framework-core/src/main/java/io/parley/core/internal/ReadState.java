@@ -23,7 +23,9 @@ import java.util.List;
  * receipt to the peer of a 1:1 conversation), read marks (the user's read cursor, a {@code ReadUpdate} to the user's
  * other sessions and, up to {@code read.fanout.max} members, to the other members; above that coalesced
  * {@code ReadCounts} from {@link ReadCounter}) and typing notices (relayed, never stored). The watermarks and cursors
- * live in the store; this class keeps no state. With a cluster link, receipts, read updates and typing notices also
+ * live in the store. A receipt or read update goes out only when it passes the highest seq this node relayed for the
+ * same user and conversation ({@link Highest}): a repeated mark, or a device catching up behind another, tells the
+ * others nothing new. With a cluster link, receipts, read updates and typing notices also
  * reach the sessions on other nodes, and a read mark in a large group is handed to every other node for its counts.
  *
  * <p>Threading: every method runs on a core worker in the session's frame order (acks and read marks also just after
@@ -43,6 +45,10 @@ final class ReadState {
     private final Delivery delivery;
     private final CurrentLink link;
     private final Limits limits;
+    /** (conversation, acking user) → highest seq sent out in a {@code DeliveryUpdate}. */
+    private final Highest receipts = new Highest(Highest.DEFAULT_MAX);
+    /** (conversation, reading user) → highest seq sent out in a {@code ReadUpdate}. */
+    private final Highest reads = new Highest(Highest.DEFAULT_MAX);
 
     @Inject
     ReadState(EngineConfig config, CurrentStore store, GroupService groups, Authorization authorization,
@@ -121,6 +127,9 @@ final class ReadState {
         if (peer.equals(user)) {
             return; // a conversation with oneself: the user's other devices got the message itself
         }
+        if (!receipts.raise(ack.getConversation(), user, ack.getSeq())) {
+            return; // a repeat, or a device behind another of the user's: the peer heard of this seq already
+        }
         ServerSession[] targets = sessions.sessions(peer);
         ClusterLink cluster = link.get();
         if (targets.length > 0 || cluster != null) {
@@ -160,6 +169,9 @@ final class ReadState {
         }
         requireWithinHead(conversation, read.getSeq());
         store.require().advanceReadCursor(user, conversation, read.getSeq());
+        if (!reads.raise(conversation, user, read.getSeq())) {
+            return; // the cursor stays where an earlier mark put it: nothing to tell anyone
+        }
         Frame update = Frame.newBuilder().setReadUpdate(ReadUpdate.newBuilder().setConversation(conversation)
                 .setUser(user).setSeq(read.getSeq())).build();
         if (size <= config.read_fanout_max()) {
