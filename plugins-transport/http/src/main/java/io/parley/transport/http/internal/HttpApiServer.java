@@ -106,6 +106,15 @@ public final class HttpApiServer {
     }
 
     /**
+     * Requests the codec may have decoded and not yet seen answered before it fails the connection. While a request
+     * is answered the connection does not read ({@link ReadControl}), so what is decoded ahead is what one read
+     * brought: at most 64 KiB (Netty's adaptive receive buffer) plus the rest of a request cut by the previous read,
+     * and a request is at least 18 bytes ({@code GET / HTTP/1.0} and two line ends). Netty's default, 128, reset
+     * clients that pipelined more than 128 small requests in one write, after running some of them.
+     */
+    static final int MAX_PIPELINE_DEPTH = 65_536 / 18 + 2;
+
+    /**
      * Binds and starts accepting. On failure everything started so far is shut down again.
      *
      * @throws IOException if the address cannot be bound or the port file cannot be written
@@ -126,7 +135,7 @@ public final class HttpApiServer {
                 pipeline.addLast("deadline", gate.new ByteWatch());
                 pipeline.addLast("http", new HttpServerCodec(new HttpDecoderConfig()
                         .setMaxInitialLineLength(maxLine)
-                        .setMaxHeaderSize(maxLine)));
+                        .setMaxHeaderSize(maxLine), MAX_PIPELINE_DEPTH));
                 if (idleMillis > 0) {
                     pipeline.addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
                 }

@@ -19,6 +19,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -374,6 +375,41 @@ class HttpApiServerTest {
             assertTrue(readResponse(in).contains("\"seq\":1"));
             assertTrue(readResponse(in).contains("\"status\":\"UP\""));
             assertTrue(readResponse(in).contains("\"seq\":2"));
+        }
+    }
+
+    @Test
+    void hundredsOfRequestsPipelinedInOneWriteAreAllAnsweredInOrder() throws Exception {
+        // more than fit one read, and more than Netty's default pipeline depth (128) in each read
+        int gets = 1500;
+        int posts = 150;
+        StringBuilder all = new StringBuilder();
+        for (int i = 0; i < gets; i++) {
+            all.append("GET /health HTTP/1.1\r\nHost: h\r\n\r\n");
+        }
+        for (int i = 1; i <= posts; i++) {
+            all.append(raw("POST", "/v1/messages", "{\"from\":\"carol\",\"to\":\"dave\",\"text\":\"p" + i
+                    + "\",\"client_msg_id\":\"p" + i + "\"}"));
+        }
+        try (Socket s = new Socket("127.0.0.1", server.localAddress().getPort())) {
+            s.setSoTimeout(10_000);
+            CompletableFuture<Void> writing = CompletableFuture.runAsync(() -> {
+                try {
+                    s.getOutputStream().write(all.toString().getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            for (int i = 0; i < gets; i++) {
+                String answer = readResponse(in);
+                assertTrue(answer.startsWith("HTTP/1.1 200"), "answer " + i + ": " + answer);
+            }
+            for (int i = 1; i <= posts; i++) {
+                String answer = readResponse(in);
+                assertTrue(answer.matches("(?s).*\"seq\":" + i + "[,}].*"), "post " + i + ": " + answer);
+            }
+            writing.get(10, TimeUnit.SECONDS);
         }
     }
 
