@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 
@@ -121,7 +122,12 @@ final class Sync {
                                     .setSyncResponse(SyncResponse.newBuilder().setDone(true)).build());
                         } else {
                             session.resumeAbandoned();
-                            if (!session.isClosed()) {
+                            Throwable cause = e instanceof CompletionException && e.getCause() != null
+                                    ? e.getCause() : e;
+                            if (session.isClosed() || cause instanceof PageNotWritten) {
+                                // the client went away mid-resume (its next connection resumes again): not a fault
+                                LOG.debug("{}: resume ended with the connection: {}", session, cause.getCause());
+                            } else {
                                 LOG.warn("{}: resume failed", session, e);
                                 session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));
                             }
@@ -172,6 +178,9 @@ final class Sync {
         String conv = conversation;
         long end = to;
         return session.sendFlushed(Frame.newBuilder().setDeliver(Deliver.newBuilder().addAllMessages(messages)).build())
+                .exceptionally(e -> {
+                    throw new PageNotWritten(e);
+                })
                 .thenComposeAsync(v -> streamPages(session, s, ids, watermarks, targets, conv, next, end, page), workers);
     }
 
@@ -198,5 +207,15 @@ final class Sync {
     private int pageLimit(int requested) {
         long unsigned = Integer.toUnsignedLong(requested);
         return unsigned == 0 ? config.page_size() : (int) Math.min(unsigned, config.page_size());
+    }
+
+    /**
+     * A page of a resume did not reach the socket: the connection failed or closed under it, which ends the resume
+     * (the client's next connection resumes again). Carries the write's failure; no stack trace of its own.
+     */
+    private static final class PageNotWritten extends RuntimeException {
+        PageNotWritten(Throwable writeFailure) {
+            super("a resume page was not written", writeFailure, false, false);
+        }
     }
 }

@@ -166,8 +166,14 @@ final class TestNode implements AutoCloseable {
             frames.add(frame);
         }
 
+        /** Set: every {@link #sendFlushed} fails as a write to a connection the client reset does. */
+        volatile boolean flushesFail;
+
         @Override
         public CompletionStage<Void> sendFlushed(Frame frame) {
+            if (flushesFail) {
+                return CompletableFuture.failedFuture(new java.io.IOException("Connection reset by peer"));
+            }
             frames.add(frame);
             return CompletableFuture.completedFuture(null);
         }
