@@ -71,7 +71,7 @@ final class ReadState {
     void deliverAck(ServerSession session, DeliverAck ack) {
         String user = session.userId();
         List<String> members = authorization.authorize(user, ack.getConversation());
-        if (ack.getSeq() <= 0) {
+        if (ack.getSeq() == 0) {
             return;
         }
         requireWithinHead(ack.getConversation(), ack.getSeq());
@@ -107,7 +107,8 @@ final class ReadState {
                 return false;
             }
         }
-        if (ack.getSeq() > 0 && !s.knownToHold(conversation, ack.getSeq()) || !limits.ackNow(session)) {
+        if (ack.getSeq() < 0 // uint64 on the wire: 2^63 and more, beyond every head; refused on a worker
+                || ack.getSeq() > 0 && !s.knownToHold(conversation, ack.getSeq()) || !limits.ackNow(session)) {
             return false;
         }
         if (ack.getSeq() > 0) {
@@ -164,7 +165,7 @@ final class ReadState {
             members = authorization.authorize(user, conversation);
             size = members.size();
         }
-        if (read.getSeq() <= 0) {
+        if (read.getSeq() == 0) {
             return;
         }
         requireWithinHead(conversation, read.getSeq());
@@ -210,8 +211,8 @@ final class ReadState {
      */
     private void requireWithinHead(String conversation, long seq) {
         MessageStore s = store.require();
-        if (!s.holdsSeq(conversation, seq)) {
-            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "seq " + seq
+        if (seq < 0 || !s.holdsSeq(conversation, seq)) { // negative: 2^63 and more as uint64
+            throw new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "seq " + Long.toUnsignedString(seq)
                     + " is beyond the head of " + conversation + " (" + s.head(conversation) + ")");
         }
     }

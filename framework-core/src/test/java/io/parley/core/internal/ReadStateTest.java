@@ -16,6 +16,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Receipts ({@code DeliveryUpdate}) and read updates ({@code ReadUpdate}) only ever move forward: a repeated ack or
@@ -127,6 +128,19 @@ class ReadStateTest {
                 .setConversation("d:alice:carol").setSeq(1)));
         assertEquals(ErrorCode.ERROR_CODE_NOT_FOUND, bob.await(x -> x.getRequestId() == rid).getError().getCode(),
                 "another pair's conversation is still not found");
+    }
+
+    @Test
+    void aSeqOf2To63OrMoreIsBeyondTheHeadNotIgnored() throws Exception {
+        threeMessages();
+        bobPhone.awaitIdle();
+        for (Frame.Builder frame : List.of(ack(-1), read(-1), ack(Long.MIN_VALUE))) { // uint64 2^64-1 and 2^63
+            long rid = bobPhone.request(frame);
+            Frame answer = bobPhone.await(x -> x.getRequestId() == rid);
+            assertEquals(ErrorCode.ERROR_CODE_INVALID_REQUEST, answer.getError().getCode(), answer.toString());
+            assertTrue(answer.getError().getMessage().contains("beyond the head"), answer.toString());
+        }
+        assertEquals(Map.of(), store.watermarks("bob", "phone"), "nothing moved");
     }
 
     @Test

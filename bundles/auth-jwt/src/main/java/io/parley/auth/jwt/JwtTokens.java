@@ -257,6 +257,9 @@ public final class JwtTokens {
         if (exp == null) {
             throw unauthenticated("token has no expiry");
         }
+        if (exp.getTime() < 0) { // before 1970: an exp past ~2.9e11 s overflows milliseconds and wraps around
+            throw unauthenticated("token expiry is out of range");
+        }
         Instant now = clock.instant();
         Instant expiresAt = exp.toInstant();
         if (now.isAfter(expiresAt.plus(clockSkew))) {

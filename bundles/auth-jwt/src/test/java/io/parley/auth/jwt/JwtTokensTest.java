@@ -167,6 +167,16 @@ class JwtTokensTest {
         assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(jwt.serialize(), "d1"));
     }
 
+    @Test
+    void anExpiryTooLargeForMillisecondsIsRefusedAsOutOfRangeNotAsExpired() throws Exception {
+        // 9e18 s: in milliseconds it wraps around to a date before 1970
+        String huge = signed(new JWTClaimsSet.Builder().issuer("parley").subject("alice")
+                .claim("exp", 9_000_000_000_000_000_000L).build());
+        ParleyException e = assertThrows(ParleyException.class, () -> at(T0).verify(huge, "d1"));
+        assertEquals(ErrorCode.ERROR_CODE_UNAUTHENTICATED, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("token expiry is out of range"), e.getMessage());
+    }
+
     private static String signed(JWTClaimsSet claims) throws Exception {
         SignedJWT jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
         jwt.sign(new MACSigner(SECRET));

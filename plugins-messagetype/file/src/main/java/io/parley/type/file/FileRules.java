@@ -27,7 +27,7 @@ final class FileRules {
         if (name != null) {
             return name;
         }
-        if (request.getSize() <= 0) {
+        if (request.getSize() == 0) { // (2^63 and more arrive negative: checkSize refuses them as too large)
             return "size must be at least 1 byte";
         }
         if (!BlobTicket.validContentType(request.getContentType())) {
@@ -37,8 +37,10 @@ final class FileRules {
     }
 
     /** @return the reason a size over the limit is refused, or null */
+    /** @param size a uint64 from the wire: negative is 2^63 or more */
     static String checkSize(long size, long maxBytes) {
-        return size > maxBytes ? "the file has " + size + " bytes; this server takes at most " + maxBytes : null;
+        return size < 0 || size > maxBytes ? "the file has " + Long.toUnsignedString(size)
+                + " bytes; this server takes at most " + maxBytes : null;
     }
 
     static String checkFile(File body, String sender) {

@@ -54,6 +54,7 @@ class FileRulesTest {
         assertNull(FileRules.checkName("Résumé 2026 (final).pdf"));
         assertNotNull(FileRules.checkSize(101, 100));
         assertNull(FileRules.checkSize(100, 100));
+        assertNotNull(FileRules.checkSize(-1, 100), "2^64 - 1 as a uint64");
     }
 
     @Test

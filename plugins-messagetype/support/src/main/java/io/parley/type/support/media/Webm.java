@@ -255,6 +255,9 @@ final class Webm {
                 return null;
             }
             long timecode = r.uint(first.dataStart(), (int) first.size());
+            if (timecode < 0) { // 2^63 and more: no clip is that long
+                return null;
+            }
             long last = 0;
             int count = 0;
             for (long p = first.end(end); p < end; ) {

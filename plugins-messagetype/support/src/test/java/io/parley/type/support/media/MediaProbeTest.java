@@ -7,8 +7,11 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -124,6 +127,40 @@ class MediaProbeTest {
         assertRefused("hostile-huge-box.mp4", "video/mp4", "past the end");
         assertRefused("hostile-deep.mp4", "video/mp4", "no mvhd");
         assertRefused("hostile-bad-crc.ogg", "audio/ogg", "no whole Ogg page");
+    }
+
+    @Test
+    void aClusterTimecodeOf2To63OrMoreIsRefusedNotReadAsANegativeTime() {
+        for (String timecode : List.of("ffffffffffffffff", "8000000000000000")) {
+            // EBML header, Segment of unknown size: Info without Duration, one Opus track, one Cluster with one block
+            byte[] tracks = ebml("1654ae6b", ebml("ae", ebml("d7", hex("01")), ebml("83", hex("02")),
+                    ebml("86", "A_OPUS".getBytes(StandardCharsets.US_ASCII))));
+            byte[] cluster = ebml("1f43b675", ebml("e7", hex(timecode)), ebml("a3", hex("817fff8000")));
+            ByteArrayOutputStream webm = new ByteArrayOutputStream();
+            webm.writeBytes(ebml("1a45dfa3", ebml("4282", "webm".getBytes(StandardCharsets.US_ASCII))));
+            webm.writeBytes(hex("1853806701ffffffffffffff"));
+            webm.writeBytes(ebml("1549a966", ebml("2ad7b1", hex("00000000000f4240"))));
+            webm.writeBytes(tracks);
+            webm.writeBytes(cluster);
+            assertRefusedBytes(webm.toByteArray(), "audio/webm", "no readable Cluster");
+        }
+    }
+
+    /** An EBML element: the ID's bytes, the size as an 8-byte vint, the children. */
+    static byte[] ebml(String idHex, byte[]... children) {
+        ByteArrayOutputStream data = new ByteArrayOutputStream();
+        for (byte[] c : children) {
+            data.writeBytes(c);
+        }
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        e.writeBytes(hex(idHex));
+        e.writeBytes(vint8(data.size()));
+        e.writeBytes(data.toByteArray());
+        return e.toByteArray();
+    }
+
+    static byte[] hex(String hex) {
+        return HexFormat.of().parseHex(hex);
     }
 
     @Test
