@@ -1,13 +1,19 @@
 package io.parley.transport.http.internal;
 
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.KeyDeserializer;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.deser.std.StdScalarDeserializer;
+import com.fasterxml.jackson.databind.deser.std.StringDeserializer;
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
@@ -43,7 +49,47 @@ public final class ApiJson {
                     c.setCoercion(shape, com.fasterxml.jackson.databind.cfg.CoercionAction.Fail);
                 }
             })
+            .addModule(new com.fasterxml.jackson.databind.module.SimpleModule("well-formed-strings")
+                    .addDeserializer(String.class, new WellFormedString())
+                    .addKeyDeserializer(String.class, new WellFormedKey()))
             .build();
+
+    /**
+     * Strings as the default deserializer reads them, refused when they hold a lone UTF-16 surrogate (JSON's
+     * {@code \\ud800} escape without its pair): that is no Unicode text, and would be stored as {@code ?}.
+     */
+    private static final class WellFormedString extends StdScalarDeserializer<String> {
+        WellFormedString() {
+            super(String.class);
+        }
+
+        @Override
+        public String deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            return checked(StringDeserializer.instance.deserialize(p, ctxt), ctxt);
+        }
+    }
+
+    /** Map keys ({@code ext}) likewise. */
+    private static final class WellFormedKey extends KeyDeserializer {
+        @Override
+        public Object deserializeKey(String key, DeserializationContext ctxt) throws IOException {
+            return checked(key, ctxt);
+        }
+    }
+
+    private static String checked(String s, DeserializationContext ctxt) throws IOException {
+        for (int i = 0; s != null && i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                i++;
+            } else if (Character.isSurrogate(c)) {
+                throw ctxt.weirdStringException(s, String.class, LONE_SURROGATE);
+            }
+        }
+        return s;
+    }
+
+    private static final String LONE_SURROGATE = "a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape) is not text";
 
     /**
      * Parses a request body.
@@ -60,6 +106,9 @@ public final class ApiJson {
             value = mapper.readValue(body, type);
         } catch (UnrecognizedPropertyException e) {
             throw ApiException.invalid("unknown field '" + path(e) + "' (known: " + known(e.getKnownPropertyIds()) + ")");
+        } catch (InvalidFormatException e) {
+            throw ApiException.invalid("field '" + path(e) + "' " + (e.getOriginalMessage().contains(LONE_SURROGATE)
+                    ? "holds " + LONE_SURROGATE : "has the wrong type or value"));
         } catch (MismatchedInputException e) {
             String path = path(e);
             throw ApiException.invalid(path.isEmpty() ? "request body must be a JSON object"

@@ -221,6 +221,10 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
             return CompletableFuture.completedFuture(error(ApiException.methodNotAllowed(
                     p.method() + " is not allowed on " + path + " (allowed: " + allow + ")"), allow, false));
         }
+        String badQuery = match.underApi() ? Router.checkQuery(match.endpoint(), uri.parameters()) : null;
+        if (badQuery != null) {
+            return refused(ApiException.invalid(badQuery), false);
+        }
         if (AdminApi.handles(match.endpoint())) { // the operator's endpoints (the PUT arrives as an upload)
             return shared.admin().handle(match, new ApiService.Call(uri.parameters(), p.body(),
                     String.valueOf(ctx.channel().remoteAddress()))).thenApply(this::blobAnswer);

@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The route table: which endpoint a method and path select. Path templates use OpenAPI syntax ({@code {name}} is
@@ -26,17 +27,17 @@ public final class Router {
         HEALTH("GET", "/health", false),
         OPENAPI("GET", "/v1/openapi.yaml", true),
         SEND_MESSAGE("POST", "/v1/messages", true),
-        HISTORY("GET", "/v1/conversations/{conversation}/messages", true),
-        CONVERSATIONS("GET", "/v1/users/{user}/conversations", true),
+        HISTORY("GET", "/v1/conversations/{conversation}/messages", true, "user", "from_seq", "to_seq", "limit"),
+        CONVERSATIONS("GET", "/v1/users/{user}/conversations", true, "limit"),
         KICK_USER("POST", "/v1/users/{user}/kick", true),
         MINT_TOKEN("POST", "/v1/tokens", true),
         TYPES("GET", "/v1/types", true),
         COMMAND("POST", "/v1/commands/{type}", true),
         CREATE_GROUP("POST", "/v1/groups", true),
-        GET_GROUP("GET", "/v1/groups/{group}", true),
-        DISSOLVE_GROUP("DELETE", "/v1/groups/{group}", true),
+        GET_GROUP("GET", "/v1/groups/{group}", true, "user"),
+        DISSOLVE_GROUP("DELETE", "/v1/groups/{group}", true, "actor", "client_request_id"),
         ADD_MEMBERS("POST", "/v1/groups/{group}/members", true),
-        REMOVE_MEMBER("DELETE", "/v1/groups/{group}/members/{user}", true),
+        REMOVE_MEMBER("DELETE", "/v1/groups/{group}/members/{user}", true, "actor", "client_request_id"),
         LEAVE_GROUP("POST", "/v1/groups/{group}/leave", true),
         SET_ROLE("POST", "/v1/groups/{group}/roles", true),
         MUTE_MEMBER("POST", "/v1/groups/{group}/mute", true),
@@ -47,7 +48,7 @@ public final class Router {
         HEALTH_LIVE("GET", "/health/live", false),
         HEALTH_READY("GET", "/health/ready", false),
         // admin (issue 13): the operator's endpoints, answered by AdminApi
-        SESSIONS("GET", "/v1/sessions", true),
+        SESSIONS("GET", "/v1/sessions", true, "user"),
         STORES("GET", "/v1/stores", true),
         STATS("GET", "/v1/stats", true),
         BUNDLES("GET", "/v1/bundles", true),
@@ -58,12 +59,20 @@ public final class Router {
         private final String template;
         private final boolean adminOnly;
         private final String[] segments;
+        private final Set<String> query;
 
-        Endpoint(String method, String template, boolean adminOnly) {
+        /** @param query the query parameters the endpoint reads (the {@code in: query} ones of openapi.yaml) */
+        Endpoint(String method, String template, boolean adminOnly, String... query) {
             this.method = method;
             this.template = template;
             this.adminOnly = adminOnly;
             this.segments = template.substring(1).split("/");
+            this.query = Set.of(query);
+        }
+
+        /** The query parameters the endpoint reads; others are refused under {@code /v1} ({@link #checkQuery}). */
+        public Set<String> query() {
+            return query;
         }
 
         public String method() {
@@ -158,6 +167,25 @@ public final class Router {
             out.add(e.method + " " + e.template);
         }
         return out;
+    }
+
+    /**
+     * Requests under {@code /v1} are read strictly, their query too.
+     *
+     * @param parameters the decoded query, name → values
+     * @return why the query is refused — a parameter the endpoint does not read, or one given twice — else null
+     */
+    public static String checkQuery(Endpoint e, Map<String, List<String>> parameters) {
+        for (Map.Entry<String, List<String>> p : parameters.entrySet()) {
+            if (!e.query.contains(p.getKey())) {
+                return "unknown query parameter " + p.getKey() + " (" + e.method + " " + e.template + " takes "
+                        + (e.query.isEmpty() ? "none" : String.join(", ", new TreeSet<>(e.query))) + ")";
+            }
+            if (p.getValue().size() > 1) {
+                return "query parameter " + p.getKey() + " given more than once";
+            }
+        }
+        return null;
     }
 
     private static Map<String, String> match(Endpoint e, List<String> segments) {

@@ -30,6 +30,22 @@ class ApiJsonStrictTest {
     }
 
     @Test
+    void aLoneSurrogateIsRefusedAndAPairIsRead() {
+        for (String body : new String[]{"{\"from\":\"a\",\"to\":\"b\",\"text\":\"x\\ud800y\"}",
+                "{\"from\":\"a\",\"to\":\"b\",\"text\":\"x\\udc00\"}",
+                "{\"from\":\"a\",\"to\":\"b\",\"text\":\"\\ud800\"}",
+                "{\"from\":\"a\",\"to\":\"b\",\"text\":\"x\",\"ext\":{\"k\\ud800\":\"v\"}}",
+                "{\"from\":\"a\",\"to\":\"b\",\"text\":\"x\",\"ext\":{\"k\\udfff\":\"v\"}}"}) {
+            ApiException e = refused(body, Dto.SendRequest.class);
+            assertEquals(400, e.status(), body);
+            assertTrue(e.getMessage().contains("surrogate"), e.getMessage()); // (the parser refuses some itself)
+        }
+        Dto.SendRequest pair = json.read("{\"from\":\"a\",\"to\":\"b\",\"text\":\"\\ud83d\\ude00\"}"
+                .getBytes(StandardCharsets.UTF_8), Dto.SendRequest.class);
+        assertEquals("\uD83D\uDE00", pair.text());
+    }
+
+    @Test
     void theRightTypesAreRead() {
         Dto.TokenRequest r = json.read("{\"user\":\"alice\",\"ttl_seconds\":60}".getBytes(StandardCharsets.UTF_8),
                 Dto.TokenRequest.class);

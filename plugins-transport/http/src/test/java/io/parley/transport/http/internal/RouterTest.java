@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -130,13 +131,39 @@ class RouterTest {
         assertTrue(yaml.startsWith("openapi: 3."));
     }
 
+    /** Every endpoint reads exactly the query parameters its operation declares, and refuses the others. */
+    @Test
+    void everyEndpointTakesTheQueryParametersTheOpenApiDocumentDeclares() throws IOException {
+        Map<String, Set<String>> declared = openApiQueries(new String(HttpApiServer.openApiDocument(),
+                StandardCharsets.UTF_8));
+        for (Endpoint e : Endpoint.values()) {
+            assertEquals(declared.get(e.method() + " " + e.template()), e.query(), e.name());
+        }
+        assertNull(Router.checkQuery(Endpoint.HISTORY, Map.of("user", List.of("alice"), "limit", List.of("5"))));
+        assertEquals("unknown query parameter userx (GET /v1/sessions takes user)",
+                Router.checkQuery(Endpoint.SESSIONS, Map.of("userx", List.of("alice"))));
+        assertEquals("query parameter user given more than once",
+                Router.checkQuery(Endpoint.HISTORY, Map.of("user", List.of("alice", "bob"))));
+        assertEquals("unknown query parameter x (GET /v1/stats takes none)",
+                Router.checkQuery(Endpoint.STATS, Map.of("x", List.of(""))));
+    }
+
     /** {@code METHOD path} of every operation under {@code paths:} (2-space path keys, 4-space method keys). */
     static Set<String> openApiOperations(String yaml) throws IOException {
+        Set<String> out = new TreeSet<>(openApiQueries(yaml).keySet());
+        assertFalse(out.isEmpty(), "no operations found in the OpenAPI document");
+        return out;
+    }
+
+    /** {@code METHOD path} of every operation → the names of its {@code in: query} parameters. */
+    static Map<String, Set<String>> openApiQueries(String yaml) throws IOException {
         Pattern pathKey = Pattern.compile("^  (/\\S*):\\s*$");
         Pattern methodKey = Pattern.compile("^    (get|put|post|delete|patch|head|options):\\s*$");
-        Set<String> out = new TreeSet<>();
+        Pattern queryParameter = Pattern.compile("^\\s*- \\{ name: ([a-z_]+), in: query\\b.*");
+        Map<String, Set<String>> out = new TreeMap<>();
         boolean inPaths = false;
         String path = null;
+        String operation = null;
         try (BufferedReader r = new BufferedReader(new StringReader(yaml))) {
             for (String line = r.readLine(); line != null; line = r.readLine()) {
                 if (!line.startsWith(" ") && !line.isBlank()) {
@@ -148,14 +175,18 @@ class RouterTest {
                 }
                 Matcher p = pathKey.matcher(line);
                 Matcher m = methodKey.matcher(line);
+                Matcher q = queryParameter.matcher(line);
                 if (p.matches()) {
                     path = p.group(1);
+                    operation = null;
                 } else if (m.matches() && path != null) {
-                    out.add(m.group(1).toUpperCase() + " " + path);
+                    operation = m.group(1).toUpperCase() + " " + path;
+                    out.put(operation, new TreeSet<>());
+                } else if (q.matches() && operation != null) {
+                    out.get(operation).add(q.group(1));
                 }
             }
         }
-        assertFalse(out.isEmpty(), "no operations found in the OpenAPI document");
         return out;
     }
 }
