@@ -15,6 +15,13 @@ public final class Ids {
     public static final String DIRECT_PREFIX = "d:";
     public static final String GROUP_PREFIX = "g:";
     public static final int MAX_ID_LENGTH = 64;
+    /**
+     * The device id of the HTTP API's sessions ({@code sender_device} of the messages it sends). Reserved: a client's
+     * hello may not use it, so a message from this device is known to come through the API.
+     *
+     * @since 1.2
+     */
+    public static final String HTTP_API_DEVICE = "http-api";
 
     private Ids() {
     }

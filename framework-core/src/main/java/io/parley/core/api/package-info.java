@@ -1,4 +1,4 @@
 /** Types every Parley bundle sees: identities, conversation ids, errors. */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.1.0")
+@org.osgi.annotation.versioning.Version("1.2.0")
 package io.parley.core.api;

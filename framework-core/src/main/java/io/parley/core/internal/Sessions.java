@@ -161,6 +161,9 @@ final class Sessions {
                     "protocol version " + hello.getProtocolVersion() + " is not supported; this server speaks 1");
         } else if (!Ids.isValidId(hello.getDeviceId())) {
             refusal = new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST, "hello needs a valid device_id");
+        } else if (hello.getDeviceId().equals(Ids.HTTP_API_DEVICE)) {
+            refusal = new ParleyException(ErrorCode.ERROR_CODE_INVALID_REQUEST,
+                    "device_id " + Ids.HTTP_API_DEVICE + " is reserved for the HTTP API");
         } else {
             Authenticator auth = authenticator;
             if (auth == null) {

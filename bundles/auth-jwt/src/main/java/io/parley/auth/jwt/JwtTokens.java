@@ -6,6 +6,7 @@ import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.JOSEObjectType;
 import com.nimbusds.jose.crypto.MACSigner;
 import com.nimbusds.jose.crypto.MACVerifier;
+import com.nimbusds.jwt.JWTClaimNames;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import io.parley.core.api.Ids;
@@ -23,6 +24,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.UUID;
@@ -279,7 +281,9 @@ public final class JwtTokens {
                     + " s this server accepts");
         }
         String userId = claims.getSubject();
-        if (!Ids.isValidId(userId)) {
+        // a JSON string (RFC 7519), as sent: the claims set turns a number into its decimal digits
+        Map<String, Object> payload = jwt.getPayload().toJSONObject();
+        if (payload == null || !(payload.get(JWTClaimNames.SUBJECT) instanceof String) || !Ids.isValidId(userId)) {
             throw unauthenticated("token subject is not a valid user id");
         }
         if (!Ids.isValidId(deviceId)) {

@@ -168,6 +168,14 @@ class JwtTokensTest {
     }
 
     @Test
+    void aSubjectThatIsNotAJsonStringIsRefused() throws Exception {
+        JWTClaimsSet.Builder c = new JWTClaimsSet.Builder().issuer("parley").expirationTime(Date.from(T0.plusSeconds(60)));
+        String number = signed(c.claim("sub", 12345).build());
+        assertCode(ErrorCode.ERROR_CODE_UNAUTHENTICATED, () -> at(T0).verify(number, "d1"));
+        assertEquals("12345", at(T0).verify(signed(c.subject("12345").build()), "d1").userId(), "as a string it is fine");
+    }
+
+    @Test
     void anExpiryTooLargeForMillisecondsIsRefusedAsOutOfRangeNotAsExpired() throws Exception {
         // 9e18 s: in milliseconds it wraps around to a date before 1970
         String huge = signed(new JWTClaimsSet.Builder().issuer("parley").subject("alice")

@@ -1,5 +1,6 @@
 package io.parley.transport.http.internal;
 
+import io.parley.core.api.Ids;
 import io.parley.core.api.ParleyException;
 import io.parley.core.api.Principal;
 import io.parley.core.proto.Frame;
@@ -50,7 +51,7 @@ public final class CoreGateway {
     /** The request id of the single request on each session. */
     public static final long REQUEST_ID = 1;
     /** The device id of every API session; stored as {@code sender_device} of the messages the API sends. */
-    public static final String DEVICE_ID = "http-api";
+    public static final String DEVICE_ID = Ids.HTTP_API_DEVICE;
 
     private static final Logger LOG = LoggerFactory.getLogger(CoreGateway.class);
 

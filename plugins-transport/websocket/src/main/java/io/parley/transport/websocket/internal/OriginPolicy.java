@@ -8,8 +8,9 @@ import java.util.TreeSet;
  * Which browser origins may open a WebSocket (config key {@code allowed.origins}), against cross-site WebSocket
  * hijacking. A request without an {@code Origin} header comes from a non-browser client, which could send any
  * origin it likes, so it is always allowed; a request with one is allowed if the list holds {@code *} or that
- * origin. An empty list therefore refuses every browser. Origins compare case-insensitively, without a trailing
- * slash, exactly as browsers send them: {@code scheme://host[:port]} (default ports omitted), or {@code null}.
+ * origin. An empty list therefore refuses every browser. Origins compare case-insensitively and otherwise exactly
+ * as browsers send them: {@code scheme://host[:port]} (default ports omitted), or {@code null}; a configured entry
+ * may end in {@code /}, a request's origin may not.
  * Immutable.
  */
 public final class OriginPolicy {
@@ -42,9 +43,10 @@ public final class OriginPolicy {
 
     /** @param origin the request's {@code Origin} header, or null if it has none */
     public boolean allows(String origin) {
-        return origin == null || any || allowed.contains(normalize(origin));
+        return origin == null || any || allowed.contains(origin.trim().toLowerCase(Locale.ROOT));
     }
 
+    /** A configured origin as browsers send it: lower case, no trailing slash (a request's is taken as it is). */
     private static String normalize(String origin) {
         String value = origin.trim().toLowerCase(Locale.ROOT);
         while (value.endsWith("/")) {

@@ -22,6 +22,8 @@ class OriginPolicyTest {
         assertTrue(policy.allows("HTTP://LOCALHOST:8080"));
         assertFalse(policy.allows("http://localhost"));
         assertFalse(policy.allows("https://chat.example.com.evil.example"));
+        assertFalse(policy.allows("http://localhost:8080/"), "a request's origin is taken as sent: no browser adds /");
+        assertFalse(policy.allows("https://chat.example.com/x"));
         assertTrue(policy.allows(null));
     }
 
