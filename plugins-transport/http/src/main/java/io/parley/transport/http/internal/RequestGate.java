@@ -190,6 +190,12 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
         if (!version.equals(HttpVersion.HTTP_1_1) && !version.equals(HttpVersion.HTTP_1_0)) {
             return new ApiException(505, "INVALID_REQUEST", "only HTTP/1.1 and HTTP/1.0 are spoken here", false, 0);
         }
+        String codings = String.join(", ", request.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING)).trim();
+        if (!codings.isEmpty() && !codings.equalsIgnoreCase("chunked")) {
+            // RFC 9112 §6.1: a transfer coding the server does not know (gzip, …) cannot be read; chunked is the one
+            return new ApiException(501, "INVALID_REQUEST", "Transfer-Encoding " + codings
+                    + " is not supported: only chunked", false, 0);
+        }
         Router.Match match = shared.router().route(request.method().name(), new QueryStringDecoder(request.uri()).rawPath());
         if (match.pathError() != null) {
             return ApiException.invalid(match.pathError());

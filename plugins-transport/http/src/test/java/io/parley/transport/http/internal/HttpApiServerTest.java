@@ -424,6 +424,14 @@ class HttpApiServerTest {
         assertTrue(bad.contains("malformed HTTP request"), bad);
     }
 
+    @Test
+    void aTransferCodingOtherThanChunkedIsNotImplemented() throws Exception {
+        String answer = rawExchange("POST /v1/messages HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer " + ADMIN
+                + "\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+        assertEquals("HTTP/1.1 501", answer.substring(0, 12), answer);
+        assertTrue(answer.contains("only chunked"), answer);
+    }
+
     private String rawExchange(String request) throws IOException {
         try (Socket s = new Socket("127.0.0.1", server.localAddress().getPort())) {
             s.setSoTimeout(5000);

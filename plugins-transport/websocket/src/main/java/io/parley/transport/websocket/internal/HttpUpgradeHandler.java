@@ -29,6 +29,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -114,6 +116,10 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
                     .addListener(LingeringClose.afterWrite(LingeringClose.DEFAULT_LINGER_MILLIS));
             return;
         }
+        if (!validKey(request.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_KEY))) {
+            refuse(ctx, HttpResponseStatus.BAD_REQUEST, "Sec-WebSocket-Key must be one base64-encoded 16-byte value");
+            return;
+        }
         if (request.headers().getAll(HttpHeaderNames.ORIGIN).size() > 1) {
             // a browser sends one; two cannot be judged (which one would a proxy or the policy look at?)
             LOG.info("Refusing WebSocket upgrade from {}: more than one Origin header", ctx.channel().remoteAddress());
@@ -170,5 +176,17 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
             response.headers().set(HttpHeaderNames.ALLOW, HttpMethod.GET.name());
         }
         ctx.writeAndFlush(response).addListener(LingeringClose.afterWrite(LingeringClose.DEFAULT_LINGER_MILLIS));
+    }
+
+    /** RFC 6455 §4.2.1: exactly one {@code Sec-WebSocket-Key}, the base64 encoding of 16 bytes (24 characters). */
+    static boolean validKey(List<String> keys) {
+        if (keys.size() != 1 || keys.get(0).length() != 24) {
+            return false;
+        }
+        try {
+            return Base64.getDecoder().decode(keys.get(0)).length == 16;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 }

@@ -343,6 +343,15 @@ class WebSocketServerTest {
         assertEquals("13", upgradeRequired.headers().get("sec-websocket-version"));
         oldVersion.assertClosedByServer();
 
+        for (String key : new String[]{"Sec-WebSocket-Key: x\r\n", "", "Sec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\n",
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"}) {
+            WsTestClient badKey = connectRaw(); // not one base64 value of 16 bytes: x, none, 8 bytes, two
+            badKey.sendRaw(("GET " + PATH + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + key + "Sec-WebSocket-Version: 13\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            assertEquals(400, badKey.readHttpAnswer().status(), key);
+            badKey.assertClosedByServer();
+        }
+
         WsTestClient garbage = connectRaw();
         garbage.sendRaw("\u0016\u0003\u0001 not http at all\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
         assertEquals(400, garbage.readHttpAnswer().status());
