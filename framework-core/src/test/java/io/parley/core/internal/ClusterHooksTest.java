@@ -10,7 +10,6 @@ import io.parley.core.proto.Send;
 import io.parley.core.proto.Typing;
 import io.parley.core.spi.cluster.ClusterLink;
 import io.parley.core.spi.delivery.Notification;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -36,17 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * members online elsewhere, receipts, read updates, typing and group changes handed over, large groups' read marks
  * broadcast, kicks, and a link bound late learning the open sessions.
  */
-class ClusterHooksTest {
-
-    private final TinyStore store = new TinyStore();
-    private TestNode node;
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+class ClusterHooksTest extends OneNodeTest {
 
     private TestNode node(Map<String, Object> config) {
         node = new TestNode(store, config);

@@ -5,7 +5,6 @@ import io.parley.core.proto.ErrorCode;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.GroupRequest;
 import io.parley.core.proto.Send;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -22,17 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * worker and is answered as before. The test thread is the "event loop": an ack applied by the time
  * {@code write} returns, on this thread, took the fast path.
  */
-class DeliverAckOnTheEventLoopTest {
-
-    private final TinyStore store = new TinyStore();
-    private TestNode node;
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+class DeliverAckOnTheEventLoopTest extends OneNodeTest {
 
     private static Frame ack(String conversation, long seq) {
         return Frame.newBuilder().setDeliverAck(DeliverAck.newBuilder().setConversation(conversation).setSeq(seq))

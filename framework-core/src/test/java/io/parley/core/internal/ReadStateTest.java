@@ -7,7 +7,6 @@ import io.parley.core.proto.MarkRead;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SyncRequest;
 import io.parley.core.proto.Typing;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -24,18 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * And a verb that names a conversation without naming one is a missing field ({@code INVALID_REQUEST}), not an
  * unknown conversation.
  */
-class ReadStateTest {
+class ReadStateTest extends OneNodeTest {
     private static final String CONVERSATION = "d:alice:bob";
 
-    private final TinyStore store = new TinyStore();
-    private TestNode node;
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
 
     private static long send(TestNode.Device from, String id, TestNode.Device to) throws InterruptedException {
         long rid = from.request(Frame.newBuilder().setSend(Send.newBuilder().setClientMsgId(id).setPeer("bob")

@@ -3,7 +3,6 @@ package io.parley.core.internal;
 import io.parley.core.proto.Frame;
 import io.parley.core.proto.Send;
 import io.parley.core.proto.SyncRequest;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -17,16 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
  * A client that goes away in the middle of its resume (a page cannot be written) ends the resume: no
  * {@code INTERNAL} error, which would count as a server fault, and its next connection resumes everything.
  */
-class ResumeCutShortTest {
-    private final TinyStore store = new TinyStore();
-    private TestNode node;
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+class ResumeCutShortTest extends OneNodeTest {
 
     private static long resume(TestNode.Device device) {
         return device.request(Frame.newBuilder().setSync(SyncRequest.newBuilder()

@@ -11,7 +11,6 @@ import io.parley.core.proto.SendAck;
 import io.parley.core.spi.message.MessageContext;
 import io.parley.core.spi.message.MessageProcessor;
 import io.parley.core.spi.message.ProcessResult;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -32,17 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * other send goes to a worker, and every answer is what a worker would have given. The {@link TinyStore} completes
  * appends on the caller's thread, so a send handled on the fast path is acked by the time {@code write} returns.
  */
-class SendOnTheEventLoopTest {
-
-    private final TinyStore store = new TinyStore();
-    private TestNode node;
-
-    @AfterEach
-    void stop() {
-        if (node != null) {
-            node.close();
-        }
-    }
+class SendOnTheEventLoopTest extends OneNodeTest {
 
     /** A processor that records the thread it ran on and answers with {@code answer}. */
     private static final class Recording implements MessageProcessor {
