@@ -7,6 +7,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -107,6 +108,8 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
     private final ReadControl reads;
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
     private boolean busy;
+    /** The client half-closed: what it sent before is answered, then the connection closes. */
+    private boolean inputShut;
     private boolean closing;
     private boolean streaming;
 
@@ -150,6 +153,14 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof ChannelInputShutdownEvent) { // after the codec decoded what the client sent before it
+            inputShut = true;
+            if (!busy) {
+                closing = true;
+                ctx.close();
+            }
+            return;
+        }
         if (evt instanceof IdleStateEvent) {
             if (!busy || streaming) {
                 LOG.debug("Closing idle HTTP API connection {}", ctx.channel().remoteAddress());
@@ -172,6 +183,11 @@ final class HttpApiHandler extends ChannelInboundHandlerAdapter {
         Pending p = queue.poll();
         if (p == null) {
             busy = false;
+            if (inputShut) { // every request the client sent before it half-closed is answered
+                closing = true;
+                ctx.close();
+                return;
+            }
             reads.answering(false);
             return;
         }

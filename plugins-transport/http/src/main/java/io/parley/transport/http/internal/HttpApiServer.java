@@ -2,6 +2,7 @@ package io.parley.transport.http.internal;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -129,6 +130,8 @@ public final class HttpApiServer {
                 if (admitted) {
                     ch.closeFuture().addListener(f -> slots.closed(ch));
                 }
+                // a client may send its requests and half-close (RFC 9112 §9.6): they are answered, then it closes
+                ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
                 RequestGate gate = new RequestGate(shared, slots, admitted);
                 ReadControl reads = new ReadControl(ch);
                 ChannelPipeline pipeline = ch.pipeline();

@@ -425,6 +425,31 @@ class HttpApiServerTest {
     }
 
     @Test
+    void requestsSentBeforeAHalfCloseAreAllAnsweredThenTheConnectionCloses() throws Exception {
+        try (Socket s = new Socket("127.0.0.1", server.localAddress().getPort())) {
+            s.setSoTimeout(5000);
+            StringBuilder all = new StringBuilder();
+            for (int i = 1; i <= 200; i++) {
+                all.append(raw("POST", "/v1/messages", "{\"from\":\"erin\",\"to\":\"fay\",\"text\":\"h" + i
+                        + "\",\"client_msg_id\":\"h" + i + "\"}"));
+            }
+            s.getOutputStream().write(all.toString().getBytes(StandardCharsets.UTF_8));
+            s.shutdownOutput();
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+            for (int i = 1; i <= 200; i++) {
+                String answer = readResponse(in);
+                assertTrue(answer.matches("(?s).*\"seq\":" + i + "[,}].*"), "post " + i + ": " + answer);
+            }
+            assertEquals(-1, in.read(), "closed once everything is answered");
+        }
+        try (Socket idle = new Socket("127.0.0.1", server.localAddress().getPort())) {
+            idle.setSoTimeout(5000);
+            idle.shutdownOutput();
+            assertEquals(-1, idle.getInputStream().read(), "a half-close with nothing asked closes at once");
+        }
+    }
+
+    @Test
     void aTransferCodingOtherThanChunkedIsNotImplemented() throws Exception {
         String answer = rawExchange("POST /v1/messages HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer " + ADMIN
                 + "\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
