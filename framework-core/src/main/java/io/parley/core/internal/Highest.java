@@ -1,44 +1,48 @@
 package io.parley.core.internal;
 
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The highest seq seen per (conversation, user), to tell whether a new one moves past it. Bounded: when it holds
- * {@code max} pairs it forgets them all and starts again, so after that (as after a restart, or on another node of a
- * cluster) a seq lower than one seen before can pass once. Thread-safe; {@link #raise} never blocks.
+ * The highest seq seen per (conversation, user), to tell whether a new one moves past it. A raise for a pair seen
+ * before allocates nothing (it runs once per delivery ack). Bounded: when it holds {@code max} conversations it
+ * forgets them all and starts again, so after that (as after a restart, or on another node of a cluster) a seq lower
+ * than one seen before can pass once. Thread-safe; {@link #raise} never blocks.
  */
 final class Highest {
-    /** Pairs held before the map is cleared: ~100 bytes each. */
-    static final int DEFAULT_MAX = 100_000;
+    /** Conversations held before the map is cleared. */
+    static final int DEFAULT_MAX = 50_000;
 
-    private record Pair(String conversation, String user) {
-    }
-
-    private final ConcurrentHashMap<Pair, Long> seqs = new ConcurrentHashMap<>();
+    /** conversation → user → highest seq */
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, AtomicLong>> seqs = new ConcurrentHashMap<>();
     private final int max;
 
+    /** @param max conversations held before everything is forgotten */
     Highest(int max) {
         this.max = max;
     }
 
     /** @return true if {@code seq} is higher than every seq raised for the pair before (and is now its highest) */
     boolean raise(String conversation, String user, long seq) {
-        if (seqs.size() >= max) {
-            seqs.clear();
+        ConcurrentHashMap<String, AtomicLong> users = seqs.get(conversation);
+        if (users == null) {
+            if (seqs.size() >= max) {
+                seqs.clear();
+            }
+            users = seqs.computeIfAbsent(conversation, c -> new ConcurrentHashMap<>(4));
         }
-        Pair pair = new Pair(conversation, user);
-        Long now = seq;
-        while (true) {
-            Long before = seqs.putIfAbsent(pair, now);
-            if (before == null) {
-                return true;
-            }
-            if (before >= seq) {
-                return false;
-            }
-            if (seqs.replace(pair, before, now)) {
+        AtomicLong highest = users.get(user);
+        if (highest == null) {
+            highest = users.putIfAbsent(user, new AtomicLong(seq));
+            if (highest == null) {
                 return true;
             }
         }
+        for (long before = highest.get(); before < seq; before = highest.get()) {
+            if (highest.compareAndSet(before, seq)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

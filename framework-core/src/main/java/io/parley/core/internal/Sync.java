@@ -126,7 +126,8 @@ final class Sync {
                                     ? e.getCause() : e;
                             if (session.isClosed() || cause instanceof PageNotWritten) {
                                 // the client went away mid-resume (its next connection resumes again): not a fault
-                                LOG.debug("{}: resume ended with the connection: {}", session, cause.getCause());
+                                LOG.debug("{}: resume ended with the connection: {}", session,
+                                        cause instanceof PageNotWritten ? cause.getCause() : cause);
                             } else {
                                 LOG.warn("{}: resume failed", session, e);
                                 session.send(ServerSession.error(rid, ErrorCode.ERROR_CODE_INTERNAL, "resume failed"));

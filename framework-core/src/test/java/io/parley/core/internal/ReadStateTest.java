@@ -14,6 +14,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -135,14 +136,14 @@ class ReadStateTest extends OneNodeTest {
 
     @Test
     void highestForgetsEverythingWhenFullAndAnswersPerPair() {
-        Highest highest = new Highest(2);
-        assertEquals(true, highest.raise("c", "u", 5));
-        assertEquals(false, highest.raise("c", "u", 5));
-        assertEquals(false, highest.raise("c", "u", 4));
-        assertEquals(true, highest.raise("c", "v", 1), "per user");
-        assertEquals(true, highest.raise("c", "u", 6));
-        assertEquals(true, highest.raise("d", "u", 1), "full: cleared, then this one held");
-        assertEquals(true, highest.raise("c", "u", 2), "forgotten: a lower seq passes once");
-        assertEquals(false, highest.raise("c", "u", 2));
+        Highest highest = new Highest(1); // one conversation
+        assertTrue(highest.raise("c", "u", 5));
+        assertFalse(highest.raise("c", "u", 5));
+        assertFalse(highest.raise("c", "u", 4));
+        assertTrue(highest.raise("c", "v", 1), "per user");
+        assertTrue(highest.raise("c", "u", 6));
+        assertTrue(highest.raise("d", "u", 1), "full: cleared, then this one held");
+        assertTrue(highest.raise("c", "u", 2), "forgotten: a lower seq passes once");
+        assertFalse(highest.raise("c", "u", 2));
     }
 }

@@ -11,6 +11,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A client that goes away in the middle of its resume (a page cannot be written) ends the resume: no
@@ -47,7 +48,7 @@ class ResumeCutShortTest extends OneNodeTest {
         while (true) {
             Frame f = again.await(x -> x.hasDeliver() || x.getRequestId() == second && x.hasSyncResponse());
             if (f.hasSyncResponse()) {
-                assertEquals(true, f.getSyncResponse().getDone());
+                assertTrue(f.getSyncResponse().getDone(), "the resume ends with done");
                 break;
             }
             f.getDeliver().getMessagesList().forEach(m -> seqs.add(m.getSeq()));

@@ -36,8 +36,10 @@ final class FileRules {
         return null;
     }
 
-    /** @return the reason a size over the limit is refused, or null */
-    /** @param size a uint64 from the wire: negative is 2^63 or more */
+    /**
+     * @param size a uint64 from the wire: negative is 2^63 or more
+     * @return the reason a size over the limit is refused, or null
+     */
     static String checkSize(long size, long maxBytes) {
         return size < 0 || size > maxBytes ? "the file has " + Long.toUnsignedString(size)
                 + " bytes; this server takes at most " + maxBytes : null;
