@@ -19,6 +19,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.parley.transport.http.internal.BlobService.BlobRequest;
+import io.parley.transport.support.HostHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,8 +31,8 @@ import java.util.concurrent.TimeUnit;
  * take to arrive. Sits between the HTTP codec and the body aggregator.
  *
  * <p>A request is refused at its head ({@link #admit}) if the connection is over the limits, the head is malformed,
- * the HTTP version is not 1.0 or 1.1, the path is malformed or ambiguous, the route needs the admin token and the
- * head does not carry it, or its body is not allowed (a body outside {@code /v1} or on an endpoint that takes none;
+ * the HTTP version is not 1.0 or 1.1, its {@code Host} breaks RFC 9112 §3.2 ({@link HostHeader}), the path is
+ * malformed or ambiguous, the route needs the admin token and the head does not carry it, or its body is not allowed (a body outside {@code /v1} or on an endpoint that takes none;
  * a body of another type than {@code application/json}). A refused request is passed on as a {@link Refused} in its
  * place (so {@link HttpApiHandler} answers it in turn), its body is discarded as it arrives without being buffered,
  * and the connection is closed after the answer ({@link io.parley.transport.support.LingeringClose}). So an
@@ -189,6 +190,11 @@ final class RequestGate extends ChannelInboundHandlerAdapter {
         HttpVersion version = request.protocolVersion();
         if (!version.equals(HttpVersion.HTTP_1_1) && !version.equals(HttpVersion.HTTP_1_0)) {
             return new ApiException(505, "INVALID_REQUEST", "only HTTP/1.1 and HTTP/1.0 are spoken here", false, 0);
+        }
+        String hostProblem = HostHeader.problem(request.headers().getAll(HttpHeaderNames.HOST),
+                version.equals(HttpVersion.HTTP_1_1));
+        if (hostProblem != null) {
+            return ApiException.invalid(hostProblem);
         }
         String codings = String.join(", ", request.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING)).trim();
         if (!codings.isEmpty() && !codings.equalsIgnoreCase("chunked")) {

@@ -193,6 +193,27 @@ class HttpApiGuardTest {
         assertEquals(505, r.status, r.text);
     }
 
+    /** RFC 9112 §3.2 (an outside prober's finding: a request without {@code Host} was answered). */
+    @Test
+    void aRequestWithoutExactlyOneWellFormedHostIsRefused() throws Exception {
+        for (String host : new String[] {"", "Host: x\r\nHost: x\r\n", "Host: x\r\nHost: y\r\n", "Host: a b\r\n",
+                "Host: user@x\r\n"}) {
+            for (String target : new String[] {"/health", "/v1/users/bob/conversations"}) {
+                Reply r = exchange(server, "GET " + target + " HTTP/1.1\r\n" + host
+                        + "Authorization: Bearer " + ADMIN + "\r\n\r\n");
+                assertEquals(400, r.status, host + target + "\n" + r.text);
+                assertTrue(r.text.contains("INVALID_REQUEST") && r.text.contains("Host"), r.text);
+                assertTrue(r.closed, "closed after the refusal");
+            }
+        }
+        Reply twoOnHttp10 = exchange(server, "GET /health HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n");
+        assertEquals(400, twoOnHttp10.status, twoOnHttp10.text);
+        Reply noneOnHttp10 = exchange(server, "GET /health HTTP/1.0\r\n\r\n");
+        assertEquals(200, noneOnHttp10.status, "HTTP/1.0 may omit Host\n" + noneOnHttp10.text);
+        Reply withPort = exchange(server, "GET /health HTTP/1.1\r\nHost: [::1]:17702\r\nConnection: close\r\n\r\n");
+        assertEquals(200, withPort.status, withPort.text);
+    }
+
     // ------------------------------------------------------------------------------------------------ slowloris
 
     @Test

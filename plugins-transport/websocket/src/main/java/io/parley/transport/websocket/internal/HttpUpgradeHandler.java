@@ -24,6 +24,7 @@ import io.netty.handler.codec.http.websocketx.WebSocketHandshakeException;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker13;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.parley.transport.support.HostHeader;
 import io.parley.transport.support.LingeringClose;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -94,6 +95,11 @@ final class HttpUpgradeHandler extends SimpleChannelInboundHandler<FullHttpReque
         if (!HttpVersion.HTTP_1_1.equals(request.protocolVersion())) {
             // RFC 6455 4.1: the upgrade is an HTTP/1.1 request; Netty parses any "HTTP/x.y"
             refuse(ctx, HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED, "the upgrade must be an HTTP/1.1 request");
+            return;
+        }
+        String hostProblem = HostHeader.problem(request.headers().getAll(HttpHeaderNames.HOST), true);
+        if (hostProblem != null) {
+            refuse(ctx, HttpResponseStatus.BAD_REQUEST, hostProblem);
             return;
         }
         String path = new QueryStringDecoder(request.uri()).path();

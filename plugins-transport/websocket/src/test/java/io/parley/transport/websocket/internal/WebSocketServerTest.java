@@ -352,6 +352,18 @@ class WebSocketServerTest {
             badKey.assertClosedByServer();
         }
 
+        String upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+        for (String host : new String[]{"", "Host: x\r\nHost: x\r\n", "Host: x y\r\n"}) {
+            WsTestClient badHost = connectRaw(); // RFC 9112 §3.2: none, two, malformed
+            badHost.sendRaw(("GET " + PATH + " HTTP/1.1\r\n" + host + upgrade + "\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            HttpAnswer answer = badHost.readHttpAnswer();
+            assertEquals(400, answer.status(), host);
+            assertTrue(answer.body().contains("Host"), answer::toString);
+            badHost.assertClosedByServer();
+        }
+
         WsTestClient garbage = connectRaw();
         garbage.sendRaw("\u0016\u0003\u0001 not http at all\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
         assertEquals(400, garbage.readHttpAnswer().status());

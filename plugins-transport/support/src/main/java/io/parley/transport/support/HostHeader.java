@@ -1,0 +1,84 @@
+package io.parley.transport.support;
+
+import java.util.List;
+
+/**
+ * The {@code Host} rule of RFC 9112 §3.2, shared by the HTTP API and the WebSocket upgrade: a server answers 400 to
+ * an HTTP/1.1 request without a {@code Host} header, to any request with more than one, and to one whose value is not
+ * {@code uri-host [":" port]} (RFC 9110 §7.2, RFC 3986 §3.2.2). An empty value is valid (a target without an
+ * authority). Only the syntax is judged, never the name: the server answers under any name it is reached by.
+ *
+ * <p>Threading: stateless.
+ */
+public final class HostHeader {
+
+    private HostHeader() {
+    }
+
+    /**
+     * @param values every {@code Host} header line of the request, in order
+     * @param http11 whether the request is HTTP/1.1 (an HTTP/1.0 request may omit the header)
+     * @return null if the request's {@code Host} is acceptable, else the reason to answer 400 with
+     */
+    public static String problem(List<String> values, boolean http11) {
+        if (values.size() > 1) {
+            return "more than one Host header";
+        }
+        if (values.isEmpty()) {
+            return http11 ? "an HTTP/1.1 request needs a Host header" : null;
+        }
+        return valid(values.get(0).trim()) ? null : "malformed Host header";
+    }
+
+    /** {@code uri-host [":" port]}: an IP literal in brackets or a reg-name (which covers IPv4), then digits. */
+    static boolean valid(String host) {
+        int end = host.length();
+        int colon = host.lastIndexOf(':');
+        int close = host.lastIndexOf(']');
+        if (colon > close) { // a port
+            for (int i = colon + 1; i < end; i++) {
+                if (host.charAt(i) < '0' || host.charAt(i) > '9') {
+                    return false;
+                }
+            }
+            end = colon;
+        }
+        if (end > 0 && host.charAt(0) == '[') {
+            if (close != end - 1 || end < 3) {
+                return false;
+            }
+            for (int i = 1; i < close; i++) { // IPv6address or IPvFuture: hex digits, ':', '.', and v-prefixed forms
+                char c = host.charAt(i);
+                if (!(unreserved(c) || subDelim(c) || c == ':')) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        for (int i = 0; i < end; i++) {
+            char c = host.charAt(i);
+            if (c == '%') { // pct-encoded
+                if (i + 2 >= end || !hex(host.charAt(i + 1)) || !hex(host.charAt(i + 2))) {
+                    return false;
+                }
+                i += 2;
+            } else if (!unreserved(c) && !subDelim(c)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean unreserved(char c) {
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+                || c == '-' || c == '.' || c == '_' || c == '~';
+    }
+
+    private static boolean subDelim(char c) {
+        return "!$&'()*+,;=".indexOf(c) >= 0;
+    }
+
+    private static boolean hex(char c) {
+        return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F';
+    }
+}
