@@ -439,6 +439,63 @@ class DistributionHotSwapIT {
     }
 
     /** Waits until the chat has printed {@code expected} (at any point so far: the lines are kept, not consumed). */
+    /**
+     * Found by a hot-swap soak: RocksJava was embedded in the store bundle, so every replacement loaded another copy
+     * of its native library, whose flush and compaction threads could never stop. RocksJava is now the system/ bundle
+     * io.parley.rocksdbjni, and a replaced store reuses it.
+     */
+    @Test
+    @Order(6)
+    void replacingTheRocksdbStoreReusesItsNativeLibraryAndThreadsAndKeepsTheHistory() throws Exception {
+        LinkedBlockingQueue<Message> inbox = new LinkedBlockingQueue<>();
+        ParleyClient frank = client("frank", "f1", new LinkedBlockingQueue<>(), 50); // a send during a swap is retried
+        client("grace", "g1", inbox, 0);
+        long first = frank.sendText("grace", "before").get(15, TimeUnit.SECONDS).getSeq();
+        long threads = rocksdbThreads();
+        assertTrue(threads > 0, "RocksDB's background threads run");
+        assertEquals(1, rocksdbLibraries(), "one copy of the native library is mapped");
+
+        Path jar = server.home.resolve("deploy/parley-store-rocksdb.jar");
+        String opened = "Message store opened: RocksDB";
+        int opens = countOf(server.log(), opened);
+        for (int i = 1; i <= 3; i++) {
+            server.deploy(rebuiltWithVersion(jar, "0.1." + i + ".swap", work.resolve("rocksdb-v" + i + ".jar")),
+                    "parley-store-rocksdb.jar");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (countOf(server.log(), opened) < opens + i) {
+                assertTrue(System.nanoTime() < deadline, () -> "the replaced store did not open\n" + server.logTails());
+                Thread.sleep(100);
+            }
+        }
+        long after = frank.sendText("grace", "after").get(30, TimeUnit.SECONDS).getSeq();
+        assertEquals(first + 1, after, "the history survived three replacements: the seq goes on");
+        assertEquals("before", Bodies.textOf(inbox.poll(15, TimeUnit.SECONDS)));
+        assertEquals("after", Bodies.textOf(inbox.poll(15, TimeUnit.SECONDS)));
+        assertEquals(threads, rocksdbThreads(), "no RocksDB thread added by three replacements");
+        assertEquals(1, rocksdbLibraries(), "still one copy of the native library");
+    }
+
+    /** Threads of the server process whose name RocksDB gave them ({@code rocksdb:low}, {@code rocksdb:high}). */
+    private static long rocksdbThreads() throws IOException {
+        try (var tasks = Files.list(Path.of("/proc/" + server.pid() + "/task"))) {
+            return tasks.filter(t -> {
+                try {
+                    return Files.readString(t.resolve("comm")).startsWith("rocksdb");
+                } catch (IOException e) {
+                    return false; // the thread ended meanwhile
+                }
+            }).count();
+        }
+    }
+
+    /** Distinct files of RocksDB's native library mapped into the server process. */
+    private static long rocksdbLibraries() throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + server.pid() + "/maps")).stream()
+                .filter(l -> l.contains("librocksdbjni"))
+                .map(l -> l.substring(l.indexOf('/')))
+                .distinct().count();
+    }
+
     private static void awaitLine(List<String> lines, String expected) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline) {

@@ -157,7 +157,8 @@ public final class RocksMessageStore implements MessageStore, AutoCloseable {
     private static final long READ_REOPEN_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     static {
-        // extracts librocksdbjni-<arch>.so through this class's loader (this bundle) and loads it; once per loader
+        // loads librocksdbjni-<arch>.so through org.rocksdb's class loader, once per loader: in the server the
+        // system/ bundle io.parley.rocksdbjni's, so a replaced store bundle finds it loaded (bundles/rocksdbjni)
         RocksDB.loadLibrary();
     }
 
