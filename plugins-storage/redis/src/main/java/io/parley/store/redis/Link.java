@@ -13,9 +13,8 @@ import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.protocol.RedisCommand;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.DefaultClientResources;
 import io.lettuce.core.resource.Delay;
+import io.parley.lettuce.OwnedResources;
 
 import java.time.Duration;
 import java.util.Collection;
@@ -35,13 +34,13 @@ import java.util.concurrent.TimeUnit;
  */
 final class Link implements AutoCloseable {
 
-    private final ClientResources resources;
+    private final OwnedResources resources;
     private final AutoCloseable client;
     private final StatefulConnection<byte[], byte[]> connection;
     private final RedisClusterAsyncCommands<byte[], byte[]> async;
     private final String description;
 
-    private Link(ClientResources resources, AutoCloseable client, StatefulConnection<byte[], byte[]> connection,
+    private Link(OwnedResources resources, AutoCloseable client, StatefulConnection<byte[], byte[]> connection,
                  RedisClusterAsyncCommands<byte[], byte[]> async, String description) {
         this.resources = resources;
         this.client = client;
@@ -54,11 +53,9 @@ final class Link implements AutoCloseable {
     static Link open(RedisStoreOptions options) {
         // reconnect attempts back off from 10 ms to at most 1 s (Lettuce's default grows to 30 s): sends wait for
         // the reconnect, so a Redis that is back must be found quickly
-        ClientResources resources = DefaultClientResources.builder().ioThreadPoolSize(2)
-                .computationThreadPoolSize(1)
+        OwnedResources resources = OwnedResources.create(b -> b.ioThreadPoolSize(2).computationThreadPoolSize(1)
                 .reconnectDelay(Delay.exponential(Duration.ofMillis(10), Duration.ofSeconds(1), 2,
-                        TimeUnit.MILLISECONDS))
-                .build();
+                        TimeUnit.MILLISECONDS)));
         SocketOptions socket = SocketOptions.builder().connectTimeout(options.connectTimeout()).keepAlive(true)
                 .tcpNoDelay(true).build();
         TimeoutOptions timeouts = TimeoutOptions.enabled(options.commandTimeout());
@@ -69,7 +66,7 @@ final class Link implements AutoCloseable {
         }).toList();
         try {
             if (options.cluster()) {
-                RedisClusterClient client = RedisClusterClient.create(resources, uris);
+                RedisClusterClient client = RedisClusterClient.create(resources.resources(), uris);
                 ClusterClientOptions.Builder clusterOptions = ClusterClientOptions.builder().socketOptions(socket)
                         .timeoutOptions(timeouts).autoReconnect(true)
                         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
@@ -87,7 +84,7 @@ final class Link implements AutoCloseable {
                     throw e;
                 }
             }
-            RedisClient client = RedisClient.create(resources, uris.get(0));
+            RedisClient client = RedisClient.create(resources.resources(), uris.get(0));
             client.setOptions(ClientOptions.builder().socketOptions(socket).timeoutOptions(timeouts)
                     .autoReconnect(true).maintNotificationsConfig(MaintNotificationsConfig.disabled())
                     .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS).build());
@@ -100,7 +97,7 @@ final class Link implements AutoCloseable {
                 throw e;
             }
         } catch (RuntimeException e) {
-            resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3000);
+            resources.close();
             throw e;
         }
     }
@@ -139,7 +136,7 @@ final class Link implements AutoCloseable {
             } catch (Exception e) {
                 // the client's own shutdown failing leaves nothing for us to release
             } finally {
-                resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3000);
+                resources.close();
             }
         }
     }

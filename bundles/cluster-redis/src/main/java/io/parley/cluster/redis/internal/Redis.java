@@ -12,12 +12,10 @@ import io.lettuce.core.cluster.RedisClusterClient;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.DefaultClientResources;
+import io.parley.lettuce.OwnedResources;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The link's three Lettuce connections, with their client and resources: one shared, asynchronous connection for the
@@ -30,7 +28,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class Redis implements AutoCloseable {
 
-    private final ClientResources resources;
+    private final OwnedResources resources;
     private final AutoCloseable client;
     private final StatefulConnection<byte[], byte[]> main;
     private final StatefulConnection<byte[], byte[]> reading;
@@ -39,7 +37,7 @@ final class Redis implements AutoCloseable {
     private final RedisClusterAsyncCommands<byte[], byte[]> control;
     private final RedisClusterCommands<byte[], byte[]> reader;
 
-    private Redis(ClientResources resources, AutoCloseable client, StatefulConnection<byte[], byte[]> main,
+    private Redis(OwnedResources resources, AutoCloseable client, StatefulConnection<byte[], byte[]> main,
                   RedisClusterAsyncCommands<byte[], byte[]> async, StatefulConnection<byte[], byte[]> controlConnection,
                   RedisClusterAsyncCommands<byte[], byte[]> control, StatefulConnection<byte[], byte[]> reading,
                   RedisClusterCommands<byte[], byte[]> reader) {
@@ -72,8 +70,7 @@ final class Redis implements AutoCloseable {
     }
 
     private static Redis connect(ClusterOptions options) {
-        ClientResources resources = DefaultClientResources.builder().ioThreadPoolSize(2)
-                .computationThreadPoolSize(1).build();
+        OwnedResources resources = OwnedResources.create(b -> b.ioThreadPoolSize(2).computationThreadPoolSize(1));
         SocketOptions socket = SocketOptions.builder().connectTimeout(options.connectTimeout()).keepAlive(true)
                 .tcpNoDelay(true).build();
         TimeoutOptions timeouts = TimeoutOptions.enabled(options.commandTimeout());
@@ -84,7 +81,7 @@ final class Redis implements AutoCloseable {
         }).toList();
         try {
             if (options.redisCluster()) {
-                RedisClusterClient client = RedisClusterClient.create(resources, uris);
+                RedisClusterClient client = RedisClusterClient.create(resources.resources(), uris);
                 client.setOptions(ClusterClientOptions.builder().socketOptions(socket).timeoutOptions(timeouts)
                         .autoReconnect(true)
                         .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS)
@@ -103,7 +100,7 @@ final class Redis implements AutoCloseable {
                     throw e;
                 }
             }
-            RedisClient client = RedisClient.create(resources, uris.get(0));
+            RedisClient client = RedisClient.create(resources.resources(), uris.get(0));
             client.setOptions(ClientOptions.builder().socketOptions(socket).timeoutOptions(timeouts)
                     .autoReconnect(true)
                     .disconnectedBehavior(ClientOptions.DisconnectedBehavior.ACCEPT_COMMANDS).build());
@@ -118,7 +115,7 @@ final class Redis implements AutoCloseable {
                 throw e;
             }
         } catch (RuntimeException e) {
-            resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3000);
+            resources.close();
             throw e;
         }
     }
@@ -151,7 +148,7 @@ final class Redis implements AutoCloseable {
             } catch (Exception e) {
                 // nothing left to release if the client's own shutdown fails
             } finally {
-                resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3000);
+                resources.close();
             }
         }
     }
