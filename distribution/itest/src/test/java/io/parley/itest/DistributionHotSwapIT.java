@@ -438,7 +438,6 @@ class DistributionHotSwapIT {
                 + ServerProcess.since(t0).toMillis() + " ms");
     }
 
-    /** Waits until the chat has printed {@code expected} (at any point so far: the lines are kept, not consumed). */
     /**
      * Found by a hot-swap soak: RocksJava was embedded in the store bundle, so every replacement loaded another copy
      * of its native library, whose flush and compaction threads could never stop. RocksJava is now the system/ bundle
@@ -453,7 +452,10 @@ class DistributionHotSwapIT {
         long first = frank.sendText("grace", "before").get(15, TimeUnit.SECONDS).getSeq();
         long threads = rocksdbThreads();
         assertTrue(threads > 0, "RocksDB's background threads run");
-        assertEquals(1, rocksdbLibraries(), "one copy of the native library is mapped");
+        List<String> libraries = rocksdbLibraries();
+        assertEquals(1, libraries.size(), () -> "one copy of the native library is mapped: " + libraries);
+        assertTrue(libraries.get(0).startsWith(server.home.resolve("data/felix-cache").toRealPath() + "/"),
+                () -> "extracted by the framework into its cache, not by RocksJava into /tmp: " + libraries);
 
         Path jar = server.home.resolve("deploy/parley-store-rocksdb.jar");
         String opened = "Message store opened: RocksDB";
@@ -472,7 +474,7 @@ class DistributionHotSwapIT {
         assertEquals("before", Bodies.textOf(inbox.poll(15, TimeUnit.SECONDS)));
         assertEquals("after", Bodies.textOf(inbox.poll(15, TimeUnit.SECONDS)));
         assertEquals(threads, rocksdbThreads(), "no RocksDB thread added by three replacements");
-        assertEquals(1, rocksdbLibraries(), "still one copy of the native library");
+        assertEquals(libraries, rocksdbLibraries(), "still the same copy of the native library");
     }
 
     /** Threads of the server process whose name RocksDB gave them ({@code rocksdb:low}, {@code rocksdb:high}). */
@@ -488,14 +490,15 @@ class DistributionHotSwapIT {
         }
     }
 
-    /** Distinct files of RocksDB's native library mapped into the server process. */
-    private static long rocksdbLibraries() throws IOException {
+    /** The files of RocksDB's native library mapped into the server process, each once. */
+    private static List<String> rocksdbLibraries() throws IOException {
         return Files.readAllLines(Path.of("/proc/" + server.pid() + "/maps")).stream()
                 .filter(l -> l.contains("librocksdbjni"))
                 .map(l -> l.substring(l.indexOf('/')))
-                .distinct().count();
+                .distinct().toList();
     }
 
+    /** Waits until the chat has printed {@code expected} (at any point so far: the lines are kept, not consumed). */
     private static void awaitLine(List<String> lines, String expected) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < deadline) {

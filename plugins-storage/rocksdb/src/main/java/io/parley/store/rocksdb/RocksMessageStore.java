@@ -51,7 +51,7 @@ import java.util.concurrent.locks.StampedLock;
 import java.util.function.LongSupplier;
 
 /**
- * A persistent {@link MessageStore} on RocksDB (embedded in this bundle): one database in {@code dir}, written by a
+ * A persistent {@link MessageStore} on RocksDB (RocksJava from the system/ bundle io.parley.rocksdbjni): one database in {@code dir}, written by a
  * single group-commit writer thread, whose cost per message is one sequential append to the write-ahead log.
  *
  * <p><b>Writes.</b> {@link #append}, {@link #appendGroupEvent}, {@link #replace} and {@link #advanceReadCursor} only

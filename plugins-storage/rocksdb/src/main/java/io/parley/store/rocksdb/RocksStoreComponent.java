@@ -10,8 +10,8 @@ import org.osgi.service.metatype.annotations.Designate;
 
 /**
  * The OSGi face of {@link RocksMessageStore}: a {@link MessageStore} service with {@code parley.store.name=rocksdb},
- * configuration PID {@code parley.store.rocksdb}. Activation loads the native library (from this bundle), opens the
- * database and starts the writer thread; deactivation (bundle stop or update, config change) completes every
+ * configuration PID {@code parley.store.rocksdb}. Activation loads the native library if no store loaded it before
+ * (from the system/ bundle io.parley.rocksdbjni, which keeps it for the life of the JVM), opens the database and starts the writer thread; deactivation (bundle stop or update, config change) completes every
  * accepted append, writes the pending watermarks, closes every RocksDB handle and joins the thread. A configuration
  * change re-creates the component.
  */

@@ -1,5 +1,7 @@
 package io.parley.transport.support;
 
+import io.netty.util.NetUtil;
+
 import java.util.List;
 
 /**
@@ -30,7 +32,10 @@ public final class HostHeader {
         return valid(values.get(0).trim()) ? null : "malformed Host header";
     }
 
-    /** {@code uri-host [":" port]}: an IP literal in brackets or a reg-name (which covers IPv4), then digits. */
+    /**
+     * {@code uri-host [":" port]}: an IP literal in brackets (an IPv6 address without a zone, RFC 6874 §4, or an
+     * IPvFuture) or a reg-name (which covers IPv4); a port only after a host.
+     */
     static boolean valid(String host) {
         int end = host.length();
         int colon = host.lastIndexOf(':');
@@ -41,19 +46,13 @@ public final class HostHeader {
                     return false;
                 }
             }
+            if (colon == 0) {
+                return false; // a port without a host
+            }
             end = colon;
         }
         if (end > 0 && host.charAt(0) == '[') {
-            if (close != end - 1 || end < 3) {
-                return false;
-            }
-            for (int i = 1; i < close; i++) { // IPv6address or IPvFuture: hex digits, ':', '.', and v-prefixed forms
-                char c = host.charAt(i);
-                if (!(unreserved(c) || subDelim(c) || c == ':')) {
-                    return false;
-                }
-            }
-            return true;
+            return close == end - 1 && ipLiteral(host.substring(1, close));
         }
         for (int i = 0; i < end; i++) {
             char c = host.charAt(i);
@@ -67,6 +66,29 @@ public final class HostHeader {
             }
         }
         return true;
+    }
+
+    /** The inside of {@code [...]}: {@code "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )}, or IPv6. */
+    private static boolean ipLiteral(String inner) {
+        if (!inner.isEmpty() && (inner.charAt(0) == 'v' || inner.charAt(0) == 'V')) {
+            int dot = inner.indexOf('.');
+            if (dot < 2 || dot == inner.length() - 1) {
+                return false;
+            }
+            for (int i = 1; i < dot; i++) {
+                if (!hex(inner.charAt(i))) {
+                    return false;
+                }
+            }
+            for (int i = dot + 1; i < inner.length(); i++) {
+                char c = inner.charAt(i);
+                if (!unreserved(c) && !subDelim(c) && c != ':') {
+                    return false;
+                }
+            }
+            return true;
+        }
+        return inner.indexOf('%') < 0 && NetUtil.isValidIpV6Address(inner);
     }
 
     private static boolean unreserved(char c) {

@@ -32,8 +32,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A request is refused at its head ({@link #admit}) if the connection is over the limits, the head is malformed,
  * the HTTP version is not 1.0 or 1.1, its {@code Host} breaks RFC 9112 §3.2 ({@link HostHeader}), the path is
- * malformed or ambiguous, the route needs the admin token and the head does not carry it, or its body is not allowed (a body outside {@code /v1} or on an endpoint that takes none;
- * a body of another type than {@code application/json}). A refused request is passed on as a {@link Refused} in its
+ * malformed or ambiguous, the route needs the admin token and the head does not carry it, or its body is not allowed
+ * (a body outside {@code /v1} or on an endpoint that takes none; a body of another type than
+ * {@code application/json}). A refused request is passed on as a {@link Refused} in its
  * place (so {@link HttpApiHandler} answers it in turn), its body is discarded as it arrives without being buffered,
  * and the connection is closed after the answer ({@link io.parley.transport.support.LingeringClose}). So an
  * unauthenticated caller can make the server buffer no body at all, and a cross-site {@code text/plain} form post
