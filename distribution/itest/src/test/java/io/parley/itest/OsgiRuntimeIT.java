@@ -99,6 +99,7 @@ public class OsgiRuntimeIT {
         } else {
             portFile = Path.of(String.valueOf(tcp.getProperties().get("port.file")));
         }
+        ParleyExam.startTransports(context);
         port = waitForPort(portFile);
         waitForText();
     }

@@ -95,6 +95,7 @@ public class TypeBundleLifecycleIT {
                     "admin.token", ADMIN);
             update(cm, "parley.transport.tcp", "host", "127.0.0.1", "port", "0", "port.file", tcpFile.toString());
         }
+        ParleyExam.startTransports(context);
         tcpPort = waitForPort(Path.of(String.valueOf(
                 cm.getConfiguration("parley.transport.tcp", "?").getProperties().get("port.file"))));
         httpPort = waitForPort(Path.of(String.valueOf(
