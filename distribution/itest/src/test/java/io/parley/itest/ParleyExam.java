@@ -100,10 +100,6 @@ final class ParleyExam {
     }
 
     /**
-     * Sets configuration {@code pid} to the key/value pairs {@code kv}, unless it has those values already: with a
-     * framework per class, each test's {@code @Before} may ask again without restarting the components.
-     */
-    /**
      * Starts the transport bundles that {@link #options} installed without starting, once the test has configured
      * their listeners: started with the framework, they would first bind the default ports (7700-7702), and fail
      * there if anything else on the machine listens on them. Starting a started bundle does nothing.
@@ -116,6 +112,10 @@ final class ParleyExam {
         }
     }
 
+    /**
+     * Sets configuration {@code pid} to the key/value pairs {@code kv}, unless it has those values already: with a
+     * framework per class, each test's {@code @Before} may ask again without restarting the components.
+     */
     static void update(ConfigurationAdmin cm, String pid, String... kv) throws Exception {
         org.osgi.service.cm.Configuration c = cm.getConfiguration(pid, "?");
         Hashtable<String, Object> props = new Hashtable<>();
