@@ -8,12 +8,13 @@ import java.util.List;
  *
  * <pre>
  * java -cp ... io.parley.client.bench.BenchMain --port 7700 --secret-file conf/parley.auth.jwt.cfg \
- *      [--scenario one-to-one|idle|group-fanout] [--clients 1000] [--senders 10] [--rate 0] [--window 32] \
+ *      [--scenario one-to-one|idle|group-fanout|catch-up] [--clients 1000] [--senders 10] [--rate 0] [--window 32] \
  *      [--duration 30s] [--warmup 30s] [--transport tcp|ws] [--path /parley]
  * </pre>
  *
  * Prints a table and then one JSON line with the results to stdout; progress to stderr. Exit codes: 0 done,
- * 1 the run failed (idle: no client connected; other scenarios: connecting or setting up failed), 2 bad arguments
+ * 1 the run failed (idle: no client connected; catch-up: a text missing or duplicated, or a receiver that did not
+ * connect; every scenario: connecting or setting up failed), 2 bad arguments
  * or unknown scenario.
  */
 public final class BenchMain {
@@ -38,7 +39,7 @@ public final class BenchMain {
             err.print(BenchOptions.USAGE);
             return 2;
         }
-        if (!List.of("one-to-one", "idle", "group-fanout").contains(options.scenario())) {
+        if (!List.of("one-to-one", "idle", "group-fanout", "catch-up").contains(options.scenario())) {
             err.println("error: unknown scenario " + options.scenario());
             return 2;
         }
@@ -52,6 +53,13 @@ public final class BenchMain {
                 out.println(result.toJson());
                 out.flush();
                 return result.connected() > 0 ? 0 : 1;
+            }
+            if ("catch-up".equals(options.scenario())) {
+                CatchUpResult result = new CatchUpScenario(options, minter, err).run();
+                out.print(result.toTable());
+                out.println(result.toJson());
+                out.flush();
+                return result.complete() ? 0 : 1;
             }
             BenchResult result = "group-fanout".equals(options.scenario())
                     ? new GroupFanoutScenario(options, minter, err).run()

@@ -15,6 +15,8 @@ import java.util.Locale;
  * @param path the WebSocket request path (used with {@code ws} only)
  * @param io {@code auto} (native epoll where it loads, else NIO), {@code nio}, {@code epoll} or {@code io_uring}: the
  *     clients' socket layer ({@link BenchIo})
+ * @param backlog catch-up: texts each sender sends to its offline partner per round
+ * @param rounds catch-up: how many rounds of backlog and reconnect
  * @param ports the server ports, one per node; client {@code i} connects to {@code ports[i % ports.length]}, so with
  *     two or more nodes the partners of a one-to-one pair ({@code i}, {@code i ^ 1}) are always on different nodes
  */
@@ -39,7 +41,9 @@ public record BenchOptions(
         int threads,
         int connectConcurrency,
         Duration tokenTtl,
-        String io) {
+        String io,
+        int backlog,
+        int rounds) {
 
     static final String USAGE = """
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
@@ -48,9 +52,13 @@ public record BenchOptions(
                                        the WebSocket transport's (7701 by default); several ports (the nodes
                                        of a cluster): client i connects to the (i mod count)-th, so one-to-one
                                        partners are always on different nodes
-              --scenario NAME          one-to-one (default) | idle | group-fanout
+              --scenario NAME          one-to-one (default) | idle | group-fanout | catch-up
                                        idle: --clients connect, stay idle (heartbeats) for --duration
                                        group-fanout: --clients join one group, --senders of them send to it
+                                       catch-up: in each of --rounds rounds, client 2k sends --backlog texts
+                                       to client 2k+1 while it is offline, then every 2k+1 connects at once
+                                       and resumes; measures how fast the backlogs arrive, checks each text
+                                       arrives exactly once (exit 1 if not)
               --transport T            tcp (default) | ws: WebSocket, ws://HOST:PORT/PATH
               --path PATH              WebSocket request path (/parley)
               --clients N              number of clients (1000); one-to-one: even, client i talks to i^1
@@ -71,6 +79,8 @@ public record BenchOptions(
                                        else Java NIO) | nio | epoll | io_uring
               --connect-concurrency C  connection attempts in flight while connecting (100)
               --token-ttl D            lifetime of minted tokens (1h)
+              --backlog B              catch-up: texts per sender per round (100)
+              --rounds R               catch-up: rounds (3; the first also warms the server up)
             """;
 
     /** @throws IllegalArgumentException for an unknown option or a bad value */
@@ -96,6 +106,8 @@ public record BenchOptions(
         int connectConcurrency = 100;
         Duration ttl = Duration.ofHours(1);
         String io = BenchIo.AUTO;
+        int backlog = 100;
+        int rounds = 3;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (i + 1 >= args.length) {
@@ -124,6 +136,8 @@ public record BenchOptions(
                 case "--connect-concurrency" -> connectConcurrency = Integer.parseInt(v);
                 case "--token-ttl" -> ttl = parseDuration(v);
                 case "--io" -> io = BenchIo.check(v);
+                case "--backlog" -> backlog = Integer.parseInt(v);
+                case "--rounds" -> rounds = Integer.parseInt(v);
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -157,6 +171,9 @@ public record BenchOptions(
                 }
             }
         }
+        if (backlog < 0 || rounds < 1) {
+            throw new IllegalArgumentException("--backlog >= 0 and --rounds >= 1 required");
+        }
         if (rate < 0 || window < 1 || size < 24 || threads < 1 || connectConcurrency < 1) {
             throw new IllegalArgumentException("--rate >= 0, --window >= 1, --size >= 24, --threads >= 1 required");
         }
@@ -164,7 +181,7 @@ public record BenchOptions(
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
         BenchOptions options = new BenchOptions(host, ports, scenario, transport, path, clients, senders, rate, window, duration, warmup,
-                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io);
+                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io, backlog, rounds);
         if ("ws".equals(transport)) {
             options.webSocketUri(0);   // host and path must form a URI
         }
