@@ -33,7 +33,7 @@ class CatchUpScenarioTest {
             String text = log.toString(StandardCharsets.UTF_8);
             assertEquals(3, r.rounds().size(), text);
             for (CatchUpResult.Round round : r.rounds()) {
-                // rounds 2 and 3 get only their own backlog: the watermark moved with the acks sent before close
+                // rounds 2 and 3 get only their own backlog: the acks of the round before moved the watermark
                 assertEquals(21, round.owed(), r.toTable());
                 assertEquals(21, round.received(), r.toTable());
                 assertEquals(0, round.missing(), r.toTable());
