@@ -192,35 +192,51 @@ public final class CatchUpScenario {
      * @return completes when every send has settled
      */
     private CompletableFuture<Void> sendBacklog(ParleyClient sender, Receiver rc, LongAdder errors) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        AtomicInteger toIssue = new AtomicInteger(options.backlog());
-        AtomicInteger unsettled = new AtomicInteger(options.backlog());
-        if (options.backlog() == 0) {
-            done.complete(null);
-            return done;
+        Backlog backlog = new Backlog(sender, rc, errors, options.backlog(), options.messageBytes());
+        for (int k = 0; k < Math.min(options.window(), options.backlog()); k++) {
+            backlog.sendNext();
         }
-        Runnable[] next = new Runnable[1];
-        next[0] = () -> {
+        return backlog.done;
+    }
+
+    /** One sender's backlog of a round: each settled send issues the next until all are issued. */
+    private static final class Backlog {
+        final ParleyClient sender;
+        final Receiver rc;
+        final LongAdder errors;
+        final int messageBytes;
+        final AtomicInteger toIssue;
+        final AtomicInteger unsettled;
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+
+        Backlog(ParleyClient sender, Receiver rc, LongAdder errors, int count, int messageBytes) {
+            this.sender = sender;
+            this.rc = rc;
+            this.errors = errors;
+            this.messageBytes = messageBytes;
+            this.toIssue = new AtomicInteger(count);
+            this.unsettled = new AtomicInteger(count);
+            if (count == 0) {
+                done.complete(null);
+            }
+        }
+
+        void sendNext() {
             if (toIssue.getAndDecrement() <= 0) {
                 return;
             }
-            sender.sendText(rc.user, MessageLoad.payload(System.nanoTime(), options.messageBytes()))
-                    .whenComplete((ack, e) -> {
-                        if (e == null) {
-                            rc.owed.incrementAndGet();
-                        } else {
-                            errors.increment();
-                        }
-                        if (unsettled.decrementAndGet() == 0) {
-                            done.complete(null);
-                        } else {
-                            next[0].run();
-                        }
-                    });
-        };
-        for (int k = 0; k < Math.min(options.window(), options.backlog()); k++) {
-            next[0].run();
+            sender.sendText(rc.user, MessageLoad.payload(System.nanoTime(), messageBytes)).whenComplete((ack, e) -> {
+                if (e == null) {
+                    rc.owed.incrementAndGet();
+                } else {
+                    errors.increment();
+                }
+                if (unsettled.decrementAndGet() == 0) {
+                    done.complete(null);
+                } else {
+                    sendNext();
+                }
+            });
         }
-        return done;
     }
 }

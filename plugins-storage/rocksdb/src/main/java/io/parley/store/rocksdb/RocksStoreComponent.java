@@ -11,9 +11,10 @@ import org.osgi.service.metatype.annotations.Designate;
 /**
  * The OSGi face of {@link RocksMessageStore}: a {@link MessageStore} service with {@code parley.store.name=rocksdb},
  * configuration PID {@code parley.store.rocksdb}. Activation loads the native library if no store loaded it before
- * (from the system/ bundle io.parley.rocksdbjni, which keeps it for the life of the JVM), opens the database and starts the writer thread; deactivation (bundle stop or update, config change) completes every
- * accepted append, writes the pending watermarks, closes every RocksDB handle and joins the thread. A configuration
- * change re-creates the component.
+ * (from the system/ bundle io.parley.rocksdbjni, which keeps it for the life of the JVM), opens the database and
+ * starts the writer thread; deactivation (bundle stop or update, config change) completes every accepted append,
+ * writes the pending watermarks, closes every RocksDB handle and joins the thread. A configuration change re-creates
+ * the component.
  */
 @Component(service = MessageStore.class, configurationPid = "parley.store.rocksdb",
         configurationPolicy = ConfigurationPolicy.OPTIONAL, property = MessageStore.NAME + "=rocksdb")
