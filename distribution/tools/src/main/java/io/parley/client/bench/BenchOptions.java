@@ -17,6 +17,8 @@ import java.util.Locale;
  *     clients' socket layer ({@link BenchIo})
  * @param backlog catch-up: texts each sender sends to its offline partner per round
  * @param rounds catch-up: how many rounds of backlog and reconnect
+ * @param timeline one-to-one and group-fanout: the length of each slice of the measured window reported on its own
+ *     (deliveries, send → delivery p50/p99/max), {@link Duration#ZERO} for none
  * @param ports the server ports, one per node; client {@code i} connects to {@code ports[i % ports.length]}, so with
  *     two or more nodes the partners of a one-to-one pair ({@code i}, {@code i ^ 1}) are always on different nodes
  */
@@ -43,7 +45,11 @@ public record BenchOptions(
         Duration tokenTtl,
         String io,
         int backlog,
-        int rounds) {
+        int rounds,
+        Duration timeline) {
+
+    /** The most slices {@code --timeline} may cut the measured window into. */
+    static final int MAX_TIMELINE_SLICES = 3600;
 
     static final String USAGE = """
             usage: bench --port PORT (--secret-file parley.auth.jwt.cfg | --secret SECRET) [options]
@@ -81,6 +87,9 @@ public record BenchOptions(
               --token-ttl D            lifetime of minted tokens (1h)
               --backlog B              catch-up: texts per sender per round (100)
               --rounds R               catch-up: rounds (3; the first also warms the server up)
+              --timeline D             one-to-one, group-fanout: also report each D of the measured window
+                                       on its own (deliveries, send -> delivery p50/p99/max), e.g. 1s; shows
+                                       when a tail happens. Off by default; at most 3600 slices
             """;
 
     /** @throws IllegalArgumentException for an unknown option or a bad value */
@@ -108,6 +117,7 @@ public record BenchOptions(
         String io = BenchIo.AUTO;
         int backlog = 100;
         int rounds = 3;
+        Duration timeline = Duration.ZERO;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (i + 1 >= args.length) {
@@ -138,6 +148,7 @@ public record BenchOptions(
                 case "--io" -> io = BenchIo.check(v);
                 case "--backlog" -> backlog = Integer.parseInt(v);
                 case "--rounds" -> rounds = Integer.parseInt(v);
+                case "--timeline" -> timeline = parseDuration(v);
                 default -> throw new IllegalArgumentException("unknown option " + a);
             }
         }
@@ -177,11 +188,17 @@ public record BenchOptions(
         if (rate < 0 || window < 1 || size < 24 || threads < 1 || connectConcurrency < 1) {
             throw new IllegalArgumentException("--rate >= 0, --window >= 1, --size >= 24, --threads >= 1 required");
         }
+        if (timeline.isNegative() || (!timeline.isZero()
+                && (duration.toNanos() + timeline.toNanos() - 1) / timeline.toNanos() > MAX_TIMELINE_SLICES)) {
+            throw new IllegalArgumentException("--timeline must be >= 0 and cut --duration into at most "
+                    + MAX_TIMELINE_SLICES + " slices");
+        }
         if ((secretFile == null) == (secret == null)) {
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
         BenchOptions options = new BenchOptions(host, ports, scenario, transport, path, clients, senders, rate, window, duration, warmup,
-                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io, backlog, rounds);
+                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io, backlog, rounds,
+                timeline);
         if ("ws".equals(transport)) {
             options.webSocketUri(0);   // host and path must form a URI
         }

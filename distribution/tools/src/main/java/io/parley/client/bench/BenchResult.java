@@ -1,5 +1,6 @@
 package io.parley.client.bench;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -13,6 +14,7 @@ import java.util.Locale;
  * @param delivered text messages received by clients in the measured window (in {@code group-fanout} one message
  *     counts once per receiving member)
  * @param transport {@code tcp} or {@code ws}
+ * @param timeline the measured window in slices of {@code --timeline}, in order; empty without that option
  */
 public record BenchResult(
         String scenario,
@@ -29,13 +31,30 @@ public record BenchResult(
         long reconnects,
         LatencySummary endToEnd,
         LatencySummary ack,
-        String transport) {
+        String transport,
+        List<Slice> timeline) {
+
+    public BenchResult {
+        timeline = List.copyOf(timeline);
+    }
 
     /** Percentiles of a latency distribution, in microseconds. */
     public record LatencySummary(long count, double p50, double p90, double p99, double p999, double max) {
         static LatencySummary ofNanos(LogLinearHistogram h) {
             return new LatencySummary(h.count(), h.percentile(50) / 1e3, h.percentile(90) / 1e3,
                     h.percentile(99) / 1e3, h.percentile(99.9) / 1e3, h.max() / 1e3);
+        }
+    }
+
+    /**
+     * One slice of the measured window: the deliveries whose send → delivery latency was taken in it (by arrival
+     * time), and their percentiles in microseconds.
+     *
+     * @param startSeconds where the slice starts, in seconds from the start of the measured window
+     */
+    public record Slice(double startSeconds, long delivered, double p50, double p99, double max) {
+        static Slice ofNanos(double startSeconds, LogLinearHistogram h) {
+            return new Slice(startSeconds, h.count(), h.percentile(50) / 1e3, h.percentile(99) / 1e3, h.max() / 1e3);
         }
     }
 
@@ -64,6 +83,15 @@ public record BenchResult(
                 "p99", "p99.9", "max"));
         row(sb, "send -> delivery", endToEnd);
         row(sb, "send -> ack", ack);
+        if (!timeline.isEmpty()) {
+            sb.append(String.format(Locale.ROOT, "  %-22s %10s %10s %10s %10s%n", "send -> delivery by", "delivered",
+                    "p50", "p99", "max"));
+            for (Slice s : timeline) {
+                sb.append(String.format(Locale.ROOT, "  %-22s %10d %10.3f %10.3f %10.3f%n",
+                        String.format(Locale.ROOT, "  %.3f s", s.startSeconds()), s.delivered(), s.p50() / 1e3,
+                        s.p99() / 1e3, s.max() / 1e3));
+            }
+        }
         return sb.toString();
     }
 
@@ -78,9 +106,20 @@ public record BenchResult(
                         + "\"window\":%d,\"message_bytes\":%d,\"measured_seconds\":%.3f,\"acked\":%d,"
                         + "\"acked_per_second\":%.1f,\"delivered\":%d,\"delivered_per_second\":%.1f,\"errors\":%d,"
                         + "\"skipped\":%d,\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s,"
-                        + "\"transport\":\"%s\"}",
+                        + "\"transport\":\"%s\",\"timeline\":[%s]}",
                 scenario, clients, senders, targetRate, window, messageBytes, measuredSeconds, acked, ackedPerSecond(),
-                delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack), transport);
+                delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack), transport,
+                timelineJson());
+    }
+
+    private String timelineJson() {
+        StringBuilder sb = new StringBuilder();
+        for (Slice s : timeline) {
+            sb.append(sb.isEmpty() ? "" : ",").append(String.format(Locale.ROOT, "{\"start_s\":%.3f,"
+                    + "\"delivered\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}", s.startSeconds(),
+                    s.delivered(), s.p50(), s.p99(), s.max()));
+        }
+        return sb.toString();
     }
 
     private static String json(LatencySummary l) {

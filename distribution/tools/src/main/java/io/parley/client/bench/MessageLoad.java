@@ -29,8 +29,8 @@ import java.util.function.IntFunction;
  * sending fixed-size texts from a set of senders (closed loop with {@code window} unacked sends per sender when
  * the rate is 0, else a per-sender timer at {@code rate / senders} per second whose tick is counted as skipped
  * when the sender's window is full), counting acks and deliveries in the measured window, end-to-end latency from
- * the send time ({@link System#nanoTime()}, same machine) written at the start of each text, draining, and the
- * {@link BenchResult}.
+ * the send time ({@link System#nanoTime()}, same machine) written at the start of each text (also per slice of the
+ * measured window with {@code --timeline}), draining, and the {@link BenchResult}.
  *
  * <p>Threading: {@link #connect}, {@link #startMeasuring}, {@link #startSending}, {@link #stopSending},
  * {@link #drain}, {@link #result} and {@link #close} are called by the one thread running the scenario;
@@ -65,6 +65,9 @@ final class MessageLoad {
     private final AtomicReference<Throwable> firstError = new AtomicReference<>();
     private final LogLinearHistogram endToEnd = new LogLinearHistogram();
     private final LogLinearHistogram ackLatency = new LogLinearHistogram();
+    /** send → delivery per slice of the measured window ({@code --timeline}); empty without it. */
+    private final LogLinearHistogram[] slices;
+    private final long sliceNanos;
     private final List<ParleyClient> clients = new ArrayList<>();
     private final List<Sender> senders = new ArrayList<>();
     private volatile boolean running;
@@ -75,6 +78,12 @@ final class MessageLoad {
         this.options = options;
         this.minter = minter;
         this.log = log;
+        this.sliceNanos = options.timeline().toNanos();
+        int count = sliceNanos == 0 ? 0 : (int) ((options.duration().toNanos() + sliceNanos - 1) / sliceNanos);
+        this.slices = new LogLinearHistogram[count];
+        for (int i = 0; i < count; i++) {
+            slices[i] = new LogLinearHistogram();
+        }
     }
 
     /** @return the user id of client {@code i}: the prefix and {@code i} in five or more digits */
@@ -244,6 +253,10 @@ final class MessageLoad {
         delivered.increment();
         if (sent > 0) {
             endToEnd.record(now - sent);
+            if (slices.length > 0) {
+                // now is inside [measureStart, measureEnd), so the index is below the slice count
+                slices[(int) ((now - measureStart) / sliceNanos)].record(now - sent);
+            }
         }
     }
 
@@ -273,7 +286,15 @@ final class MessageLoad {
         return new BenchResult(scenario, clientCount, senderCount, options.rate(), options.window(),
                 options.messageBytes(), options.duration().toNanos() / 1e9, acked.sum(), delivered.sum(),
                 errors.sum(), skipped.sum(), reconnects.sum(), BenchResult.LatencySummary.ofNanos(endToEnd),
-                BenchResult.LatencySummary.ofNanos(ackLatency), options.transport());
+                BenchResult.LatencySummary.ofNanos(ackLatency), options.transport(), timeline());
+    }
+
+    private List<BenchResult.Slice> timeline() {
+        List<BenchResult.Slice> timeline = new ArrayList<>(slices.length);
+        for (int i = 0; i < slices.length; i++) {
+            timeline.add(BenchResult.Slice.ofNanos(i * sliceNanos / 1e9, slices[i]));
+        }
+        return timeline;
     }
 
     /** Stops sending and closes every client {@link #connect} built (all closes are started before waiting). */

@@ -35,9 +35,13 @@ class GroupFanoutScenarioTest {
     void closedLoopDeliversEverySendToEveryOtherMember() throws Exception {
         try (CoreServerAccess server = new CoreServerAccess()) {
             ByteArrayOutputStream log = new ByteArrayOutputStream();
-            BenchResult r = new GroupFanoutScenario(options(server.port()), (user, device) -> user, logTo(log)).run();
+            BenchResult r = new GroupFanoutScenario(options(server.port(), "--timeline", "1s"), (user, device) -> user,
+                    logTo(log)).run();
             String context = r.toTable() + log.toString(StandardCharsets.UTF_8);
             assertEquals(MEMBERS, server.groupMembers(onlyGroupOf(server, MEMBERS.get(0))), context);
+            // the measured window is shorter than one slice: one slice holds every timed delivery
+            assertEquals(1, r.timeline().size(), context);
+            assertEquals(r.endToEnd().count(), r.timeline().get(0).delivered(), context);
             assertEquals(0, r.errors(), context);
             assertEquals(6, r.clients());
             assertEquals(2, r.senders());

@@ -10,6 +10,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -80,7 +82,7 @@ class OneToOneScenarioTest {
             assertEquals(0, r.errors(), log.toString(StandardCharsets.UTF_8));
             assertEquals(0, r.reconnects(), log.toString(StandardCharsets.UTF_8));
             assertTrue(r.acked() > 0 && r.delivered() > 0, r.toTable());
-            assertTrue(r.toJson().endsWith(",\"transport\":\"ws\"}"), r.toJson());
+            assertTrue(r.toJson().endsWith(",\"transport\":\"ws\",\"timeline\":[]}"), r.toJson());
             assertTrue(r.toTable().contains("transport ws"), r.toTable());
         }
     }
@@ -94,6 +96,44 @@ class OneToOneScenarioTest {
             // 300/s over 0.8 s = 240 sends; allow generous slack for a busy 2-core machine
             assertTrue(r.acked() > 120 && r.acked() < 300, r.toTable());
         }
+    }
+
+    /** The measured window in slices: every timed delivery lands in exactly one, in order. */
+    @Test
+    void timelineCutsTheMeasuredWindowIntoSlices() throws Exception {
+        try (CoreServerAccess server = new CoreServerAccess()) {
+            BenchResult r = new OneToOneScenario(options(server.port(), "--timeline", "300ms"),
+                    (user, device) -> user, new PrintStream(new ByteArrayOutputStream(), true,
+                    StandardCharsets.UTF_8)).run();
+            assertEquals(0, r.errors(), r.toTable());
+            // 800 ms in slices of 300 ms: 0-300, 300-600 and the short 600-800
+            assertEquals(List.of(0.0, 0.3, 0.6), r.timeline().stream().map(BenchResult.Slice::startSeconds).toList());
+            assertEquals(r.endToEnd().count(), r.timeline().stream().mapToLong(BenchResult.Slice::delivered).sum(),
+                    r.toTable());
+            for (BenchResult.Slice slice : r.timeline()) {
+                assertTrue(slice.delivered() > 0, r.toTable());
+                assertTrue(slice.p50() > 0 && slice.p50() <= slice.p99() && slice.p99() <= slice.max(), r.toTable());
+                assertTrue(slice.max() <= r.endToEnd().max(), r.toTable());
+            }
+            assertTrue(r.timeline().stream().anyMatch(s -> s.max() == r.endToEnd().max()), r.toTable());
+            assertTrue(r.toJson().contains(",\"timeline\":[{\"start_s\":0.000,\"delivered\":"
+                    + r.timeline().get(0).delivered() + ","), r.toJson());
+            assertTrue(r.toJson().endsWith("}]}"), r.toJson());
+            assertTrue(r.toTable().contains("send -> delivery by"), r.toTable());
+            assertTrue(r.toTable().contains("  0.600 s"), r.toTable());
+        }
+    }
+
+    @Test
+    void timelineIsOffByDefaultAndBounded() {
+        assertEquals(Duration.ZERO, BenchOptions.parse(new String[] {"--port", "1", "--secret", "s"}).timeline());
+        assertEquals(Duration.ofSeconds(1), BenchOptions.parse(new String[] {"--port", "1", "--secret", "s",
+                "--timeline", "1s", "--duration", "1h"}).timeline());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(
+                new String[] {"--port", "1", "--secret", "s", "--timeline", "999ms", "--duration", "1h"}));
+        assertTrue(e.getMessage().contains("at most 3600 slices"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> BenchOptions.parse(
+                new String[] {"--port", "1", "--secret", "s", "--timeline", "-1s"}));
     }
 
     @Test
