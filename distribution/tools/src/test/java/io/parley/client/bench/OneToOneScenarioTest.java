@@ -110,10 +110,14 @@ class OneToOneScenarioTest {
             assertEquals(List.of(0.0, 0.3, 0.6), r.timeline().stream().map(BenchResult.Slice::startSeconds).toList());
             assertEquals(r.endToEnd().count(), r.timeline().stream().mapToLong(BenchResult.Slice::delivered).sum(),
                     r.toTable());
+            assertTrue(r.endToEnd().count() > 0, r.toTable());
+            // a slice may stay empty if the machine stalls for its whole length; the others are ordered
             for (BenchResult.Slice slice : r.timeline()) {
-                assertTrue(slice.delivered() > 0, r.toTable());
-                assertTrue(slice.p50() > 0 && slice.p50() <= slice.p99() && slice.p99() <= slice.max(), r.toTable());
-                assertTrue(slice.max() <= r.endToEnd().max(), r.toTable());
+                if (slice.delivered() > 0) {
+                    assertTrue(slice.p50() > 0 && slice.p50() <= slice.p99() && slice.p99() <= slice.max(),
+                            r.toTable());
+                    assertTrue(slice.max() <= r.endToEnd().max(), r.toTable());
+                }
             }
             assertTrue(r.timeline().stream().anyMatch(s -> s.max() == r.endToEnd().max()), r.toTable());
             assertTrue(r.toJson().contains(",\"timeline\":[{\"start_s\":0.000,\"delivered\":"
