@@ -196,9 +196,9 @@ public record BenchOptions(
         if ((secretFile == null) == (secret == null)) {
             throw new IllegalArgumentException("give exactly one of --secret-file and --secret");
         }
-        BenchOptions options = new BenchOptions(host, ports, scenario, transport, path, clients, senders, rate, window, duration, warmup,
-                size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io, backlog, rounds,
-                timeline);
+        BenchOptions options = new BenchOptions(host, ports, scenario, transport, path, clients, senders, rate, window,
+                duration, warmup, size, secretFile, secret, issuer, prefix, device, threads, connectConcurrency, ttl, io,
+                backlog, rounds, timeline);
         if ("ws".equals(transport)) {
             options.webSocketUri(0);   // host and path must form a URI
         }

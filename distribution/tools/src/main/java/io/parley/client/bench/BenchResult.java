@@ -44,6 +44,12 @@ public record BenchResult(
             return new LatencySummary(h.count(), h.percentile(50) / 1e3, h.percentile(90) / 1e3,
                     h.percentile(99) / 1e3, h.percentile(99.9) / 1e3, h.max() / 1e3);
         }
+
+        /** @return {@code {"count":…,"p50":…,"p90":…,"p99":…,"p99_9":…,"max":…}}, microseconds */
+        String toJson() {
+            return String.format(Locale.ROOT, "{\"count\":%d,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
+                    + "\"p99_9\":%.1f,\"max\":%.1f}", count, p50, p90, p99, p999, max);
+        }
     }
 
     /**
@@ -55,6 +61,11 @@ public record BenchResult(
     public record Slice(double startSeconds, long delivered, double p50, double p99, double max) {
         static Slice ofNanos(double startSeconds, LogLinearHistogram h) {
             return new Slice(startSeconds, h.count(), h.percentile(50) / 1e3, h.percentile(99) / 1e3, h.max() / 1e3);
+        }
+
+        String toJson() {
+            return String.format(Locale.ROOT, "{\"start_s\":%.3f,\"delivered\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+                    + "\"max_us\":%.1f}", startSeconds, delivered, p50, p99, max);
         }
     }
 
@@ -108,22 +119,7 @@ public record BenchResult(
                         + "\"skipped\":%d,\"reconnects\":%d,\"e2e_latency_us\":%s,\"ack_latency_us\":%s,"
                         + "\"transport\":\"%s\",\"timeline\":[%s]}",
                 scenario, clients, senders, targetRate, window, messageBytes, measuredSeconds, acked, ackedPerSecond(),
-                delivered, deliveredPerSecond(), errors, skipped, reconnects, json(endToEnd), json(ack), transport,
-                timelineJson());
-    }
-
-    private String timelineJson() {
-        StringBuilder sb = new StringBuilder();
-        for (Slice s : timeline) {
-            sb.append(sb.isEmpty() ? "" : ",").append(String.format(Locale.ROOT, "{\"start_s\":%.3f,"
-                    + "\"delivered\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f}", s.startSeconds(),
-                    s.delivered(), s.p50(), s.p99(), s.max()));
-        }
-        return sb.toString();
-    }
-
-    private static String json(LatencySummary l) {
-        return String.format(Locale.ROOT, "{\"count\":%d,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p99_9\":%.1f,"
-                + "\"max\":%.1f}", l.count(), l.p50(), l.p90(), l.p99(), l.p999(), l.max());
+                delivered, deliveredPerSecond(), errors, skipped, reconnects, endToEnd.toJson(), ack.toJson(),
+                transport, String.join(",", timeline.stream().map(Slice::toJson).toList()));
     }
 }

@@ -48,14 +48,12 @@ public record CatchUpResult(int clients, int backlog, int window, int messageByt
         }
 
         String toJson() {
-            BenchResult.LatencySummary l = catchUp;
             return String.format(Locale.ROOT, "{\"round\":%d,\"receivers\":%d,\"owed\":%d,\"send_errors\":%d,"
                             + "\"send_seconds\":%.3f,\"connected\":%d,\"failed\":%d,\"catch_up_seconds\":%.3f,"
                             + "\"received\":%d,\"received_per_second\":%.1f,\"missing\":%d,\"duplicates\":%d,"
-                            + "\"catch_up_latency_us\":{\"count\":%d,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,"
-                            + "\"p99_9\":%.1f,\"max\":%.1f}}",
+                            + "\"catch_up_latency_us\":%s}",
                     number, receivers, owed, sendErrors, sendSeconds, connected, failed, catchUpSeconds, received,
-                    receivedPerSecond(), missing, duplicates, l.count(), l.p50(), l.p90(), l.p99(), l.p999(), l.max());
+                    receivedPerSecond(), missing, duplicates, catchUp.toJson());
         }
     }
 

@@ -52,7 +52,8 @@ import java.util.function.LongSupplier;
 
 /**
  * A persistent {@link MessageStore} on RocksDB (RocksJava from the system/ bundle io.parley.rocksdbjni): one
- * database in {@code dir}, written by a single group-commit writer thread, whose cost per message is one sequential append to the write-ahead log.
+ * database in {@code dir}, written by a single group-commit writer thread, whose cost per message is one sequential
+ * append to the write-ahead log.
  *
  * <p><b>Writes.</b> {@link #append}, {@link #appendGroupEvent}, {@link #replace} and {@link #advanceReadCursor} only
  * enqueue (they never block; a full queue refuses the append as retryable UNAVAILABLE). The writer thread
